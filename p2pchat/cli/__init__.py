@@ -1,0 +1,1 @@
+"""The `p2pchat` command line: argparse entry point and subcommands."""

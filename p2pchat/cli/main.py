@@ -1,0 +1,112 @@
+"""The `p2pchat` entry point: argparse, exit codes, and discovery of subcommands.
+
+Each subcommand lives in a module ``p2pchat/cli/cmd_<name>.py`` exposing
+``register(subparsers) -> None``; the parser it adds sets ``func`` (a callable
+taking the parsed namespace and returning an exit code). Modules import their
+heavy dependencies inside ``func`` so that ``p2pchat --help`` stays fast.
+
+stdout carries data (codes, JSON lines, received text); stderr carries
+diagnostics. Exit codes are documented in the README and in EXIT_CODES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+from p2pchat import __version__
+from p2pchat.core.errors import ImageRejected, InvalidCode, P2PChatError, TransportError, WrongCode
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_PAIRING_FAILED: Final = 3
+EXIT_PEER_LOST: Final = 4
+EXIT_INPUT_REJECTED: Final = 5
+EXIT_INTERRUPTED: Final = 130
+
+EXIT_CODES: Final = {
+    EXIT_OK: "success",
+    EXIT_FAILURE: "unexpected failure (a bug: please report it)",
+    EXIT_USAGE: "usage error: bad option, or an invalid code or argument",
+    EXIT_PAIRING_FAILED: "pairing failed: wrong code, or the exchange was tampered with",
+    EXIT_PEER_LOST: "the peer was lost, or a transfer failed",
+    EXIT_INPUT_REJECTED: "input rejected: an image was refused or a file unreadable",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Map an error to the documented exit code."""
+    if isinstance(error, InvalidCode):
+        return EXIT_USAGE
+    if isinstance(error, WrongCode):
+        return EXIT_PAIRING_FAILED
+    from p2pchat.core.errors import RemoteProtocolError
+
+    if isinstance(error, ImageRejected):
+        return EXIT_INPUT_REJECTED
+    if isinstance(error, RemoteProtocolError):
+        return EXIT_PAIRING_FAILED
+    if isinstance(error, TransportError):
+        return EXIT_PEER_LOST
+    if isinstance(error, OSError):
+        return EXIT_INPUT_REJECTED
+    return EXIT_FAILURE
+
+
+def _epilog() -> str:
+    lines = ["exit codes:"]
+    lines += [f"  {code:<4}{meaning}" for code, meaning in EXIT_CODES.items()]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="p2pchat",
+        description="Peer-to-peer, end-to-end encrypted terminal chat with photos that leak nothing.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"p2pchat {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import p2pchat.cli as cli_package
+
+    for info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            module = importlib.import_module(f"p2pchat.cli.{info.name}")
+            module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        default = getattr(args, "default_func", None)
+        if default is None:
+            # No subcommand: the TUI home screen, when it is installed.
+            try:
+                from p2pchat.cli.cmd_tui import run_home
+            except ImportError:
+                parser.print_help(sys.stderr)
+                return EXIT_USAGE
+            return int(run_home(args))
+        func = default
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        print("p2pchat: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except P2PChatError as error:
+        print(f"p2pchat: {error}", file=sys.stderr)
+        return exit_code_for(error)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

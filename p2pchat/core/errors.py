@@ -1,0 +1,50 @@
+"""The one error hierarchy of p2pchat.
+
+Every error a peer, a file or a user can cause is a ``P2PChatError``; its message
+is a sentence a person can act on. Anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+
+class P2PChatError(Exception):
+    """Base class of every error p2pchat raises on purpose."""
+
+
+class LocalProtocolError(P2PChatError):
+    """We were asked to do something the protocol does not allow (a bug or misuse)."""
+
+
+class RemoteProtocolError(P2PChatError):
+    """The peer (or something in between) sent data that breaks the protocol."""
+
+
+class DecryptError(RemoteProtocolError):
+    """A frame did not authenticate: modified, truncated, reordered or replayed."""
+
+
+class WrongCode(P2PChatError):
+    """The two sides did not use the same code, or someone tried to guess it."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "Pairing failed: the code was wrong (or someone tried to guess it). "
+            "Make a new invite and read the new code aloud again."
+        )
+
+
+class InvalidCode(P2PChatError):
+    """The text typed as a code is not a well-formed invite code."""
+
+
+class ImageRejected(P2PChatError):
+    """An image was refused: too big, not an allowed format, corrupt or hostile."""
+
+
+class TransportError(P2PChatError):
+    """The network path failed: mailbox unreachable, peer vanished, channel closed."""
+
+
+class PeerLost(TransportError):
+    """The peer stopped answering (no pong within the heartbeat window) or left."""

@@ -1,0 +1,1 @@
+"""The only home of aiortc and websockets: mailbox client and server, WebRTC transport."""

@@ -1,0 +1,1 @@
+"""What p2pchat keeps on disk: identity key, contacts, settings."""
