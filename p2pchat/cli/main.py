@@ -68,7 +68,8 @@ def _epilog() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="p2pchat",
-        description="Peer-to-peer, end-to-end encrypted terminal chat with photos that leak nothing.",
+        description="Peer-to-peer, end-to-end encrypted terminal chat with photos "
+        "that leak nothing.",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,0 +1,82 @@
+"""`p2pchat headless`: the JSON-lines interface (see p2pchat/headless.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from p2pchat.cli.main import EXIT_USAGE
+from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "headless",
+        help="JSON lines on stdin/stdout, for scripts, bots and relays",
+        description="Pair (--invite prints a `code` event; --join reads the code from "
+        "$P2PCHAT_CODE or the first stdin line), then take JSON commands on stdin and "
+        "write JSON events on stdout. See the README's 'Scripting p2pchat'.",
+    )
+    add_network_options(parser)
+    role = parser.add_mutually_exclusive_group(required=True)
+    role.add_argument("--invite", action="store_true", help="make an invite code")
+    role.add_argument("--join", action="store_true", help="join with a code")
+    parser.add_argument(
+        "--save-dir", metavar="DIR", help="save received images here (otherwise only reported)"
+    )
+    parser.add_argument("--label", default="", help="a display name shown to the peer")
+    parser.set_defaults(func=run_headless)
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    save_dir = Path(args.save_dir) if args.save_dir else None
+    if save_dir is not None and not save_dir.is_dir():
+        print(f"p2pchat headless: {args.save_dir} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    from p2pchat.net.loop import run
+
+    return int(run(_headless(args, save_dir)))
+
+
+async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
+    import asyncio
+    import json
+    import os
+
+    from p2pchat.cli.main import exit_code_for
+    from p2pchat.core.errors import P2PChatError
+    from p2pchat.headless import HeadlessSession, JsonLinesWriter, start_stdin_reader
+    from p2pchat.service import ChatService, ServiceConfig
+
+    out = JsonLinesWriter(sys.stdout)
+    commands = start_stdin_reader(asyncio.get_running_loop())
+    service = ChatService(
+        ServiceConfig(
+            mailbox_url=mailbox_from_args(args),
+            ice=ice_from_args(args),  # type: ignore[arg-type]
+            loopback=args.loopback,
+            honours_view_once=False,
+            label=args.label,
+        )
+    )
+    session = HeadlessSession(service, out, save_dir)
+    try:
+        if args.invite:
+            await service.invite()  # the `code` event is written by the event pump
+        else:
+            code = os.environ.get("P2PCHAT_CODE")
+            if not code:
+                line = await commands.get()
+                code = (line or "").strip()
+                if code.startswith("{"):
+                    try:
+                        code = str(json.loads(code).get("code", ""))
+                    except (json.JSONDecodeError, AttributeError):
+                        code = ""
+            await service.join(code)
+    except P2PChatError as error:
+        out.write("error", message=str(error), fatal=True, exit_code=exit_code_for(error))
+        await service.close()
+        return exit_code_for(error)
+    return await session.run(commands)

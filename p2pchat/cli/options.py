@@ -1,0 +1,103 @@
+"""Options shared by every command that talks to a peer, and the config they build."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from p2pchat.core.errors import InvalidCode
+
+
+def add_network_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("network")
+    group.add_argument(
+        "--mailbox",
+        metavar="URL",
+        help="rendezvous (mailbox) server, e.g. ws://127.0.0.1:4000/v1; "
+        "default: $P2PCHAT_MAILBOX, then the settings file, then the public "
+        "magic-wormhole mailbox",
+    )
+    group.add_argument(
+        "--loopback",
+        action="store_true",
+        help="offer only 127.0.0.1 (both peers on this machine: tests, demos)",
+    )
+    group.add_argument(
+        "--stun",
+        metavar="URL",
+        action="append",
+        default=None,
+        help="STUN server (stun:HOST:PORT) to learn your public address behind a NAT. "
+        "Off by default: the STUN server sees your IP address",
+    )
+    group.add_argument("--turn", metavar="URL", help="TURN relay (turn:HOST:PORT?transport=udp)")
+    group.add_argument("--turn-user", metavar="NAME", help="TURN username")
+    group.add_argument(
+        "--turn-credential-env",
+        metavar="VAR",
+        default="P2PCHAT_TURN_CREDENTIAL",
+        help="environment variable holding the TURN password (default %(default)s)",
+    )
+    group.add_argument(
+        "--turn-secret-env",
+        metavar="VAR",
+        default="P2PCHAT_TURN_SECRET",
+        help="environment variable holding coturn's REST shared secret (default %(default)s)",
+    )
+    group.add_argument(
+        "--relay-only",
+        action="store_true",
+        help="hide your IP address from the peer: all traffic goes through the TURN relay "
+        "(slower; the relay operator still sees your address)",
+    )
+
+
+def ice_from_args(args: argparse.Namespace) -> object:
+    from p2pchat.net.rtc import IceSettings
+
+    settings = _settings()
+    stun = tuple(args.stun or getattr(settings, "stun_urls", ()) or ())
+    turn = args.turn or getattr(settings, "turn_url", None)
+    return IceSettings(
+        stun_urls=stun,
+        turn_url=turn,
+        turn_username=args.turn_user or getattr(settings, "turn_username", None),
+        turn_credential=os.environ.get(args.turn_credential_env)
+        or getattr(settings, "turn_credential", None),
+        turn_secret=os.environ.get(args.turn_secret_env) or getattr(settings, "turn_secret", None),
+        relay_only=bool(args.relay_only or getattr(settings, "relay_only", False)),
+    )
+
+
+def _settings() -> object:
+    try:
+        from p2pchat.store.settings import load_settings
+    except ImportError:
+        return object()
+    try:
+        return load_settings()
+    except Exception:  # a broken settings file must not block a one-off command
+        return object()
+
+
+def mailbox_from_args(args: argparse.Namespace) -> str:
+    from p2pchat.service import default_mailbox_url
+
+    return str(args.mailbox or default_mailbox_url())
+
+
+def read_code(args: argparse.Namespace) -> str:
+    """The code comes from --code, $P2PCHAT_CODE or stdin (never argv by default)."""
+    code = getattr(args, "code", None) or os.environ.get("P2PCHAT_CODE")
+    if not code:
+        if sys.stdin.isatty():
+            import getpass
+
+            code = getpass.getpass("Code (typing is hidden): ")
+        else:
+            code = sys.stdin.readline()
+    code = (code or "").strip()
+    if not code:
+        raise InvalidCode("No code given: set P2PCHAT_CODE or type it on standard input.")
+    return code

@@ -1,0 +1,226 @@
+"""The JSON-lines interface for scripts, bots and relays (no Textual here).
+
+Commands arrive on stdin, one JSON object per line::
+
+    {"cmd": "send_text", "text": "hello"}
+    {"cmd": "send_image", "path": "photo.jpg", "original": false, "view_once": false}
+    {"cmd": "close"}
+
+Events leave on stdout, one JSON object per line, each with an "event" key:
+``code``, ``paired``, ``text``, ``image``, ``report``, ``sent``, ``progress``,
+``delivered``, ``view_once``, ``rejected``, ``error``, ``peer_left``, ``closed``
+(see the README's "Scripting p2pchat"). A bad command is an ``error`` event
+with ``"fatal": false`` and the session carries on. Headless endpoints never
+receive view-once contents: they get a ``view_once`` placeholder event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from p2pchat import events as ev
+from p2pchat.core.errors import P2PChatError
+from p2pchat.service import ChatService
+
+MAX_COMMAND_BYTES = 1024 * 1024
+MAX_IMAGE_FILE_BYTES = 200 * 1024 * 1024
+PROGRESS_INTERVAL = 0.25
+
+
+class JsonLinesWriter:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, event: str, **fields: Any) -> None:
+        self.stream.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+
+def start_stdin_reader(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
+    """Read stdin lines in a thread (portable, never blocks the loop); None means EOF."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
+    return queue
+
+
+class HeadlessSession:
+    """Drives one ChatService from JSON commands and reports its events as JSON."""
+
+    def __init__(
+        self, service: ChatService, out: JsonLinesWriter, save_dir: Path | None = None
+    ) -> None:
+        self.service = service
+        self.out = out
+        self.save_dir = save_dir
+        self._saved = 0
+        self._last_progress: dict[str, float] = {}
+        self.exit_code = 0
+
+    async def run(self, commands: asyncio.Queue[str | None]) -> int:
+        events_task = asyncio.ensure_future(self._pump_events())
+        try:
+            await self.service.wait_paired()
+        except P2PChatError:
+            # Reported as a fatal error event by the event pump, which then ends.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(events_task, 5)
+            events_task.cancel()
+            return self.exit_code or 3
+        commands_task = asyncio.ensure_future(self._pump_commands(commands))
+        done, _ = await asyncio.wait(
+            {events_task, commands_task}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if commands_task in done:
+            await self.service.close()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(events_task, 5)
+        commands_task.cancel()
+        events_task.cancel()
+        return self.exit_code
+
+    async def _pump_commands(self, commands: asyncio.Queue[str | None]) -> None:
+        while True:
+            line = await commands.get()
+            if line is None:
+                return  # EOF: close like a "close" command
+            line = line.strip()
+            if not line:
+                continue
+            if await self.handle_command(line) == "close":
+                return
+
+    async def handle_command(self, line: str) -> str | None:
+        if len(line) > MAX_COMMAND_BYTES:
+            self._error("command too long")
+            return None
+        try:
+            command = json.loads(line)
+        except json.JSONDecodeError as error:
+            self._error(f"not JSON: {error.msg} at column {error.colno}")
+            return None
+        if not isinstance(command, dict) or not isinstance(command.get("cmd"), str):
+            self._error('a command is a JSON object with a "cmd" string')
+            return None
+        name = command["cmd"]
+        try:
+            if name == "send_text":
+                await self._send_text(command)
+            elif name == "send_image":
+                await self._send_image(command)
+            elif name == "close":
+                return "close"
+            else:
+                self._error(f"unknown command {name!r} (send_text, send_image, close)")
+        except P2PChatError as error:
+            self._error(str(error))
+        return name
+
+    async def _send_text(self, command: dict[str, Any]) -> None:
+        text = command.get("text")
+        if not isinstance(text, str):
+            self._error('send_text needs "text" (a string)')
+            return
+        message_id = await self.service.send_text(text)
+        self.out.write("sent", message_id=message_id, kind="text")
+
+    async def _send_image(self, command: dict[str, Any]) -> None:
+        path = command.get("path")
+        view_once = command.get("view_once", False)
+        original = command.get("original", False)
+        if (
+            not isinstance(path, str)
+            or not isinstance(view_once, bool)
+            or not isinstance(original, bool)
+        ):
+            self._error('send_image needs "path" (string), optional "view_once"/"original" (bool)')
+            return
+        try:
+            file = Path(path)
+            if file.stat().st_size > MAX_IMAGE_FILE_BYTES:
+                self._error(f"{path}: file too large")
+                return
+            data = await asyncio.to_thread(file.read_bytes)
+        except OSError as error:
+            self._error(f"cannot read {path}: {error.strerror}")
+            return
+        prepared = await self.service.prepare_image(data, original_size=original)
+        removed = [finding.message for finding in prepared.report.findings]
+        self.out.write("report", path=path, removed=removed)
+        caps = self.service.peer_capabilities
+        if view_once and caps is not None and not caps.view_once:
+            self.out.write(
+                "view_once_refused",
+                path=path,
+                message="the peer cannot honour view-once; not sent",
+            )
+            return
+        message_id = await self.service.send_image(prepared, view_once=view_once)
+        self.out.write(
+            "sent",
+            message_id=message_id,
+            kind="image",
+            bytes=len(prepared.data),
+            width=prepared.width,
+            height=prepared.height,
+        )
+
+    def _error(self, message: str, fatal: bool = False) -> None:
+        self.out.write("error", message=message, fatal=fatal)
+
+    async def _pump_events(self) -> None:
+        async for event in self.service.events():
+            self.report(event)
+            if isinstance(event, ev.Failed):
+                self.exit_code = event.exit_code
+
+    def report(self, event: ev.ServiceEvent) -> None:
+        if isinstance(event, ev.ImageReceived):
+            self._report_image(event)
+        elif isinstance(event, ev.TransferProgress):
+            now = time.monotonic()
+            last = self._last_progress.get(event.message_id, 0.0)
+            if now - last >= PROGRESS_INTERVAL or event.done_bytes == event.total_bytes:
+                self._last_progress[event.message_id] = now
+                self.out.write(**ev.event_to_json(event))
+        elif isinstance(event, ev.Failed):
+            self.out.write("error", message=event.message, fatal=True, exit_code=event.exit_code)
+        elif isinstance(event, ev.ConnectionChanged | ev.PeerTyping | ev.RoundTrip):
+            pass  # noise for scripts
+        else:
+            self.out.write(**ev.event_to_json(event))
+
+    def _report_image(self, event: ev.ImageReceived) -> None:
+        if event.view_once or not event.data:
+            self.out.write(
+                "view_once",
+                message_id=event.message_id,
+                message="a view-once photo arrived; scripts never receive its contents",
+            )
+            return
+        fields: dict[str, Any] = {
+            "message_id": event.message_id,
+            "mime": event.mime,
+            "width": event.width,
+            "height": event.height,
+            "bytes": len(event.data),
+            "removed": list(event.removed),
+        }
+        if self.save_dir is not None:
+            from p2pchat.cli.cmd_transfer import save_received
+
+            self._saved += 1
+            fields["path"] = str(save_received(self.save_dir, event.data, event.mime, self._saved))
+        self.out.write("image", **fields)
