@@ -1,1 +1,1 @@
-"""Image privacy: what a photo carries (inspect), stripping it (sanitize), view-once RAM store (vault)."""
+"""Image privacy: what a photo carries (inspect), stripping it (sanitize), view-once store."""
