@@ -54,6 +54,7 @@ MAILBOX_TIMEOUT: Final = 10.0
 CONNECT_TIMEOUT: Final = 20.0
 CLOSE_GRACE: Final = 2.0
 MAX_EARLY_FRAMES: Final = 64
+ERROR_PHASE: Final = "error"  # tells the other side to stop waiting; carries no secret
 
 State = Literal["idle", "pairing", "paired", "closing", "closed", "failed"]
 
@@ -204,6 +205,12 @@ class ChatService:
         sdp_sent = False
         while pairing.remote_sdp is None or not sdp_sent:
             message = await mailbox.next_message(timeout=None)
+            if message.phase == ERROR_PHASE:
+                # Unauthenticated, so it can only ever stop a pairing, never advance one.
+                raise RemoteProtocolError(
+                    "The other side reported that pairing failed: a wrong code, or someone "
+                    "tampered with the exchange. Make a new invite and try again."
+                )
             for out in pairing.receive(message.phase, message.side, message.body):
                 await mailbox.add(out.phase, out.body)
             if pairing.role is None:
@@ -259,7 +266,11 @@ class ChatService:
     async def _pairing_failed(self, error: BaseException, mailbox: MailboxClient) -> None:
         self.state = "failed"
         self._pair_error = error
-        mood = "scary" if isinstance(error, WrongCode | RemoteProtocolError) else "errory"
+        scary = isinstance(error, WrongCode | RemoteProtocolError)
+        if scary:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(mailbox.add(ERROR_PHASE, b"pairing failed"), 2)
+        mood = "scary" if scary else "errory"
         with contextlib.suppress(Exception):
             await mailbox.release()
         with contextlib.suppress(Exception):
