@@ -1,0 +1,151 @@
+"""`p2pchat identity`: show this install's fingerprint; create, replace or seal the identity.
+
+The identity is created on first use (said on stderr). The passphrase of a
+sealed identity is never taken from argv: it comes from an environment
+variable (``P2PCHAT_PASSPHRASE``, or the one named by ``--passphrase-env``) or
+is typed at a getpass prompt. A wrong or missing passphrase exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK, EXIT_USAGE
+
+PASSPHRASE_ENV = "P2PCHAT_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "identity",
+        help="show this install's identity fingerprint (creating it on first use)",
+        description=(
+            "Show the fingerprint of this install's identity key, creating the key on "
+            "first use. Peers pin this key; the fingerprint lets you compare it."
+        ),
+        epilog=(
+            "A sealed identity needs its passphrase: from $P2PCHAT_PASSPHRASE (or the "
+            "variable named by --passphrase-env), else typed at a prompt. A wrong or "
+            "missing passphrase exits with status 2; an unreadable identity file with 5 "
+            "(the file is never overwritten)."
+        ),
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON object on stdout")
+    parser.add_argument(
+        "--new",
+        action="store_true",
+        help="replace the identity with a new one (the old file is kept as a backup; "
+        "every contact will see a key-change warning)",
+    )
+    parser.add_argument(
+        "--seal",
+        action="store_true",
+        help="protect the identity with a passphrase (typed twice, or from the "
+        "passphrase variable); on a sealed identity, change the passphrase",
+    )
+    parser.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        default=PASSPHRASE_ENV,
+        help=f"environment variable holding the passphrase (default {PASSPHRASE_ENV})",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from p2pchat.store import identity as store
+
+    try:
+        return _run(args)
+    except store.IdentityCorrupt as error:
+        print(f"p2pchat: {error}", file=sys.stderr)
+        return EXIT_INPUT_REJECTED
+    except store.IdentityError as error:
+        print(f"p2pchat: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from p2pchat.store import identity as store
+    from p2pchat.store import paths
+    from p2pchat.store.atomic import write_atomic
+
+    env_var: str = args.passphrase_env
+
+    def current_passphrase() -> str | None:
+        return store.ask_passphrase("Identity passphrase: ", env_var=env_var)
+
+    path = paths.identity_path()
+    if args.new:
+        new_passphrase = _new_passphrase(env_var) if args.seal else None
+        if path.exists():
+            backup = _backup_path(path)
+            write_atomic(backup, path.read_bytes(), 0o600, exclusive=True)
+            print(f"p2pchat: the previous identity was kept as {backup}", file=sys.stderr)
+        ident = store.create(new_passphrase, path=path, replace=True)
+        print(
+            f"p2pchat: created a new identity in {path}; your contacts will see a "
+            "key-change warning and must accept the new key.",
+            file=sys.stderr,
+        )
+    else:
+        ident = store.load_or_create(None, path=path, ask=current_passphrase)
+        if ident.created:
+            print(f"p2pchat: created a new identity in {path}", file=sys.stderr)
+        if args.seal:
+            if ident.sealed and not sys.stdin.isatty():
+                print(
+                    "p2pchat: the identity is already sealed; to change the passphrase "
+                    "run this in a terminal.",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            from_env = None if ident.sealed else env_var
+            ident = store.save(ident, _new_passphrase(from_env))
+            print(f"p2pchat: the identity in {path} is now sealed.", file=sys.stderr)
+
+    if args.json:
+        record = {
+            "fingerprint": ident.fingerprint,
+            "sealed": ident.sealed,
+            "created": ident.created,
+            "path": str(ident.path),
+        }
+        print(json.dumps(record))
+    else:
+        print(ident.fingerprint)
+    return EXIT_OK
+
+
+def _new_passphrase(env_var: str | None) -> str:
+    """A new passphrase from ``env_var`` when set, else typed twice; never empty."""
+    from p2pchat.store import identity as store
+
+    if env_var is not None:
+        from_env = store.passphrase_from_env(env_var)
+        if from_env is not None:
+            return from_env
+    if not sys.stdin.isatty():
+        raise store.PassphraseRequired(
+            "No passphrase to seal with: set the passphrase variable or run in a terminal."
+        )
+    typed = store.ask_passphrase("New passphrase: ", env_var="", confirm=True)
+    if not typed:
+        raise store.IdentityError("An empty passphrase seals nothing; nothing was changed.")
+    return typed
+
+
+def _backup_path(path: Path) -> Path:
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.name}.old-{stamp}")
+    counter = 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.old-{stamp}-{counter}")
+        counter += 1
+    return candidate
