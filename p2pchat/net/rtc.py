@@ -1,0 +1,608 @@
+"""The WebRTC transport edge: one RTCPeerConnection with two pre-negotiated data channels.
+
+Owns everything p2pchat does with aiortc / aioice: the ICE configuration (always
+explicit, so aiortc never falls back to Google's STUN server), TURN REST credentials,
+loopback-only gathering for tests and the demo, send-side backpressure, a bounded
+receive queue, the "direct or relay" answer, and closing without losing queued data.
+
+What travels here is opaque ciphertext; SDPs are never logged (they carry private
+IP addresses). See DESIGN.md sections 4 and 7.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import contextvars
+import hashlib
+import hmac
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import aioice.ice
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc.rtcicetransport import parse_stun_turn_uri
+
+from p2pchat.core.errors import (
+    LocalProtocolError,
+    P2PChatError,
+    PeerLost,
+    RemoteProtocolError,
+    TransportError,
+)
+from p2pchat.core.keys import Channel
+
+logger = logging.getLogger(__name__)
+
+ConnectionKind = Literal["direct", "relay", "unknown"]
+
+#: At most this many bytes wait in the data channels' send queues (DESIGN.md section 4).
+SEND_BUFFER_LIMIT: Final = 256 * 1024
+#: Bytes received but not yet taken by ``recv()`` before the peer counts as flooding.
+DEFAULT_RECV_BUFFER_LIMIT: Final = 16 * 1024 * 1024
+#: What one queued message costs besides its payload (the tuple and bytes headers),
+#: so that a flood of empty messages is bounded too.
+RECV_MESSAGE_OVERHEAD: Final = 96
+#: An SDP for one data-only m-line is about 1 KiB; anything far bigger is hostile.
+MAX_SDP_CHARS: Final = 32 * 1024
+#: How long TURN REST credentials derived from a shared secret stay valid.
+TURN_REST_TTL_SECONDS: Final = 24 * 3600
+TURN_REST_USER: Final = "p2pchat"
+
+_CHANNEL_LABELS: Final = {Channel.CONTROL: "control", Channel.DATA: "data"}
+# Each channel fires "bufferedamountlow" when it drops to this. Their sum stays below
+# the limit so that a blocked sender always has a channel left that will cross its
+# threshold (see RtcLink.send).
+_LOW_THRESHOLD: Final = SEND_BUFFER_LIMIT // (2 * len(_CHANNEL_LABELS))
+_SUM_OF_THRESHOLDS: Final = _LOW_THRESHOLD * len(_CHANNEL_LABELS)
+_LOOPBACK_HOSTNAMES: Final = frozenset({"localhost", "localhost."})
+
+
+# --------------------------------------------------------------------------- ICE config
+
+
+@dataclass(frozen=True)
+class IceSettings:
+    """Which STUN / TURN servers to use; the default is none at all (LAN / same machine).
+
+    ``turn_secret`` is a coturn ``static-auth-secret`` (TURN REST API): when set, the
+    username and credential are derived from it and ``turn_username`` /
+    ``turn_credential`` are ignored. aioice uses only the first STUN URL.
+    """
+
+    stun_urls: tuple[str, ...] = ()
+    turn_url: str | None = None
+    turn_username: str | None = None
+    turn_credential: str | None = field(default=None, repr=False)
+    turn_secret: str | None = field(default=None, repr=False)
+    relay_only: bool = False
+
+
+def turn_rest_credentials(
+    secret: str,
+    *,
+    ttl_seconds: int = TURN_REST_TTL_SECONDS,
+    now: Callable[[], float] = time.time,
+) -> tuple[str, str]:
+    """coturn's REST-API credentials: ``("<expiry>:p2pchat", base64(HMAC-SHA1(secret, user)))``."""
+    username = f"{int(now()) + ttl_seconds}:{TURN_REST_USER}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode("ascii")
+
+
+def _parse_server_url(url: str, expected: Literal["stun", "turn"]) -> dict[str, Any]:
+    try:
+        parsed = parse_stun_turn_uri(url)
+    except ValueError:
+        parsed = None
+    if expected == "stun":
+        # aioice silently ignores stuns: and transports on STUN URLs.
+        ok = parsed is not None and parsed["scheme"] == "stun"
+        shape = "stun:HOST[:PORT]"
+    else:
+        # aioice silently ignores turn: over anything but udp/tcp and turns: over udp.
+        ok = parsed is not None and (
+            (parsed["scheme"] == "turn" and parsed["transport"] in ("udp", "tcp"))
+            or (parsed["scheme"] == "turns" and parsed["transport"] == "tcp")
+        )
+        shape = "turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT]"
+    if not ok or parsed is None:
+        raise TransportError(
+            f"{url!r} is not a usable {expected.upper()} server address; write it as {shape}."
+        )
+    return parsed
+
+
+def ice_configuration(
+    settings: IceSettings, *, now: Callable[[], float] = time.time
+) -> RTCConfiguration:
+    """The explicit RTCConfiguration for ``settings`` (``iceServers=[]`` when none).
+
+    Raises ``TransportError`` for a malformed URL, TURN without credentials, or
+    relay-only without a TURN server.
+    """
+    servers: list[RTCIceServer] = []
+    for url in settings.stun_urls:
+        _parse_server_url(url, "stun")
+    if settings.stun_urls:
+        servers.append(RTCIceServer(urls=list(settings.stun_urls)))
+
+    if settings.turn_url is not None:
+        _parse_server_url(settings.turn_url, "turn")
+        if settings.turn_secret:
+            username, credential = turn_rest_credentials(settings.turn_secret, now=now)
+        elif settings.turn_username and settings.turn_credential is not None:
+            username, credential = settings.turn_username, settings.turn_credential
+        else:
+            raise TransportError(
+                "The TURN server needs credentials: set a TURN username and password, "
+                "or the server's shared secret (coturn static-auth-secret)."
+            )
+        servers.append(
+            RTCIceServer(urls=settings.turn_url, username=username, credential=credential)
+        )
+
+    if settings.relay_only:
+        if settings.turn_url is None:
+            raise TransportError(
+                "Relay-only mode hides your IP address by sending everything through a "
+                "TURN server, but no TURN server is configured. Set one (turn:HOST:PORT "
+                "with credentials) or turn relay-only off."
+            )
+        policy = RTCIceTransportPolicy.RELAY
+    else:
+        policy = RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+
+
+def _server_hosts(configuration: RTCConfiguration) -> list[str]:
+    hosts: list[str] = []
+    for server in configuration.iceServers or []:
+        urls = server.urls if isinstance(server.urls, list) else [server.urls]
+        hosts.extend(str(parse_stun_turn_uri(url)["host"]) for url in urls)
+    return hosts
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_HOSTNAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# ------------------------------------------------------------------------ loopback mode
+
+# aioice deliberately skips loopback addresses (RFC 8445 5.1.1.1), so two peers on one
+# machine without a network would never connect. Loopback mode replaces the host
+# address discovery with 127.0.0.1 only. The hook is installed once and is transparent
+# unless loopback_only() is active or the gathering runs inside a loopback RtcLink
+# (a context variable, so one loopback link does not change another link's gathering).
+_loopback_link: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "p2pchat_loopback_link", default=False
+)
+_loopback_scopes = 0
+_original_get_host_addresses: Callable[[bool, bool], list[str]] | None = None
+
+
+def _install_host_address_hook() -> None:
+    global _original_get_host_addresses
+    if _original_get_host_addresses is not None:
+        return
+    original: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
+    _original_get_host_addresses = original
+
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        if _loopback_scopes > 0 or _loopback_link.get():
+            return ["127.0.0.1"]
+        return original(use_ipv4, use_ipv6)
+
+    aioice.ice.get_host_addresses = host_addresses
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[None]:
+    """While active, every aioice connection in this process gathers only 127.0.0.1.
+
+    Re-entrant. For tests, benchmarks and the demo; ``RtcLink(loopback=True)`` does
+    the same for its own connection only. No mDNS query is ever made for our own
+    candidates, and STUN is only contacted when a STUN URL is configured.
+    """
+    global _loopback_scopes
+    _install_host_address_hook()
+    _loopback_scopes += 1
+    try:
+        yield
+    finally:
+        _loopback_scopes -= 1
+
+
+def _keep_loopback_candidates(sdp: str) -> str:
+    """Drop remote candidates that are not loopback addresses (including mDNS names).
+
+    In loopback mode this guarantees we send connectivity checks, and mDNS lookups,
+    nowhere else, whatever the remote SDP says.
+    """
+    kept = []
+    for line in sdp.splitlines():
+        if line.startswith("a=candidate:"):
+            fields = line.split()
+            if len(fields) < 8 or not _is_loopback(fields[4]):
+                continue
+        kept.append(line)
+    return "\r\n".join(kept) + "\r\n"
+
+
+def _count_candidates(sdp: str) -> int:
+    return sum(1 for line in sdp.splitlines() if line.startswith("a=candidate:"))
+
+
+# ---------------------------------------------------------------------------- the link
+
+
+class RtcLink:
+    """A peer connection with the CONTROL and DATA channels (negotiated, reliable, ordered).
+
+    Sending waits while more than ``SEND_BUFFER_LIMIT`` bytes are queued across the
+    link. Received messages wait in one queue for ``recv()``; aiortc acknowledges
+    SCTP data whether or not we consume it, so a peer could make that queue grow
+    without end. It is therefore bounded by bytes (``recv_buffer_limit``, counting
+    ``RECV_MESSAGE_OVERHEAD`` per message): a peer that gets that far ahead of us is
+    treated as hostile, the queue is dropped and the link closes with a
+    ``RemoteProtocolError``.
+    """
+
+    def __init__(
+        self,
+        ice: IceSettings | None = None,
+        *,
+        loopback: bool = False,
+        recv_buffer_limit: int = DEFAULT_RECV_BUFFER_LIMIT,
+    ) -> None:
+        self._configuration = ice_configuration(ice or IceSettings())
+        self._loopback = loopback
+        if loopback:
+            _install_host_address_hook()
+            for host in _server_hosts(self._configuration):
+                if not _is_loopback(host):
+                    raise TransportError(
+                        "Loopback mode only talks to this machine, but an ICE server "
+                        "outside it is configured. Remove it or leave loopback mode."
+                    )
+        self._recv_buffer_limit = recv_buffer_limit
+        self._recv_queue: asyncio.Queue[tuple[Channel, bytes] | None] = asyncio.Queue()
+        self._recv_queued_bytes = 0
+        self._buffer_low = asyncio.Event()
+        self._opened = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.close_reason: P2PChatError | None = None
+        self._close_callbacks: list[Callable[[P2PChatError], object]] = []
+        self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
+        self.peak_buffered_amount = 0
+
+        self._pc = RTCPeerConnection(configuration=self._configuration)
+        self._pc.on("connectionstatechange", self._on_connection_state)
+        self._channels: dict[Channel, RTCDataChannel] = {}
+        for channel, label in _CHANNEL_LABELS.items():
+            data_channel = self._pc.createDataChannel(
+                label, negotiated=True, id=int(channel), ordered=True
+            )
+            data_channel.bufferedAmountLowThreshold = _LOW_THRESHOLD
+            data_channel.on("open", self._on_channel_open)
+            data_channel.on("close", self._on_channel_close)
+            data_channel.on("bufferedamountlow", self._buffer_low.set)
+            data_channel.on("message", self._message_handler(channel))
+            self._channels[channel] = data_channel
+
+    @property
+    def configuration(self) -> RTCConfiguration:
+        """The explicit ICE configuration this link was built with."""
+        return self._configuration
+
+    # ------------------------------------------------------------------ signalling
+
+    async def create_offer(self) -> str:
+        """Gather candidates and return the complete offer SDP (no trickle ICE)."""
+        try:
+            offer = await self._pc.createOffer()
+            await self._set_local(offer)
+        except InvalidStateError as exc:
+            raise LocalProtocolError(f"Cannot make an offer now: {exc}.") from exc
+        return self._local_sdp()
+
+    async def accept_offer(self, sdp: str) -> str:
+        """Take the peer's offer, gather, and return the answer SDP."""
+        await self._set_remote(sdp, "offer")
+        try:
+            answer = await self._pc.createAnswer()
+            await self._set_local(answer)
+        except InvalidStateError as exc:
+            raise LocalProtocolError(f"Cannot answer now: {exc}.") from exc
+        return self._local_sdp()
+
+    async def accept_answer(self, sdp: str) -> None:
+        """Take the peer's answer; connectivity checks start in the background."""
+        await self._set_remote(sdp, "answer")
+
+    async def _set_local(self, description: RTCSessionDescription) -> None:
+        token = _loopback_link.set(self._loopback)
+        try:
+            await self._pc.setLocalDescription(description)
+        finally:
+            _loopback_link.reset(token)
+
+    def _local_sdp(self) -> str:
+        local = self._pc.localDescription
+        if local is None:
+            raise LocalProtocolError("No local description after gathering (a bug).")
+        if _count_candidates(local.sdp) == 0:
+            if self._configuration.iceTransportPolicy == RTCIceTransportPolicy.RELAY:
+                hint = (
+                    "the TURN server gave no relay address: check its URL, that it is "
+                    "running, and the username/password or shared secret"
+                )
+            else:
+                hint = "this machine has no usable network address"
+            raise TransportError(f"Cannot connect: {hint}.")
+        return local.sdp
+
+    async def _set_remote(self, sdp: str, kind: Literal["offer", "answer"]) -> None:
+        if not isinstance(sdp, str) or len(sdp) > MAX_SDP_CHARS:
+            raise RemoteProtocolError(f"The peer's {kind} is not a plausible session description.")
+        if self._loopback:
+            sdp = _keep_loopback_candidates(sdp)
+        try:
+            await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+        except InvalidStateError as exc:
+            raise LocalProtocolError(f"Cannot take the peer's {kind} now: {exc}.") from exc
+        except (
+            ValueError,
+            AssertionError,
+            IndexError,
+            KeyError,
+            TypeError,
+            InvalidAccessError,
+        ) as exc:
+            raise RemoteProtocolError(
+                f"The peer's {kind} could not be understood ({type(exc).__name__})."
+            ) from exc
+
+    # --------------------------------------------------------------------- opening
+
+    async def wait_open(self, timeout: float) -> None:
+        """Wait until both channels are open; ``TransportError`` on timeout or close."""
+        opened = asyncio.ensure_future(self._opened.wait())
+        closed = asyncio.ensure_future(self.closed.wait())
+        try:
+            await asyncio.wait(
+                {opened, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            opened.cancel()
+            closed.cancel()
+        if self.closed.is_set():
+            raise self._closed_error()
+        if not self._opened.is_set():
+            raise TransportError(
+                f"Could not reach the peer within {timeout:g} s. On different networks "
+                "a TURN relay may be needed (set a TURN server in the settings)."
+            )
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened.is_set() and not self.closed.is_set()
+
+    def _on_channel_open(self) -> None:
+        if all(ch.readyState == "open" for ch in self._channels.values()):
+            self._opened.set()
+
+    # --------------------------------------------------------------------- sending
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes handed to ``send()`` that aiortc has not yet passed to SCTP, all channels."""
+        return sum(ch.bufferedAmount for ch in self._channels.values())
+
+    def writable(self) -> bool:
+        """True when ``send()`` of a small message would not wait."""
+        return self.is_open and self.buffered_amount < SEND_BUFFER_LIMIT
+
+    async def send(self, channel: Channel, data: bytes) -> None:
+        """Queue ``data`` on ``channel``, first waiting while the link's queue is full.
+
+        Sends once ``buffered + len(data) <= SEND_BUFFER_LIMIT``, or once the queue is
+        down to the sum of the channels' low thresholds (so a message bigger than the
+        room left still goes): at most ``SEND_BUFFER_LIMIT`` plus one message is ever
+        queued. A sender that waits always has a channel above its threshold, whose
+        ``bufferedamountlow`` event will wake it: no polling, no deadlock.
+        """
+        data_channel = self._channels[Channel(channel)]
+        size = len(data)
+        while True:
+            if self.closed.is_set():
+                raise self._closed_error()
+            buffered = self.buffered_amount
+            if buffered + size <= SEND_BUFFER_LIMIT or buffered <= _SUM_OF_THRESHOLDS:
+                break
+            self._buffer_low.clear()
+            await self._buffer_low.wait()
+        if data_channel.readyState == "connecting":
+            raise LocalProtocolError("send() before the link is open: await wait_open() first.")
+        try:
+            data_channel.send(bytes(data))
+        except InvalidStateError as exc:
+            raise self._closed_error() from exc
+        except ValueError as exc:
+            raise LocalProtocolError(f"Cannot send this message: {exc}.") from exc
+        self.peak_buffered_amount = max(self.peak_buffered_amount, self.buffered_amount)
+
+    # ------------------------------------------------------------------- receiving
+
+    def _message_handler(self, channel: Channel) -> Callable[[bytes | str], None]:
+        def on_message(message: bytes | str) -> None:
+            if self.closed.is_set():
+                return
+            if not isinstance(message, bytes):
+                self._fail(
+                    RemoteProtocolError("The peer sent a text frame; only binary is allowed.")
+                )
+                return
+            cost = len(message) + RECV_MESSAGE_OVERHEAD
+            if self._recv_queued_bytes + cost > self._recv_buffer_limit:
+                self._drop_recv_queue()
+                self._fail(
+                    RemoteProtocolError(
+                        "The peer sent data much faster than it could be processed "
+                        f"(over {self._recv_buffer_limit // (1024 * 1024)} MiB waiting); "
+                        "the connection was closed to protect this computer's memory."
+                    )
+                )
+                return
+            self._recv_queued_bytes += cost
+            self._recv_queue.put_nowait((channel, message))
+
+        return on_message
+
+    async def recv(self, timeout: float | None = None) -> tuple[Channel, bytes]:
+        """The next message from either channel, in arrival order.
+
+        Messages that arrived before the link closed are still delivered; after them
+        the close reason is raised (``PeerLost`` when the peer left, ``TransportError``
+        otherwise). A ``timeout`` that passes raises the builtin ``TimeoutError``.
+        """
+        if self._recv_queue.empty() and self.closed.is_set():
+            raise self._closed_error()
+        if timeout is None:
+            item = await self._recv_queue.get()
+        else:
+            item = await asyncio.wait_for(self._recv_queue.get(), timeout)
+        if item is None:
+            self._recv_queue.put_nowait(None)  # wake any other reader too
+            raise self._closed_error()
+        self._recv_queued_bytes -= len(item[1]) + RECV_MESSAGE_OVERHEAD
+        return item
+
+    def _drop_recv_queue(self) -> None:
+        while not self._recv_queue.empty():
+            self._recv_queue.get_nowait()
+        self._recv_queued_bytes = 0
+
+    # -------------------------------------------------------------- path and state
+
+    @property
+    def connection_kind(self) -> ConnectionKind:
+        """``"relay"`` when the nominated ICE pair goes through TURN, ``"direct"`` when
+        not, ``"unknown"`` before ICE has nominated a pair (or after close)."""
+        sctp = self._pc.sctp
+        if sctp is None:
+            return "unknown"
+        # aiortc exposes no selected pair; aioice's Connection keeps the nominated one.
+        connection = getattr(sctp.transport.transport, "_connection", None)
+        nominated = getattr(connection, "_nominated", None)
+        if not isinstance(nominated, dict) or not nominated:
+            return "unknown"
+        pair = nominated.get(1) or next(iter(nominated.values()))
+        try:
+            types = {pair.local_candidate.type, pair.remote_candidate.type}
+        except AttributeError:
+            return "unknown"
+        return "relay" if "relay" in types else "direct"
+
+    def on_closed(self, callback: Callable[[P2PChatError], object]) -> None:
+        """Call ``callback(reason)`` once when the link closes (at once if it has)."""
+        if self.closed.is_set():
+            callback(self._closed_error())
+        else:
+            self._close_callbacks.append(callback)
+
+    def _on_connection_state(self) -> None:
+        state = self._pc.connectionState
+        if state == "failed":
+            self._fail(PeerLost("The connection to the peer failed (network change or peer gone)."))
+        elif state == "closed":
+            self._fail(PeerLost("The connection to the peer was closed."))
+
+    def _on_channel_close(self) -> None:
+        self._fail(PeerLost("The peer closed the connection."))
+
+    def _fail(self, reason: P2PChatError) -> None:
+        """Mark the link closed (first reason wins) and release its resources."""
+        if self.closed.is_set():
+            return
+        if self._closing:
+            reason = TransportError("The connection was closed on this side.")
+        self.close_reason = reason
+        self.closed.set()
+        self._buffer_low.set()
+        self._recv_queue.put_nowait(None)
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            try:
+                callback(reason)
+            except Exception:
+                logger.exception("on_closed callback failed")
+        if not self._closing:
+            self._close_task = asyncio.ensure_future(self.close())
+
+    def _closed_error(self) -> P2PChatError:
+        return self.close_reason or TransportError("The connection is closed.")
+
+    # --------------------------------------------------------------------- closing
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until everything sent has left the channel queues and SCTP has it
+        acknowledged by the peer, because ``close()`` drops whatever is still queued.
+
+        Returns True when drained, False on timeout or if the link closed first.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for data_channel in self._channels.values():
+            # Threshold 0: each non-empty channel fires once it is empty.
+            data_channel.bufferedAmountLowThreshold = 0
+        try:
+            while self.buffered_amount > 0 or not self._sctp_idle():
+                remaining = deadline - loop.time()
+                if self.closed.is_set() or remaining <= 0:
+                    return False
+                if self.buffered_amount > 0:
+                    self._buffer_low.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._buffer_low.wait(), remaining)
+                else:
+                    # SCTP has no "all acknowledged" event; its queues are short by now.
+                    await asyncio.sleep(min(0.005, remaining))
+            return True
+        finally:
+            for data_channel in self._channels.values():
+                data_channel.bufferedAmountLowThreshold = _LOW_THRESHOLD
+
+    def _sctp_idle(self) -> bool:
+        sctp = self._pc.sctp
+        outbound = getattr(sctp, "_outbound_queue", None)
+        sent = getattr(sctp, "_sent_queue", None)
+        if outbound is None or sent is None:  # another aiortc version: best effort
+            return True
+        return not outbound and not sent
+
+    async def close(self) -> None:
+        """Close the connection (idempotent). Queued data is dropped: ``drain()`` first."""
+        if not self._closing:
+            self._closing = True
+            self._fail(TransportError("The connection was closed on this side."))
+        await self._pc.close()
