@@ -1,0 +1,446 @@
+#!/usr/bin/env python3
+"""Measure p2pchat against its targets (DESIGN section 8), each beside an anchor
+measured in the same run: bare aiortc data channels, `wormhole send`/`receive`
+(magic-wormhole with its mailbox server and transit relay on 127.0.0.1), mat2.
+
+Everything runs on 127.0.0.1. Prints a table, then one JSON line with all figures.
+
+    .venv/bin/python scripts/bench.py            # everything
+    .venv/bin/python scripts/bench.py --quick    # fewer rounds, smaller payload
+    .venv/bin/python scripts/bench.py --only pairing,transfer
+
+Speed is reported here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+CORPUS = ROOT.parent / "shared" / "corpus"
+VENV_BIN = Path(sys.executable).parent
+
+Row = tuple[str, str, str, str]  # what, p2pchat, anchor, target
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- p2pchat pairs
+async def paired_services(url: str, **config: Any) -> tuple[Any, Any, float]:
+    """Two ChatServices paired on loopback; returns them and code-entered -> paired seconds."""
+    from p2pchat.service import ChatService, ServiceConfig
+
+    alice = ChatService(ServiceConfig(mailbox_url=url, loopback=True, **config))
+    bob = ChatService(ServiceConfig(mailbox_url=url, loopback=True, **config))
+    code = await alice.invite()
+    started = time.perf_counter()
+    await bob.join(code)
+    await asyncio.gather(alice.wait_paired(30), bob.wait_paired(30))
+    return alice, bob, time.perf_counter() - started
+
+
+async def wait_for(service: Any, predicate: Callable[[Any], bool], timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        event = await asyncio.wait_for(service.next_event(), max(0.1, deadline - time.monotonic()))
+        if predicate(event):
+            return event
+
+
+async def bench_pairing(url: str, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        alice, bob, seconds = await paired_services(url)
+        times.append(seconds)
+        await asyncio.gather(alice.close(), bob.close())
+    return times
+
+
+def noise_png(megabytes: float) -> bytes:
+    """An RGBA noise PNG of about the given size (PNG cannot compress noise)."""
+    from PIL import Image
+
+    side = int((megabytes * 1024 * 1024 / 4) ** 0.5)
+    rgba = Image.frombytes("RGBA", (side, side), os.urandom(side * side * 4))
+    buffer = io.BytesIO()
+    rgba.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+async def bench_transfer(url: str, megabytes: float) -> dict[str, Any]:
+    """Original-size transfer: throughput, and text latency while it is in flight."""
+    from p2pchat import events as ev
+
+    payload = noise_png(megabytes)
+    alice, bob, _ = await paired_services(url)
+    prepared = await alice.prepare_image(payload, original_size=True)
+    size = len(prepared.data)
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    done = asyncio.Event()
+    finished_at = 0.0
+
+    async def receiver() -> None:
+        nonlocal finished_at
+        while not done.is_set():
+            event = await bob.next_event()
+            now = time.perf_counter()
+            if isinstance(event, ev.TextReceived) and event.text in sent_at:
+                latencies.append(now - sent_at[event.text])
+            elif isinstance(event, ev.TransferProgress) and event.done_bytes >= event.total_bytes:
+                finished_at = now
+                done.set()
+
+    async def chatter() -> None:
+        index = 0
+        while not done.is_set():
+            text = f"ping {index}"
+            sent_at[text] = time.perf_counter()
+            await alice.send_text(text)
+            index += 1
+            await asyncio.sleep(0.05)
+
+    receiving = asyncio.ensure_future(receiver())
+    started = time.perf_counter()
+    await alice.send_image(prepared)
+    chatting = asyncio.ensure_future(chatter())
+    await asyncio.wait_for(done.wait(), 300)
+    chatting.cancel()
+    receiving.cancel()
+    seconds = finished_at - started
+    await asyncio.gather(alice.close(), bob.close())
+    return {
+        "bytes": size,
+        "seconds": seconds,
+        "mb_per_s": size / seconds / 1e6,
+        "text_latency_p50_ms": percentile(latencies, 50) * 1000,
+        "text_latency_p95_ms": percentile(latencies, 95) * 1000,
+        "text_samples": len(latencies),
+    }
+
+
+def photo_12mp() -> bytes:
+    """A 4000x3000 JPEG with EXIF (GPS, camera, serial), like a phone photo."""
+    from PIL import Image, ImageDraw
+
+    image = Image.effect_noise((4000, 3000), 40).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for i in range(0, 4000, 200):
+        draw.rectangle((i, 0, i + 100, 3000), fill=(i % 255, 90, 160))
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x0110] = "Canon EOS 7D"
+    exif[0x0132] = "2024:05:01 12:00:00"
+    exif.get_ifd(0x8825).update({1: "N", 2: (35.0, 39.0, 31.0), 3: "E", 4: (139.0, 44.0, 43.0)})
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92, exif=exif)
+    return buffer.getvalue()
+
+
+async def bench_photo(url: str, rounds: int) -> list[float]:
+    """12 MP JPEG, default policy: from pressing send (sanitise included) to decoded at Bob."""
+    from p2pchat import events as ev
+
+    photo = photo_12mp()
+    alice, bob, _ = await paired_services(url)
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        prepared = await alice.prepare_image(photo)
+        await alice.send_image(prepared)
+        await wait_for(bob, lambda e: isinstance(e, ev.ImageReceived | ev.ImageRejected))
+        times.append(time.perf_counter() - started)
+    await asyncio.gather(alice.close(), bob.close())
+    return times
+
+
+async def run_p2pchat(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    from p2pchat.net.mailbox_server import MailboxServer
+
+    server = MailboxServer(host="127.0.0.1", port=0)
+    url = await server.start()
+    try:
+        if "pairing" in args.only:
+            results["pairing_s"] = await bench_pairing(url, args.rounds)
+        if "transfer" in args.only:
+            results["transfer"] = await bench_transfer(url, args.megabytes)
+        if "photo" in args.only:
+            results["photo_s"] = await bench_photo(url, max(3, args.rounds // 2))
+    finally:
+        await server.stop()
+
+
+# --------------------------------------------------------------------------- anchors
+async def bare_aiortc(megabytes: float) -> float:
+    from bench_rtc import bare_throughput
+
+    return float(await bare_throughput(megabytes))
+
+
+def wormhole_transfer(megabytes: float) -> dict[str, float] | None:
+    """`wormhole send` / `receive` of the same size through local mailbox + transit relay."""
+    twist = VENV_BIN / "twist"
+    wormhole = VENV_BIN / "wormhole"
+    if not twist.exists() or not wormhole.exists():
+        return None
+    mailbox_port, relay_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        servers = [
+            subprocess.Popen(
+                [str(twist), "wormhole-mailbox", f"--port=tcp:{mailbox_port}:interface=127.0.0.1"],
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+            subprocess.Popen(
+                [str(twist), "transitrelay", f"--port=tcp:{relay_port}:interface=127.0.0.1"],
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+        ]
+        try:
+            for port in (mailbox_port, relay_port):
+                _wait_port(port)
+            payload = work / "payload.bin"
+            payload.write_bytes(os.urandom(int(megabytes * 1024 * 1024)))
+            out = work / "out"
+            out.mkdir()
+            common = [
+                f"--relay-url=ws://127.0.0.1:{mailbox_port}/v1",
+                f"--transit-helper=tcp:127.0.0.1:{relay_port}",
+            ]
+            code = "4-purple-sausages"
+            started = time.perf_counter()
+            sender = subprocess.Popen(
+                [
+                    str(wormhole),
+                    *common,
+                    "send",
+                    "--no-listen",
+                    "--hide-progress",
+                    "--code",
+                    code,
+                    str(payload),
+                ],
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            receiver = subprocess.run(
+                [
+                    str(wormhole),
+                    *common,
+                    "receive",
+                    "--no-listen",
+                    "--hide-progress",
+                    "--accept-file",
+                    "-o",
+                    str(out / "payload.bin"),
+                    code,
+                ],
+                cwd=work,
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
+            total = time.perf_counter() - started
+            sender.wait(60)
+            if receiver.returncode != 0:
+                return None
+            size = (out / "payload.bin").stat().st_size
+            return {"seconds": total, "mb_per_s": size / total / 1e6}
+        finally:
+            for proc in servers:
+                proc.terminate()
+                proc.wait(10)
+
+
+def _wait_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def sanitize_figures() -> dict[str, Any] | None:
+    try:
+        from bench_sanitize import bench
+    except ImportError:
+        return None
+    return dict(bench(CORPUS))
+
+
+# --------------------------------------------------------------------------- report
+def build_rows(r: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    if "pairing_s" in r:
+        times = r["pairing_s"]
+        rows.append(
+            (
+                "pairing: code entered -> paired (median)",
+                f"{statistics.median(times) * 1000:.0f} ms (n={len(times)})",
+                f"wormhole send+receive total {r['wormhole']['seconds']:.2f} s"
+                if r.get("wormhole")
+                else "-",
+                "<= 300 ms",
+            )
+        )
+    if "transfer" in r:
+        t = r["transfer"]
+        bare = r.get("bare_aiortc_mb_per_s")
+        ratio = f" = {t['mb_per_s'] / bare * 100:.0f} % of bare" if bare else ""
+        rows.append(
+            (
+                f"original-size transfer {t['bytes'] / 1e6:.1f} MB",
+                f"{t['mb_per_s']:.1f} MB/s{ratio}",
+                (f"bare aiortc {bare:.1f} MB/s" if bare else "-")
+                + (f"; wormhole {r['wormhole']['mb_per_s']:.1f} MB/s" if r.get("wormhole") else ""),
+                ">= 90 % of bare aiortc",
+            )
+        )
+        rows.append(
+            (
+                "text latency during that transfer",
+                f"p95 {t['text_latency_p95_ms']:.0f} ms, p50 {t['text_latency_p50_ms']:.0f} ms "
+                f"(n={t['text_samples']})",
+                "-",
+                "p95 <= 100 ms",
+            )
+        )
+    if "photo_s" in r:
+        times = r["photo_s"]
+        rows.append(
+            (
+                "12 MP JPEG, default policy: send -> decoded at receiver",
+                f"median {statistics.median(times):.2f} s (n={len(times)})",
+                "-",
+                "<= 1.0 s",
+            )
+        )
+    s = r.get("sanitize")
+    if s:
+        rows.append(
+            (
+                "sanitise a 12 MP photo (median)",
+                f"{s['photo_12mp_median_s'] * 1000:.0f} ms",
+                "-",
+                "<= 400 ms",
+            )
+        )
+        rows.append(
+            (
+                f"sanitise the corpus ({s.get('files', '?')} files)",
+                f"{s['corpus_p2pchat_s']:.2f} s",
+                f"mat2 {s['corpus_mat2_s']:.2f} s" if s.get("corpus_mat2_s") else "mat2 missing",
+                "faster than mat2",
+            )
+        )
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    headers = ("what", "p2pchat", "anchor (same run)", "target")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(line)
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, 5 MB payload")
+    parser.add_argument(
+        "--only",
+        default="pairing,transfer,photo,bare,wormhole,sanitize,tui",
+        help="comma-separated subset",
+    )
+    args = parser.parse_args()
+    args.only = set(args.only.split(","))
+    args.rounds = 5 if args.quick else 15
+    args.megabytes = 5.0 if args.quick else 20.0
+    from p2pchat.net.loop import new_event_loop
+
+    results: dict[str, Any] = {"megabytes": args.megabytes}
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(run_p2pchat(args, results))
+        if "bare" in args.only:
+            results["bare_aiortc_mb_per_s"] = loop.run_until_complete(bare_aiortc(args.megabytes))
+    finally:
+        loop.close()
+    if "wormhole" in args.only:
+        results["wormhole"] = wormhole_transfer(args.megabytes)
+    if "sanitize" in args.only:
+        results["sanitize"] = sanitize_figures()
+    if "tui" in args.only:
+        results["tui"] = tui_figures(args)
+    rows = build_rows(results)
+    if results.get("tui"):
+        tui = results["tui"]
+        rows.append(
+            (
+                "TUI event-loop lag during a transfer",
+                f"p99 {tui['lag_p99_ms']:.0f} ms, max {tui['lag_max_ms']:.0f} ms",
+                "-",
+                "p99 <= 50 ms",
+            )
+        )
+        if tui.get("image_visible_s") is not None:
+            rows.append(
+                (
+                    "TUI: send -> image visible on the other side",
+                    f"{tui['image_visible_s']:.2f} s",
+                    "-",
+                    "-",
+                )
+            )
+    print_table(rows)
+    print(json.dumps(results, default=str))
+    return 0
+
+
+def tui_figures(args: argparse.Namespace) -> dict[str, Any] | None:
+    try:
+        from bench_tui import bench_tui
+    except ImportError:
+        return None
+    result: dict[str, Any] = bench_tui(args.megabytes)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
