@@ -277,3 +277,18 @@ async def test_wait_open_times_out_with_a_transport_error():
             await a.wait_open(0.3)
     finally:
         await a.close()
+
+
+def test_loop_helper_runs_on_uvloop_when_installed():
+    from p2pchat.net import loop
+
+    async def which() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    module = loop.run(which())
+    assert module.startswith("uvloop") == loop.uvloop_available()
+    fresh = loop.new_event_loop()
+    try:
+        assert isinstance(fresh, asyncio.AbstractEventLoop)
+    finally:
+        fresh.close()
