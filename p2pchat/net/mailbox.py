@@ -1,0 +1,586 @@
+"""Asyncio client for the magic-wormhole mailbox protocol v1 (the rendezvous).
+
+Owns one WebSocket connection to a mailbox server (the real
+``magic-wormhole-mailbox-server`` or our ``mailbox_server``): ``bind`` with an
+appid and a random side id, ``allocate`` / ``claim`` / ``release`` a nameplate,
+``open`` / ``add`` / ``close`` a mailbox, and deliver the *other* side's
+messages. The server is untrusted: everything it sends is size-, type- and
+hex-checked, and it sees only the opaque bodies the caller hands in (which the
+pairing layer has already sealed). Bodies, nameplates and mailbox ids are never
+logged.
+
+Responses in this protocol are not correlated with requests, so one reader task
+dispatches every frame: replies wake the one waiting request of that kind,
+``message`` frames go to an inbox, ``error`` frames fail the request they name.
+Every wait is bounded by a timeout; a server that cannot be reached or that
+goes away becomes ``TransportError`` saying which URL and how to fix it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+
+from p2pchat import __version__
+from p2pchat.core.errors import (
+    LocalProtocolError,
+    P2PChatError,
+    RemoteProtocolError,
+    TransportError,
+)
+
+log = logging.getLogger(__name__)
+
+Mood = Literal["happy", "lonely", "scary", "errory"]
+MOODS: Final = ("happy", "lonely", "scary", "errory")
+
+DEFAULT_TIMEOUT: Final = 10.0
+# Our bodies are sealed pake/version/SDP messages (a few KiB); hex doubles them and
+# the whole JSON frame must stay under the embedded server's 64 KiB frame limit.
+MAX_BODY_BYTES: Final = 24 * 1024
+# Largest frame we accept from a server: a message with a maximal body plus slack
+# for a long welcome/motd.
+MAX_INCOMING_FRAME: Final = 2 * MAX_BODY_BYTES + 16 * 1024
+# The peer sends a handful of phases; more unread than this is a hostile server.
+MAX_PENDING_MESSAGES: Final = 64
+MAX_NAMEPLATES_LISTED: Final = 10_000
+MAX_SHORT_STRING: Final = 64
+MAX_SERVER_TEXT: Final = 300
+
+FIX_HINT: Final = (
+    "Check the address and your network, choose another mailbox server with "
+    "--mailbox URL or the P2PCHAT_MAILBOX environment variable, or run one yourself "
+    "with `p2pchat mailbox`."
+)
+
+NAMEPLATE_RE: Final = re.compile(r"[0-9]{1,40}")
+MAILBOX_ID_RE: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SHORT_TOKEN_RE: Final = re.compile(r"[\x21-\x7e]{1,64}")
+APPID_RE: Final = re.compile(r"[\x20-\x7e]{1,128}")
+HEX_RE: Final = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+# The command whose failure an `error` frame reports -> the reply its caller waits for.
+_REPLY_FOR_COMMAND: Final = {
+    "allocate": "allocated",
+    "claim": "claimed",
+    "release": "released",
+    "close": "closed",
+    "list": "nameplates",
+    "ping": "pong",
+}
+
+_FRIENDLY_ERRORS: Final = {
+    "crowded": (
+        "This code is already being used by two other people (the mailbox is crowded). "
+        "Ask for a new invite code."
+    ),
+    "reclaimed": (
+        "This nameplate was already released by this side and cannot be claimed again. "
+        "Make a new invite."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class MailboxMessage:
+    """One message the other side added to the mailbox."""
+
+    side: str
+    phase: str
+    body: bytes
+
+
+class MailboxTimeout(TransportError, TimeoutError):
+    """A wait on the mailbox server or on the other side ran out of time."""
+
+
+def printable(text: str, limit: int = MAX_SERVER_TEXT) -> str:
+    """A server-provided string made safe to show: no control chars, bounded length."""
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
+    return cleaned + ("…" if len(text) > limit else "")
+
+
+def is_valid_nameplate(nameplate: object) -> bool:
+    """Nameplates are decimal digits (the real server rejects anything else)."""
+    return isinstance(nameplate, str) and NAMEPLATE_RE.fullmatch(nameplate) is not None
+
+
+def _random_hex(nbytes: int) -> str:
+    return os.urandom(nbytes).hex()
+
+
+def _check_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        has_host = bool(parts.hostname)
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        has_host = False
+        parts = None
+    if parts is None or parts.scheme not in ("ws", "wss") or not has_host:
+        raise P2PChatError(
+            f"{printable(url)!r} is not a mailbox server URL: it must look like "
+            "ws://HOST:PORT/v1 (or wss://...). Set it with --mailbox URL or P2PCHAT_MAILBOX."
+        )
+
+
+def _is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class MailboxClient:
+    """A bound connection to a mailbox server. Create it with ``await MailboxClient.connect()``."""
+
+    def __init__(
+        self,
+        websocket: ClientConnection,
+        *,
+        url: str,
+        appid: str,
+        side: str,
+        timeout: float,
+        welcome: dict[str, Any],
+    ) -> None:
+        self._ws = websocket
+        self.url = url
+        self.appid = appid
+        self.side = side
+        self.timeout = timeout
+        motd = welcome.get("motd")
+        self.motd: str | None = printable(motd) if isinstance(motd, str) else None
+        self.nameplate: str | None = None
+        self.mailbox: str | None = None
+        self._allocated = False
+        self._claimed = False
+        self._released = False
+        self._opened = False
+        self._closed = False
+        self._disconnecting = False
+        self._added_phases: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()
+        self._other_side: str | None = None
+        self._inbox: collections.deque[MailboxMessage] = collections.deque()
+        self._inbox_changed = asyncio.Event()
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ping_counter = 0
+        self._failure: P2PChatError | None = None
+        self._reader = asyncio.get_running_loop().create_task(
+            self._read_loop(), name="mailbox-reader"
+        )
+
+    # ---------------------------------------------------------------- connect
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        appid: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        side: str | None = None,
+    ) -> MailboxClient:
+        """Connect, wait for ``welcome``, ``bind`` and confirm the bind with a ping."""
+        _check_url(url)
+        if not isinstance(appid, str) or not APPID_RE.fullmatch(appid):
+            raise LocalProtocolError("appid must be 1-128 printable ASCII characters")
+        side = side if side is not None else _random_hex(5)
+        if not SHORT_TOKEN_RE.fullmatch(side):
+            raise LocalProtocolError("side must be 1-64 printable ASCII characters")
+        where = f"the mailbox server at {url}"
+        try:
+            websocket = await ws_connect(
+                url,
+                open_timeout=timeout,
+                close_timeout=2,
+                max_size=MAX_INCOMING_FRAME,
+                compression=None,
+                user_agent_header=None,
+                # Honour a configured HTTP proxy for remote servers, never for loopback.
+                proxy=None if _is_loopback_url(url) else True,
+            )
+        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as error:
+            reason = printable(str(error)) or type(error).__name__
+            raise TransportError(f"Cannot reach {where} ({reason}). {FIX_HINT}") from error
+        try:
+            welcome = await cls._receive_welcome(websocket, url, timeout)
+        except BaseException:
+            await websocket.close()
+            raise
+        client = cls(websocket, url=url, appid=appid, side=side, timeout=timeout, welcome=welcome)
+        try:
+            await client._send(
+                {
+                    "type": "bind",
+                    "appid": appid,
+                    "side": side,
+                    "client_version": ["p2pchat", __version__],
+                }
+            )
+            # The server does not answer `bind`; a ping round trip proves it was accepted.
+            await client.ping()
+        except BaseException:
+            await client.disconnect()
+            raise
+        return client
+
+    @staticmethod
+    async def _receive_welcome(
+        websocket: ClientConnection, url: str, timeout: float
+    ) -> dict[str, Any]:
+        try:
+            raw = await asyncio.wait_for(websocket.recv(), timeout)
+        except TimeoutError as error:
+            raise MailboxTimeout(
+                f"The server at {url} accepted the connection but sent no welcome within "
+                f"{timeout:g} s: is it a magic-wormhole mailbox server? {FIX_HINT}"
+            ) from error
+        except websockets.exceptions.ConnectionClosed as error:
+            raise TransportError(
+                f"The mailbox server at {url} closed the connection at once. {FIX_HINT}"
+            ) from error
+        frame = _decode_frame(raw, url)
+        if frame.get("type") != "welcome" or not isinstance(frame.get("welcome"), dict):
+            raise RemoteProtocolError(
+                f"The server at {url} did not greet like a magic-wormhole mailbox server. "
+                + FIX_HINT
+            )
+        welcome: dict[str, Any] = frame["welcome"]
+        refusal = welcome.get("error")
+        if refusal is not None:
+            text = printable(refusal) if isinstance(refusal, str) else "no reason given"
+            raise P2PChatError(f"The mailbox server at {url} refuses service: {text}. {FIX_HINT}")
+        return welcome
+
+    # --------------------------------------------------------------- commands
+
+    async def ping(self, timeout: float | None = None) -> None:
+        """Round trip to the server (also proves every earlier command was processed)."""
+        self._ping_counter += 1
+        expected = self._ping_counter
+        while True:
+            reply = await self._request({"type": "ping", "ping": expected}, "pong", timeout)
+            if reply.get("pong") == expected:
+                return
+            # A stale pong (from a ping whose wait timed out): keep waiting for ours.
+
+    async def allocate(self, timeout: float | None = None) -> str:
+        """Reserve the shortest free nameplate; returns it (claim it next)."""
+        if self._allocated:
+            raise LocalProtocolError("allocate() may be called only once per connection")
+        self._allocated = True
+        reply = await self._request({"type": "allocate"}, "allocated", timeout)
+        nameplate = reply.get("nameplate")
+        if not is_valid_nameplate(nameplate):
+            raise self._fail(
+                RemoteProtocolError(
+                    f"The mailbox server at {self.url} allocated an invalid nameplate."
+                )
+            )
+        assert isinstance(nameplate, str)
+        self.nameplate = nameplate
+        return nameplate
+
+    async def claim(self, nameplate: str, timeout: float | None = None) -> str:
+        """Claim ``nameplate`` (allocated or typed in); returns its mailbox id."""
+        if self._claimed:
+            raise LocalProtocolError("claim() may be called only once per connection")
+        if not is_valid_nameplate(nameplate):
+            raise LocalProtocolError("a nameplate is 1 to 40 decimal digits")
+        self._claimed = True
+        self.nameplate = nameplate
+        reply = await self._request({"type": "claim", "nameplate": nameplate}, "claimed", timeout)
+        mailbox = reply.get("mailbox")
+        if not isinstance(mailbox, str) or not MAILBOX_ID_RE.fullmatch(mailbox):
+            raise self._fail(
+                RemoteProtocolError(f"The mailbox server at {self.url} sent an invalid mailbox id.")
+            )
+        return mailbox
+
+    async def open(self, mailbox: str, timeout: float | None = None) -> None:
+        """Open (subscribe to) a mailbox; the other side's messages then arrive."""
+        if self._opened:
+            raise LocalProtocolError("open() may be called only once per connection")
+        if not isinstance(mailbox, str) or not MAILBOX_ID_RE.fullmatch(mailbox):
+            raise LocalProtocolError("invalid mailbox id")
+        self._opened = True
+        self.mailbox = mailbox
+        await self._send({"type": "open", "mailbox": mailbox})
+        # `open` has no reply; an error (e.g. crowded) would arrive before this pong.
+        await self.ping(timeout)
+        self._raise_if_failed()
+
+    async def add(self, phase: str, body: bytes) -> None:
+        """Add one message for the other side. Each phase may be added once."""
+        if not self._opened or self._closed:
+            raise LocalProtocolError("add() needs an open mailbox")
+        if not isinstance(phase, str) or not SHORT_TOKEN_RE.fullmatch(phase):
+            raise LocalProtocolError("a phase is 1-64 printable ASCII characters")
+        if not isinstance(body, bytes | bytearray):
+            raise LocalProtocolError("a mailbox body is bytes")
+        if len(body) > MAX_BODY_BYTES:
+            raise LocalProtocolError(
+                f"a mailbox message is at most {MAX_BODY_BYTES} bytes, not {len(body)}"
+            )
+        if phase in self._added_phases:
+            # The receiving side delivers each phase once (as magic-wormhole does).
+            raise LocalProtocolError(f"phase {phase!r} was already added")
+        self._raise_if_failed()
+        self._added_phases.add(phase)
+        await self._send(
+            {"type": "add", "phase": phase, "body": bytes(body).hex(), "id": _random_hex(4)}
+        )
+
+    async def next_message(self, timeout: float | None = None) -> MailboxMessage:
+        """The next message from the other side (our own echoes are dropped).
+
+        ``timeout=None`` waits until a message arrives or the connection fails (the
+        WebSocket keepalive detects a dead server); otherwise ``MailboxTimeout``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if self._inbox:
+                return self._inbox.popleft()
+            self._raise_if_failed()
+            self._inbox_changed.clear()
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                raise MailboxTimeout(f"No message from the other side within {timeout:g} s.")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._inbox_changed.wait(), remaining)
+
+    async def release(self, nameplate: str | None = None, timeout: float | None = None) -> None:
+        """Release the claimed nameplate so that it can be reused by someone else."""
+        if self._released:
+            raise LocalProtocolError("release() may be called only once per connection")
+        nameplate = nameplate if nameplate is not None else self.nameplate
+        if not is_valid_nameplate(nameplate):
+            raise LocalProtocolError("release() needs the nameplate that was claimed")
+        self._released = True
+        await self._request({"type": "release", "nameplate": nameplate}, "released", timeout)
+
+    async def list_nameplates(self, timeout: float | None = None) -> list[str]:
+        """Nameplates currently in use on this appid (servers may answer with none)."""
+        reply = await self._request({"type": "list"}, "nameplates", timeout)
+        entries = reply.get("nameplates")
+        if not isinstance(entries, list) or len(entries) > MAX_NAMEPLATES_LISTED:
+            raise self._fail(
+                RemoteProtocolError(
+                    f"The mailbox server at {self.url} sent an invalid nameplate list."
+                )
+            )
+        names = [entry.get("id") for entry in entries if isinstance(entry, dict)]
+        return [name for name in names if isinstance(name, str) and is_valid_nameplate(name)]
+
+    async def close(self, mood: Mood = "happy", timeout: float | None = None) -> None:
+        """Release the nameplate, close the mailbox with ``mood``, and disconnect.
+
+        Best effort and idempotent: a server that is gone or slow does not make it
+        raise (the mailbox then expires on the server).
+        """
+        if mood not in MOODS:
+            raise LocalProtocolError(f"mood must be one of {', '.join(MOODS)}")
+        try:
+            if self._failure is None and not self._closed:
+                if self._claimed and not self._released and self.nameplate is not None:
+                    await self.release(timeout=timeout)
+                if self._opened:
+                    self._closed = True
+                    await self._request(
+                        {"type": "close", "mailbox": self.mailbox, "mood": mood}, "closed", timeout
+                    )
+        except P2PChatError as error:
+            log.debug("mailbox close was not confirmed: %s", type(error).__name__)
+        finally:
+            self._closed = True
+            await self.disconnect()
+
+    async def disconnect(self) -> None:
+        """Drop the connection without closing the mailbox (it stays on the server)."""
+        self._disconnecting = True
+        self._fail(TransportError(f"The connection to the mailbox server at {self.url} is closed."))
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+        if self._reader is not asyncio.current_task():
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+
+    @property
+    def connected(self) -> bool:
+        return self._failure is None
+
+    async def __aenter__(self) -> MailboxClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close("happy" if exc_type is None else "errory")
+
+    # --------------------------------------------------------------- plumbing
+
+    def _raise_if_failed(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _fail(self, error: P2PChatError) -> P2PChatError:
+        """Record the first fatal error and wake every waiter with it."""
+        if self._failure is None:
+            self._failure = error
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(self._failure)
+                # Waiters may have timed out already; never warn about an unread exception.
+                future.exception()
+        self._inbox_changed.set()
+        return self._failure
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        self._raise_if_failed()
+        try:
+            await self._ws.send(json.dumps(frame))
+        except websockets.exceptions.ConnectionClosed as error:
+            raise self._fail(self._lost_error()) from error
+
+    async def _request(
+        self, frame: dict[str, Any], reply_type: str, timeout: float | None
+    ) -> dict[str, Any]:
+        self._raise_if_failed()
+        if reply_type in self._pending:
+            raise LocalProtocolError(f"a {frame['type']!r} request is already waiting")
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[reply_type] = future
+        limit = self.timeout if timeout is None else timeout
+        try:
+            await self._send(frame)
+            done, _ = await asyncio.wait({future}, timeout=limit)
+            if not done:
+                raise MailboxTimeout(
+                    f"The mailbox server at {self.url} did not answer {frame['type']!r} "
+                    f"within {limit:g} s. {FIX_HINT}"
+                )
+            return future.result()
+        finally:
+            if self._pending.get(reply_type) is future:
+                del self._pending[reply_type]
+
+    def _lost_error(self) -> TransportError:
+        return TransportError(
+            f"Lost the connection to the mailbox server at {self.url}. {FIX_HINT}"
+        )
+
+    async def _read_loop(self) -> None:
+        try:
+            async for raw in self._ws:
+                self._dispatch(_decode_frame(raw, self.url))
+            error: P2PChatError = self._lost_error()
+        except websockets.exceptions.ConnectionClosed:
+            error = self._lost_error()
+        except P2PChatError as protocol_error:
+            error = protocol_error
+            with contextlib.suppress(Exception):
+                await self._ws.close(1002, "protocol error")
+        except Exception as bug:  # a bug here must not leave waiters hanging
+            log.exception("mailbox reader failed")
+            error = RemoteProtocolError(f"Unexpected data from the mailbox server at {self.url}.")
+            error.__cause__ = bug
+        if not self._disconnecting:
+            log.info("mailbox connection ended: %s", type(error).__name__)
+        self._fail(error)
+
+    def _dispatch(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "message":
+            self._receive_message(frame)
+        elif kind == "error":
+            self._receive_error(frame)
+        elif kind in _REPLY_FOR_COMMAND.values():
+            future = self._pending.get(kind)
+            if future is not None and not future.done():
+                future.set_result(frame)
+        # `ack`, a repeated `welcome` and unknown types are ignored (forward compatible).
+
+    def _receive_message(self, frame: dict[str, Any]) -> None:
+        side, phase, body_hex = frame.get("side"), frame.get("phase"), frame.get("body")
+        if (
+            not isinstance(side, str)
+            or not isinstance(phase, str)
+            or not isinstance(body_hex, str)
+            or len(side) > MAX_SHORT_STRING
+            or len(phase) > MAX_SHORT_STRING
+            or len(body_hex) > 2 * MAX_BODY_BYTES
+            or not HEX_RE.fullmatch(body_hex)
+        ):
+            raise RemoteProtocolError(
+                f"The mailbox server at {self.url} relayed a malformed message."
+            )
+        if not self._opened:
+            raise RemoteProtocolError(
+                f"The mailbox server at {self.url} sent a message before the mailbox was opened."
+            )
+        if side == self.side:
+            return  # the server echoes our own adds back
+        if (side, phase) in self._seen:
+            return  # re-delivered (e.g. after a re-open): each phase counts once
+        if self._other_side is None:
+            self._other_side = side
+        elif side != self._other_side:
+            raise RemoteProtocolError(
+                "Messages from more than one other side arrived in the mailbox: "
+                "someone else is using this code. Make a new invite."
+            )
+        if len(self._inbox) >= MAX_PENDING_MESSAGES:
+            raise RemoteProtocolError(f"The mailbox server at {self.url} flooded us with messages.")
+        self._seen.add((side, phase))
+        self._inbox.append(MailboxMessage(side, phase, bytes.fromhex(body_hex)))
+        self._inbox_changed.set()
+
+    def _receive_error(self, frame: dict[str, Any]) -> None:
+        text = frame.get("error")
+        text = printable(text) if isinstance(text, str) else "unspecified error"
+        orig = frame.get("orig")
+        command = orig.get("type") if isinstance(orig, dict) else None
+        command_name = printable(command, 20) if isinstance(command, str) else "a command"
+        error = P2PChatError(
+            _FRIENDLY_ERRORS.get(
+                text, f"The mailbox server at {self.url} refused {command_name!r}: {text}."
+            )
+        )
+        reply_type = _REPLY_FOR_COMMAND.get(command) if isinstance(command, str) else None
+        future = self._pending.get(reply_type) if reply_type is not None else None
+        if future is not None and not future.done():
+            future.set_exception(error)
+            return
+        # An error for a command without a reply (bind, open, add): the session is unusable.
+        self._fail(error)
+
+
+def _decode_frame(raw: str | bytes, url: str) -> dict[str, Any]:
+    """Parse one server frame, accepting only a JSON object with a string ``type``."""
+    if isinstance(raw, bytes):
+        raise RemoteProtocolError(f"The mailbox server at {url} sent a binary frame.")
+    try:
+        frame = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise RemoteProtocolError(f"The mailbox server at {url} sent invalid JSON.") from error
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise RemoteProtocolError(f"The mailbox server at {url} sent a frame without a type.")
+    return frame

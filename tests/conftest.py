@@ -1,0 +1,115 @@
+"""Project-wide pytest fixtures: mailbox (rendezvous) servers on 127.0.0.1.
+
+Fixtures
+--------
+``real_mailbox_server`` (session scope, sync): the real Twisted
+    ``magic-wormhole-mailbox-server`` (``twist wormhole-mailbox``) listening on a
+    free port of 127.0.0.1 with an in-memory database; yields its URL
+    ``ws://127.0.0.1:PORT/v1``. Shared by the whole session, so allocate
+    nameplates (or use ones unlikely to clash) rather than hard-coding them.
+    Skips the test when ``twist`` is not installed.
+
+``embedded_mailbox`` (function scope, async): our ``MailboxServer`` with default
+    limits on 127.0.0.1:0; yields its URL. Fresh state for every test.
+
+Helpers (import from ``tests.conftest``)
+----------------------------------------
+``start_real_mailbox_server(workdir, *extra_args)``: context manager running
+    another real server (e.g. ``"--motd=hello"`` or ``"--signal-error=down"``);
+    yields its URL.
+``free_tcp_port()``: a port nobody listens on (for "unreachable" tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+_STARTED_RE = re.compile(r"Site starting on (\d+)")
+
+
+def _twist_executable() -> str | None:
+    candidate = Path(sys.executable).with_name("twist")
+    if candidate.exists():
+        return str(candidate)
+    return shutil.which("twist")
+
+
+def free_tcp_port() -> int:
+    """A loopback TCP port that was free a moment ago (nobody listens on it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def start_real_mailbox_server(workdir: Path, *extra_args: str) -> Iterator[str]:
+    """Run ``twist wormhole-mailbox`` on 127.0.0.1:0 until the block ends; yield its URL."""
+    twist = _twist_executable()
+    if twist is None:
+        pytest.skip("magic-wormhole-mailbox-server (twist) is not installed")
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / "mailbox-server.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                twist,
+                "wormhole-mailbox",
+                "--port=tcp:0:interface=127.0.0.1",
+                "--channel-db=:memory:",
+                "--blur-usage=3600",
+                *extra_args,
+            ],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        deadline = time.monotonic() + 20
+        port = None
+        while port is None:
+            match = _STARTED_RE.search(log_path.read_text(errors="replace"))
+            if match:
+                port = int(match.group(1))
+            elif process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the real mailbox server did not start: see {log_path}")
+            else:
+                time.sleep(0.05)
+        yield f"ws://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def real_mailbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with start_real_mailbox_server(tmp_path_factory.mktemp("real-mailbox")) as url:
+        yield url
+
+
+@pytest.fixture
+async def embedded_mailbox() -> AsyncIterator[str]:
+    from p2pchat.net.mailbox_server import MailboxServer
+
+    server = MailboxServer()
+    url = await server.start()
+    try:
+        yield url
+    finally:
+        await server.stop()
