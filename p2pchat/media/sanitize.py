@@ -1,0 +1,308 @@
+"""Strip everything but the pixels from an image: DESIGN.md section 5, steps 1 to 7.
+
+Both ends run this: the sender on the user's own file (many formats), the receiver
+on what arrived (JPEG and PNG only). The output is rebuilt from decoded pixels,
+never copied from the input, and is checked before it is handed back: if anything
+but pixels survived, the image is refused rather than sent.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError, features
+
+from p2pchat.core.errors import ImageRejected
+from p2pchat.media.inspect import (
+    MAX_PIXELS,
+    MAX_SIDE,
+    PrivacyReport,
+    _register_heif,
+    _walk_jpeg,
+    _walk_png,
+    inspect_image,
+)
+
+Side = Literal["send", "receive"]
+
+DEFAULT_MAX_LONG_EDGE = 2048
+DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
+JPEG_QUALITY = 85
+
+SEND_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "TIFF", "BMP", "HEIF") + (
+    ("AVIF",) if features.check("avif") else ()
+)
+# Bytes from a stranger: the two formats the wire carries, nothing else.
+RECEIVE_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG")
+
+WHAT_STRIPPING_CANNOT_REMOVE = (
+    "Stripping removes metadata, not what the picture shows (faces, street signs, "
+    "screens, reflections) nor the camera sensor's noise pattern, which can link "
+    "photos to one camera."
+)
+
+# JFIF is the only application segment a clean JPEG may carry; these are its keys.
+_ALLOWED_JPEG_INFO = {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi"}
+_ALLOWED_PNG_CHUNKS = {"IHDR", "PLTE", "tRNS", "IDAT", "IEND"}
+
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@dataclass(frozen=True)
+class SanitizePolicy:
+    """How much to keep. ``max_long_edge=None`` keeps the original size (an explicit choice)."""
+
+    max_long_edge: int | None = DEFAULT_MAX_LONG_EDGE
+    side: Side = "send"
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
+    max_pixels: int = MAX_PIXELS
+
+    def formats(self) -> tuple[str, ...]:
+        return RECEIVE_FORMATS if self.side == "receive" else SEND_FORMATS
+
+
+@dataclass
+class SanitizedImage:
+    """Clean image bytes ready for the wire, and the report of what was removed."""
+
+    data: bytes
+    mime: str
+    width: int
+    height: int
+    report: PrivacyReport = field(repr=False)
+
+
+def sanitize(data: bytes, policy: SanitizePolicy | None = None) -> tuple[bytes, PrivacyReport]:
+    """Return clean image bytes and a report of what was removed."""
+    result = sanitize_image(data, policy)
+    return result.data, result.report
+
+
+def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> SanitizedImage:
+    """Decode ``data`` under caps, rebuild it from pixels only, verify, return it."""
+    policy = policy or SanitizePolicy()
+    data = bytes(data)
+    if not data:
+        raise ImageRejected("the image is empty")
+    if len(data) > policy.max_input_bytes:
+        raise ImageRejected(
+            f"the image is {len(data) / 1_048_576:.1f} MiB, over the "
+            f"{policy.max_input_bytes / 1_048_576:.0f} MiB limit"
+        )
+    _register_heif()
+    # A global, but the only safe value: a truncated file must fail, not half-decode.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = _open_capped(data, policy)
+        orientation = _read_orientation(image)
+        pixels = _decode(image, policy, notes)
+    if orientation in _ORIENTATION_TRANSPOSE:
+        pixels = pixels.transpose(_ORIENTATION_TRANSPOSE[orientation])
+        notes.append("turned upright using the EXIF orientation")
+    # Rebuild from raw pixels so that no `info` (exif, icc_profile, xmp, comment...)
+    # can ride along into the encoder.
+    clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    out = io.BytesIO()
+    if clean.mode == "RGBA":
+        clean.save(out, format="PNG", compress_level=6)
+        mime = "image/png"
+    else:
+        clean.save(out, format="JPEG", quality=JPEG_QUALITY)
+        mime = "image/jpeg"
+    encoded = out.getvalue()
+    _verify_clean(encoded, mime, clean.size)
+    report = _report_of_input(data, image, notes)
+    return SanitizedImage(encoded, mime, clean.size[0], clean.size[1], report)
+
+
+def _open_capped(data: bytes, policy: SanitizePolicy) -> ImageFile.ImageFile:
+    allowed = policy.formats()
+    try:
+        # MPO is not an opener of its own: Pillow's JPEG opener returns it.
+        image = Image.open(io.BytesIO(data), formats=[f for f in allowed if f != "MPO"])
+    except UnidentifiedImageError:
+        raise ImageRejected(
+            f"not an image format accepted when you {policy.side} "
+            f"(accepted: {', '.join(f for f in allowed if f != 'MPO')})"
+        ) from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageRejected(
+            f"the image declares too many pixels (limit {policy.max_pixels // 1_000_000} "
+            "megapixels): refusing a possible decompression bomb"
+        ) from None
+    except Exception as error:
+        raise ImageRejected(f"the image header is corrupt ({_describe(error)})") from None
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise ImageRejected("the image declares no pixels")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > policy.max_pixels:
+        raise ImageRejected(
+            f"the image declares {width}x{height} pixels, over the limit "
+            f"(each side <= {MAX_SIDE}, at most {policy.max_pixels // 1_000_000} megapixels)"
+        )
+    return image
+
+
+def _read_orientation(image: Image.Image) -> int:
+    """EXIF tag 0x0112, read before anything is dropped; HEIF rotates in the container."""
+    try:
+        value = image.getexif().get(0x0112, 1)
+        return int(value) if isinstance(value, int) else 1
+    except Exception:
+        return 1
+
+
+def _decode(image: ImageFile.ImageFile, policy: SanitizePolicy, notes: list[str]) -> Image.Image:
+    """Frame 0 as sRGB pixels (RGB, or RGBA when it has real transparency), downscaled."""
+    try:
+        target = _target_size(image.size, policy.max_long_edge)
+        if target != image.size and image.format in ("JPEG", "MPO"):
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that is still large enough.
+            image.draft(image.mode, target)
+        image.load()
+        if getattr(image, "n_frames", 1) > 1 and image.format not in ("GIF",):
+            notes.append("kept the first frame only")
+        base, alpha = _split_alpha(_normalise_mode(image))
+        original_size = image.size
+        if target != base.size:
+            base = base.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+            if alpha is not None:
+                alpha = alpha.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        if target != original_size or image.size != original_size:
+            notes.append(f"downscaled to {target[0]}x{target[1]}")
+        base = _to_srgb(base, image.info.get("icc_profile"), notes)
+        if alpha is not None:
+            base.putalpha(alpha)
+        return base
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageRejected("the image expands to too many pixels: refusing it") from None
+    except MemoryError:
+        raise ImageRejected("the image needs more memory to decode than allowed") from None
+    except Exception as error:
+        raise ImageRejected(f"the image could not be decoded ({_describe(error)})") from None
+
+
+def _target_size(size: tuple[int, int], max_long_edge: int | None) -> tuple[int, int]:
+    width, height = size
+    if max_long_edge is None or max(width, height) <= max_long_edge:
+        return size
+    scale = max_long_edge / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """Bring exotic modes (16-bit, float, 1-bit, palette) to L, LA, RGB, RGBA or CMYK."""
+    mode = image.mode
+    if mode in ("RGB", "RGBA", "L", "LA", "CMYK"):
+        return image
+    if mode.startswith("I") or mode == "F":
+        # Stretch high-bit-depth data (scientific and drone TIFFs) onto 0..255.
+        wide = image.convert("F") if mode == "F" else image.convert("I")
+        low, high = wide.getextrema()
+        low, high = float(low), float(high)  # type: ignore[arg-type]
+        span = (high - low) or 1.0
+        return wide.point(lambda value: (value - low) * 255.0 / span).convert("L")
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("P", "PA", "RGBa", "La", "RGBX") or "transparency" in image.info:
+        has_alpha = mode in ("PA", "RGBa", "La") or "transparency" in image.info
+        return image.convert("RGBA" if has_alpha else "RGB")
+    return image.convert("RGB")
+
+
+def _split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    if image.mode in ("RGBA", "LA"):
+        alpha = image.getchannel("A")
+        base = image.convert("RGB" if image.mode == "RGBA" else "L")
+        low, _high = alpha.getextrema()
+        return base, (None if low == 255 else alpha)
+    if "transparency" in image.info:
+        return _split_alpha(image.convert("RGBA"))
+    return image, None
+
+
+def _to_srgb(base: Image.Image, icc: object, notes: list[str]) -> Image.Image:
+    if isinstance(icc, bytes) and icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            name = (source.profile.profile_description or "embedded profile").strip()
+            converted = ImageCms.profileToProfile(base, source, _SRGB, outputMode="RGB")
+            if converted is not None:
+                if "srgb" not in name.lower():
+                    notes.append(f"converted colours from {name} to sRGB")
+                return converted
+        except Exception:
+            notes.append("the colour profile was unreadable; colours may look slightly off")
+    return base if base.mode == "RGB" else base.convert("RGB")
+
+
+def _verify_clean(encoded: bytes, mime: str, size: tuple[int, int]) -> None:
+    """Step 7: the output must be pixels only, or it does not leave."""
+    if mime == "image/jpeg":
+        container = _walk_jpeg(encoded)
+        extra = [kind for kind, payload in container.segments
+                 if not (kind == "APP0" and payload.startswith(b"JFIF\x00"))]
+        allowed_info: set[str | tuple[int, int]] = set(_ALLOWED_JPEG_INFO)
+    else:
+        container = _walk_png(encoded)
+        extra = [kind for kind, _payload in container.segments if kind not in _ALLOWED_PNG_CHUNKS]
+        allowed_info = set()
+    if extra:
+        raise ImageRejected(f"refusing to send: the output still carries {', '.join(extra)}")
+    if container.problems or container.image_end != len(encoded):
+        raise ImageRejected("refusing to send: the output has bytes after the image end")
+    try:
+        check = Image.open(io.BytesIO(encoded), formats=["JPEG" if mime == "image/jpeg" else "PNG"])
+        check.load()
+    except Exception as error:
+        raise ImageRejected(
+            f"refusing to send: the output does not re-open ({_describe(error)})"
+        ) from None
+    leftover = set(check.info) - allowed_info
+    if leftover or len(check.getexif()) or check.size != size:
+        raise ImageRejected(
+            f"refusing to send: the output still carries "
+            f"{', '.join(sorted(map(str, leftover))) or 'EXIF'}"
+        )
+
+
+def _report_of_input(data: bytes, image: Image.Image, notes: list[str]) -> PrivacyReport:
+    try:
+        report = inspect_image(data)
+    except Exception:
+        report = PrivacyReport(str(image.format), image.size[0], image.size[1], [])
+    report.notes = [*notes, WHAT_STRIPPING_CANNOT_REMOVE]
+    return report
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())[:120]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+__all__ = [
+    "RECEIVE_FORMATS",
+    "SEND_FORMATS",
+    "WHAT_STRIPPING_CANNOT_REMOVE",
+    "SanitizePolicy",
+    "SanitizedImage",
+    "sanitize",
+    "sanitize_image",
+]
