@@ -20,6 +20,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -357,7 +358,16 @@ class ContactBook:
             result = change(contacts)
             write_atomic(self.path, _encode(contacts), FILE_MODE)
             self._contacts = contacts
+            self._remove_stale_temp_files()
         return result
+
+    def _remove_stale_temp_files(self) -> None:
+        # Every writer of this file holds the directory lock, so a temp file seen
+        # under it was left by a writer that crashed; it may hold reconnect secrets.
+        pattern = re.compile(rf"\.{re.escape(self.path.name)}\.[a-z0-9_]{{8}}\.tmp")
+        for leftover in self.path.parent.iterdir():
+            if pattern.fullmatch(leftover.name):
+                leftover.unlink(missing_ok=True)
 
     def _read(self) -> list[Contact]:
         try:

@@ -119,6 +119,11 @@ def save(settings: Settings, path: Path | None = None) -> Path:
     return target
 
 
+# The names other modules import (service.py, cli/options.py).
+load_settings = load
+save_settings = save
+
+
 def _parse(data: bytes, target: Path) -> dict[str, Any]:
     try:
         document = tomllib.loads(data.decode("utf-8"))
