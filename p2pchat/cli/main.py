@@ -44,6 +44,9 @@ def exit_code_for(error: BaseException) -> int:
     """Map an error to the documented exit code."""
     if isinstance(error, InvalidCode):
         return EXIT_USAGE
+    store_code = _store_exit_code(error)
+    if store_code is not None:
+        return store_code
     if isinstance(error, WrongCode):
         return EXIT_PAIRING_FAILED
     from p2pchat.core.errors import RemoteProtocolError
@@ -57,6 +60,21 @@ def exit_code_for(error: BaseException) -> int:
     if isinstance(error, OSError):
         return EXIT_INPUT_REJECTED
     return EXIT_FAILURE
+
+
+def _store_exit_code(error: BaseException) -> int | None:
+    """Identity, contacts and settings errors: a wrong passphrase is usage, a bad file input."""
+    try:
+        from p2pchat.store.contacts import ContactError, ContactsCorrupt
+        from p2pchat.store.identity import IdentityCorrupt, PassphraseRequired, WrongPassphrase
+        from p2pchat.store.settings import SettingsError
+    except ImportError:  # pragma: no cover - the store is part of the package
+        return None
+    if isinstance(error, IdentityCorrupt | ContactsCorrupt | SettingsError):
+        return EXIT_INPUT_REJECTED
+    if isinstance(error, WrongPassphrase | PassphraseRequired | ContactError):
+        return EXIT_USAGE
+    return None
 
 
 def _epilog() -> str:
