@@ -1,0 +1,101 @@
+"""The terminal app from the command line: bare ``p2pchat``, ``p2pchat invite``, ``p2pchat join``.
+
+``run_home`` opens the home screen (``cli/main.py`` calls it when no command is
+given); ``invite`` starts making an invite at once; ``join`` opens the code
+field (prefilled and submitted when ``$P2PCHAT_CODE`` is set: codes are never
+taken from argv, where other users could read them). Textual is imported only
+when a command runs, so ``p2pchat --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK
+from p2pchat.cli.options import add_network_options
+from p2pchat.i18n import set_language, t
+
+
+def _add_tui_options(parser: argparse.ArgumentParser) -> None:
+    add_network_options(parser)
+    parser.add_argument("--lang", choices=("en", "ja"), default=None, help=t("cli.lang_help"))
+    parser.add_argument(
+        "--images", choices=("auto", "halfcell"), default="auto", help=t("cli.renderer_help")
+    )
+    parser.add_argument("--name", default="", help=argparse.SUPPRESS)
+
+
+def register(subparsers: Any) -> None:
+    invite = subparsers.add_parser("invite", help=t("cli.invite_help"))
+    _add_tui_options(invite)
+    invite.set_defaults(func=lambda args: _run(args, "invite"))
+    join = subparsers.add_parser("join", help=t("cli.join_help"))
+    _add_tui_options(join)
+    join.set_defaults(func=lambda args: _run(args, "join"))
+
+
+def run_home(args: argparse.Namespace) -> int:
+    """Bare ``p2pchat``: the home screen, with default network settings."""
+    return _run(args, "home")
+
+
+def _identity_key() -> Any:
+    """This install's signing key, or a fresh ephemeral one when the store is unavailable."""
+    import nacl.signing
+
+    try:
+        from p2pchat.store.identity import load_or_create
+    except ImportError:
+        return nacl.signing.SigningKey.generate()
+    return load_or_create().signing_key
+
+
+def _run(args: argparse.Namespace, start: str) -> int:
+    set_language(getattr(args, "lang", None))
+    from p2pchat.core.crypto import fingerprint
+    from p2pchat.core.errors import P2PChatError
+
+    try:
+        identity = _identity_key()
+    except P2PChatError as error:
+        print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
+        return EXIT_INPUT_REJECTED
+
+    from p2pchat.cli.options import ice_from_args, mailbox_from_args
+    from p2pchat.service import ServiceConfig
+
+    network = argparse.Namespace(
+        mailbox=getattr(args, "mailbox", None),
+        stun=getattr(args, "stun", None),
+        turn=getattr(args, "turn", None),
+        turn_user=getattr(args, "turn_user", None),
+        turn_credential_env=getattr(args, "turn_credential_env", "P2PCHAT_TURN_CREDENTIAL"),
+        turn_secret_env=getattr(args, "turn_secret_env", "P2PCHAT_TURN_SECRET"),
+        relay_only=getattr(args, "relay_only", False),
+    )
+    config = ServiceConfig(
+        mailbox_url=mailbox_from_args(network),
+        ice=ice_from_args(network),  # type: ignore[arg-type]
+        loopback=bool(getattr(args, "loopback", False)),
+        identity=identity,
+        label=getattr(args, "name", "") or "",
+    )
+    # textual-image asks the terminal about its graphics support; that must happen
+    # before Textual takes the terminal over.
+    import textual_image.widget  # noqa: F401
+
+    from p2pchat.tui.app import make_app
+
+    code = os.environ.get("P2PCHAT_CODE", "") if start == "join" else ""
+    app = make_app(
+        config,
+        fingerprint=fingerprint(bytes(identity.verify_key)),
+        start=start,  # type: ignore[arg-type]
+        code=code,
+        image_renderer=getattr(args, "images", "auto"),
+    )
+    result = app.run()
+    return int(result) if isinstance(result, int) else EXIT_OK

@@ -1,0 +1,54 @@
+"""Textual messages the app's workers post: service events and results of service calls.
+
+Workers never touch widgets; they post one of these and the app's handlers
+update the screens ("messages up").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from p2pchat import events as ev
+
+
+@dataclass
+class ServiceEventPosted(Message):
+    """One event read from ``ChatService.events()``."""
+
+    service: Any
+    event: ev.ServiceEvent
+
+
+@dataclass
+class CodeAllocated(Message):
+    service: Any
+    code: str
+
+
+@dataclass
+class PairingSucceeded(Message):
+    service: Any
+    paired: ev.Paired
+
+
+@dataclass
+class PairingFailed(Message):
+    service: Any
+    reason: str
+
+
+@dataclass
+class SendFinished(Message):
+    """A ``send_text`` / ``send_image`` call returned (``message_id``) or failed (``error``)."""
+
+    local_id: str
+    message_id: str | None
+    error: str = ""
+
+
+@dataclass
+class ServiceClosed(Message):
+    service: Any

@@ -1,0 +1,348 @@
+"""The chat screen: messages, transfers, status, and the composer.
+
+Attributes down: the app calls ``apply_event`` with each service event and
+``message_sent`` when a send finished. Messages up: ``SendText``, ``SendImage``,
+``CancelTransfer``, ``MarkVerified`` and ``Leave`` ask the app (which owns the
+service and its workers) to act. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from p2pchat import events as ev
+from p2pchat.core.labels import safe_label
+from p2pchat.i18n import t
+from p2pchat.tui.screens.file_picker import FilePicker
+from p2pchat.tui.screens.help import HelpScreen
+from p2pchat.tui.screens.image_viewer import ImageViewerScreen
+from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult
+from p2pchat.tui.screens.verify import VerifyScreen
+from p2pchat.tui.widgets.composer import Composer
+from p2pchat.tui.widgets.image_view import ImageView
+from p2pchat.tui.widgets.message_list import MessageList
+from p2pchat.tui.widgets.status_bar import StatusBar
+from p2pchat.tui.widgets.transfer_bar import TransferPanel
+
+PrepareImage = Callable[[bytes, bool], Awaitable[Any]]
+TYPING_SHOWN_SECONDS = 4.0
+_local_ids = itertools.count(1)
+
+
+def local_message_id() -> str:
+    """A placeholder id for a message until the service returns its real id."""
+    return f"local-{next(_local_ids)}"
+
+
+class ChatScreen(Screen[None]):
+    """One conversation with one peer."""
+
+    BINDINGS = [
+        Binding("f1", "help", t("keys.help"), id="chat.help"),
+        Binding("f2", "verify", t("keys.verify"), id="chat.verify"),
+        Binding("ctrl+o", "send_image", t("keys.send_image"), id="chat.send_image", priority=True),
+        Binding("f8", "cancel_transfer", t("keys.cancel_transfer"), id="chat.cancel_transfer"),
+        Binding("ctrl+q", "leave", t("keys.quit"), id="chat.quit", priority=True),
+    ]
+
+    @dataclass
+    class SendText(Message):
+        local_id: str
+        text: str
+
+    @dataclass
+    class SendImage(Message):
+        local_id: str
+        prepared: Any  # media.sanitize.SanitizedImage
+        view_once: bool
+
+    @dataclass
+    class CancelTransfer(Message):
+        message_id: str
+
+    @dataclass
+    class MarkVerified(Message):
+        """The user compared the safety number and it matched."""
+
+    @dataclass
+    class Leave(Message):
+        """The user wants to end the conversation."""
+
+    def __init__(
+        self,
+        *,
+        paired: ev.Paired,
+        my_label: str,
+        prepare_image: PrepareImage,
+        renderer: str = "auto",
+        verified: bool = False,
+        key_changed: bool = False,
+        start_dir: Path | None = None,
+    ) -> None:
+        super().__init__(id="chat")
+        self.paired = paired
+        self.peer_label = safe_label(paired.peer_label, 40) or t("chat.peer")
+        self.my_label = safe_label(my_label, 40) or t("chat.me")
+        self.prepare_image = prepare_image
+        self.renderer = renderer
+        self.verified = verified
+        self.key_changed = key_changed
+        self.start_dir = start_dir or Path.cwd()
+        self.ended = False
+        self._delivered_early: set[str] = set()
+        self._typing_timer: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Static(t("verify.key_changed_banner"), id="key-banner")
+        yield MessageList(renderer=self.renderer, id="messages")
+        yield Static("", id="typing")
+        yield TransferPanel(id="transfers")
+        yield Composer(id="composer", placeholder=t("chat.placeholder"))
+        yield Footer()
+
+    def on_mount(self) -> None:
+        status = self.query_one(StatusBar)
+        status.paired = True
+        status.verified = self.verified
+        status.connection = "connected"
+        status.connection_kind = self.paired.connection
+        self.query_one("#key-banner").display = self.key_changed
+        messages = self.query_one(MessageList)
+        messages.add_notice(t("chat.paired_notice", peer=self.peer_label))
+        if not self.paired.peer_view_once:
+            messages.add_notice(t("chat.peer_no_view_once"), level="warning")
+        self.query_one(Composer).focus()
+
+    # ----- user input -------------------------------------------------------------
+    @on(Composer.Submitted)
+    def _submitted(self, message: Composer.Submitted) -> None:
+        text = message.text.strip("\n")
+        if text.startswith("/"):
+            self.run_command(text)
+            return
+        if self.ended:
+            self.query_one(MessageList).add_notice(t("chat.not_connected"), level="warning")
+            return
+        local_id = local_message_id()
+        self.query_one(MessageList).add_text(local_id, "out", self.my_label, text)
+        self.post_message(self.SendText(local_id, text))
+
+    def run_command(self, line: str) -> None:
+        """Slash commands: /send [PATH], /verify, /help, /quit."""
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        command, args = words[0].lower(), words[1:]
+        if command == "/send":
+            if args:
+                self.open_send_dialog(Path(" ".join(args)).expanduser())
+            else:
+                self.action_send_image()
+        elif command == "/verify":
+            self.action_verify()
+        elif command == "/help":
+            self.action_help()
+        elif command in ("/quit", "/exit"):
+            self.action_leave()
+        else:
+            notice = t("chat.unknown_command", command=safe_label(command, 30))
+            self.query_one(MessageList).add_notice(notice, level="warning")
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_verify(self) -> None:
+        def done(verified: bool | None) -> None:
+            if verified and not self.verified:
+                self.set_verified(True)
+                self.post_message(self.MarkVerified())
+
+        screen = VerifyScreen(
+            self.paired.safety_number, verified=self.verified, key_changed=self.key_changed
+        )
+        self.app.push_screen(screen, done)
+
+    def action_send_image(self) -> None:
+        if self.ended:
+            return
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                self.open_send_dialog(path)
+
+        self.app.push_screen(FilePicker(self.start_dir), picked)
+
+    def open_send_dialog(self, path: Path) -> None:
+        if self.ended:
+            return
+
+        def chosen(result: SendDialogResult | None) -> None:
+            if result is None:
+                return
+            prepared = result.prepared
+            local_id = local_message_id()
+            removed = tuple(f.message for f in prepared.report.findings)
+            self.query_one(MessageList).add_image(
+                local_id,
+                "out",
+                self.my_label,
+                prepared.data,
+                report_lines=removed or (t("report.nothing_found"),),
+                caption=t("chat.view_once_caption") if result.view_once else "",
+            )
+            self.post_message(self.SendImage(local_id, prepared, result.view_once))
+
+        dialog = SendDialog(path, self.prepare_image, peer_view_once=self.paired.peer_view_once)
+        self.app.push_screen(dialog, chosen)
+
+    def action_cancel_transfer(self) -> None:
+        bar = self.query_one(TransferPanel).newest()
+        if bar is None:
+            self.notify(t("transfer.none"))
+            return
+        self.post_message(self.CancelTransfer(bar.message_id))
+
+    def action_leave(self) -> None:
+        self.post_message(self.Leave())
+
+    @on(ImageView.Selected)
+    def _view_image(self, message: ImageView.Selected) -> None:
+        self.app.push_screen(ImageViewerScreen(message.view.data, renderer=self.renderer))
+
+    # ----- attributes down --------------------------------------------------------
+    def set_verified(self, verified: bool) -> None:
+        self.verified = verified
+        self.query_one(StatusBar).verified = verified
+        if verified:
+            self.key_changed = False
+            self.query_one("#key-banner").display = False
+
+    def message_sent(self, local_id: str, message_id: str | None, error: str = "") -> None:
+        """A send finished: the local placeholder gets the service's id, or is marked failed."""
+        messages = self.query_one(MessageList)
+        if message_id is None:
+            messages.set_state(local_id, "failed")
+            messages.add_notice(t("chat.send_failed", reason=error), level="error")
+            return
+        messages.rename(local_id, message_id)
+        delivered = message_id in self._delivered_early
+        self._delivered_early.discard(message_id)
+        messages.set_state(message_id, "delivered" if delivered else "sent")
+
+    def apply_event(self, event: ev.ServiceEvent) -> None:
+        """Show one service event."""
+        messages = self.query_one(MessageList)
+        transfers = self.query_one(TransferPanel)
+        status = self.query_one(StatusBar)
+        match event:
+            case ev.TextReceived(message_id=mid, text=text, sent_at=sent_at):
+                messages.add_text(
+                    mid, "in", self.peer_label, text, sent_at=sent_at, state="received"
+                )
+                self._typing(False)
+            case ev.TransferStarted(message_id=mid, direction=direction, total_bytes=total):
+                transfers.start(mid, direction, total)
+            case ev.TransferProgress() as p:
+                transfers.progress(
+                    p.message_id, p.direction, p.done_bytes, p.total_bytes, p.bytes_per_second
+                )
+            case ev.ImageReceived() as image:
+                transfers.finish(image.message_id)
+                self._show_received_image(image)
+            case ev.ImageRejected(message_id=mid, reason=reason):
+                transfers.finish(mid)
+                notice = t("chat.image_rejected", reason=safe_label(reason, 300))
+                messages.add_notice(notice, level="error")
+            case ev.Delivered(message_id=mid):
+                transfers.finish(mid)
+                if messages.get(mid) is None:
+                    self._delivered_early.add(mid)
+                messages.set_state(mid, "delivered")
+            case ev.Opened(message_id=mid):
+                messages.set_state(mid, "viewed")
+            case ev.ViewOnceRefused(message_id=mid):
+                messages.add_notice(t("chat.view_once_refused"), level="warning")
+                messages.set_state(mid, "failed")
+            case ev.TransferCancelled(message_id=mid, by_peer=by_peer):
+                transfers.finish(mid)
+                messages.set_state(mid, "cancelled")
+                key = "transfer.cancelled_by_peer" if by_peer else "transfer.cancelled"
+                messages.add_notice(t(key), level="warning")
+            case ev.PeerTyping():
+                self._typing(True)
+            case ev.RoundTrip(seconds=seconds):
+                status.rtt = seconds
+            case ev.ConnectionChanged(state=state, connection=connection):
+                status.connection = state
+                if connection != "unknown":
+                    status.connection_kind = connection
+                if state in ("lost", "closed"):
+                    self._end()
+            case ev.PeerLeft():
+                messages.add_notice(t("chat.peer_left", peer=self.peer_label), level="warning")
+                status.connection = "closed"
+                self._end()
+            case ev.Failed(message=text):
+                notice = t("chat.failed", reason=safe_label(text, 300))
+                messages.add_notice(notice, level="error")
+                status.connection = "lost"
+                self._end()
+            case ev.Closed():
+                status.connection = "closed"
+                self._end()
+            case _:
+                pass
+
+    def _show_received_image(self, image: ev.ImageReceived) -> None:
+        messages = self.query_one(MessageList)
+        removed = image.removed or (t("report.nothing_found_receiver"),)
+        if image.view_once or not image.data:
+            messages.add_image(
+                image.message_id,
+                "in",
+                self.peer_label,
+                b"",
+                caption=t("chat.view_once_received", seconds=round(image.view_seconds)),
+                report_lines=removed,
+                state="received",
+            )
+            return
+        messages.add_image(
+            image.message_id,
+            "in",
+            self.peer_label,
+            image.data,
+            report_lines=removed,
+            state="received",
+        )
+
+    def _typing(self, active: bool) -> None:
+        typing = self.query_one("#typing", Static)
+        typing.update(t("chat.typing", peer=self.peer_label) if active else "")
+        if self._typing_timer is not None:
+            self._typing_timer.stop()
+            self._typing_timer = None
+        if active:
+            self._typing_timer = self.set_timer(TYPING_SHOWN_SECONDS, lambda: self._typing(False))
+
+    def _end(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        for bar in list(self.query_one(TransferPanel).query("TransferBar")):
+            bar.remove()
+        self.query_one(MessageList).add_notice(t("chat.ended"), level="info")

@@ -1,0 +1,157 @@
+"""The send dialog: preview of the sanitised image and what was removed, then Send or Cancel.
+
+Reading the file and sanitising happen in a worker (the service's
+``prepare_image`` runs Pillow in a thread); the dialog dismisses with a typed
+``SendDialogResult`` or ``None``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, LoadingIndicator, Static
+
+from p2pchat.core.errors import P2PChatError
+from p2pchat.core.labels import safe_label
+from p2pchat.i18n import t
+from p2pchat.tui.widgets.image_view import ImageView
+from p2pchat.tui.widgets.message_list import report_text
+from p2pchat.tui.widgets.transfer_bar import format_size
+
+# Checked before reading so a huge file is refused without allocating it.
+MAX_SOURCE_BYTES = 200 * 1024 * 1024
+
+PrepareImage = Callable[[bytes, bool], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class SendDialogResult:
+    prepared: Any  # media.sanitize.SanitizedImage
+    view_once: bool
+    original_size: bool
+
+
+def read_source(path: Path) -> bytes:
+    """The file's bytes, refusing what is not a regular file or is too large."""
+    if not path.is_file():
+        raise P2PChatError(t("send.not_a_file", path=safe_label(str(path), 200)))
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        raise P2PChatError(t("send.too_large", size=format_size(size)))
+    return path.read_bytes()
+
+
+class SendDialog(ModalScreen[SendDialogResult | None]):
+    """Shows what will be sent before it is sent."""
+
+    BINDINGS = [Binding("escape", "cancel", t("keys.cancel"), id="send.cancel")]
+
+    @dataclass
+    class Prepared(Message):
+        prepared: Any
+
+    @dataclass
+    class PrepareFailed(Message):
+        reason: str
+
+    def __init__(
+        self, source: Path | bytes, prepare: PrepareImage, *, peer_view_once: bool = True
+    ) -> None:
+        super().__init__(id="send-dialog")
+        self.source = source
+        self.prepare = prepare
+        self.peer_view_once = peer_view_once
+        self.prepared: Any = None
+        self._data: bytes | None = source if isinstance(source, bytes) else None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="send-box"):
+            yield Static(t("send.title"), id="send-title")
+            if isinstance(self.source, Path):
+                yield Static(Content(safe_label(self.source.name, 80)), id="send-file")
+            with VerticalScroll(id="send-preview"):
+                yield LoadingIndicator()
+            yield Static(t("send.sanitising"), id="send-report")
+            yield Static(t("report.limits"), id="send-limits")
+            yield Checkbox(t("send.original_size"), False, id="original-size")
+            yield Checkbox(
+                t("send.view_once"), False, id="view-once", disabled=not self.peer_view_once
+            )
+            if not self.peer_view_once:
+                yield Static(t("send.view_once_unavailable"), classes="hint")
+            with Horizontal(id="send-buttons"):
+                yield Button(t("send.send"), id="send", variant="primary", disabled=True)
+                yield Button(t("send.cancel"), id="cancel")
+
+    def on_mount(self) -> None:
+        self._prepare(False)
+
+    @work(exclusive=True, group="prepare")
+    async def _prepare(self, original_size: bool) -> None:
+        try:
+            if self._data is None:
+                assert isinstance(self.source, Path)
+                self._data = await asyncio.to_thread(read_source, self.source)
+            prepared = await self.prepare(self._data, original_size)
+        except (P2PChatError, OSError, ValueError) as error:
+            self.post_message(self.PrepareFailed(str(error)))
+            return
+        self.post_message(self.Prepared(prepared))
+
+    async def on_send_dialog_prepared(self, message: Prepared) -> None:
+        self.prepared = message.prepared
+        preview = self.query_one("#send-preview", VerticalScroll)
+        await preview.remove_children()
+        renderer = getattr(self.app, "image_renderer", "auto")
+        await preview.mount(ImageView(self.prepared.data, renderer=renderer))
+        findings = tuple(f.message for f in self.prepared.report.findings)
+        size = t(
+            "send.result_size",
+            width=self.prepared.width,
+            height=self.prepared.height,
+            size=format_size(len(self.prepared.data)),
+        )
+        report = self.query_one("#send-report", Static)
+        report.update(Content(report_text(findings) + "\n" + size))
+        self.query_one("#send", Button).disabled = False
+
+    async def on_send_dialog_prepare_failed(self, message: PrepareFailed) -> None:
+        self.prepared = None
+        await self.query_one("#send-preview", VerticalScroll).remove_children()
+        report = self.query_one("#send-report", Static)
+        report.update(Content(t("send.failed", reason=safe_label(message.reason, 400))))
+        report.add_class("-error")
+        self.query_one("#send", Button).disabled = True
+
+    @on(Checkbox.Changed, "#original-size")
+    def _size_changed(self, event: Checkbox.Changed) -> None:
+        self.query_one("#send", Button).disabled = True
+        self.query_one("#send-report", Static).update(t("send.sanitising"))
+        self._prepare(event.value)
+
+    @on(Button.Pressed, "#send")
+    def _send(self) -> None:
+        if self.prepared is None:
+            return
+        self.dismiss(
+            SendDialogResult(
+                self.prepared,
+                view_once=self.query_one("#view-once", Checkbox).value,
+                original_size=self.query_one("#original-size", Checkbox).value,
+            )
+        )
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

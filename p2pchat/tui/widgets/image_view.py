@@ -1,0 +1,108 @@
+"""Inline images: decoded off the event loop, drawn with textual-image.
+
+textual-image picks the terminal's best protocol (kitty graphics, sixel, or
+coloured half cells). The app can force half cells (``image_renderer="halfcell"``)
+so that snapshots and dumb terminals are deterministic. The bytes given here are
+already sanitised; they are decoded in a thread worker and shrunk to a preview
+size, so a large photo never stalls typing.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Literal
+
+from PIL import Image as PILImage
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.message import Message
+from textual.widgets import Static
+
+from p2pchat.i18n import t
+
+ImageRenderer = Literal["auto", "halfcell"]
+PREVIEW_LONG_EDGE = 1024
+# Decoding is bounded by the sanitiser's limits already; this is a second fence
+# so a display bug can never decode a bomb.
+MAX_PREVIEW_PIXELS = 64_000_000
+
+
+def image_widget_class(renderer: str) -> type:
+    """The textual-image widget class for a renderer name."""
+    from textual_image.widget import HalfcellImage, Image
+
+    return HalfcellImage if renderer == "halfcell" else Image
+
+
+def decode_preview(data: bytes, long_edge: int = PREVIEW_LONG_EDGE) -> PILImage.Image:
+    """Decode sanitised bytes into a small RGB(A) image for display; raises ValueError."""
+    try:
+        with PILImage.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as opened:
+            if opened.width * opened.height > MAX_PREVIEW_PIXELS:
+                raise ValueError("image too large to preview")
+            opened.draft("RGB", (long_edge, long_edge))
+            image = opened.convert("RGBA" if opened.mode in ("RGBA", "LA", "P") else "RGB")
+        image.thumbnail((long_edge, long_edge))
+        return image
+    except (OSError, SyntaxError, PILImage.DecompressionBombError) as error:
+        raise ValueError(str(error)) from error
+
+
+class ImageView(Container, can_focus=True):
+    """A focusable image; Enter or a click asks to see it larger."""
+
+    BINDINGS = [Binding("enter", "select", t("keys.view_image"), id="image.view")]
+
+    @dataclass
+    class Selected(Message):
+        view: ImageView
+
+    @dataclass
+    class Decoded(Message):
+        image: PILImage.Image | None
+        error: str
+
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        renderer: str = "auto",
+        message_id: str = "",
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.data = data
+        self.renderer = renderer
+        self.message_id = message_id
+
+    def compose(self) -> ComposeResult:
+        yield Static(t("image.decoding"), classes="image-placeholder")
+
+    def on_mount(self) -> None:
+        self._decode(self.data)
+
+    @work(thread=True, exclusive=True, group="decode")
+    def _decode(self, data: bytes) -> None:
+        try:
+            self.post_message(self.Decoded(decode_preview(data), ""))
+        except ValueError as error:
+            self.post_message(self.Decoded(None, str(error)))
+
+    async def on_image_view_decoded(self, message: ImageView.Decoded) -> None:
+        message.stop()
+        await self.query(".image-placeholder").remove()
+        if message.image is None:
+            await self.mount(Static(t("image.undecodable", reason=message.error)))
+            return
+        widget_class = image_widget_class(self.renderer)
+        await self.mount(widget_class(message.image, classes="image-pixels"))
+
+    def action_select(self) -> None:
+        self.post_message(self.Selected(self))
+
+    def on_click(self) -> None:
+        self.post_message(self.Selected(self))

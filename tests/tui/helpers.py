@@ -1,0 +1,42 @@
+"""Shared helpers of the TUI tests: a fixed identity, texts of widgets, real image bytes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import nacl.signing
+
+from p2pchat import events as ev
+from p2pchat.core.crypto import fingerprint, safety_number
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+GPS_PHOTO = CORPUS / "nikon-gps-DSCN0010.jpg"
+
+ALICE_KEY = nacl.signing.SigningKey(bytes(range(32)))
+BOB_KEY = nacl.signing.SigningKey(bytes(range(32, 64)))
+ALICE_FINGERPRINT = fingerprint(bytes(ALICE_KEY.verify_key))
+SAFETY_NUMBER = safety_number(bytes(ALICE_KEY.verify_key), bytes(BOB_KEY.verify_key))
+
+
+def paired_event(label: str = "bob", *, view_once: bool = True) -> ev.Paired:
+    return ev.Paired(
+        safety_number=SAFETY_NUMBER,
+        peer_fingerprint=fingerprint(bytes(BOB_KEY.verify_key)),
+        connection="direct",
+        peer_view_once=view_once,
+        peer_label=label,
+    )
+
+
+def text_of(widget: object) -> str:
+    """The plain text a Static shows (its content, never re-parsed as markup)."""
+    return str(widget.render())  # type: ignore[attr-defined]
+
+
+async def real_prepare(data: bytes, original_size: bool) -> object:
+    """The real sanitiser, as ChatService.prepare_image runs it (in a thread)."""
+    from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
+
+    policy = SanitizePolicy(max_long_edge=None if original_size else 2048, side="send")
+    return await asyncio.to_thread(sanitize_image, data, policy)
