@@ -28,7 +28,7 @@ from p2pchat.i18n import t
 from p2pchat.tui.screens.file_picker import FilePicker
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.image_viewer import ImageViewerScreen
-from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult
+from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult, removed_items
 from p2pchat.tui.screens.verify import VerifyScreen
 from p2pchat.tui.widgets.composer import Composer
 from p2pchat.tui.widgets.image_view import ImageView
@@ -86,7 +86,7 @@ class ChatScreen(Screen[None]):
         paired: ev.Paired,
         my_label: str,
         prepare_image: PrepareImage,
-        renderer: str = "auto",
+        renderer: str | None = None,
         verified: bool = False,
         key_changed: bool = False,
         start_dir: Path | None = None,
@@ -107,6 +107,8 @@ class ChatScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static(t("verify.key_changed_banner"), id="key-banner")
+        if self.renderer is None:
+            self.renderer = getattr(self.app, "image_renderer", "auto")
         yield MessageList(renderer=self.renderer, id="messages")
         yield Static("", id="typing")
         yield TransferPanel(id="transfers")
@@ -195,7 +197,7 @@ class ChatScreen(Screen[None]):
                 return
             prepared = result.prepared
             local_id = local_message_id()
-            removed = tuple(f.message for f in prepared.report.findings)
+            removed = removed_items(prepared.report)
             self.query_one(MessageList).add_image(
                 local_id,
                 "out",
@@ -221,7 +223,8 @@ class ChatScreen(Screen[None]):
 
     @on(ImageView.Selected)
     def _view_image(self, message: ImageView.Selected) -> None:
-        self.app.push_screen(ImageViewerScreen(message.view.data, renderer=self.renderer))
+        viewer = ImageViewerScreen(message.view.data, renderer=message.view.renderer)
+        self.app.push_screen(viewer)
 
     # ----- attributes down --------------------------------------------------------
     def set_verified(self, verified: bool) -> None:

@@ -42,6 +42,11 @@ class SendDialogResult:
     original_size: bool
 
 
+def removed_items(report: Any) -> tuple[str, ...]:
+    """What the sanitiser removed, in the report's own short words ("GPS location …; camera …")."""
+    return (str(report.summary()),) if report.findings else ()
+
+
 def read_source(path: Path) -> bytes:
     """The file's bytes, refusing what is not a regular file or is too large."""
     if not path.is_file():
@@ -115,7 +120,7 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         await preview.remove_children()
         renderer = getattr(self.app, "image_renderer", "auto")
         await preview.mount(ImageView(self.prepared.data, renderer=renderer))
-        findings = tuple(f.message for f in self.prepared.report.findings)
+        findings = removed_items(self.prepared.report)
         size = t(
             "send.result_size",
             width=self.prepared.width,
