@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
 
-import websockets
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 log = logging.getLogger(__name__)
@@ -616,8 +616,8 @@ class MailboxServer:
         except ProtocolViolation as violation:
             log.info("closing a mailbox connection: %s", violation.reason)
             await self._drain(outgoing)
-            await websocket.close(violation.code, violation.reason)
-        except websockets.exceptions.ConnectionClosed:
+            await self._close_discarding_input(websocket, violation.code, violation.reason)
+        except ConnectionClosed:
             pass
         finally:
             connection.disconnected()
@@ -625,6 +625,23 @@ class MailboxServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
             self._connections -= 1
+
+    @staticmethod
+    async def _close_discarding_input(websocket: ServerConnection, code: int, reason: str) -> None:
+        # A flooding client's unread frames fill the receive buffer, which would hide
+        # its close reply until close_timeout; keep reading (and dropping) meanwhile.
+        async def discard() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                async for _ in websocket:
+                    pass
+
+        discarding = asyncio.get_running_loop().create_task(discard())
+        try:
+            await websocket.close(code, reason)
+        finally:
+            discarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await discarding
 
     @staticmethod
     async def _drain(outgoing: asyncio.Queue[dict[str, Any]]) -> None:
@@ -637,7 +654,7 @@ class MailboxServer:
     async def _write_loop(
         websocket: ServerConnection, outgoing: asyncio.Queue[dict[str, Any]]
     ) -> None:
-        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+        with contextlib.suppress(ConnectionClosed):
             while True:
                 frame = await outgoing.get()
                 try:

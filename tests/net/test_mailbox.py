@@ -174,12 +174,14 @@ async def _welcome_and_serve(
 
 
 def _polite(extra: Callable[[dict[str, Any]], list[Any]]) -> Callable[[dict[str, Any]], list[Any]]:
-    """Answer pings (so connect/open succeed) and add ``extra``'s frames."""
+    """Answer pings and closes (so connect/open/close succeed) and add ``extra``'s frames."""
 
     def on_command(command: dict[str, Any]) -> list[Any]:
         replies = []
         if command["type"] == "ping":
             replies.append({"type": "pong", "pong": command["ping"]})
+        if command["type"] == "close":
+            replies.append({"type": "closed"})
         return replies + extra(command)
 
     return on_command
