@@ -482,7 +482,7 @@ class ChatService:
         elif isinstance(event, s.ImageCancelled):
             transfer = self._transfers.pop(event.id, None)
             self._delivered(event.id)
-            direction: ev.Direction = transfer.direction if transfer else "in"
+            direction: ev.Direction = event.direction
             self._emit(ev.TransferCancelled(event.id, direction, by_peer=event.by_peer))
         elif isinstance(event, s.PeerBye):
             self._peer_said_bye.set()
