@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from PIL import ExifTags, Image, ImageFile
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 from p2pchat.core.errors import ImageRejected
 
@@ -69,11 +69,7 @@ class PrivacyReport:
         """One plain-words line: the most revealing things first."""
         if not self.findings:
             return "no metadata found"
-        ordered = sorted(
-            self.findings,
-            key=lambda f: (_SUMMARY_ORDER.get(f.category, len(_SUMMARY_ORDER)),
-                           _SEVERITY_ORDER.get(f.severity, 3)),
-        )
+        ordered = sorted(self.findings, key=_importance)
         return "; ".join(_short(finding) for finding in ordered)
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,6 +103,11 @@ class PrivacyReport:
             findings=findings,
             notes=[str(note) for note in data.get("notes", [])],
         )
+
+
+def _importance(finding: Finding) -> tuple[int, int]:
+    return (_SUMMARY_ORDER.get(finding.category, len(_SUMMARY_ORDER)),
+            _SEVERITY_ORDER.get(finding.severity, 3))
 
 
 def _short(finding: Finding) -> str:
@@ -863,6 +864,11 @@ def inspect_image(data: bytes) -> PrivacyReport:
         image = _open_header(data)
     except ImageRejected:
         raise
+    except UnidentifiedImageError:
+        raise ImageRejected(
+            "this is not an image p2pchat can read (not a recognised image format"
+            + (f"; it looks like {kind}, which could not be parsed)" if kind != "unknown" else ")")
+        ) from None
     except Exception as error:
         raise ImageRejected(
             f"this is not an image p2pchat can read "
@@ -880,7 +886,7 @@ def inspect_image(data: bytes) -> PrivacyReport:
                         f"Part of the metadata is malformed and could not be read fully "
                         f"({_text(error, 80)}).", {}))
     out.finish()
-    return PrivacyReport(fmt, width, height, out.findings)
+    return PrivacyReport(fmt, width, height, sorted(out.findings, key=_importance))
 
 
 def _inspect_into(data: bytes, kind: str, image: Image.Image, out: _Collector) -> None:

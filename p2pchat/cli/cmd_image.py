@@ -1,0 +1,139 @@
+"""`p2pchat inspect FILE` and `p2pchat sanitize FILE -o OUT`: what a photo leaks, and a clean copy.
+
+``inspect`` prints the privacy report (``--json`` for scripts). ``sanitize`` runs the
+same pipeline as sending a photo (in the isolated worker), writes the clean image
+atomically next to OUT, never over the input, and says what was removed. A file
+that is not an acceptable image exits with 5 (EXIT_INPUT_REJECTED).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
+
+
+def register(subparsers: Any) -> None:
+    inspect_parser = subparsers.add_parser(
+        "inspect",
+        help="show what a photo reveals besides its pixels (GPS, camera, serials, hidden data)",
+        description="List the metadata and hidden data a photo carries, in plain words.",
+    )
+    inspect_parser.add_argument("file", metavar="FILE", help="the image to inspect")
+    inspect_parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    inspect_parser.set_defaults(func=run_inspect)
+
+    sanitize_parser = subparsers.add_parser(
+        "sanitize",
+        help="write a copy of a photo with all metadata and hidden data removed",
+        description=(
+            "Rebuild the photo from its pixels only (upright, sRGB, at most 2048 px on the "
+            "long edge unless --original), verify the result, and write it to OUT."
+        ),
+    )
+    sanitize_parser.add_argument("file", metavar="FILE", help="the image to clean")
+    sanitize_parser.add_argument("-o", "--output", metavar="OUT", required=True,
+                                 help="where to write the clean image (not the input file)")
+    sanitize_parser.add_argument("--original", action="store_true",
+                                 help="keep the original size instead of 2048 px on the long edge")
+    sanitize_parser.add_argument("--json", action="store_true",
+                                 help="print what was removed as JSON")
+    sanitize_parser.set_defaults(func=run_sanitize)
+
+
+def _read_input(path: str, limit: int) -> bytes:
+    from p2pchat.core.errors import ImageRejected
+
+    try:
+        size = os.stat(path).st_size
+        if size > limit:
+            raise ImageRejected(
+                f"{path} is {size / 1_048_576:.1f} MiB, over the {limit / 1_048_576:.0f} MiB limit"
+            )
+        with open(path, "rb") as handle:
+            return handle.read(limit + 1)
+    except OSError as error:
+        raise ImageRejected(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from p2pchat.media.inspect import MAX_INSPECT_BYTES, inspect_image
+
+    report = inspect_image(_read_input(args.file, MAX_INSPECT_BYTES))
+    if args.json:
+        print(report.to_json())
+        return EXIT_OK
+    print(f"{args.file}: {report.format} {report.width}x{report.height}")
+    if not report.findings:
+        print("  nothing found besides the pixels")
+    for finding in report.findings:
+        print(f"  [{finding.severity:>6}] {finding.message}")
+    print(f"summary: {report.summary()}")
+    return EXIT_OK
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    directory = target.parent if str(target.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def run_sanitize(args: argparse.Namespace) -> int:
+    from p2pchat.core.errors import ImageRejected
+    from p2pchat.media.sanitize import SanitizePolicy
+    from p2pchat.media.worker import sanitize_isolated
+
+    source, target = Path(args.file), Path(args.output)
+    if _same_file(source, target):
+        print("p2pchat: refusing to overwrite the input; choose another -o OUT", file=sys.stderr)
+        return EXIT_USAGE
+    if target.is_dir():
+        print(f"p2pchat: {target} is a directory; give a file name", file=sys.stderr)
+        return EXIT_USAGE
+    policy = SanitizePolicy(max_long_edge=None if args.original else 2048)
+    result = sanitize_isolated(_read_input(args.file, policy.max_input_bytes), policy)
+    try:
+        _write_atomically(target, result.data)
+    except OSError as error:
+        raise ImageRejected(f"cannot write {target}: {error.strerror or error}") from None
+    report = result.report
+    if args.json:
+        print(json.dumps({
+            "output": str(target), "mime": result.mime, "width": result.width,
+            "height": result.height, "removed": report.to_dict(),
+        }, ensure_ascii=False))
+        return EXIT_OK
+    print(f"wrote {target} ({result.mime}, {result.width}x{result.height}, "
+          f"{len(result.data)} bytes)")
+    if report.findings:
+        print("removed:")
+        for finding in report.findings:
+            print(f"  - {finding.message}")
+    else:
+        print("removed: nothing besides the pixels was found")
+    for note in report.notes:
+        print(f"note: {note}")
+    return EXIT_OK
