@@ -10,8 +10,8 @@ steps, kept apart because they serve different sinks:
 - ``escape_markup`` makes the result inert inside Rich/Textual markup. The core
   cannot import either, so this is written here after ``rich.markup.escape``, but
   stricter: Textual treats *every* unescaped ``[`` as a tag opener (``[$var]``,
-  ``[B]`` and ``[ b]`` all vanish there), so every ``[`` is escaped, not only the
-  ones Rich would read as a tag.
+  ``[B]`` and ``[ b]`` all vanish there, and ``rich.markup.escape`` leaves them
+  alone), so every ``[`` is escaped, not only the ones Rich would read as a tag.
 """
 
 from __future__ import annotations
@@ -86,16 +86,20 @@ def safe_label(text: str, max_chars: int, *, multiline: bool = False) -> str:
     return result
 
 
-_BRACKET: Final = re.compile(r"(\\*)\[")
+WORD_JOINER: Final = "\u2060"  # invisible, zero width; separates a backslash from a "["
+_BACKSLASHES_BEFORE_BRACKET_OR_END: Final = re.compile(r"(\\+)(?=\[|$)")
 
 
 def escape_markup(text: str) -> str:
     """``text`` made inert in Rich and Textual markup: no tag, link or variable in it acts.
 
-    Backslashes before a ``[`` are doubled (Rich's rule) so they stay literal, and
-    an odd run of trailing backslashes is made even so it cannot escape the caller's next tag.
-    Prefer passing labels as plain ``Text``/``Content`` where a widget allows it.
+    Every ``[`` becomes ``\\[``. The two renderers disagree about backslashes
+    (Rich folds pairs before a ``[``, Textual never does), so instead of doubling
+    them a word joiner is put after any backslash run that precedes a ``[`` or
+    ends the text: the backslashes then display as typed in both, and a trailing
+    one cannot swallow the caller's next tag. Rich's ``:emoji:`` codes are not
+    markup and are left alone (render with ``emoji=False`` in Rich). Prefer plain
+    ``Text``/``Content`` where a widget allows it.
     """
-    escaped = _BRACKET.sub(lambda match: match.group(1) * 2 + "\\[", text)
-    trailing = len(escaped) - len(escaped.rstrip("\\"))
-    return escaped + "\\" if trailing % 2 else escaped
+    separated = _BACKSLASHES_BEFORE_BRACKET_OR_END.sub(r"\1" + WORD_JOINER, text)
+    return separated.replace("[", "\\[")
