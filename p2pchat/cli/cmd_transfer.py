@@ -68,11 +68,11 @@ class Output:
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
 
-    def emit(self, event: str, text: str, **fields: Any) -> None:
+    def emit(self, event: str, line: str, **fields: Any) -> None:
         if self.as_json:
             print(json.dumps({"event": event, **fields}, ensure_ascii=False), flush=True)
-        else:
-            print(text, flush=True)
+        elif line:
+            print(line, flush=True)
 
 
 def _service(args: argparse.Namespace, *, honours_view_once: bool) -> Any:
@@ -137,7 +137,7 @@ async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int
             label = os.path.basename(name)
             out.emit(
                 "report",
-                f"removed from {label}: " + ("; ".join(removed) if removed else "nothing found"),
+                f"removed from {label}: {image.report.summary() if removed else 'nothing found'}",
                 file=label,
                 removed=removed,
             )
