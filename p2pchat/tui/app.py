@@ -318,6 +318,13 @@ class P2PChatApp(App[int]):
         self._close_and_exit()
 
     # ----- closing ----------------------------------------------------------------
+    async def on_unmount(self) -> None:
+        # However the app ends (Ctrl+C, a test leaving run_test), say bye and free the link.
+        service, self.service = self.service, None
+        if service is not None:
+            with contextlib.suppress(P2PChatError, TimeoutError, OSError):
+                await asyncio.wait_for(service.close(), CLOSE_TIMEOUT)
+
     @work(group="close", exit_on_error=False)
     async def _close(self, service: Any) -> None:
         # The session is over either way; a slow or broken close must not hang the UI.

@@ -41,6 +41,8 @@ class TransferBar(Horizontal):
         self.message_id = message_id
         self.direction = direction
         self.total_bytes = max(1, total_bytes)
+        self.done_bytes = 0
+        self.bytes_per_second = 0.0
 
     def compose(self) -> ComposeResult:
         key = "transfer.sending" if self.direction == "out" else "transfer.receiving"
@@ -48,10 +50,21 @@ class TransferBar(Horizontal):
         yield ProgressBar(total=self.total_bytes, show_eta=False)
         yield Label("", classes="transfer-speed")
 
+    def on_mount(self) -> None:
+        self._show()
+
     def update_progress(self, done_bytes: int, total_bytes: int, bytes_per_second: float) -> None:
-        bar = self.query_one(ProgressBar)
-        bar.update(total=max(1, total_bytes), progress=min(done_bytes, total_bytes))
-        self.query_one(".transfer-speed", Label).update(format_speed(bytes_per_second))
+        # Progress can arrive before the children are mounted: keep it, show it when we can.
+        self.total_bytes = max(1, total_bytes)
+        self.done_bytes = min(done_bytes, self.total_bytes)
+        self.bytes_per_second = bytes_per_second
+        self._show()
+
+    def _show(self) -> None:
+        for bar in self.query(ProgressBar):
+            bar.update(total=self.total_bytes, progress=self.done_bytes)
+        for label in self.query(".transfer-speed").results(Label):
+            label.update(format_speed(self.bytes_per_second) if self.done_bytes else "")
 
 
 class TransferPanel(Vertical):
@@ -70,8 +83,6 @@ class TransferPanel(Vertical):
             bar = TransferBar(message_id, direction, total)
             self.mount(bar)
             self.set_class(True, "-active")
-            bar.call_after_refresh(bar.update_progress, done, total, speed)
-            return
         bar.update_progress(done, total, speed)
 
     def finish(self, message_id: str) -> None:
