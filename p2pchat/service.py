@@ -109,6 +109,7 @@ class ChatService:
         self._link: RtcLink | None = None
         self._session: core_session.Session | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._accepting: set[asyncio.Future[None]] = set()
         self._output_ready = asyncio.Event()
         self._transfers: dict[str, _Transfer] = {}
         self._pending_delivery: set[str] = set()
@@ -467,7 +468,9 @@ class ChatService:
                 )
         elif isinstance(event, s.ImageComplete):
             self._transfers.pop(event.id, None)
-            self._spawn(self._accept_image(event))
+            accepting = asyncio.ensure_future(self._accept_image(event))
+            self._accepting.add(accepting)
+            accepting.add_done_callback(self._accepting.discard)
         elif isinstance(event, s.Acknowledged):
             self._transfers.pop(event.id, None)
             self._delivered(event.id)
@@ -522,6 +525,9 @@ class ChatService:
     async def _peer_left(self, reason: str) -> None:
         if self.state in ("closing", "closed", "failed"):
             return
+        if self._accepting:
+            # Images that arrived before the bye are still being re-sanitised: deliver them.
+            await asyncio.gather(*self._accepting, return_exceptions=True)
         self._emit(ev.PeerLeft(reason))
         await self._shutdown()
 

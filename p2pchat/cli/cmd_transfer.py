@@ -180,7 +180,8 @@ async def _wait_delivered(service: Any, out: Output) -> None:
                 now = time.monotonic()
                 if now - last_progress > 0.2 or event.done_bytes == event.total_bytes:
                     last_progress = now
-                    out.emit("progress", "", **ev.event_to_json(event))
+                    fields = ev.event_to_json(event)
+                    out.emit(fields.pop("event"), "", **fields)
             elif isinstance(event, ev.Failed | ev.PeerLeft):
                 break
         await waiter
@@ -238,7 +239,12 @@ async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
                     height=event.height,
                 )
             elif isinstance(event, ev.ImageRejected):
-                out.emit("rejected", f"rejected: {event.reason}", **ev.event_to_json(event))
+                out.emit(
+                    "rejected",
+                    f"rejected: {event.reason}",
+                    message_id=event.message_id,
+                    reason=event.reason,
+                )
             elif isinstance(event, ev.TransferProgress) and out.as_json:
                 pass
             elif isinstance(event, ev.PeerLeft):

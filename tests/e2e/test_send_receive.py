@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -19,7 +20,6 @@ from tests.e2e.procs import (
     read_json_until,
     read_line,
     spawn,
-    stop,
 )
 
 GPS_PHOTO = CORPUS / "nikon-gps-DSCN0010.jpg"
@@ -139,16 +139,19 @@ def test_wrong_code_fails_both_sides_with_exit_3(mailbox_process, config_dirs, t
     assert "secret" not in r_out
     assert list(out_dir.iterdir()) == []
     assert EVEN_WORDS  # both lists are used by codes
-    # The nameplate was released: a new invite gets the same short nameplate again.
-    again = spawn(
-        ["send", "--mailbox", mailbox_process, "--loopback", "--text", "x"],
-        p2pchat_env(config_dirs[0]),
-    )
+    # The nameplate was released: the mailbox no longer lists it.
+    assert nameplate not in asyncio.run(listed_nameplates(mailbox_process))
+
+
+async def listed_nameplates(url: str) -> list[str]:
+    from p2pchat import APPID
+    from p2pchat.net.mailbox import MailboxClient
+
+    client = await MailboxClient.connect(url, APPID, timeout=10)
     try:
-        new_code = read_line(again, timeout=60).removeprefix("code: ")
-        assert new_code.split("-")[0] == nameplate
+        return list(await client.list_nameplates())
     finally:
-        stop(again)
+        await client.close("happy")
 
 
 def test_receiver_killed_mid_transfer(mailbox_process, config_dirs, tmp_path):
