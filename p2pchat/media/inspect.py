@@ -878,7 +878,10 @@ def inspect_image(data: bytes) -> PrivacyReport:
     width, height = image.size
     out = _Collector()
     try:
-        _inspect_into(data, kind, image, out)
+        with warnings.catch_warnings():
+            # Pillow warns about malformed EXIF tags; they are reported as findings instead.
+            warnings.simplefilter("ignore", UserWarning)
+            _inspect_into(data, kind, image, out)
     except ImageRejected:
         raise
     except Exception as error:  # a malformed block: say so rather than crash

@@ -107,6 +107,7 @@ def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> Sanitiz
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     notes: list[str] = []
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # malformed EXIF tags: we drop them anyway
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = _open_capped(data, policy)
         orientation = _read_orientation(image)
@@ -194,7 +195,9 @@ def _decode(image: ImageFile.ImageFile, policy: SanitizePolicy, notes: list[str]
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise ImageRejected("the image expands to too many pixels: refusing it") from None
     except MemoryError:
-        raise ImageRejected("the image needs more memory to decode than allowed") from None
+        raise ImageRejected(
+            "the image needs more memory to decode than allowed; it was refused"
+        ) from None
     except Exception as error:
         raise ImageRejected(f"the image could not be decoded ({_describe(error)})") from None
 

@@ -193,8 +193,8 @@ def _child_main() -> int:
     except ImageRejected as error:
         answer = _frame(_ERROR, {"message": str(error)})
     except MemoryError:
-        answer = _frame(_ERROR, {"message": "the image needs more memory than allowed to "
-                                            "decode; it was refused"})
+        answer = _frame(_ERROR, {"message": "the image needs more memory to decode than "
+                                            "allowed; it was refused"})
     except Exception as error:  # a bug or a decoder we did not anticipate
         answer = _frame(_ERROR, {"message": f"the image could not be processed "
                                             f"({type(error).__name__})"})

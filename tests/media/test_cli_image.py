@@ -1,0 +1,79 @@
+"""`p2pchat inspect` and `p2pchat sanitize`, run as a user would: in a subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from p2pchat.media.samples import demo_photo
+
+EXIT_INPUT_REJECTED = 5
+
+
+def p2pchat(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "p2pchat", *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_inspect_json_names_the_location(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(demo_photo())
+    done = p2pchat("inspect", str(photo), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["format"] == "JPEG"
+    assert report["summary"].startswith("GPS location 35.66 N 139.75 E")
+    assert {"gps", "serial", "thumbnail", "trailer"} <= {f["category"] for f in report["findings"]}
+
+
+def test_sanitize_writes_a_clean_copy_and_says_what_went(tmp_path: Path) -> None:
+    photo, clean = tmp_path / "photo.jpg", tmp_path / "out" / "clean.jpg"
+    clean.parent.mkdir()
+    photo.write_bytes(demo_photo())
+    done = p2pchat("sanitize", str(photo), "-o", str(clean))
+    assert done.returncode == 0, done.stderr
+    assert "GPS location 35.6586 N 139.7454 E" in done.stdout
+    assert "sensor" in done.stdout  # the honest limit is always said
+    data = clean.read_bytes()
+    assert b"Canon" not in data and data.endswith(b"\xff\xd9")
+    assert Image.open(io.BytesIO(data)).size == (1200, 900)
+    assert [p.name for p in clean.parent.iterdir()] == ["clean.jpg"], "no temp file left"
+    again = p2pchat("inspect", str(clean), "--json")
+    assert json.loads(again.stdout)["findings"] == []
+
+
+def test_sanitize_original_size_and_json(tmp_path: Path) -> None:
+    photo, clean = tmp_path / "big.jpg", tmp_path / "clean.jpg"
+    photo.write_bytes(demo_photo((2400, 1800)))
+    done = p2pchat("sanitize", str(photo), "-o", str(clean), "--original", "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["width"], answer["height"]) == (2400, 1800)
+    assert answer["removed"]["findings"]
+
+
+def test_sanitize_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    original = demo_photo()
+    photo.write_bytes(original)
+    done = p2pchat("sanitize", str(photo), "-o", str(tmp_path / "." / "photo.jpg"))
+    assert done.returncode == 2
+    assert "overwrite" in done.stderr
+    assert photo.read_bytes() == original
+
+
+def test_rejected_input_exits_5(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.png"
+    junk.write_bytes(b"this is not a picture at all" * 10)
+    for args in (("inspect", str(junk)), ("sanitize", str(junk), "-o", str(tmp_path / "x.jpg"))):
+        done = p2pchat(*args)
+        assert done.returncode == EXIT_INPUT_REJECTED
+        assert "not" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "x.jpg").exists()
+    missing = p2pchat("inspect", str(tmp_path / "missing.jpg"))
+    assert missing.returncode == EXIT_INPUT_REJECTED
