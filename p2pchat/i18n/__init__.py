@@ -12,7 +12,7 @@ import os
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 Language = Literal["en", "ja"]
 LANGUAGES: Final[tuple[Language, ...]] = ("en", "ja")
@@ -56,10 +56,10 @@ def detect_language(environ: dict[str, str] | None = None) -> Language:
 def set_language(language: str | None) -> Language:
     """Select the language for ``t()``; ``None`` or ``"auto"`` follows the locale."""
     global _current
-    if language in (None, "", "auto"):
+    if language is None or language in ("", "auto"):
         _current = detect_language()
     elif language in LANGUAGES:
-        _current = language  # type: ignore[assignment]
+        _current = cast(Language, language)
     else:
         raise ValueError(f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}")
     return _current
