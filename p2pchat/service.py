@@ -43,7 +43,7 @@ from p2pchat.core.pairing import Pairing
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
 from p2pchat.media.worker import sanitize_isolated
 from p2pchat.net.mailbox import MailboxClient
-from p2pchat.net.rtc import IceSettings, RtcLink
+from p2pchat.net.rtc import IceSettings, RtcLink, ice_configuration
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,8 @@ class ChatService:
         )
 
     async def _connect_mailbox(self) -> MailboxClient:
+        # Refuse an unusable ICE setup (relay-only without TURN, ...) before anyone waits.
+        ice_configuration(self.config.ice)
         self._emit(ev.ConnectionChanged(state="pairing"))
         self._mailbox = await MailboxClient.connect(
             self.config.mailbox_url, self.config.appid, timeout=MAILBOX_TIMEOUT
