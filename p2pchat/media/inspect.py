@@ -163,6 +163,7 @@ def _gps_finding(lat: float, lon: float, source: str, extra: dict[str, Any]) -> 
 def _open_header(data: bytes, formats: list[str] | None = None) -> Image.Image:
     """Open without decoding pixels; decompression-bomb warnings become errors."""
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # malformed EXIF: reported, not warned
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = Image.open(io.BytesIO(data), formats=formats)
     width, height = image.size
