@@ -12,7 +12,7 @@ import os
 import tomllib
 from functools import cache
 from importlib import resources
-from typing import Final, Literal, cast
+from typing import Final, Literal
 
 Language = Literal["en", "ja"]
 LANGUAGES: Final[tuple[Language, ...]] = ("en", "ja")
@@ -59,7 +59,7 @@ def set_language(language: str | None) -> Language:
     if language is None or language in ("", "auto"):
         _current = detect_language()
     elif language in LANGUAGES:
-        _current = cast(Language, language)
+        _current = language
     else:
         raise ValueError(f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}")
     return _current

@@ -294,6 +294,17 @@ class P2PChatApp(App[int]):
             raise P2PChatError(t("errors.not_connected"))
         return await self.service.prepare_image(data, original_size=original_size)
 
+    @on(ChatScreen.Typing)
+    def _typing(self) -> None:
+        if self.service is not None:
+            self._send_typing(self.service)
+
+    @work(group="typing", exclusive=True, exit_on_error=False)
+    async def _send_typing(self, service: Any) -> None:
+        # Only a hint: if it cannot be sent, nothing is lost.
+        with contextlib.suppress(P2PChatError):
+            await service.send_typing()
+
     @on(ChatScreen.CancelTransfer)
     def _cancel_transfer(self, message: ChatScreen.CancelTransfer) -> None:
         if self.service is not None:

@@ -95,7 +95,10 @@ async def test_text_typed_in_one_app_appears_in_the_other(embedded_mailbox):
     async with two_apps(embedded_mailbox) as (alice, alice_pilot, bob, bob_pilot):
         await pair(alice, alice_pilot, bob, bob_pilot)
         assert alice.screen.paired.safety_number == bob.screen.paired.safety_number
-        await alice_pilot.press(*"hello [b]bob[/b]", "enter")
+        await alice_pilot.press(*"hello [b]bob[/b]")
+        typing = bob.screen.query_one("#typing")
+        await until(lambda: text_of(typing) == "alice is typing…", "bob sees alice typing")
+        await alice_pilot.press("enter")
         await until(lambda: "hello [b]bob[/b]" in texts(bob), "bob receives the text")
         [sent] = alice.screen.query(TextMessage)
         await until(lambda: sent.state == "delivered", "alice sees it delivered")

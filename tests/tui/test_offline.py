@@ -267,3 +267,17 @@ async def test_chat_bindings_have_ids_and_show_in_footer():
             b.action for (_, b, enabled, _) in app.screen.active_bindings.values() if b.show
         }
         assert {"help", "verify", "send_image", "cancel_transfer"} <= footer_keys
+
+
+async def test_key_change_shows_a_banner_until_verified():
+    app = offline_app()
+    async with app.run_test() as pilot:
+        chat = await open_chat(app, pilot, key_changed=True)
+        banner = chat.query_one("#key-banner")
+        assert banner.display and "key has changed" in text_of(banner)
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.click("#mark-verified")
+        await pilot.pause()
+        assert not banner.display
+        assert "verified" in text_of(chat.query_one(StatusBar))

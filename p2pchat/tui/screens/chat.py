@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import shlex
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from p2pchat.tui.widgets.transfer_bar import TransferPanel
 
 PrepareImage = Callable[[bytes, bool], Awaitable[Any]]
 TYPING_SHOWN_SECONDS = 4.0
+TYPING_SENT_EVERY = 3.0
 _local_ids = itertools.count(1)
 
 
@@ -67,6 +69,10 @@ class ChatScreen(Screen[None]):
         local_id: str
         prepared: Any  # media.sanitize.SanitizedImage
         view_once: bool
+
+    @dataclass
+    class Typing(Message):
+        """The user is typing (sent at most every few seconds)."""
 
     @dataclass
     class CancelTransfer(Message):
@@ -103,6 +109,7 @@ class ChatScreen(Screen[None]):
         self.ended = False
         self._delivered_early: set[str] = set()
         self._typing_timer: Any = None
+        self._typing_sent_at = float("-inf")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -141,6 +148,16 @@ class ChatScreen(Screen[None]):
         local_id = local_message_id()
         self.query_one(MessageList).add_text(local_id, "out", self.my_label, text)
         self.post_message(self.SendText(local_id, text))
+
+    @on(Composer.Changed)
+    def _composing(self, message: Composer.Changed) -> None:
+        text = message.text_area.text
+        if self.ended or not text or text.startswith("/"):
+            return
+        now = time.monotonic()
+        if now - self._typing_sent_at >= TYPING_SENT_EVERY:
+            self._typing_sent_at = now
+            self.post_message(self.Typing())
 
     def run_command(self, line: str) -> None:
         """Slash commands: /send [PATH], /verify, /help, /quit."""
