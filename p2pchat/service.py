@@ -54,6 +54,7 @@ MAILBOX_TIMEOUT: Final = 10.0
 CONNECT_TIMEOUT: Final = 20.0
 CLOSE_GRACE: Final = 2.0
 MAX_EARLY_FRAMES: Final = 64
+MAX_WIRE_FRAME: Final = 64 * 1024  # a chunk frame: 60 KiB of data plus framing and MAC
 ERROR_PHASE: Final = "error"  # tells the other side to stop waiting; carries no secret
 
 State = Literal["idle", "pairing", "paired", "closing", "closed", "failed"]
@@ -402,7 +403,12 @@ class ChatService:
             while True:
                 await self._output_ready.wait()
                 self._output_ready.clear()
-                while (frame := session.next_frame()) is not None:
+                while True:
+                    # Room first, then choose: text queued while we waited overtakes chunks.
+                    await link.wait_writable(MAX_WIRE_FRAME)
+                    frame = session.next_frame()
+                    if frame is None:
+                        break
                     await link.send(*frame)
                     self._dispatch(session.events())
         except asyncio.CancelledError:
