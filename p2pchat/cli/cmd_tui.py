@@ -83,11 +83,14 @@ def _run(args: argparse.Namespace, start: str) -> int:
         identity=identity,
         label=getattr(args, "name", "") or "",
     )
+    from p2pchat.tui.app import make_app
+    from p2pchat.tui.widgets.image_view import load_image_support
+
     # textual-image asks the terminal about its graphics support; that must happen
     # before Textual takes the terminal over.
-    import textual_image.widget  # noqa: F401
-
-    from p2pchat.tui.app import make_app
+    renderer = getattr(args, "images", "auto")
+    if not load_image_support():
+        renderer = "halfcell"
 
     code = os.environ.get("P2PCHAT_CODE", "") if start == "join" else ""
     app = make_app(
@@ -95,7 +98,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
         fingerprint=fingerprint(bytes(identity.verify_key)),
         start=start,  # type: ignore[arg-type]
         code=code,
-        image_renderer=getattr(args, "images", "auto"),
+        image_renderer=renderer,
     )
     result = app.run()
     return int(result) if isinstance(result, int) else EXIT_OK

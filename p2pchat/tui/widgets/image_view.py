@@ -10,6 +10,7 @@ size, so a large photo never stalls typing.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,11 +24,38 @@ from textual.widgets import Static
 
 from p2pchat.i18n import t
 
+log = logging.getLogger(__name__)
 ImageRenderer = Literal["auto", "halfcell"]
 PREVIEW_LONG_EDGE = 1024
 # Decoding is bounded by the sanitiser's limits already; this is a second fence
 # so a display bug can never decode a bomb.
 MAX_PREVIEW_PIXELS = 64_000_000
+
+
+# Typical cell size in pixels, assumed when the terminal will not say.
+FALLBACK_CELL_SIZE = (10, 20)
+
+
+def load_image_support() -> bool:
+    """Import textual-image (it asks the terminal about graphics) before Textual starts.
+
+    Returns False when the terminal could not be asked (no window size, as under
+    ``script``); then a default cell size is assumed and half cells should be used.
+    """
+    # A terminal that does not answer the graphics queries is normal (half cells are
+    # used then); textual-image's tracebacks about it would only scare people.
+    logging.getLogger("textual_image").setLevel(logging.ERROR)
+    try:
+        import textual_image.widget
+    except (ZeroDivisionError, OSError, ValueError, TimeoutError) as error:
+        from textual_image import _terminal
+
+        log.debug("terminal did not report its cell size (%s); assuming a default", error)
+        _terminal.get_cell_size._result = _terminal.CellSize(*FALLBACK_CELL_SIZE)  # type: ignore[attr-defined]
+        import textual_image.widget  # noqa: F401
+
+        return False
+    return True
 
 
 def image_widget_class(renderer: str) -> type:
