@@ -88,8 +88,15 @@ class ChunkProgress(SessionEvent):
 
 @dataclass(frozen=True)
 class ImageComplete(SessionEvent):
+    """A complete, verified image.
+
+    ``data`` is ``bytes`` for an ordinary image. For a view-once image it is the
+    session's own reassembly ``bytearray``, handed over without a copy: the
+    receiver owns it from here on and must overwrite it when done (the vault does).
+    """
+
     id: str
-    data: bytes = field(repr=False)
+    data: bytes | bytearray = field(repr=False)
     mime: str
     w: int
     h: int
@@ -167,7 +174,8 @@ _TRANSITIONS: Final[dict[tuple[SessionState, _Trigger], SessionState]] = {
 @dataclass
 class _OutgoingImage:
     header: fr.ImageHeader
-    data: bytes | None
+    # A view-once photo is held in a bytearray so it can be overwritten once sent.
+    data: bytes | bytearray | None
     next_seq: int = 0
     header_sent: bool = False
 
@@ -200,6 +208,13 @@ def _wipe(buffer: bytearray) -> None:
         end = min(offset + fr.CHUNK_SIZE, len(buffer))
         buffer[offset:end] = zeros[: end - offset]
     buffer.clear()
+
+
+def _release(image: _OutgoingImage) -> None:
+    """Drop the session's copy of an outgoing image, overwriting it if it is view-once."""
+    if isinstance(image.data, bytearray):
+        _wipe(image.data)
+    image.data = None
 
 
 class Session:
@@ -284,12 +299,12 @@ class Session:
         header = image.header
         seq = image.next_seq
         start = seq * fr.CHUNK_SIZE
-        piece = image.data[start : start + fr.chunk_length(header.size, seq)]
+        piece = bytes(image.data[start : start + fr.chunk_length(header.size, seq)])
         image.next_seq += 1
         if image.next_seq == header.n:
             # The bytes are all on their way: keep no copy of them any longer.
             self._images_out.popleft()
-            image.data = None
+            _release(image)
             self._awaiting_ack[header.id] = (
                 _Sent.VIEW_ONCE_IMAGE if header.view_once else _Sent.IMAGE
             )
@@ -340,7 +355,8 @@ class Session:
             raise LocalProtocolError(
                 "the peer's client does not honour view-once photos; send it normally or not at all"
             )
-        payload = bytes(data)
+        # A view-once photo gets a private bytearray the session wipes after the last chunk.
+        payload: bytes | bytearray = bytearray(data) if view_once else bytes(data)
         header = fr.ImageHeader(
             id=fr.new_id(self._random),
             size=len(payload),
@@ -370,7 +386,7 @@ class Session:
         for outgoing in self._images_out:
             if outgoing.header.id == image_id:
                 self._images_out.remove(outgoing)
-                outgoing.data = None
+                _release(outgoing)
                 self._cancelled_out.add(image_id)
                 if outgoing.header_sent:
                     # On DATA, behind the chunks already sent, so the peer frees its buffer
@@ -504,7 +520,7 @@ class Session:
         for outgoing in self._images_out:
             if outgoing.header.id == image_id:
                 self._images_out.remove(outgoing)
-                outgoing.data = None
+                _release(outgoing)
                 break
         else:
             if self._awaiting_ack.get(image_id, _Sent.TEXT) is _Sent.TEXT:
@@ -594,10 +610,14 @@ class Session:
                 f"photo {header.id} arrived complete but its SHA-256 does not match"
             )
         del self._images_in[header.id]
-        data = bytes(incoming.buffer)
-        _wipe(incoming.buffer)
+        data: bytes | bytearray
         if header.view_once:
+            # No copy: the receiver's vault takes this very buffer and wipes it.
+            data = incoming.buffer
             self._openable.add(header.id)
+        else:
+            data = bytes(incoming.buffer)
+            _wipe(incoming.buffer)
         self._reply(fr.Ack(header.id))
         self._events.append(
             ImageComplete(
@@ -625,7 +645,7 @@ class Session:
             self._events.append(ImageCancelled(image_id, by_peer=by_peer, direction="in"))
         self._images_in.clear()
         for outgoing in self._images_out:
-            outgoing.data = None
+            _release(outgoing)
             self._cancelled_out.add(outgoing.header.id)
             self._events.append(
                 ImageCancelled(outgoing.header.id, by_peer=by_peer, direction="out")
@@ -652,7 +672,7 @@ class Session:
             _wipe(incoming.buffer)
         self._images_in.clear()
         for outgoing in self._images_out:
-            outgoing.data = None
+            _release(outgoing)
         self._images_out.clear()
         self._pending.clear()
         self._openable.clear()
