@@ -29,6 +29,9 @@ def _add_tui_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
+    home = subparsers.add_parser("home", help=t("cli.home_help"))
+    _add_tui_options(home)
+    home.set_defaults(func=run_home)
     invite = subparsers.add_parser("invite", help=t("cli.invite_help"))
     _add_tui_options(invite)
     invite.set_defaults(func=lambda args: _run(args, "invite"))

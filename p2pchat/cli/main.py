@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        # Bare `p2pchat [--mailbox URL --lang ja ...]` is the app's home screen.
+        argv = ["home", *argv]
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
