@@ -35,6 +35,7 @@ class Paired(ServiceEvent):
     connection: ConnectionKind
     peer_view_once: bool
     peer_label: str = "peer"
+    peer_identity: bytes = field(default=b"", repr=False)  # Ed25519 key, for pinning
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 import nacl.signing
 
@@ -37,10 +37,12 @@ from p2pchat.core.errors import (
     TransportError,
     WrongCode,
 )
-from p2pchat.core.keys import Capabilities, Channel, Limits
+from p2pchat.core.keys import Capabilities, Channel, Limits, SessionKeys
 from p2pchat.core.labels import safe_label
 from p2pchat.core.pairing import Pairing
+from p2pchat.core.reconnect import Reconnect, rendezvous_nameplate
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
+from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT, Vault
 from p2pchat.media.worker import sanitize_isolated
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import IceSettings, RtcLink, ice_configuration
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL: Final = 5.0
 HEARTBEAT_TIMEOUT: Final = 15.0
 CODE_VALIDITY: Final = 600.0
+RECONNECT_WAIT: Final = 600.0  # how long to wait at the meeting point for a contact
 MAILBOX_TIMEOUT: Final = 10.0
 CONNECT_TIMEOUT: Final = 20.0
 CLOSE_GRACE: Final = 2.0
@@ -80,6 +83,12 @@ class ServiceConfig:
     code_validity: float = CODE_VALIDITY
     heartbeat_interval: float = HEARTBEAT_INTERVAL
     heartbeat_timeout: float = HEARTBEAT_TIMEOUT
+    # How long a received view-once photo may wait unopened before it is wiped.
+    view_once_timeout: float = DEFAULT_UNOPENED_TIMEOUT
+    # Called with the verified peer's keys before ``Paired`` is emitted or any frame is
+    # read; raising a P2PChatError stops the session (pinned key changed, blocked).
+    peer_check: Callable[[SessionKeys], None] | None = None
+    reconnect_wait: float = RECONNECT_WAIT
 
 
 @dataclass
@@ -119,6 +128,9 @@ class ChatService:
         self._last_heard = time.monotonic()
         self._peer_said_bye = asyncio.Event()
         self._closed = asyncio.Event()
+        # Received view-once photos: in memory only, wiped when viewed, expired or closed.
+        self.vault = Vault(clock=time.monotonic)
+        self._vault_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ pairing
     @property
@@ -162,6 +174,7 @@ class ChatService:
             connection=self.connection_kind,
             peer_view_once=caps.view_once,
             peer_label=safe_label(caps.label, 64) or "peer",
+            peer_identity=self.peer_identity,
         )
 
     async def _connect_mailbox(self) -> MailboxClient:
@@ -173,12 +186,46 @@ class ChatService:
         )
         return self._mailbox
 
+    async def reconnect(self, psk: bytes, peer_identity: bytes) -> None:
+        """Meet a pinned contact again without a code; pairs in the background.
+
+        Both sides claim a nameplate derived from the shared reconnect key and run
+        ``core.reconnect`` (identity-signed hellos, fresh ephemerals).
+        """
+        self._require_state("idle")
+        self.state = "pairing"
+        mailbox = await self._connect_mailbox()
+        await mailbox.open(await mailbox.claim(rendezvous_nameplate(psk)))
+        handshake = Reconnect(
+            psk,
+            mailbox.side,
+            self.identity,
+            peer_identity,
+            self._capabilities(),
+            appid=self.config.appid,
+        )
+        self._spawn(self._pair("", mailbox, self.config.reconnect_wait, handshake))
+
     def _start_pairing(self, code: str, mailbox: MailboxClient, timeout: float) -> None:
         self._spawn(self._pair(code, mailbox, timeout))
 
-    async def _pair(self, code: str, mailbox: MailboxClient, timeout: float) -> None:
+    def _capabilities(self) -> Capabilities:
+        return Capabilities(
+            view_once=self.config.honours_view_once,
+            max_image_bytes=self.config.limits.max_image_bytes,
+            max_text_chars=self.config.limits.max_text_chars,
+            label=self.config.label,
+        )
+
+    async def _pair(
+        self,
+        code: str,
+        mailbox: MailboxClient,
+        timeout: float,
+        handshake: Pairing | Reconnect | None = None,
+    ) -> None:
         try:
-            await asyncio.wait_for(self._pair_steps(code, mailbox), timeout)
+            await asyncio.wait_for(self._pair_steps(code, mailbox, handshake), timeout)
         except TimeoutError:
             await self._pairing_failed(
                 TransportError(
@@ -195,14 +242,12 @@ class ChatService:
             log.exception("pairing crashed")
             await self._pairing_failed(TransportError(f"Pairing failed: {error}"), mailbox)
 
-    async def _pair_steps(self, code: str, mailbox: MailboxClient) -> None:
-        caps = Capabilities(
-            view_once=self.config.honours_view_once,
-            max_image_bytes=self.config.limits.max_image_bytes,
-            max_text_chars=self.config.limits.max_text_chars,
-            label=self.config.label,
+    async def _pair_steps(
+        self, code: str, mailbox: MailboxClient, handshake: Pairing | Reconnect | None = None
+    ) -> None:
+        pairing = handshake or Pairing(
+            code, mailbox.side, self.identity, self._capabilities(), appid=self.config.appid
         )
-        pairing = Pairing(code, mailbox.side, self.identity, caps, appid=self.config.appid)
         for out in pairing.start():
             await mailbox.add(out.phase, out.body)
         link: RtcLink | None = None
@@ -249,6 +294,8 @@ class ChatService:
                 raise RemoteProtocolError("peer sent data before proving who it is")
             early.append((channel, data))
         keys = pairing.receive_bind(data)
+        if self.config.peer_check is not None:
+            self.config.peer_check(keys)
         self._session = core_session.Session(keys, limits=self.config.limits, clock=time.monotonic)
         self.safety_number = keys.safety_number
         self.peer_identity = keys.peer_identity
@@ -353,7 +400,12 @@ class ChatService:
         self._output_ready.set()
 
     async def mark_opened(self, message_id: str) -> None:
-        """Tell the sender a view-once image was opened and is now gone."""
+        """Tell the sender a view-once image was opened and is now gone.
+
+        Whatever the viewer did, the photo's bytes are wiped here before the receipt leaves.
+        """
+        for vault_id in self.vault.ids_for(message_id):
+            self.vault.close(vault_id)
         self._require_session().send_opened(message_id)
         self._output_ready.set()
 
@@ -507,6 +559,9 @@ class ChatService:
             _wipe(data)
             self._emit(ev.ImageReceived(event.id, b"", "", 0, 0, True, event.view_seconds, ()))
             return
+        if event.view_once:
+            await self._accept_view_once(event)
+            return
         policy = SanitizePolicy(max_long_edge=None, side="receive")
         try:
             clean = await asyncio.to_thread(sanitize_isolated, bytes(data), policy)
@@ -528,6 +583,65 @@ class ChatService:
                 removed,
             )
         )
+
+    async def _accept_view_once(self, event: core_session.ImageComplete) -> None:
+        """Re-sanitise a view-once photo over pipes and seal the result in the vault.
+
+        The session handed over its own bytearray; it is overwritten as soon as the
+        worker answered. No bytes leave in the event: front ends get a ``vault_id``.
+        """
+        data = event.data
+        policy = SanitizePolicy(max_long_edge=None, side="receive")
+        try:
+            # The worker copies it into its request anyway (it only needs len() and bytes()):
+            # no extra immutable copy here.
+            clean = await asyncio.to_thread(sanitize_isolated, cast(bytes, data), policy)
+        except ImageRejected as error:
+            self._emit(ev.ImageRejected(event.id, str(error)))
+            return
+        finally:
+            _wipe(data)
+        sealed = bytearray(clean.data)
+        clean.data = b""
+        vault_id = self.vault.put(
+            event.id,
+            sealed,
+            clean.mime,
+            clean.width,
+            clean.height,
+            view_seconds=event.view_seconds,
+            expires_at=time.monotonic() + self.config.view_once_timeout,
+        )
+        del sealed
+        self._schedule_vault_expiry()
+        self._emit(
+            ev.ImageReceived(
+                event.id,
+                b"",
+                clean.mime,
+                clean.width,
+                clean.height,
+                True,
+                event.view_seconds,
+                tuple(f.message for f in clean.report.findings),
+                vault_id=vault_id,
+            )
+        )
+
+    def _schedule_vault_expiry(self) -> None:
+        if self._vault_timer is not None:
+            self._vault_timer.cancel()
+            self._vault_timer = None
+        deadline = self.vault.next_deadline()
+        if deadline is None or self._closed.is_set():
+            return
+        delay = max(0.0, deadline - time.monotonic())
+        self._vault_timer = asyncio.get_running_loop().call_later(delay, self._expire_vault)
+
+    def _expire_vault(self) -> None:
+        self._vault_timer = None
+        self.vault.expire(time.monotonic())
+        self._schedule_vault_expiry()
 
     # ------------------------------------------------------------------ closing
     async def _peer_left(self, reason: str) -> None:
@@ -570,6 +684,11 @@ class ChatService:
         for task in self._tasks:
             if task is not current:
                 task.cancel()
+        # A view-once photo never outlives its conversation.
+        if self._vault_timer is not None:
+            self._vault_timer.cancel()
+            self._vault_timer = None
+        self.vault.wipe_all()
         if self._mailbox is not None:
             with contextlib.suppress(Exception):
                 await self._mailbox.close("lonely")
