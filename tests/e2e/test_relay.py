@@ -8,7 +8,9 @@ real exiftool.
 from __future__ import annotations
 
 import json
+import os
 import queue
+import re
 import stat
 import subprocess
 import sys
@@ -285,3 +287,29 @@ def test_relay_without_codes_is_a_usage_error(tmp_path: Path) -> None:
     status, out, err = finish(relay)
     assert status == 2
     assert "P2PCHAT_CODE_A" in err and out == ""
+
+
+def test_relay_stops_the_other_side_when_one_cannot_pair(
+    mailbox_process: str, tmp_path: Path
+) -> None:
+    """A malformed code for a: exit 2, and b's waiting child is not left behind."""
+    relay = spawn_relay(
+        ["--mailbox", mailbox_process, "--loopback"],
+        p2pchat_env(
+            tmp_path,
+            P2PCHAT_CODE_A="7-not-a-code",
+            P2PCHAT_CODE_B="7-aardvark-adroitness-absurd",
+        ),
+        tmp_path,
+    )
+    status, out, err = finish(relay)
+    assert status == 2, err
+    assert out == "" and "a: pairing failed" in err
+    children = [int(pid) for pid in re.findall(r"started p2pchat headless \(pid (\d+)\)", err)]
+    assert len(children) == 2
+    for pid in children:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"child {pid} outlived the relay")
