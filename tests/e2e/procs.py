@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -43,25 +44,47 @@ def spawn(
     )
 
 
+_LINE_QUEUES: dict[int, queue.Queue[str | None]] = {}
+
+
+def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:
+    """A reader thread per process: selecting on a buffered pipe can miss queued lines."""
+    if proc.pid not in _LINE_QUEUES:
+        lines: queue.Queue[str | None] = queue.Queue()
+        stream = proc.stdout
+        assert stream is not None
+
+        def pump() -> None:
+            for line in stream:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        _LINE_QUEUES[proc.pid] = lines
+    return _LINE_QUEUES[proc.pid]
+
+
 def read_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
     """One stdout line, or an AssertionError carrying stderr if none comes in time."""
-    assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            if selector.select(timeout=0.2):
-                line = proc.stdout.readline()
-                if line:
-                    return line.rstrip("\n")
-                break
-            if proc.poll() is not None and not selector.select(timeout=0):
-                break
-    finally:
-        selector.close()
-    stop(proc)
-    raise AssertionError(f"no output line; stderr: {proc.stderr.read() if proc.stderr else ''}")
+        line = _lines(proc).get(timeout=timeout)
+    except queue.Empty:
+        line = None
+    if line is None:
+        stop(proc)
+        err = proc.stderr.read() if proc.stderr else ""
+        raise AssertionError(f"no output line; stderr: {err}")
+    return line.rstrip("\n")
+
+
+def remaining_output(proc: subprocess.Popen[str]) -> str:
+    """What the process printed after the lines already read (call after it exited)."""
+    lines = _lines(proc)
+    out = []
+    while (line := lines.get(timeout=30)) is not None:
+        out.append(line)
+    _LINE_QUEUES.pop(proc.pid, None)
+    return "".join(out)
 
 
 def read_json_until(
@@ -81,13 +104,23 @@ def read_json_until(
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 30.0) -> tuple[int, str, str]:
+    """Wait for the exit; returns (code, stdout not yet read, stderr)."""
+    if proc.pid not in _LINE_QUEUES:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop(proc)
+            out, err = proc.communicate()
+            raise AssertionError(f"process did not exit in time; stderr: {err}") from None
+        return proc.returncode, out, err
     try:
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         stop(proc)
-        out, err = proc.communicate()
+        err = proc.stderr.read() if proc.stderr else ""
         raise AssertionError(f"process did not exit in time; stderr: {err}") from None
-    return proc.returncode, out, err
+    err = proc.stderr.read() if proc.stderr else ""
+    return proc.returncode, remaining_output(proc), err
 
 
 def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
