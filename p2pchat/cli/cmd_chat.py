@@ -1,0 +1,251 @@
+"""`p2pchat chat`: a line-mode chat with a contact: pair once with a code, then reconnect.
+
+    p2pchat chat --invite [--as NAME]   make a code, pair, pin the peer as a contact
+    p2pchat chat --join   [--as NAME]   join with a code ($P2PCHAT_CODE or first stdin line)
+    p2pchat chat PETNAME                meet a pinned contact again, no code needed
+
+Uses this install's persistent identity (``p2pchat identity``) so that contacts
+can recognise it; ``send`` / ``receive`` / ``headless`` stay ephemeral. After
+pairing, each stdin line is a message; commands start with ``/``: ``/export
+PATH [--force]``, ``/block``, ``/quit``, ``/help``. stdout carries the
+conversation (``NAME: text``) and status lines starting with ``* ``; warnings and
+errors go to stderr. History lives in memory only: nothing of the conversation
+is written anywhere unless ``/export`` is asked for.
+
+Exit status: 0 ok, 2 usage (unknown contact), 3 pairing failed or refused (wrong
+code, a changed identity key, a blocked contact), 4 peer lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from typing import Any
+
+from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
+from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args
+from p2pchat.core.errors import P2PChatError
+
+HELP_TEXT = (
+    "* commands: /export PATH [--force]  write this conversation to a file you name "
+    "(evidence of threats or harassment; it contains the other person's words) | "
+    "/block  refuse this contact from now on and leave | /quit  leave"
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "chat",
+        help="chat with a contact: pair with a code once, then reconnect by name",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="exit status: 0 ok, 2 unknown contact, 3 pairing failed or refused "
+        "(wrong code, changed key, blocked), 4 peer lost",
+    )
+    add_network_options(parser)
+    parser.add_argument("petname", nargs="?", help="a pinned contact to meet again")
+    first = parser.add_mutually_exclusive_group()
+    first.add_argument("--invite", action="store_true", help="make an invite code")
+    first.add_argument("--join", action="store_true", help="join with a code")
+    parser.add_argument(
+        "--as", dest="pin_as", metavar="NAME", help="petname to pin the new contact under"
+    )
+    parser.add_argument(
+        "--replace-key",
+        action="store_true",
+        help="with --as: deliberately accept a new identity key for that contact "
+        "(after a key-change warning you checked with them)",
+    )
+    parser.add_argument("--name", default="", help="a display name announced to the peer")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long to wait for the contact at the meeting point (default %(default)s)",
+    )
+    parser.set_defaults(func=run_chat)
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    if bool(args.petname) == bool(args.invite or args.join):
+        print(
+            "p2pchat chat: give a PETNAME, or --invite / --join for a new contact", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if args.replace_key and not args.pin_as:
+        print("p2pchat chat: --replace-key needs --as NAME", file=sys.stderr)
+        return EXIT_USAGE
+    from p2pchat.net.loop import run
+
+    return int(run(_chat(args)))
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    from p2pchat import contacts_flow
+    from p2pchat.headless import start_stdin_reader
+    from p2pchat.service import ChatService, ServiceConfig
+    from p2pchat.store.contacts import ContactBook
+
+    try:
+        identity = contacts_flow.load_identity_key()
+        book = ContactBook()
+        expected = None
+        if args.petname:
+            expected = book.get(args.petname)
+            if expected is None:
+                print(
+                    f"p2pchat chat: no contact is named {args.petname!r}; "
+                    "`p2pchat contacts` lists them",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            if expected.blocked:
+                raise contacts_flow.blocked_error(expected)
+        guard = contacts_flow.ContactGuard(
+            book, petname=args.pin_as, expected=expected, replace_key=args.replace_key
+        )
+    except P2PChatError as error:
+        print(f"p2pchat chat: {error}", file=sys.stderr)
+        return contacts_flow.exit_code(error)
+    service = ChatService(
+        ServiceConfig(
+            mailbox_url=mailbox_from_args(args),
+            ice=ice_from_args(args),  # type: ignore[arg-type]
+            loopback=args.loopback,
+            identity=identity,  # type: ignore[arg-type]
+            label=args.name,
+            peer_check=guard,
+            reconnect_wait=args.wait,
+        )
+    )
+    commands = start_stdin_reader(asyncio.get_running_loop())
+    try:
+        if expected is not None:
+            _status(f"waiting for {expected.petname} at your meeting point...")
+            await service.reconnect(expected.reconnect_psk, expected.identity_key)
+        elif args.invite:
+            code = await service.invite()
+            print(f"code: {code}", flush=True)
+        else:
+            code = os.environ.get("P2PCHAT_CODE") or (await commands.get() or "").strip()
+            await service.join(code)
+        paired = await service.wait_paired()
+    except P2PChatError as error:
+        shown = contacts_flow.as_key_changed(error, expected.petname if expected else "")
+        print(f"p2pchat chat: {shown}", file=sys.stderr)
+        await service.close()
+        return contacts_flow.exit_code(error)
+    contact = guard.contact
+    assert contact is not None
+    note = "new contact pinned" if guard.newly_pinned else "known contact"
+    if contact.verified:
+        note += ", verified"
+    from p2pchat.core.crypto import format_safety_number
+
+    _status(
+        f"paired with {contact.petname} ({note}); safety number "
+        f"{format_safety_number(paired.safety_number)}"
+    )
+    return await _converse(service, book, contact, commands)
+
+
+def _status(line: str) -> None:
+    print(f"* {line}", flush=True)
+
+
+async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int:
+    from p2pchat import events as ev
+    from p2pchat.core import session as core_session
+    from p2pchat.core.conversation import Conversation
+
+    conversation = Conversation(time.time)
+    exit_code = EXIT_OK
+    petname = contact.petname
+
+    async def pump() -> None:
+        nonlocal exit_code
+        async for event in service.events():
+            if isinstance(event, ev.TextReceived):
+                conversation.apply(
+                    core_session.TextReceived(event.message_id, event.text, event.sent_at)
+                )
+                print(f"{petname}: {event.text}", flush=True)
+            elif isinstance(event, ev.ImageReceived):
+                _status(f"{petname} sent a photo (not shown in line mode)")
+            elif isinstance(event, ev.PeerLeft):
+                _status(f"{petname} left")
+            elif isinstance(event, ev.Failed):
+                print(f"p2pchat chat: {event.message}", file=sys.stderr)
+                exit_code = event.exit_code
+
+    pumping = asyncio.ensure_future(pump())
+    reading = asyncio.ensure_future(_read_commands(service, book, contact, conversation, commands))
+    await asyncio.wait({pumping, reading}, return_when=asyncio.FIRST_COMPLETED)
+    reading.cancel()
+    with contextlib.suppress(P2PChatError):
+        await service.close()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(pumping, 5)
+    pumping.cancel()
+    return exit_code
+
+
+async def _read_commands(
+    service: Any, book: Any, contact: Any, conversation: Any, commands: Any
+) -> None:
+    from p2pchat.contacts_flow import export_evidence
+
+    while True:
+        line = await commands.get()
+        if line is None:
+            return  # end of input: leave politely
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        if line.startswith("/"):
+            word, _, rest = line.partition(" ")
+            if word == "/quit":
+                return
+            if word == "/help":
+                _status(HELP_TEXT[2:])
+            elif word == "/block":
+                book.block(contact.petname)
+                _status(f"{contact.petname} is blocked; `p2pchat contacts unblock` undoes it")
+                return
+            elif word == "/export":
+                force = rest.rstrip().endswith(" --force") or rest.strip() == "--force"
+                path = rest.strip().removesuffix("--force").strip()
+                if not path:
+                    _status("usage: /export PATH [--force]")
+                    continue
+                try:
+                    written = export_evidence(
+                        conversation,
+                        path,
+                        me="me",
+                        peer=contact.petname,
+                        safety_number=service.safety_number or contact.safety_number,
+                        overwrite=force,
+                    )
+                except FileExistsError:
+                    _status(f"{path} exists; add --force to overwrite it")
+                except OSError as error:
+                    _status(f"cannot write {path}: {error.strerror}")
+                else:
+                    _status(
+                        f"exported to {written}: keep it safe, it contains "
+                        f"{contact.petname}'s words"
+                    )
+            else:
+                _status(f"unknown command {word}; /help lists them")
+            continue
+        try:
+            message_id = await service.send_text(line)
+        except P2PChatError as error:
+            _status(f"not sent: {error}")
+            continue
+        conversation.add_outgoing_text(message_id, line)

@@ -1,0 +1,223 @@
+"""Glue between ``ChatService`` and the contact book: pin, check, refuse, touch.
+
+``ContactGuard`` is the service's ``peer_check``: it runs once the peer's bind
+verified and before ``Paired`` is emitted or any message is read, so a blocked
+contact or a changed key stops the session before anything the peer sent is
+shown. After a pairing with a code it pins the peer's identity key (trust on
+first use) under a petname: the one the user chose, else the peer's announced
+label made safe and unique. For a reconnect it insists on the pinned key.
+
+Nothing of a conversation passes through here: only who, and when last seen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from p2pchat.core.conversation import Conversation
+from p2pchat.core.crypto import format_safety_number
+from p2pchat.core.keys import SessionKeys
+from p2pchat.core.reconnect import IdentityMismatch
+from p2pchat.store.atomic import write_atomic
+from p2pchat.store.contacts import (
+    MAX_PETNAME_CHARS,
+    Contact,
+    ContactBook,
+    ContactError,
+    KeyChanged,
+    _key_changed,
+    validate_petname,
+)
+
+DEFAULT_PETNAME: Final = "peer"
+EXIT_PAIRING_FAILED: Final = 3
+
+
+class ContactBlocked(ContactError):
+    """The peer is a blocked contact: refused before anything it sent is shown."""
+
+
+def petname_from_label(label: str) -> str:
+    """A petname made from a peer's announced label: printable, no separators."""
+    cleaned = "".join(
+        char
+        for char in unicodedata.normalize("NFC", label or "")
+        if not unicodedata.category(char).startswith("C") and char not in "/\\"
+    )
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()[:MAX_PETNAME_CHARS].strip()
+    if cleaned in ("", ".", ".."):
+        return DEFAULT_PETNAME
+    return cleaned
+
+
+def unique_petname(book: ContactBook, wanted: str) -> str:
+    """``wanted``, or ``wanted-2``, ``wanted-3``... whichever is free in ``book``."""
+    base = validate_petname(wanted)
+    if book.get(base) is None:
+        return base
+    for number in range(2, 10_000):
+        suffix = f"-{number}"
+        candidate = base[: MAX_PETNAME_CHARS - len(suffix)] + suffix
+        if book.get(candidate) is None:
+            return candidate
+    raise ContactError("No free petname is left; name the contact yourself with --as NAME.")
+
+
+class ContactGuard:
+    """The ``peer_check`` of one session; ``contact`` is set once it has passed.
+
+    ``petname``: the name the user gave for a first pairing (a clash with a
+    different pinned key is ``KeyChanged``). ``expected``: the contact a
+    reconnect is meant to reach. ``replace_key``: the user deliberately re-pairs
+    a contact whose key changed.
+    """
+
+    def __init__(
+        self,
+        book: ContactBook,
+        *,
+        petname: str | None = None,
+        expected: Contact | None = None,
+        replace_key: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.book = book
+        self.petname = validate_petname(petname) if petname else None
+        self.expected = expected
+        self.replace_key = replace_key
+        self.clock = clock
+        self.contact: Contact | None = None
+        self.newly_pinned = False
+
+    def __call__(self, keys: SessionKeys) -> None:
+        now = self.clock()
+        self.book.reload()  # another process may have blocked or re-pinned meanwhile
+        if self.expected is not None:
+            self.contact = self._check_expected(self.expected, keys, now)
+            return
+        known = self.book.find_by_key(keys.peer_identity)
+        if known is not None and known.blocked:
+            raise blocked_error(known)
+        if self.replace_key and self.petname is not None:
+            self.contact = self.book.replace_key(
+                self.petname, keys.peer_identity, keys.safety_number, keys.reconnect_psk, now
+            )
+            return
+        if known is not None and (self.petname is None or self.book.get(self.petname) is known):
+            # Someone we know paired with a fresh code: refresh the reconnect key.
+            self.contact = self.book.pin(
+                known.petname, keys.peer_identity, keys.safety_number, keys.reconnect_psk, now
+            )
+            return
+        name = self.petname or petname_from_label(keys.peer_capabilities.label)
+        if self.petname is None and name == DEFAULT_PETNAME:
+            name = unique_petname(self.book, name)  # nameless peers are not one person
+        pinned = self.book.get(name)
+        if pinned is not None and pinned.blocked:
+            raise blocked_error(pinned)
+        # An existing name with another key raises KeyChanged: a stranger announcing
+        # a known contact's name is exactly what the warning is for.
+        self.contact = self.book.pin(
+            name, keys.peer_identity, keys.safety_number, keys.reconnect_psk, now
+        )
+        self.newly_pinned = pinned is None
+
+    def _check_expected(self, expected: Contact, keys: SessionKeys, now: float) -> Contact:
+        current = self.book.get(expected.petname)
+        if current is None:
+            raise ContactError(f"{expected.petname!r} was removed from the contacts meanwhile.")
+        if current.blocked:
+            raise blocked_error(current)
+        if keys.peer_identity != current.identity_key:
+            raise _key_changed(current.petname, current.identity_key, keys.peer_identity)
+        return self.book.touch(current.petname, now)
+
+
+def blocked_error(contact: Contact) -> ContactBlocked:
+    return ContactBlocked(
+        f"{contact.petname!r} is blocked: the session was refused before anything they "
+        f"sent was shown. To accept them again: p2pchat contacts unblock {contact.petname!r}"
+    )
+
+
+def as_key_changed(error: BaseException, petname: str) -> BaseException:
+    """A reconnect's ``IdentityMismatch`` as the store's SSH-style ``KeyChanged`` warning."""
+    if isinstance(error, IdentityMismatch):
+        return _key_changed(petname, error.pinned_key, error.offered_key)
+    return error
+
+
+def exit_code(error: BaseException) -> int:
+    """A changed key or a refused contact is a failed pairing (3), not a usage error."""
+    if isinstance(error, KeyChanged | ContactBlocked | IdentityMismatch):
+        return EXIT_PAIRING_FAILED
+    from p2pchat.exit_codes import exit_code_for
+
+    return exit_code_for(error)
+
+
+EXPORT_NOTE: Final = (
+    "This file is a record of a p2pchat conversation, kept as evidence (for example of "
+    "threats or harassment). It contains the other person's words; it was written only "
+    "because the user asked for it. View-once photos are never included."
+)
+
+
+def export_evidence(
+    conversation: Conversation,
+    path: str | os.PathLike[str],
+    *,
+    me: str,
+    peer: str,
+    safety_number: str,
+    overwrite: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> Path:
+    """Write the conversation's text (never view-once items) to ``path``, atomically.
+
+    The header names both petnames and the peer's safety number, so the record
+    says whose key the words came from. Refuses an existing file unless
+    ``overwrite`` (``FileExistsError``); the file is created with mode 0600.
+    """
+    target = Path(path).expanduser()
+    stamp = datetime.fromtimestamp(clock(), tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    header = [
+        "p2pchat conversation export",
+        f"exported: {stamp}",
+        f"me: {me}",
+        f"peer: {peer}",
+        f"peer safety number: {format_safety_number(safety_number)}",
+        EXPORT_NOTE,
+        "",
+    ]
+    body = conversation.export_text(me=me, peer=peer)
+    data = ("\n".join(header) + "\n" + body).encode("utf-8")
+    write_atomic(target, data, 0o600, exclusive=not overwrite)
+    return target
+
+
+def load_identity_key() -> object:
+    """This install's persistent signing key (``store.identity``); may ask a passphrase."""
+    from p2pchat.store.identity import load_or_create
+
+    return load_or_create().signing_key
+
+
+__all__ = [
+    "ContactBlocked",
+    "ContactGuard",
+    "as_key_changed",
+    "blocked_error",
+    "exit_code",
+    "export_evidence",
+    "load_identity_key",
+    "petname_from_label",
+    "unique_petname",
+]
