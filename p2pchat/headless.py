@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from p2pchat import events as ev
 from p2pchat.core.errors import P2PChatError
+from p2pchat.received_files import save_received
 from p2pchat.service import ChatService
 
 MAX_COMMAND_BYTES = 1024 * 1024
@@ -219,8 +220,6 @@ class HeadlessSession:
             "removed": list(event.removed),
         }
         if self.save_dir is not None:
-            from p2pchat.cli.cmd_transfer import save_received
-
             self._saved += 1
             fields["path"] = str(save_received(self.save_dir, event.data, event.mime, self._saved))
         self.out.write("image", **fields)

@@ -19,6 +19,7 @@ from typing import Any
 from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK, EXIT_PEER_LOST, EXIT_USAGE
 from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
 from p2pchat.core.errors import P2PChatError
+from p2pchat.received_files import save_received
 
 MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024
 DELIVERY_TIMEOUT = 600.0
@@ -260,25 +261,3 @@ async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
         return exit_code_for(error)
     finally:
         await service.close()
-
-
-def save_received(out_dir: Path, data: bytes, mime: str, index: int) -> Path:
-    """Write a complete, re-sanitised image under a name we choose, atomically."""
-    extension = ".png" if mime == "image/png" else ".jpg"
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1000):
-        suffix = f"-{attempt}" if attempt else ""
-        final = out_dir / f"p2pchat-{stamp}-{index:03d}{suffix}{extension}"
-        if not final.exists():
-            break
-    partial = out_dir / f".{final.name}.part"
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(partial, final)  # fails instead of overwriting a file that appeared meanwhile
-    finally:
-        partial.unlink(missing_ok=True)
-    return final

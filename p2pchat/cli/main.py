@@ -16,65 +16,20 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
-from typing import Final
 
 from p2pchat import __version__
-from p2pchat.core.errors import ImageRejected, InvalidCode, P2PChatError, TransportError, WrongCode
-
-EXIT_OK: Final = 0
-EXIT_FAILURE: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_PAIRING_FAILED: Final = 3
-EXIT_PEER_LOST: Final = 4
-EXIT_INPUT_REJECTED: Final = 5
-EXIT_INTERRUPTED: Final = 130
-
-EXIT_CODES: Final = {
-    EXIT_OK: "success",
-    EXIT_FAILURE: "unexpected failure (a bug: please report it)",
-    EXIT_USAGE: "usage error: bad option, or an invalid code or argument",
-    EXIT_PAIRING_FAILED: "pairing failed: wrong code, or the exchange was tampered with",
-    EXIT_PEER_LOST: "the peer was lost, or a transfer failed",
-    EXIT_INPUT_REJECTED: "input rejected: an image was refused or a file unreadable",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
-}
-
-
-def exit_code_for(error: BaseException) -> int:
-    """Map an error to the documented exit code."""
-    if isinstance(error, InvalidCode):
-        return EXIT_USAGE
-    store_code = _store_exit_code(error)
-    if store_code is not None:
-        return store_code
-    if isinstance(error, WrongCode):
-        return EXIT_PAIRING_FAILED
-    from p2pchat.core.errors import RemoteProtocolError
-
-    if isinstance(error, ImageRejected):
-        return EXIT_INPUT_REJECTED
-    if isinstance(error, RemoteProtocolError):
-        return EXIT_PAIRING_FAILED
-    if isinstance(error, TransportError):
-        return EXIT_PEER_LOST
-    if isinstance(error, OSError):
-        return EXIT_INPUT_REJECTED
-    return EXIT_FAILURE
-
-
-def _store_exit_code(error: BaseException) -> int | None:
-    """Identity, contacts and settings errors: a wrong passphrase is usage, a bad file input."""
-    try:
-        from p2pchat.store.contacts import ContactError, ContactsCorrupt
-        from p2pchat.store.identity import IdentityCorrupt, PassphraseRequired, WrongPassphrase
-        from p2pchat.store.settings import SettingsError
-    except ImportError:  # pragma: no cover - the store is part of the package
-        return None
-    if isinstance(error, IdentityCorrupt | ContactsCorrupt | SettingsError):
-        return EXIT_INPUT_REJECTED
-    if isinstance(error, WrongPassphrase | PassphraseRequired | ContactError):
-        return EXIT_USAGE
-    return None
+from p2pchat.core.errors import P2PChatError
+from p2pchat.exit_codes import (  # re-exported: the subcommands import them from here
+    EXIT_CODES,
+    EXIT_FAILURE,
+    EXIT_INPUT_REJECTED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PAIRING_FAILED,
+    EXIT_PEER_LOST,
+    EXIT_USAGE,
+    exit_code_for,
+)
 
 
 def _epilog() -> str:
@@ -140,3 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_FAILURE",
+    "EXIT_INPUT_REJECTED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PAIRING_FAILED",
+    "EXIT_PEER_LOST",
+    "EXIT_USAGE",
+    "build_parser",
+    "exit_code_for",
+    "main",
+]
