@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal, cast
+from typing import ClassVar, Final, Literal, cast
 
 import nacl.signing
 
@@ -89,6 +89,18 @@ class ServiceConfig:
     # read; raising a P2PChatError stops the session (pinned key changed, blocked).
     peer_check: Callable[[SessionKeys], None] | None = None
     reconnect_wait: float = RECONNECT_WAIT
+
+
+@dataclass(frozen=True)
+class TimerChanged(ev.ServiceEvent):
+    """The conversation's disappearing-message timer changed (0: off); both sides apply it.
+
+    Belongs in ``events.py``; kept here until it moves.
+    """
+
+    kind: ClassVar[str] = "timer"
+    seconds: int
+    by_peer: bool
 
 
 @dataclass
@@ -395,6 +407,12 @@ class ChatService:
             self._emit(ev.TransferCancelled(message_id, transfer.direction, by_peer=False))
         self._output_ready.set()
 
+    async def set_timer(self, seconds: int) -> None:
+        """Set the disappearing-message timer for both sides (0: off; see framing.TIMER_SECONDS)."""
+        self._require_session().send_timer(seconds)
+        self._emit(TimerChanged(seconds, by_peer=False))
+        self._output_ready.set()
+
     async def send_typing(self) -> None:
         self._require_session().send_typing()
         self._output_ready.set()
@@ -539,6 +557,8 @@ class ChatService:
             self._emit(ev.Opened(event.id))
         elif isinstance(event, s.TypingReceived):
             self._emit(ev.PeerTyping())
+        elif isinstance(event, s.TimerChanged):
+            self._emit(TimerChanged(event.seconds, by_peer=True))
         elif isinstance(event, s.PongReceived):
             self.rtt = event.rtt
             self._emit(ev.RoundTrip(event.rtt))

@@ -7,7 +7,7 @@
 Uses this install's persistent identity (``p2pchat identity``) so that contacts
 can recognise it; ``send`` / ``receive`` / ``headless`` stay ephemeral. After
 pairing, each stdin line is a message; commands start with ``/``: ``/export
-PATH [--force]``, ``/block``, ``/quit``, ``/help``. stdout carries the
+PATH [--force]``, ``/timer off|30s|5m|1h|1d``, ``/block``, ``/quit``, ``/help``. stdout carries the
 conversation (``NAME: text``) and status lines starting with ``* ``; warnings and
 errors go to stderr. History lives in memory only: nothing of the conversation
 is written anywhere unless ``/export`` is asked for.
@@ -33,6 +33,7 @@ from p2pchat.core.errors import P2PChatError
 HELP_TEXT = (
     "* commands: /export PATH [--force]  write this conversation to a file you name "
     "(evidence of threats or harassment; it contains the other person's words) | "
+    "/timer off|30s|5m|1h|1d  make messages disappear on both screens | "
     "/block  refuse this contact from now on and leave | /quit  leave"
 )
 
@@ -159,8 +160,10 @@ def _status(line: str) -> None:
 
 async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int:
     from p2pchat import events as ev
+    from p2pchat.contacts_flow import describe_timer
     from p2pchat.core import session as core_session
-    from p2pchat.core.conversation import Conversation
+    from p2pchat.core.conversation import Conversation, DisappearingTimer
+    from p2pchat.service import TimerChanged
 
     conversation = Conversation(time.time)
     exit_code = EXIT_OK
@@ -176,16 +179,31 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                 print(f"{petname}: {event.text}", flush=True)
             elif isinstance(event, ev.ImageReceived):
                 _status(f"{petname} sent a photo (not shown in line mode)")
+            elif isinstance(event, TimerChanged):
+                conversation.set_disappearing(DisappearingTimer(event.seconds))
+                who = petname if event.by_peer else "you"
+                _status(f"timer set by {who}: {describe_timer(event.seconds)}")
             elif isinstance(event, ev.PeerLeft):
                 _status(f"{petname} left")
             elif isinstance(event, ev.Failed):
                 print(f"p2pchat chat: {event.message}", file=sys.stderr)
                 exit_code = event.exit_code
 
+    async def expire() -> None:
+        # A line terminal cannot erase what it printed; the messages leave the
+        # in-memory history (and so any later /export) and the user is told.
+        while True:
+            await asyncio.sleep(1.0)
+            gone = conversation.expire(time.time())
+            if gone:
+                _status(f"{len(gone)} message(s) disappeared")
+
+    expiring = asyncio.ensure_future(expire())
     pumping = asyncio.ensure_future(pump())
     reading = asyncio.ensure_future(_read_commands(service, book, contact, conversation, commands))
     await asyncio.wait({pumping, reading}, return_when=asyncio.FIRST_COMPLETED)
     reading.cancel()
+    expiring.cancel()
     with contextlib.suppress(P2PChatError):
         await service.close()
     with contextlib.suppress(asyncio.TimeoutError):
@@ -212,6 +230,15 @@ async def _read_commands(
                 return
             if word == "/help":
                 _status(HELP_TEXT[2:])
+            elif word == "/timer":
+                from p2pchat.contacts_flow import parse_timer
+
+                try:
+                    await service.set_timer(parse_timer(rest))
+                except ValueError as error:
+                    _status(str(error))
+                except P2PChatError as error:
+                    _status(f"timer not changed: {error}")
             elif word == "/block":
                 book.block(contact.petname)
                 _status(f"{contact.petname} is blocked; `p2pchat contacts unblock` undoes it")

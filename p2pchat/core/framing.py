@@ -40,6 +40,9 @@ NONCE_SIZE: Final = 8
 ID_BYTES: Final = 8
 ID_HEX_CHARS: Final = 2 * ID_BYTES
 _MAX_KEYS: Final = 12
+# The disappearing-message timers people can agree on: off, 30 s, 5 min, 1 h, 1 day.
+TIMER_SECONDS: Final = frozenset({0, 30, 300, 3600, 86400})
+MAX_TIMER_SECONDS: Final = 86400
 
 _ID_PATTERN: Final = re.compile(r"[0-9a-f]{%d}" % ID_HEX_CHARS)  # noqa: UP031 - regex braces
 
@@ -146,7 +149,17 @@ class Cancel:
     id: str
 
 
-Frame = Hello | Text | ImageHeader | Chunk | Ack | Opened | Typing | Ping | Pong | Bye | Cancel
+@dataclass(frozen=True)
+class Timer:
+    """Either side sets the conversation's disappearing-message timer; both apply it."""
+
+    TYPE: ClassVar[str] = "timer"
+    seconds: int
+
+
+Frame = (
+    Hello | Text | ImageHeader | Chunk | Ack | Opened | Typing | Ping | Pong | Bye | Cancel | Timer
+)
 
 
 def encode_frame(frame: Frame) -> bytes:
@@ -356,6 +369,14 @@ def _decode_cancel(fields: Mapping[str, Any]) -> Frame:
     return Cancel(id=_get_id("cancel", fields))
 
 
+def _decode_timer(fields: Mapping[str, Any]) -> Frame:
+    _expect_keys("timer", fields, frozenset({"seconds"}))
+    seconds = _get_int("timer", fields, "seconds", 0, MAX_TIMER_SECONDS)
+    if seconds not in TIMER_SECONDS:
+        _fail("timer", "seconds", "is not one of the offered timer settings")
+    return Timer(seconds=seconds)
+
+
 _DECODERS: Final[dict[str, Callable[[Mapping[str, Any]], Frame]]] = {
     Hello.TYPE: _decode_hello,
     Text.TYPE: _decode_text,
@@ -368,6 +389,7 @@ _DECODERS: Final[dict[str, Callable[[Mapping[str, Any]], Frame]]] = {
     Pong.TYPE: _decode_pong,
     Bye.TYPE: _decode_bye,
     Cancel.TYPE: _decode_cancel,
+    Timer.TYPE: _decode_timer,
 }
 
 

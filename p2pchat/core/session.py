@@ -125,6 +125,13 @@ class PongReceived(SessionEvent):
 
 
 @dataclass(frozen=True)
+class TimerChanged(SessionEvent):
+    """The peer set the disappearing-message timer (0: off); apply it to new messages."""
+
+    seconds: int
+
+
+@dataclass(frozen=True)
 class PeerBye(SessionEvent):
     pass
 
@@ -410,6 +417,14 @@ class Session:
         self._require_open("send a typing notice")
         self._pending.append((Channel.CONTROL, fr.Typing()))
 
+    def send_timer(self, seconds: int) -> None:
+        """Set the conversation's disappearing-message timer for both sides (0: off)."""
+        self._require_open("change the disappearing-message timer")
+        if seconds not in fr.TIMER_SECONDS:
+            choices = ", ".join(str(s) for s in sorted(fr.TIMER_SECONDS))
+            raise LocalProtocolError(f"the timer must be one of {choices} seconds")
+        self._pending.append((Channel.CONTROL, fr.Timer(seconds)))
+
     def send_ping(self) -> None:
         self._require_open("send a ping")
         nonce = self._random(fr.NONCE_SIZE)
@@ -507,6 +522,8 @@ class Session:
                 self._events.append(PongReceived(max(0.0, self._clock() - sent_at)))
         elif isinstance(frame, fr.Cancel):
             self._peer_cancelled_outgoing(frame.id)
+        elif isinstance(frame, fr.Timer):
+            self._events.append(TimerChanged(frame.seconds))
         elif isinstance(frame, fr.Bye):
             self._drop_transfers(by_peer=True)
             self._transition(_Trigger.RECV_BYE)
@@ -709,5 +726,6 @@ __all__ = [
     "SessionEvent",
     "SessionState",
     "TextReceived",
+    "TimerChanged",
     "TypingReceived",
 ]
