@@ -23,6 +23,7 @@ import ctypes
 import functools
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,7 +102,7 @@ class Vault:
         self._clock = clock
         self._items: dict[str, _Item] = {}
         self._gone: dict[str, GoneReason] = {}
-        self._protection: _DumpProtection | None = None
+        self._protected = False
 
     # ------------------------------------------------------------------ queries
     def __contains__(self, vault_id: object) -> bool:
@@ -148,8 +149,9 @@ class Vault:
             vault_id, message_id, mime, int(w), int(h), float(view_seconds), expires_at, False
         )
         self._items[vault_id] = _Item(data, entry)
-        if self._protection is None:
-            self._protection = _DumpProtection.engage()
+        if not self._protected:
+            self._protected = True
+            _DUMP_GUARD.acquire()
         return vault_id
 
     def open(self, vault_id: str) -> memoryview:
@@ -219,6 +221,11 @@ class Vault:
     def __repr__(self) -> str:
         return f"<Vault: {len(self._items)} sealed>"
 
+    def __del__(self) -> None:
+        # A vault dropped without close still wipes, and gives the dump settings back.
+        with contextlib.suppress(Exception):
+            self.wipe_all()
+
     # ------------------------------------------------------------------ helpers
     def _deadline(self, item: _Item) -> float:
         if item.opened_at is not None:
@@ -237,15 +244,37 @@ class Vault:
             with contextlib.suppress(BufferError):
                 view.release()
         del data, view, item
-        if not self._items and self._protection is not None:
-            self._protection.restore()
-            self._protection = None
+        if not self._items and self._protected:
+            self._protected = False
+            _DUMP_GUARD.release()
 
 
 def _replace_opened(entry: VaultEntry) -> VaultEntry:
     from dataclasses import replace
 
     return replace(entry, opened=True)
+
+
+class _DumpGuard:
+    """Process-wide: engaged while any vault holds an item, restored when the last empties."""
+
+    def __init__(self) -> None:
+        self._holders = 0
+        self._protection: _DumpProtection | None = None
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._holders += 1
+            if self._holders == 1:
+                self._protection = _DumpProtection.engage()
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders = max(0, self._holders - 1)
+            if self._holders == 0 and self._protection is not None:
+                self._protection.restore()
+                self._protection = None
 
 
 class _DumpProtection:
@@ -287,6 +316,9 @@ class _DumpProtection:
             if prctl is not None:
                 with contextlib.suppress(OSError, AttributeError, ValueError):
                     prctl(_PR_SET_DUMPABLE, self._dumpable, 0, 0, 0)
+
+
+_DUMP_GUARD: Final = _DumpGuard()
 
 
 @functools.cache
