@@ -8,6 +8,7 @@ service and its workers) to act. Nothing here does I/O.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shlex
 import time
@@ -24,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from p2pchat import events as ev
+from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
 from p2pchat.tui.screens.file_picker import FilePicker
@@ -31,9 +33,11 @@ from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.image_viewer import ImageViewerScreen
 from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult, removed_items
 from p2pchat.tui.screens.verify import VerifyScreen
+from p2pchat.tui.screens.view_once import ViewOnceScreen
 from p2pchat.tui.widgets.composer import Composer
 from p2pchat.tui.widgets.image_view import ImageView
 from p2pchat.tui.widgets.message_list import MessageList
+from p2pchat.tui.widgets.sealed import SealedPhoto
 from p2pchat.tui.widgets.status_bar import StatusBar
 from p2pchat.tui.widgets.transfer_bar import TransferPanel
 
@@ -110,6 +114,7 @@ class ChatScreen(Screen[None]):
         self._delivered_early: set[str] = set()
         self._typing_timer: Any = None
         self._typing_sent_at = float("-inf")
+        self._view_once_explained = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -215,11 +220,14 @@ class ChatScreen(Screen[None]):
             prepared = result.prepared
             local_id = local_message_id()
             removed = removed_items(prepared.report)
+            if result.view_once:
+                self._explain_view_once()
             self.query_one(MessageList).add_image(
                 local_id,
                 "out",
                 self.my_label,
-                prepared.data,
+                # The sender keeps no viewable copy of a view-once photo, not even here.
+                b"" if result.view_once else prepared.data,
                 report_lines=removed or (t("report.nothing_found"),),
                 caption=t("chat.view_once_caption") if result.view_once else "",
             )
@@ -242,6 +250,43 @@ class ChatScreen(Screen[None]):
     def _view_image(self, message: ImageView.Selected) -> None:
         viewer = ImageViewerScreen(message.view.data, renderer=message.view.renderer)
         self.app.push_screen(viewer)
+
+    @on(SealedPhoto.OpenRequested)
+    def _open_view_once(self, message: SealedPhoto.OpenRequested) -> None:
+        sealed = message.sealed
+
+        def closed(shown: bool | None) -> None:
+            if not shown:
+                sealed.mark_gone("expired")
+                self.query_one(MessageList).add_notice(t("view_once.gone"), level="warning")
+                return
+            sealed.mark_gone("viewed")
+            service = getattr(self.app, "service", None)
+            if service is not None:
+                self.run_worker(
+                    self._send_opened(service, sealed.message_id),
+                    group="view-once",
+                    exit_on_error=False,
+                )
+
+        viewer = ViewOnceScreen(
+            sealed.vault,
+            sealed.vault_id,
+            view_seconds=sealed.view_seconds,
+            renderer=self.renderer or "auto",
+        )
+        self.app.push_screen(viewer, closed)
+
+    async def _send_opened(self, service: Any, message_id: str) -> None:
+        # The peer may have left meanwhile: the photo is gone either way.
+        with contextlib.suppress(P2PChatError):
+            await service.mark_opened(message_id)
+
+    def _explain_view_once(self) -> None:
+        """Say once per chat, plainly, what view-once cannot do."""
+        if not self._view_once_explained:
+            self._view_once_explained = True
+            self.query_one(MessageList).add_notice(t("view_once.first_use"), level="warning")
 
     # ----- attributes down --------------------------------------------------------
     def set_verified(self, verified: bool) -> None:
@@ -330,6 +375,21 @@ class ChatScreen(Screen[None]):
     def _show_received_image(self, image: ev.ImageReceived) -> None:
         messages = self.query_one(MessageList)
         removed = image.removed or (t("report.nothing_found_receiver"),)
+        vault = getattr(getattr(self.app, "service", None), "vault", None)
+        if image.view_once and image.vault_id is not None and vault is not None:
+            # Sealed: no thumbnail, no report, no caption; only the viewer opens it.
+            self._explain_view_once()
+            messages.add_item(
+                SealedPhoto(
+                    image.message_id,
+                    self.peer_label,
+                    time.time(),
+                    vault=vault,
+                    vault_id=image.vault_id,
+                    view_seconds=image.view_seconds,
+                )
+            )
+            return
         if image.view_once or not image.data:
             messages.add_image(
                 image.message_id,

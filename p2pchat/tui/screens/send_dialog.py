@@ -95,6 +95,10 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
             )
             if not self.peer_view_once:
                 yield Static(t("send.view_once_unavailable"), classes="hint")
+            else:
+                limits = Static(t("view_once.limits"), classes="hint", id="send-view-once-limits")
+                limits.display = False  # said plainly as soon as view-once is ticked
+                yield limits
             with Horizontal(id="send-buttons"):
                 yield Button(t("send.send"), id="send", variant="primary", disabled=True)
                 yield Button(t("send.cancel"), id="cancel")
@@ -138,6 +142,10 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         report.update(Content(t("send.failed", reason=safe_label(message.reason, 400))))
         report.add_class("-error")
         self.query_one("#send", Button).disabled = True
+
+    @on(Checkbox.Changed, "#view-once")
+    def _view_once_changed(self, event: Checkbox.Changed) -> None:
+        self.query_one("#send-view-once-limits", Static).display = event.value
 
     @on(Checkbox.Changed, "#original-size")
     def _size_changed(self, event: Checkbox.Changed) -> None:

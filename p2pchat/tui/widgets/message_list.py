@@ -163,6 +163,11 @@ class MessageList(VerticalScroll):
         self._add(item)
         return item
 
+    def add_item(self, item: MessageItem) -> MessageItem:
+        """Add a message widget made elsewhere (the sealed view-once placeholder)."""
+        self._add(item)
+        return item
+
     def add_notice(self, text: str, *, level: Literal["info", "warning", "error"] = "info") -> None:
         self.mount(Static(Content(text), classes=f"notice -{level}"))
         self.call_after_refresh(self.scroll_end, animate=False)

@@ -1,0 +1,116 @@
+"""The sealed placeholder of a received view-once photo in the message list.
+
+Owns what the chat shows for a view-once photo: a lock line, never a thumbnail,
+a preview, a caption from the sender or the removed-metadata report (those
+would tell something about the picture). Enter or a click asks the chat to
+open it once; afterwards it says "viewed" (or "expired") and cannot be opened
+again. While sealed it watches the vault, so a photo wiped by expiry shows as
+expired without a service event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Static
+
+from p2pchat.i18n import t
+from p2pchat.tui.widgets.message_list import MessageItem
+
+VAULT_CHECK_SECONDS: Final = 1.0
+
+
+class SealedBody(Static, can_focus=True):
+    """The focusable line of a sealed photo."""
+
+    BINDINGS = [Binding("enter", "open", t("keys.open_view_once"), id="sealed.open")]
+
+    def action_open(self) -> None:
+        parent = self.parent
+        if isinstance(parent, SealedPhoto):
+            parent.request_open()
+
+    def on_click(self) -> None:
+        self.action_open()
+
+
+class SealedPhoto(MessageItem):
+    """A received view-once photo: sealed, then viewed or expired."""
+
+    DEFAULT_CSS = """
+    SealedPhoto SealedBody {
+        width: auto;
+        padding: 0 1;
+        border: round $warning;
+    }
+    SealedPhoto SealedBody:focus {
+        border: round $accent;
+        text-style: bold;
+    }
+    SealedPhoto.-gone SealedBody {
+        border: round $panel;
+        color: $text-muted;
+    }
+    """
+
+    @dataclass
+    class OpenRequested(Message):
+        sealed: SealedPhoto
+
+    def __init__(
+        self,
+        message_id: str,
+        sender: str,
+        sent_at: float,
+        *,
+        vault: Any,
+        vault_id: str,
+        view_seconds: float,
+    ) -> None:
+        super().__init__(message_id, "in", sender, sent_at, "received")
+        self.vault = vault
+        self.vault_id = vault_id
+        self.view_seconds = view_seconds
+        self.seal: str = "sealed"  # sealed, opening, viewed, expired
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield SealedBody(self._body_text(), classes="sealed-body")
+
+    def on_mount(self) -> None:
+        self.set_interval(VAULT_CHECK_SECONDS, self._check_vault)
+
+    def _body_text(self) -> Content:
+        if self.seal == "viewed":
+            return Content(t("view_once.viewed"))
+        if self.seal == "expired":
+            return Content(t("view_once.expired"))
+        return Content(t("view_once.sealed", seconds=max(1, round(self.view_seconds))))
+
+    @property
+    def openable(self) -> bool:
+        return self.seal == "sealed" and self.vault_id in self.vault
+
+    def request_open(self) -> None:
+        if self.openable:
+            self.seal = "opening"
+            self.post_message(self.OpenRequested(self))
+        elif self.seal == "sealed":
+            self.mark_gone("expired")
+
+    def mark_gone(self, how: str) -> None:
+        """The photo was viewed, or expired unopened: it can never be opened again."""
+        self.seal = how
+        self.add_class("-gone")
+        self.query_one(SealedBody).update(self._body_text())
+        if how == "viewed":
+            self.set_state("viewed")
+
+    def _check_vault(self) -> None:
+        if self.seal == "sealed" and self.vault_id not in self.vault:
+            self.mark_gone("expired")
