@@ -39,6 +39,7 @@ from p2pchat.core.errors import (
 )
 from p2pchat.core.keys import Capabilities, Channel, Limits, SessionKeys
 from p2pchat.core.labels import safe_label
+from p2pchat.core.manual import ManualPairing
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect, rendezvous_nameplate
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
@@ -295,6 +296,44 @@ class ChatService:
         with contextlib.suppress(P2PChatError):
             await mailbox.close("happy")
         self._mailbox = None
+        await self._bind_and_start(link, pairing)
+
+    async def pair_over_link(
+        self,
+        link: RtcLink,
+        handshake: Reconnect | ManualPairing,
+        timeout: float = CONNECT_TIMEOUT,
+    ) -> ev.Paired:
+        """Finish a pairing whose SDPs travelled another way (copy-paste, no mailbox).
+
+        ``link`` already holds both descriptions; this opens the channels, verifies
+        the bind (and ``peer_check``) and starts the session, as after a code.
+        """
+        self._require_state("idle")
+        self.state = "pairing"
+        self._link = link
+        try:
+            await asyncio.wait_for(self._bind_and_start(link, handshake), timeout)
+        except (TimeoutError, P2PChatError) as error:
+            failure = (
+                error
+                if isinstance(error, P2PChatError)
+                else TransportError("The peer did not connect in time: paste the blobs again.")
+            )
+            self.state = "failed"
+            self._pair_error = failure
+            with contextlib.suppress(Exception):
+                await link.close()
+            self._emit(ev.Failed(message=str(failure), exit_code=_exit_code(failure)))
+            self._paired.set()
+            self._closed.set()
+            raise failure from None
+        return self._paired_event()
+
+    async def _bind_and_start(
+        self, link: RtcLink, pairing: Pairing | Reconnect | ManualPairing
+    ) -> None:
+        """Open the channels, exchange and verify the bind, then run the session."""
         await link.wait_open(CONNECT_TIMEOUT)
         await link.send(Channel.CONTROL, pairing.bind_message())
         early: list[tuple[Channel, bytes]] = []

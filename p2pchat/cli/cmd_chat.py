@@ -24,6 +24,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
@@ -85,7 +86,11 @@ def run_chat(args: argparse.Namespace) -> int:
     return int(run(_chat(args)))
 
 
-async def _chat(args: argparse.Namespace) -> int:
+# How a session pairs: by default through the mailbox; `p2pchat manual` passes copy-paste.
+PairStep = Callable[[Any, Any, "asyncio.Queue[str | None]"], Awaitable[Any]]
+
+
+async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
     from p2pchat import contacts_flow
     from p2pchat.headless import start_stdin_reader
     from p2pchat.service import ChatService, ServiceConfig
@@ -125,7 +130,9 @@ async def _chat(args: argparse.Namespace) -> int:
     )
     commands = start_stdin_reader(asyncio.get_running_loop())
     try:
-        if expected is not None:
+        if pair is not None:
+            paired = await pair(service, expected, commands)
+        elif expected is not None:
             _status(f"waiting for {expected.petname} at your meeting point...")
             await service.reconnect(expected.reconnect_psk, expected.identity_key)
         elif args.invite:
@@ -134,7 +141,8 @@ async def _chat(args: argparse.Namespace) -> int:
         else:
             code = os.environ.get("P2PCHAT_CODE") or (await commands.get() or "").strip()
             await service.join(code)
-        paired = await service.wait_paired()
+        if pair is None:
+            paired = await service.wait_paired()
     except P2PChatError as error:
         shown = contacts_flow.as_key_changed(error, expected.petname if expected else "")
         print(f"p2pchat chat: {shown}", file=sys.stderr)

@@ -29,8 +29,8 @@ def mailbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 class Chat:
     """One `p2pchat chat` process: stdin lines in, stdout lines collected by a thread."""
 
-    def __init__(self, args: list[str], config: Path, **env: str) -> None:
-        self.proc = spawn(["chat", *args], p2pchat_env(config, **env), stdin=subprocess.PIPE)
+    def __init__(self, args: list[str], config: Path, command: str = "chat", **env: str) -> None:
+        self.proc = spawn([command, *args], p2pchat_env(config, **env), stdin=subprocess.PIPE)
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._reader = threading.Thread(target=self._pump, daemon=True)

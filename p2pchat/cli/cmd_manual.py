@@ -1,0 +1,73 @@
+"""`p2pchat manual invite|join`: pair with no server at all, by copy-paste, then chat.
+
+First contact: the inviter says the code aloud (never typed into a chat where
+the blobs travel) and pastes blobs with the joiner: three in all. A pinned
+contact (``--contact PETNAME``) needs no code: two signed blobs.
+
+stdout: ``code: ...`` (inviter, first contact), each blob to pass on as a line
+``blob: p2pc1...``, then the conversation as in ``p2pchat chat``. stdin: the
+code (joiner, unless ``$P2PCHAT_CODE``), the other person's blobs, then
+messages. Exit status: 0 ok, 2 usage, 3 wrong code / changed key / blocked,
+4 peer lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from p2pchat.cli.main import EXIT_USAGE
+from p2pchat.cli.options import add_network_options
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "manual",
+        help="pair without any server, by copy-pasting short blobs, then chat",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument("action", choices=("invite", "join"))
+    add_network_options(parser)
+    parser.add_argument("--contact", metavar="PETNAME", help="a pinned contact (no code needed)")
+    parser.add_argument("--as", dest="pin_as", metavar="NAME", help="petname for a new contact")
+    parser.add_argument("--replace-key", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--name", default="", help="a display name announced to the peer")
+    parser.set_defaults(func=run_manual)
+
+
+def run_manual(args: argparse.Namespace) -> int:
+    if args.contact and args.pin_as:
+        print("p2pchat manual: --as is for a new contact, not with --contact", file=sys.stderr)
+        return EXIT_USAGE
+    args.petname = args.contact
+    args.invite = args.action == "invite"
+    args.join = not args.invite
+    args.wait = 600.0
+    from p2pchat.cli.cmd_chat import _chat
+    from p2pchat.net.loop import run
+
+    return int(run(_chat(args, pair=lambda *a: _pair(args, *a))))
+
+
+async def _pair(args: argparse.Namespace, service: Any, expected: Any, commands: Any) -> Any:
+    from p2pchat.core.manual import manual_code
+    from p2pchat.net import manual
+
+    def write(blob: str) -> None:
+        print(f"blob: {blob}", flush=True)
+
+    async def read() -> str | None:
+        line = await commands.get()
+        return None if line is None else line.strip().removeprefix("blob:").strip()
+
+    if expected is not None:
+        drive = manual.invite_pinned if args.invite else manual.join_pinned
+        return await drive(service, expected.reconnect_psk, expected.identity_key, write, read)
+    if args.invite:
+        code = manual_code()
+        print(f"code: {code}", flush=True)
+        return await manual.invite_first_contact(service, code, write, read)
+    code = os.environ.get("P2PCHAT_CODE") or (await commands.get() or "").strip()
+    return await manual.join_first_contact(service, code, write, read)

@@ -1,0 +1,114 @@
+"""Serverless pairing end to end: blobs passed between two processes' stdin/stdout.
+
+No mailbox runs at all: the only link between the processes is this test copying
+each `blob:` line from one's stdout to the other's stdin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from p2pchat.core.manual import BLOB_PREFIX
+from tests.contacts.conftest import Chat
+
+LOOPBACK = ["--loopback"]
+
+
+@pytest.fixture
+def start(chats: list[Chat]) -> Callable[..., Chat]:
+    def make(args: list[str], config: Path, **env: str) -> Chat:
+        chat = Chat(args, config, command="manual", **env)
+        chats.append(chat)
+        return chat
+
+    return make
+
+
+def blob(chat: Chat) -> str:
+    line = chat.expect("blob: ").removeprefix("blob: ")
+    assert line.startswith(BLOB_PREFIX)
+    return line
+
+
+def first_contact(
+    start: Callable[..., Chat], config_a: Path, config_b: Path, wrong_code: bool = False
+) -> tuple[Chat, Chat]:
+    alice = start(["invite", "--name", "alice", *LOOPBACK], config_a)
+    code = alice.expect("code: ").removeprefix("code: ")
+    if wrong_code:
+        words = code.split("-")
+        words[1] = "aardvark" if words[1] != "aardvark" else "absurd"
+        code = "-".join(words)
+    bob = start(["join", "--name", "bob", *LOOPBACK], config_b, P2PCHAT_CODE=code)
+    first = blob(alice)
+    assert len(first) < 100
+    bob.say(first)
+    second = blob(bob)
+    assert len(second) < 600
+    alice.say(second)
+    return alice, bob
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    a, b = tmp_path / "alice", tmp_path / "bob"
+    a.mkdir()
+    b.mkdir()
+    yield a, b
+
+
+def test_three_blobs_pair_a_first_contact_then_two_blobs_reconnect_it(
+    start: Callable[..., Chat], configs: tuple[Path, Path]
+) -> None:
+    config_a, config_b = configs
+    alice, bob = first_contact(start, config_a, config_b)
+    bob.say(blob(alice))
+    assert "new contact pinned" in alice.expect("* paired with bob")
+    assert "new contact pinned" in bob.expect("* paired with alice")
+    alice.say("no server saw this")
+    assert bob.expect("alice: ") == "alice: no server saw this"
+    assert alice.finish()[0] == 0
+    assert bob.finish()[0] == 0
+
+    # A pinned contact: two signed blobs, no code.
+    alice = start(["invite", "--contact", "bob", *LOOPBACK], config_a)
+    bob = start(["join", "--contact", "alice", *LOOPBACK], config_b)
+    bob.say(blob(alice))
+    alice.say(blob(bob))
+    assert "known contact" in alice.expect("* paired with bob")
+    assert "known contact" in bob.expect("* paired with alice")
+    bob.say("again, by paste")
+    assert alice.expect("bob: ") == "bob: again, by paste"
+    assert bob.finish()[0] == 0
+    assert alice.finish()[0] == 0
+
+
+def test_a_wrong_code_fails_with_exit_3(
+    start: Callable[..., Chat], configs: tuple[Path, Path]
+) -> None:
+    alice, bob = first_contact(start, *configs, wrong_code=True)
+    code, out, err = alice.finish()
+    assert code == 3, err
+    assert "code was wrong" in err
+    assert "* paired" not in out
+    bob.kill()
+
+
+def test_a_damaged_blob_is_refused_clearly(
+    start: Callable[..., Chat], configs: tuple[Path, Path]
+) -> None:
+    alice = start(["invite", *LOOPBACK], configs[0])
+    code = alice.expect("code: ").removeprefix("code: ")
+    bob = start(["join", *LOOPBACK], configs[1], P2PCHAT_CODE=code)
+    bob.say(blob(alice))
+    second = blob(bob)
+    middle = len(second) // 2
+    damaged = second[:middle] + ("A" if second[middle] != "A" else "B") + second[middle + 1 :]
+    alice.say(damaged)
+    code_, out, err = alice.finish()
+    assert code_ == 3, err
+    assert "damaged" in err and "* paired" not in out
+    bob.kill()
