@@ -222,7 +222,8 @@ class ViewOnceScreen(ModalScreen[bool]):
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
-        widget, self._widget = self._widget, None
+        widget: Any = self._widget
+        self._widget = None
         sequence = None
         if widget is not None:
             sequence = terminal_cleanup_sequence(type(widget))
