@@ -65,7 +65,7 @@ State = Literal["idle", "pairing", "paired", "closing", "closed", "failed"]
 
 
 def _exit_code(error: BaseException) -> int:
-    from p2pchat.cli.main import exit_code_for
+    from p2pchat.exit_codes import exit_code_for
 
     return exit_code_for(error)
 
@@ -347,7 +347,7 @@ class ChatService:
         keys = pairing.receive_bind(data)
         if self.config.peer_check is not None:
             self.config.peer_check(keys)
-        self._session = core_session.Session(keys, limits=self.config.limits, clock=time.monotonic)
+        self._session = core_session.Session(keys, limits=self.config.limits, clock=time.time)
         self.safety_number = keys.safety_number
         self.peer_identity = keys.peer_identity
         self.peer_capabilities = keys.peer_capabilities
