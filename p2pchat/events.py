@@ -125,6 +125,15 @@ class TransferCancelled(ServiceEvent):
 
 
 @dataclass(frozen=True)
+class TimerChanged(ServiceEvent):
+    """The disappearing-message timer changed (0: off); both sides apply it."""
+
+    kind: ClassVar[str] = "timer"
+    seconds: int
+    by_peer: bool
+
+
+@dataclass(frozen=True)
 class PeerTyping(ServiceEvent):
     kind: ClassVar[str] = "typing"
 

@@ -39,6 +39,8 @@ def exit_code_for(error: BaseException) -> int:
     """Map an error to the documented exit code."""
     if isinstance(error, InvalidCode):
         return EXIT_USAGE
+    if _is_identity_refusal(error):
+        return EXIT_PAIRING_FAILED
     store_code = _store_exit_code(error)
     if store_code is not None:
         return store_code
@@ -53,6 +55,16 @@ def exit_code_for(error: BaseException) -> int:
     if isinstance(error, OSError):
         return EXIT_INPUT_REJECTED
     return EXIT_FAILURE
+
+
+def _is_identity_refusal(error: BaseException) -> bool:
+    """A changed key or a blocked contact stops pairing: exit 3, like a wrong code."""
+    try:
+        from p2pchat.contacts_flow import ContactBlocked
+        from p2pchat.store.contacts import KeyChanged
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, KeyChanged | ContactBlocked)
 
 
 def _store_exit_code(error: BaseException) -> int | None:

@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Final, Literal, cast
+from typing import Final, Literal, cast
 
 import nacl.signing
 
@@ -42,6 +42,7 @@ from p2pchat.core.labels import safe_label
 from p2pchat.core.manual import ManualPairing
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect, rendezvous_nameplate
+from p2pchat.events import TimerChanged
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
 from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT, Vault
 from p2pchat.media.worker import sanitize_isolated
@@ -90,18 +91,6 @@ class ServiceConfig:
     # read; raising a P2PChatError stops the session (pinned key changed, blocked).
     peer_check: Callable[[SessionKeys], None] | None = None
     reconnect_wait: float = RECONNECT_WAIT
-
-
-@dataclass(frozen=True)
-class TimerChanged(ev.ServiceEvent):
-    """The conversation's disappearing-message timer changed (0: off); both sides apply it.
-
-    Belongs in ``events.py``; kept here until it moves.
-    """
-
-    kind: ClassVar[str] = "timer"
-    seconds: int
-    by_peer: bool
 
 
 @dataclass

@@ -68,7 +68,9 @@ def _run(args: argparse.Namespace, start: str) -> int:
         return EXIT_INPUT_REJECTED
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
+    from p2pchat.contacts_flow import ContactGuard
     from p2pchat.service import ServiceConfig
+    from p2pchat.store.contacts import ContactBook
 
     network = argparse.Namespace(
         mailbox=getattr(args, "mailbox", None),
@@ -85,6 +87,8 @@ def _run(args: argparse.Namespace, start: str) -> int:
         loopback=bool(getattr(args, "loopback", False)),
         identity=identity,
         label=getattr(args, "name", "") or "",
+        # Pin the peer's key on first pairing; refuse a changed key or a blocked contact.
+        peer_check=ContactGuard(ContactBook()),
     )
     from p2pchat.tui.app import make_app
     from p2pchat.tui.widgets.image_view import load_image_support
