@@ -29,6 +29,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--port", type=_port, default=4000, help="TCP port (default 4000; 0 picks a free one)"
     )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        metavar="N",
+        help="simultaneous connections (default 4096; a pairing holds two for its lifetime)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -48,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from p2pchat.core.errors import TransportError
 
     try:
-        asyncio.run(_serve(args.host, args.port))
+        asyncio.run(_serve(args.host, args.port, args.max_connections))
     except OSError as error:
         raise TransportError(
             f"Cannot listen on {args.host}:{args.port} ({error.strerror or error}). "
@@ -59,15 +66,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(host: str, port: int) -> None:
+async def _serve(host: str, port: int, max_connections: int | None = None) -> None:
     import asyncio
     import contextlib
+    import dataclasses
     import signal
     import sys
 
-    from p2pchat.net.mailbox_server import MailboxServer
+    from p2pchat.net.mailbox_server import MailboxServer, ServerLimits
 
-    server = MailboxServer(host=host, port=port)
+    limits = ServerLimits()
+    if max_connections is not None:
+        limits = dataclasses.replace(limits, max_connections=max(1, max_connections))
+    server = MailboxServer(host=host, port=port, limits=limits)
     url = await server.start()
     print(url, flush=True)
     print(
