@@ -71,8 +71,9 @@ def test_relay_only_without_turn_is_refused():
 
 def test_relay_only_uses_the_enum_policy():
     config = ice_configuration(
-        IceSettings(turn_url="turn:127.0.0.1:3478", turn_username="u", turn_credential="p",
-                    relay_only=True)
+        IceSettings(
+            turn_url="turn:127.0.0.1:3478", turn_username="u", turn_credential="p", relay_only=True
+        )
     )
     assert config.iceTransportPolicy is RTCIceTransportPolicy.RELAY
     assert [s.urls for s in config.iceServers] == ["turn:127.0.0.1:3478"]
@@ -83,8 +84,9 @@ def test_relay_only_uses_the_enum_policy():
     [
         IceSettings(stun_urls=("stuns:127.0.0.1",)),  # aioice would silently drop it
         IceSettings(stun_urls=("http://127.0.0.1",)),
-        IceSettings(turn_url="turn:127.0.0.1?transport=sctp", turn_username="u",
-                    turn_credential="p"),
+        IceSettings(
+            turn_url="turn:127.0.0.1?transport=sctp", turn_username="u", turn_credential="p"
+        ),
         IceSettings(turn_url="turn:127.0.0.1"),  # no credentials
     ],
 )
@@ -103,9 +105,12 @@ def test_turn_rest_credentials_follow_coturn():
     )
     server = config.iceServers[0]
     assert server.username.endswith(":p2pchat")
-    assert server.credential == base64.b64encode(
-        hmac.new(b"s3cret", server.username.encode(), hashlib.sha1).digest()
-    ).decode()
+    assert (
+        server.credential
+        == base64.b64encode(
+            hmac.new(b"s3cret", server.username.encode(), hashlib.sha1).digest()
+        ).decode()
+    )
 
 
 def test_loopback_link_refuses_outside_servers():
