@@ -91,7 +91,12 @@ class P2PChatApp(App[int]):
 
     # ----- screens ----------------------------------------------------------------
     def on_mount(self) -> None:
-        self.push_screen(HomeScreen(self.fingerprint, initial_code=self.start_code))
+        home = HomeScreen(
+            self.fingerprint,
+            initial_code=self.start_code,
+            focus_code=self.start_mode == "join",
+        )
+        self.push_screen(home)
         if self.start_mode == "invite":
             self.start_invite()
         elif self.start_mode == "join" and self.start_code:

@@ -63,10 +63,14 @@ class HomeScreen(Screen[None]):
 
         code: str
 
-    def __init__(self, fingerprint: str, *, initial_code: str = "") -> None:
+    def __init__(
+        self, fingerprint: str, *, initial_code: str = "", focus_code: bool = False
+    ) -> None:
         super().__init__(id="home")
         self.fingerprint = fingerprint
         self.initial_code = initial_code
+        # `p2pchat join` without $P2PCHAT_CODE: the user came to type a code, so take it.
+        self.focus_code = focus_code or bool(initial_code)
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(id="home-box"):
@@ -89,7 +93,7 @@ class HomeScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.initial_code:
+        if self.focus_code:
             self.query_one("#join-code", Input).focus()
 
     def show_error(self, text: str) -> None:

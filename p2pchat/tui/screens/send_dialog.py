@@ -60,7 +60,11 @@ def read_source(path: Path) -> bytes:
 class SendDialog(ModalScreen[SendDialogResult | None]):
     """Shows what will be sent before it is sent."""
 
-    BINDINGS = [Binding("escape", "cancel", t("keys.cancel"), id="send.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", t("keys.cancel"), id="send.cancel"),
+        # The Send button is several Tabs away; a key sends once the report is shown.
+        Binding("ctrl+s", "send", t("send.send"), id="send.send", priority=True),
+    ]
 
     @dataclass
     class Prepared(Message):
@@ -154,7 +158,7 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         self._prepare(event.value)
 
     @on(Button.Pressed, "#send")
-    def _send(self) -> None:
+    def action_send(self) -> None:
         if self.prepared is None:
             return
         self.dismiss(
