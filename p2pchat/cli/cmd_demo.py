@@ -1,0 +1,66 @@
+"""`p2pchat demo [--lang en|ja] [--check]`: the classroom privacy lesson on one machine.
+
+Starts the two-pane demo app (Alice and Bob, real ChatServices paired through
+an embedded mailbox on 127.0.0.1). ``--check`` runs every lesson step
+headlessly through the same app and prints one line per step; it exits 0 only
+if every step's claim held (for CI and for a first check on a fresh machine).
+Textual is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from p2pchat.cli.main import EXIT_FAILURE, EXIT_OK
+from p2pchat.i18n import set_language, t
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="a privacy lesson with two peers, Alice and Bob, on this machine (no server needed)",
+        description=(
+            "Open two real peers side by side on this machine and walk through six short "
+            "lessons: what a photo carries, what arrives, the 3-second check, view-once, "
+            "verification, and what to do if a photo was already sent. PageDown / F6 goes on. "
+            "All traffic stays on 127.0.0.1."
+        ),
+    )
+    parser.add_argument("--lang", choices=("en", "ja"), default=None, help=t("cli.lang_help"))
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="run every lesson step without a screen and report whether each claim held "
+        "(exit 0 only if all did)",
+    )
+    parser.add_argument(
+        "--images", choices=("auto", "halfcell"), default="auto", help=t("cli.renderer_help")
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # The language must be set before the app's modules build their key labels.
+    language = set_language(args.lang)
+    if args.check:
+        import asyncio
+
+        from p2pchat.tui.demo.demo_app import run_check
+
+        def emit(line: str) -> None:
+            print(line, flush=True)
+
+        return asyncio.run(run_check(language, emit=emit))
+
+    from p2pchat.tui.demo.demo_app import make_demo_app
+    from p2pchat.tui.widgets.image_view import load_image_support
+
+    renderer = args.images
+    # textual-image asks the terminal about graphics before Textual takes it over.
+    if not load_image_support():
+        renderer = "halfcell"
+    result = make_demo_app(language, renderer=renderer).run()
+    if result is None:
+        return EXIT_OK
+    return int(result) if isinstance(result, int) else EXIT_FAILURE

@@ -1,0 +1,253 @@
+"""The demo's stage: an embedded mailbox and two real ChatServices, Alice and Bob.
+
+Owns the network side of the demo and nothing visual: it starts a
+``MailboxServer`` on 127.0.0.1, pairs Alice (invite) and Bob (join) over real
+WebRTC on loopback with real encryption, records every service event per side
+(so a lesson can wait for "Bob received message X"), keeps a plain transcript
+per side for the evidence export, and runs the wrong-code attempt with fresh
+services. The app and the ``--check`` mode drive it through the same lessons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, Literal
+
+import nacl.signing
+
+from p2pchat import events as ev
+from p2pchat.core import codes
+from p2pchat.core.errors import P2PChatError
+from p2pchat.core.labels import safe_label
+from p2pchat.core.wordlist import EVEN_WORDS, ODD_WORDS
+from p2pchat.net.mailbox_server import MailboxServer
+from p2pchat.net.rtc import IceSettings
+from p2pchat.service import ChatService, ServiceConfig
+
+Side = Literal["alice", "bob"]
+SIDES: Final[tuple[Side, Side]] = ("alice", "bob")
+PAIRING_TIMEOUT: Final = 30.0
+EVENT_TIMEOUT: Final = 30.0
+CLOSE_TIMEOUT: Final = 3.0
+EXPORT_MODE: Final = 0o600
+
+EventListener = Callable[[Side, ev.ServiceEvent], None]
+
+
+def other(side: Side) -> Side:
+    return "bob" if side == "alice" else "alice"
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    at: float
+    who: str
+    body: str
+    view_once: bool = False
+
+
+@dataclass(frozen=True)
+class WrongCodeResult:
+    """How the inviter and the intruder each ended (an error text, or None if they paired)."""
+
+    inviter_error: str | None
+    intruder_error: str | None
+    inviter_error_type: str
+    intruder_error_type: str
+
+    @property
+    def both_refused(self) -> bool:
+        return self.inviter_error is not None and self.intruder_error is not None
+
+
+class DemoStage:
+    """Alice and Bob, paired through an embedded mailbox on loopback."""
+
+    def __init__(self, names: dict[Side, str], *, listener: EventListener | None = None) -> None:
+        self.names = names
+        self.listener = listener
+        self.identities: dict[Side, nacl.signing.SigningKey] = {
+            side: nacl.signing.SigningKey.generate() for side in SIDES
+        }
+        self.services: dict[Side, ChatService] = {}
+        self.history: dict[Side, list[ev.ServiceEvent]] = {side: [] for side in SIDES}
+        self.transcripts: dict[Side, list[TranscriptLine]] = {side: [] for side in SIDES}
+        self.paired: dict[Side, ev.Paired] = {}
+        self.mailbox_url = ""
+        self._server: MailboxServer | None = None
+        self._changed: dict[Side, asyncio.Event] = {side: asyncio.Event() for side in SIDES}
+        self._pumps: list[asyncio.Task[None]] = []
+        self._export_dir: Path | None = None
+
+    def config(self, label: str, identity: nacl.signing.SigningKey | None) -> ServiceConfig:
+        # No STUN, no TURN, 127.0.0.1 only: the demo never talks to another host.
+        return ServiceConfig(
+            mailbox_url=self.mailbox_url,
+            ice=IceSettings(),
+            loopback=True,
+            identity=identity,
+            label=label,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, timeout: float = PAIRING_TIMEOUT) -> None:
+        """Start the mailbox, make Alice's invite, let Bob join, wait until both are paired."""
+        self._server = MailboxServer()
+        self.mailbox_url = await self._server.start()
+        for side in SIDES:
+            service = ChatService(self.config(self.names[side], self.identities[side]))
+            self.services[side] = service
+            self._pumps.append(asyncio.ensure_future(self._pump(side, service)))
+        code = await self.services["alice"].invite()
+        await self.services["bob"].join(code)
+        del code  # an invite code is a secret until used: never kept or shown
+        results = await asyncio.gather(
+            *(self.services[side].wait_paired(timeout) for side in SIDES)
+        )
+        self.paired = dict(zip(SIDES, results, strict=True))
+
+    async def close(self) -> None:
+        """Close both services and the mailbox; delete the exported files. Idempotent."""
+        for service in self.services.values():
+            with contextlib.suppress(P2PChatError, TimeoutError, OSError):
+                await asyncio.wait_for(service.close(), CLOSE_TIMEOUT)
+        for pump in self._pumps:
+            pump.cancel()
+        self._pumps.clear()
+        if self._server is not None:
+            server, self._server = self._server, None
+            with contextlib.suppress(OSError):
+                await server.stop()
+        if self._export_dir is not None:
+            shutil.rmtree(self._export_dir, ignore_errors=True)
+            self._export_dir = None
+
+    async def _pump(self, side: Side, service: ChatService) -> None:
+        async for event in service.events():
+            self._record(side, event)
+            self.history[side].append(event)
+            self._changed[side].set()
+            if self.listener is not None:
+                self.listener(side, event)
+
+    def _record(self, side: Side, event: ev.ServiceEvent) -> None:
+        peer = self.names[other(side)]
+        if isinstance(event, ev.TextReceived):
+            self.transcripts[side].append(TranscriptLine(event.sent_at, peer, event.text))
+        elif isinstance(event, ev.ImageReceived):
+            body = f"[photo {event.width}x{event.height}]"
+            self.transcripts[side].append(
+                TranscriptLine(time.time(), peer, body, view_once=event.view_once)
+            )
+
+    # ------------------------------------------------------------------ actions
+    async def send_text(self, side: Side, text: str) -> str:
+        message_id = await self.services[side].send_text(text)
+        self.transcripts[side].append(TranscriptLine(time.time(), self.names[side], text))
+        return message_id
+
+    async def send_image(self, side: Side, prepared: object, *, view_once: bool = False,
+                         view_seconds: float = 10.0) -> str:
+        message_id = await self.services[side].send_image(
+            prepared,  # type: ignore[arg-type]
+            view_once=view_once,
+            view_seconds=view_seconds,
+        )
+        width, height = getattr(prepared, "width", 0), getattr(prepared, "height", 0)
+        self.transcripts[side].append(
+            TranscriptLine(time.time(), self.names[side], f"[photo {width}x{height}]", view_once)
+        )
+        return message_id
+
+    async def wait_for(
+        self,
+        side: Side,
+        predicate: Callable[[ev.ServiceEvent], bool],
+        timeout: float = EVENT_TIMEOUT,
+    ) -> ev.ServiceEvent:
+        """The first event of ``side`` (past or future) for which ``predicate`` holds."""
+
+        async def scan() -> ev.ServiceEvent:
+            seen = 0
+            while True:
+                events = self.history[side]
+                for event in events[seen:]:
+                    if predicate(event):
+                        return event
+                seen = len(events)
+                self._changed[side].clear()
+                await self._changed[side].wait()
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    def export_transcript(self, side: Side) -> Path:
+        """Write ``side``'s conversation as plain text (view-once photos left out), mode 0600."""
+        if self._export_dir is None:
+            self._export_dir = Path(tempfile.mkdtemp(prefix="p2pchat-demo-"))
+        path = self._export_dir / f"conversation-{side}.txt"
+        lines = []
+        for line in self.transcripts[side]:
+            if line.view_once:
+                continue
+            stamp = datetime.fromtimestamp(line.at, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+            body = safe_label(line.body, 16_000, multiline=True)
+            lines.append(f"{stamp} {safe_label(line.who, 40)}: {body}")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, EXPORT_MODE)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        return path
+
+    async def wrong_code_attempt(self, timeout: float = PAIRING_TIMEOUT) -> WrongCodeResult:
+        """A fresh invite from Alice's identity; a third person joins it with a wrong code.
+
+        The nameplate is right (it is public in the mailbox), the words are not:
+        the PAKE keys differ, the sealed ``version`` does not open, and both sides
+        must refuse. The right code is never shown or logged.
+        """
+        inviter = ChatService(self.config(self.names["alice"], self.identities["alice"]))
+        intruder = ChatService(self.config("intruder", None))
+        try:
+            real = codes.parse(await inviter.invite())
+            guess = codes.InviteCode(real.nameplate, _different_words(real.words))
+            del real
+            await intruder.join(str(guess))
+            outcomes = await asyncio.gather(
+                inviter.wait_paired(timeout), intruder.wait_paired(timeout),
+                return_exceptions=True,
+            )
+        finally:
+            for service in (inviter, intruder):
+                with contextlib.suppress(P2PChatError, TimeoutError, OSError):
+                    await asyncio.wait_for(service.close(), CLOSE_TIMEOUT)
+        inviter_outcome, intruder_outcome = outcomes
+        return WrongCodeResult(
+            _error_text(inviter_outcome),
+            _error_text(intruder_outcome),
+            type(inviter_outcome).__name__,
+            type(intruder_outcome).__name__,
+        )
+
+
+def _error_text(outcome: object) -> str | None:
+    if isinstance(outcome, BaseException):
+        return str(outcome) or type(outcome).__name__
+    return None
+
+
+def _different_words(words: tuple[str, str, str]) -> tuple[str, str, str]:
+    """Three valid words from the right lists, each different from the real one."""
+    lists = (EVEN_WORDS, ODD_WORDS, EVEN_WORDS)
+    guessed = []
+    for word, wordlist in zip(words, lists, strict=True):
+        candidates = [candidate for candidate in wordlist[:2] if candidate.lower() != word.lower()]
+        guessed.append(candidates[0].lower())
+    return guessed[0], guessed[1], guessed[2]
