@@ -1,9 +1,10 @@
 """One side of the demo screen: Alice's or Bob's conversation, built from the chat widgets.
 
 Owns the presentation of one ChatService inside the two-pane demo: a title
-line, the project's ``MessageList``, ``TransferPanel`` and ``Composer``. The
-composer works as in the chat screen (text; ``/send PATH`` opens the real send
-dialog with its privacy report). Sends go through ``send_text`` /
+line, the project's ``MessageList``, ``TransferPanel`` and ``Composer``. A
+received view-once photo is the chat's own ``SealedPhoto``, opened in the
+chat's own ``ViewOnceScreen``. The composer works as in the chat screen (text;
+``/send PATH`` opens the real send dialog with its privacy report). Sends go through ``send_text`` /
 ``send_image``, which the lessons use too, so a lesson and the presenter's
 typing take the same path to the network.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shlex
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,14 +28,18 @@ from p2pchat import events as ev
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
+from p2pchat.tui.demo.lessons import short_names
 from p2pchat.tui.demo.stage import DemoStage, Side
-from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult, removed_items
+from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult
+from p2pchat.tui.screens.view_once import ViewOnceScreen
 from p2pchat.tui.widgets.composer import Composer
 from p2pchat.tui.widgets.message_list import MessageItem, MessageList
+from p2pchat.tui.widgets.sealed import SealedPhoto
 from p2pchat.tui.widgets.transfer_bar import TransferPanel
 
 _local_ids = itertools.count(1)
 COMPOSE_WAIT: Final = 5.0
+VIEW_ONCE_WAIT: Final = 120.0
 
 
 async def _until_composed(item: MessageItem) -> None:
@@ -66,6 +72,7 @@ class ChatPane(Vertical):
         self.renderer = renderer
         self.stage: DemoStage | None = None
         self._delivered_early: set[str] = set()
+        self._viewings: dict[str, asyncio.Future[bool]] = {}
         self._state = t("demo.pane.pairing")
 
     def compose(self) -> ComposeResult:
@@ -111,7 +118,8 @@ class ChatPane(Vertical):
     ) -> str:
         stage = self._require_stage()
         local_id = f"demo-{next(_local_ids)}"
-        removed = removed_items(prepared.report)
+        # The chat widget's report line, in the demo's language (the report's own is English).
+        removed = (short_names(prepared.report),) if prepared.report.findings else ()
         item = self.messages.add_image(
             local_id,
             "out",
@@ -192,6 +200,58 @@ class ChatPane(Vertical):
         except P2PChatError as error:
             self.notice(t("chat.send_failed", reason=safe_label(str(error), 300)), "error")
 
+    # ----- view once (the chat's own viewer) ----------------------------------------
+    async def open_view_once(self, message_id: str, timeout: float = VIEW_ONCE_WAIT) -> bool:
+        """Open a received view-once photo as the user would (Enter on the sealed line).
+
+        Returns once the viewer closed and the receipt was queued: True if it was shown.
+        """
+        sealed = self.messages.get(message_id)
+        if not isinstance(sealed, SealedPhoto):
+            return False
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._viewings[message_id] = future
+        sealed.request_open()
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._viewings.pop(message_id, None)
+
+    @on(SealedPhoto.OpenRequested)
+    def _open_view_once(self, message: SealedPhoto.OpenRequested) -> None:
+        message.stop()
+        sealed = message.sealed
+
+        def closed(shown: bool | None) -> None:
+            if not shown:
+                sealed.mark_gone("expired")
+                self.notice(t("view_once.gone"), "warning")
+                self._viewed(sealed.message_id, False)
+                return
+            sealed.mark_gone("viewed")
+            self._send_opened(sealed.message_id)
+
+        viewer = ViewOnceScreen(
+            sealed.vault, sealed.vault_id, view_seconds=sealed.view_seconds,
+            renderer=self.renderer,
+        )
+        self.app.push_screen(viewer, closed)
+
+    @work(group="pane-view-once", exit_on_error=False)
+    async def _send_opened(self, message_id: str) -> None:
+        stage = self.stage
+        try:
+            if stage is not None:
+                await stage.services[self.side].mark_opened(message_id)
+        except P2PChatError:
+            pass  # the peer may have left; the photo is gone either way
+        self._viewed(message_id, True)
+
+    def _viewed(self, message_id: str, shown: bool) -> None:
+        future = self._viewings.get(message_id)
+        if future is not None and not future.done():
+            future.set_result(shown)
+
     # ----- attributes down --------------------------------------------------------
     def apply_event(self, event: ev.ServiceEvent) -> None:
         messages = self.messages
@@ -233,6 +293,19 @@ class ChatPane(Vertical):
 
     def _show_received(self, image: ev.ImageReceived) -> None:
         removed = image.removed or (t("report.nothing_found_receiver"),)
+        if image.view_once and image.vault_id is not None and self.stage is not None:
+            # The chat's own sealed placeholder: no thumbnail, no report, opens once.
+            self.messages.add_item(
+                SealedPhoto(
+                    image.message_id,
+                    self.peer_name,
+                    time.time(),
+                    vault=self.stage.services[self.side].vault,
+                    vault_id=image.vault_id,
+                    view_seconds=image.view_seconds,
+                )
+            )
+            return
         if image.view_once or not image.data:
             self.messages.add_image(
                 image.message_id, "in", self.peer_name, b"",

@@ -217,8 +217,8 @@ class DemoApp(App[int]):
     def pane_notice(self, side: Side, text: str, level: str = "info") -> None:
         self.pane(side).notice(text, level)
 
-    def pane_set_state(self, side: Side, message_id: str, state: str) -> None:
-        self.pane(side).messages.set_state(message_id, state)  # type: ignore[arg-type]
+    async def open_view_once(self, side: Side, message_id: str) -> bool:
+        return await self.pane(side).open_view_once(message_id)
 
 
 def make_demo_app(

@@ -71,7 +71,7 @@ class Presenter(Protocol):
 
     def pane_notice(self, side: Side, text: str, level: str = "info") -> None: ...
 
-    def pane_set_state(self, side: Side, message_id: str, state: str) -> None: ...
+    async def open_view_once(self, side: Side, message_id: str) -> bool: ...
 
 
 @dataclass
@@ -136,6 +136,17 @@ def _first_value(detail: dict[str, Any], exclude: set[str]) -> str:
         if key not in exclude:
             return str(value)
     return "?"
+
+
+def short_names(report: PrivacyReport) -> str:
+    """ "location, camera, serial number…": the categories of a report in the current language."""
+    seen: list[str] = []
+    for finding in report.findings:
+        category = finding.category if finding.category in LEAK_KEYS else "other"
+        name = t(f"demo.short.{category}")
+        if name not in seen:
+            seen.append(name)
+    return t("demo.short.separator").join(seen)
 
 
 def xray_lines(report: PrivacyReport) -> list[str]:
@@ -247,12 +258,14 @@ async def step_send(ctx: LessonContext) -> StepOutcome:
     ctx.data["bob_copy"] = received.data
     arrived = await asyncio.to_thread(inspect_image, received.data)
     ctx.data["bob_report"] = arrived
+    left_alice = await asyncio.to_thread(inspect_image, prepared.data)
     before: PrivacyReport | None = ctx.data.get("sample_report")
     if not isinstance(before, PrivacyReport):
         before = await asyncio.to_thread(inspect_image, photo)
     held = (
         bool(received.data)
         and not arrived.findings
+        and not left_alice.findings
         and (received.width, received.height) == (prepared.width, prepared.height)
     )
     lines = [
@@ -260,7 +273,7 @@ async def step_send(ctx: LessonContext) -> StepOutcome:
         t("demo.sizes.row", what=t("demo.sizes.original"), size=format_size(len(photo)),
           width=before.width, height=before.height, leaks=len(before.findings)),
         t("demo.sizes.row", what=t("demo.sizes.sent"), size=format_size(len(prepared.data)),
-          width=prepared.width, height=prepared.height, leaks=len(prepared.report.findings)),
+          width=prepared.width, height=prepared.height, leaks=len(left_alice.findings)),
         t("demo.sizes.row", what=t("demo.sizes.arrived"), size=format_size(len(received.data)),
           width=received.width, height=received.height, leaks=len(arrived.findings)),
         t("demo.sizes.removed_note", count=len(before.findings)),
@@ -321,19 +334,9 @@ async def step_view_once_open(ctx: LessonContext) -> StepOutcome:
     bob = stage.services["bob"]
     if vault_id is None or vault_id not in bob.vault:
         return StepOutcome(False, t("demo.claims.view_once_open"), [t("demo.view_once.missing")])
-    view = bob.vault.open(vault_id)
-    shown = bytes(view)  # the viewer's own decode copy, dropped with the picture below
-    presenter.show_pictures([Picture(t("demo.pictures.view_once"), shown)])
-    del shown
-    remaining = ctx.view_seconds
-    while remaining > 0:
-        presenter.show_progress(t("demo.view_once.countdown", seconds=round(remaining)))
-        step = min(1.0, remaining)
-        await asyncio.sleep(step)
-        remaining -= step
-    presenter.show_pictures([])
-    await bob.mark_opened(message_id)  # wipes the vault's bytes, then sends the receipt
-    presenter.pane_set_state("bob", message_id, "viewed")
+    presenter.show_progress(t("demo.view_once.opening"))
+    # Exactly what Enter on Bob's sealed line does: the chat's viewer, its countdown, its wipe.
+    shown = await presenter.open_view_once("bob", message_id)
     opened = await stage.wait_for(
         "alice", lambda e: isinstance(e, ev.Opened) and e.message_id == message_id
     )
@@ -342,20 +345,11 @@ async def step_view_once_open(ctx: LessonContext) -> StepOutcome:
         reopened = True
     except ViewOnceRefusedError:
         reopened = False
-    view_released = False
-    try:
-        len(view.tobytes())
-    except ValueError:
-        view_released = True
-    held = (
-        isinstance(opened, ev.Opened)
-        and vault_id not in bob.vault
-        and bob.vault.gone_reason(vault_id) == "viewed"
-        and not reopened
-        and view_released
-    )
+    wiped = vault_id not in bob.vault and bob.vault.gone_reason(vault_id) == "viewed"
+    held = shown and wiped and not reopened and isinstance(opened, ev.Opened)
     lines = [
-        f"{_mark(vault_id not in bob.vault)} {t('demo.view_once.wiped')}",
+        f"{_mark(shown)} {t('demo.view_once.shown')}",
+        f"{_mark(wiped)} {t('demo.view_once.wiped')}",
         f"{_mark(not reopened)} {t('demo.view_once.refused_again')}",
         f"{_mark(isinstance(opened, ev.Opened))} {t('demo.view_once.receipt')}",
         "",

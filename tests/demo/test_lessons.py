@@ -1,0 +1,154 @@
+"""Every lesson of `p2pchat demo`, stepped with the pilot in English and in Japanese.
+
+One real demo app per language: Alice and Bob are real ChatServices paired
+through the embedded mailbox over aiortc on 127.0.0.1. At each step the test
+checks the step's claim against the live state itself (the sample's bytes and
+Bob's received bytes through the project's inspect AND exiftool, the vault,
+the wrong-code services' errors, the exported file), not only the step's own
+verdict. Waits poll with a deadline; nothing is timed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from p2pchat import events as ev
+from p2pchat.i18n import set_language, t
+from p2pchat.media.inspect import inspect_image
+from p2pchat.media.samples import BODY_SERIAL, CAMERA_MAKE
+from p2pchat.tui.demo.demo_app import DemoApp, make_demo_app
+from p2pchat.tui.demo.lessons import STEPS
+from p2pchat.tui.widgets.message_list import ImageMessage, TextMessage
+from p2pchat.tui.widgets.sealed import SealedPhoto
+
+from .helpers import exiftool_tags, metadata_tags, text_of, until
+
+STEP_KEYS = [step.key for step in STEPS]
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@pytest.fixture(autouse=True)
+def _english_afterwards():
+    yield
+    set_language("en")
+
+
+def panel_text(app: DemoApp, selector: str) -> str:
+    return text_of(app.panel.query_one(selector, Static))
+
+
+def pane_notices(app: DemoApp, side: str) -> str:
+    return "\n".join(text_of(n) for n in app.pane(side).messages.query(".notice"))
+
+
+async def step_to(app: DemoApp, pilot, index: int) -> None:
+    if index:
+        await pilot.press("pagedown")
+    await app.wait_step(index)
+    assert index not in app.errors, app.errors.get(index)
+    outcome = app.outcomes[index]
+    assert outcome.held, f"step {STEPS[index].key}: {outcome.claim} / {outcome.lines}"
+    await until(lambda: app.panel.index == index, f"panel shows step {index}")
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Path) -> None:
+    app = make_demo_app(language, renderer="halfcell", view_seconds=1.0)
+    async with app.run_test(size=(180, 50)) as pilot:
+        stage = app.stage
+        assert STEP_KEYS[0] == "xray"
+
+        # ---- 1. what a photo carries ----------------------------------------------------
+        await step_to(app, pilot, 0)
+        sample = app.ctx.photo()
+        assert {"gps", "device", "serial", "thumbnail", "trailer"} <= inspect_image(
+            sample
+        ).categories()
+        before = exiftool_tags(sample, tmp_path, "sample.jpg")
+        assert "GPS:GPSLatitude" in before and "GPS:GPSLongitude" in before
+        assert before.get("IFD0:Make") == CAMERA_MAKE
+        heading = panel_text(app, "#lesson-heading")
+        assert t("demo.steps.xray.title") in heading
+        assert "35.6586 N 139.7454 E" in panel_text(app, "#lesson-lines")
+        if language == "ja":
+            assert JAPANESE.search(heading) and "Lesson" not in heading
+        else:
+            assert heading.startswith("Lesson 1 of 6")
+
+        # ---- 2. Alice sends; Bob's copy is clean ------------------------------------------
+        await step_to(app, pilot, 1)
+        received = [e for e in stage.history["bob"] if isinstance(e, ev.ImageReceived)]
+        assert len(received) == 1 and received[0].data
+        bob_copy = received[0].data
+        assert inspect_image(bob_copy).findings == []
+        after = exiftool_tags(bob_copy, tmp_path, "bob.jpg")
+        assert metadata_tags(after) == {}
+        assert BODY_SERIAL not in str(after) and CAMERA_MAKE not in str(after)
+        assert bob_copy.find(b"\xff\xd9") == len(bob_copy) - 2  # nothing after the image end
+        await until(lambda: app.pane("bob").messages.query(ImageMessage), "image in Bob's pane")
+        bob_texts = [text_of(m.query_one(".message-body")) for m in
+                     app.pane("bob").messages.query(TextMessage)]
+        assert t("demo.script.alice_text") in bob_texts
+
+        # ---- 3. the 3-second check: the picture itself still travels ---------------------
+        await step_to(app, pilot, 2)
+        assert t("demo.check.q2") in panel_text(app, "#lesson-lines")
+
+        # ---- 4. view once: sealed, opened once, gone --------------------------------------
+        await step_to(app, pilot, 3)
+        message_id, vault_id = app.ctx.data["view_once"]
+        bob = stage.services["bob"]
+        assert vault_id in bob.vault
+        await until(lambda: app.pane("bob").messages.get(message_id) is not None, "sealed line")
+        sealed = app.pane("bob").messages.get(message_id)
+        assert isinstance(sealed, SealedPhoto) and sealed.seal == "sealed"
+        assert not sealed.query(ImageMessage) and not sealed.query("ImageView")
+
+        await step_to(app, pilot, 4)
+        assert vault_id not in bob.vault and len(bob.vault) == 0
+        assert bob.vault.gone_reason(vault_id) == "viewed"
+        assert sealed.seal == "viewed"
+        await until(
+            lambda: app.pane("alice").messages.get(message_id) is not None
+            and app.pane("alice").messages.get(message_id).state == "viewed",
+            "Alice sees 'viewed'",
+        )
+
+        # ---- 5. verification: same safety number; a wrong code fails ----------------------
+        await step_to(app, pilot, 5)
+        number = stage.services["alice"].safety_number
+        assert number == stage.services["bob"].safety_number
+        assert len([c for c in number if c.isdigit()]) == 60
+        first_group = "".join(c for c in number if c.isdigit())[:5]
+        assert first_group in pane_notices(app, "alice") and first_group in pane_notices(app, "bob")
+
+        paired_before = len([e for e in stage.history["alice"] if isinstance(e, ev.Paired)])
+        await step_to(app, pilot, 6)
+        assert t("demo.wrong_code.pane") in pane_notices(app, "alice")
+        assert "✘" not in panel_text(app, "#lesson-lines")
+        # The attempt used fresh services: Alice's real conversation is untouched.
+        assert stage.services["alice"].state == "paired"
+        assert len([e for e in stage.history["alice"] if isinstance(e, ev.Paired)]) == paired_before
+
+        # ---- 6. after sending: evidence export ---------------------------------------------
+        await step_to(app, pilot, 7)
+        exported = next(stage._export_dir.glob("conversation-bob.txt"))
+        content = exported.read_text("utf-8")
+        assert t("demo.script.alice_text") in content
+        assert content.count("[photo ") == 1  # the normal photo; never the view-once one
+        assert exported.stat().st_mode & 0o077 == 0
+
+        # ---- back and forth shows what was found, and runs nothing twice -----------------
+        received_count = len(stage.history["bob"])
+        await pilot.press("pageup")
+        await until(lambda: app.panel.index == 6, "back one step")
+        assert t("demo.steps.wrong_code.title") in panel_text(app, "#lesson-heading")
+        await pilot.press("pagedown")
+        await until(lambda: app.panel.index == 7, "forward again")
+        assert len(stage.history["bob"]) == received_count
+        await pilot.press("ctrl+q")
+    assert not exported.exists()  # the demo leaves no conversation file behind
