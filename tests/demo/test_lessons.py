@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import Button, Static
 
 from p2pchat import events as ev
 from p2pchat.i18n import set_language, t
@@ -22,12 +22,15 @@ from p2pchat.media.inspect import inspect_image
 from p2pchat.media.samples import BODY_SERIAL, CAMERA_MAKE
 from p2pchat.tui.demo.demo_app import DemoApp, make_demo_app
 from p2pchat.tui.demo.lessons import STEPS
+from p2pchat.tui.screens.send_dialog import SendDialog
+from p2pchat.tui.widgets.composer import Composer
 from p2pchat.tui.widgets.message_list import ImageMessage, TextMessage
 from p2pchat.tui.widgets.sealed import SealedPhoto
 
 from .helpers import exiftool_tags, metadata_tags, text_of, until
 
 STEP_KEYS = [step.key for step in STEPS]
+GPS_PHOTO = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "nikon-gps-DSCN0010.jpg"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -150,5 +153,25 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         await pilot.press("pagedown")
         await until(lambda: app.panel.index == 7, "forward again")
         assert len(stage.history["bob"]) == received_count
+        # ---- the presenter can use both panes freely: text and /send PATH ----------------
+        composer = app.pane("bob").query_one(Composer)
+        composer.focus()
+        composer.insert("hello from Bob's keyboard")
+        await pilot.press("enter")
+        await until(
+            lambda: any(isinstance(e, ev.TextReceived) and e.text == "hello from Bob's keyboard"
+                        for e in stage.history["alice"]),
+            "Alice received Bob's typed text",
+        )
+        if GPS_PHOTO.exists():
+            composer.insert(f"/send {GPS_PHOTO}")
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, SendDialog), "the send dialog")
+            await until(lambda: not app.screen.query_one("#send", Button).disabled, "prepared")
+            await pilot.click("#send")
+            arrived = await stage.wait_for(
+                "alice", lambda e: isinstance(e, ev.ImageReceived) and bool(e.data)
+            )
+            assert "gps" not in inspect_image(arrived.data).categories()
         await pilot.press("ctrl+q")
     assert not exported.exists()  # the demo leaves no conversation file behind
