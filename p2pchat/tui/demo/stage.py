@@ -1,7 +1,7 @@
 """The demo's stage: an embedded mailbox and two real ChatServices, Alice and Bob.
 
-Owns the network side of the demo and nothing visual: it starts a
-``MailboxServer`` on 127.0.0.1, pairs Alice (invite) and Bob (join) over real
+Owns the network side of the demo and nothing visual: it starts an
+embedded mailbox (``service.LocalMailbox``) on 127.0.0.1, pairs Alice and Bob over real
 WebRTC on loopback with real encryption, records every service event per side
 (so a lesson can wait for "Bob received message X"), keeps a plain transcript
 per side for the evidence export, and runs the wrong-code attempt with fresh
@@ -29,9 +29,7 @@ from p2pchat.core import codes
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.core.wordlist import EVEN_WORDS, ODD_WORDS
-from p2pchat.net.mailbox_server import MailboxServer
-from p2pchat.net.rtc import IceSettings
-from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service import ChatService, IceSettings, LocalMailbox, ServiceConfig
 
 Side = Literal["alice", "bob"]
 SIDES: Final[tuple[Side, Side]] = ("alice", "bob")
@@ -83,7 +81,7 @@ class DemoStage:
         self.transcripts: dict[Side, list[TranscriptLine]] = {side: [] for side in SIDES}
         self.paired: dict[Side, ev.Paired] = {}
         self.mailbox_url = ""
-        self._server: MailboxServer | None = None
+        self._server: LocalMailbox | None = None
         self._changed: dict[Side, asyncio.Event] = {side: asyncio.Event() for side in SIDES}
         self._pumps: list[asyncio.Task[None]] = []
         self._export_dir: Path | None = None
@@ -101,7 +99,7 @@ class DemoStage:
     # ------------------------------------------------------------------ lifecycle
     async def start(self, timeout: float = PAIRING_TIMEOUT) -> None:
         """Start the mailbox, make Alice's invite, let Bob join, wait until both are paired."""
-        self._server = MailboxServer()
+        self._server = LocalMailbox()
         self.mailbox_url = await self._server.start()
         for side in SIDES:
             service = ChatService(self.config(self.names[side], self.identities[side]))
