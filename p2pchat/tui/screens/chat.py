@@ -228,7 +228,8 @@ class ChatScreen(Screen[None]):
                 self.my_label,
                 # The sender keeps no viewable copy of a view-once photo, not even here.
                 b"" if result.view_once else prepared.data,
-                report_lines=removed or (t("report.nothing_found"),),
+                report_lines=removed,
+                nothing_removed=t("report.nothing_found"),
                 caption=t("chat.view_once_caption") if result.view_once else "",
             )
             self.post_message(self.SendImage(local_id, prepared, result.view_once))
@@ -374,7 +375,9 @@ class ChatScreen(Screen[None]):
 
     def _show_received_image(self, image: ev.ImageReceived) -> None:
         messages = self.query_one(MessageList)
-        removed = image.removed or (t("report.nothing_found_receiver"),)
+        removed = image.removed
+        # A clean arrival is said in its own words, not as "Removed: arrived clean".
+        nothing_removed = t("report.nothing_found_receiver")
         vault = getattr(getattr(self.app, "service", None), "vault", None)
         if image.view_once and image.vault_id is not None and vault is not None:
             # Sealed: no thumbnail, no report, no caption; only the viewer opens it.
@@ -398,6 +401,7 @@ class ChatScreen(Screen[None]):
                 b"",
                 caption=t("chat.view_once_received", seconds=round(image.view_seconds)),
                 report_lines=removed,
+                nothing_removed=nothing_removed,
                 state="received",
             )
             return
@@ -407,6 +411,7 @@ class ChatScreen(Screen[None]):
             self.peer_label,
             image.data,
             report_lines=removed,
+            nothing_removed=nothing_removed,
             state="received",
         )
 

@@ -89,11 +89,14 @@ class ImageMessage(MessageItem):
         report_lines: tuple[str, ...],
         renderer: str,
         caption: str = "",
+        nothing_removed: str = "",
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.data = data
         self.report_lines = report_lines
+        # Shown as it is when the report is empty ("Arrived clean: …").
+        self.nothing_removed = nothing_removed
         self.renderer = renderer
         self.caption = caption
 
@@ -105,6 +108,8 @@ class ImageMessage(MessageItem):
             yield ImageView(self.data, renderer=self.renderer, message_id=self.message_id)
         if self.report_lines:
             yield Static(Content(report_text(self.report_lines)), classes="message-report")
+        elif self.nothing_removed:
+            yield Static(Content(self.nothing_removed), classes="message-report")
 
 
 def report_text(removed: tuple[str, ...] | list[str]) -> str:
@@ -146,6 +151,7 @@ class MessageList(VerticalScroll):
         *,
         report_lines: tuple[str, ...] = (),
         caption: str = "",
+        nothing_removed: str = "",
         sent_at: float | None = None,
         state: DeliveryState = "sending",
     ) -> ImageMessage:
@@ -159,6 +165,7 @@ class MessageList(VerticalScroll):
             report_lines=report_lines,
             renderer=self.renderer,
             caption=caption,
+            nothing_removed=nothing_removed,
         )
         self._add(item)
         return item
