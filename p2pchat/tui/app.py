@@ -287,6 +287,8 @@ class P2PChatApp(App[int]):
                 self.post_message(SendFinished(local_id, None, describe_error(error)))
             else:
                 self.post_message(SendFinished(local_id, str(message_id)))
+            # Hold no reference to the photo while idle: a view-once copy must not linger.
+            del payload
 
     @on(SendFinished)
     def _send_finished(self, message: SendFinished) -> None:
