@@ -40,23 +40,21 @@ import nacl.secret
 import nacl.signing
 import spake2
 
-from p2pchat.core import crypto
+from p2pchat.core import crypto, handshake
 from p2pchat.core.codes import parse as parse_code
 from p2pchat.core.errors import (
     LocalProtocolError,
     RemoteProtocolError,
     WrongCode,
 )
-from p2pchat.core.keys import Capabilities, Channel, Role, SessionKeys
+from p2pchat.core.handshake import new_ephemeral, session_keys, verify_bind
+from p2pchat.core.keys import Capabilities, Role, SessionKeys
 from p2pchat.core.pairing import (
     APPID,
-    BIND_MESSAGE_SIZE,
     PAKE_MESSAGE_SIZE,
     PROTOCOL_VERSION,
-    SIGNATURE_SIZE,
     decode_version,
     encode_capabilities,
-    stream_label,
     transcript_hash,
 )
 
@@ -287,7 +285,7 @@ class ManualPairing:
         self._spake = spake2.SPAKE2_Symmetric(
             password, idSymmetric=appid.encode("utf-8"), entropy_f=random
         )
-        self._ephemeral = random(crypto.X25519_KEY_SIZE)
+        self._ephemeral = new_ephemeral(random)
         self._own_pake = bytes(self._spake.start())
         self._own_version = msgpack.packb(
             {
@@ -415,9 +413,13 @@ class ManualPairing:
 
     def bind_message(self) -> bytes:
         assert self._key is not None
-        data = _BIND_LABEL + self.transcript() + self.side.encode("ascii")
-        signature = self._identity.sign(data).signature
-        return bytes(signature) + crypto.mac(crypto.purpose_key(self._key, "bind"), data)
+        return handshake.bind_message(
+            self._identity,
+            crypto.purpose_key(self._key, "bind"),
+            _BIND_LABEL,
+            self.transcript(),
+            self.side,
+        )
 
     def receive_bind(self, data: bytes) -> SessionKeys:
         if self._done:
@@ -428,34 +430,28 @@ class ManualPairing:
             self._done = True
 
     def _verify_bind(self, data: bytes) -> SessionKeys:
-        if not isinstance(data, bytes) or len(data) != BIND_MESSAGE_SIZE:
-            raise RemoteProtocolError(f"the bind message must be {BIND_MESSAGE_SIZE} bytes")
         assert self._key is not None and self.peer_identity is not None
         assert self.safety_number is not None and self.peer_capabilities is not None
         transcript = self.transcript()
-        signed = _BIND_LABEL + transcript + self._peer_side.encode("ascii")
-        signature, tag = data[:SIGNATURE_SIZE], data[SIGNATURE_SIZE:]
-        if not hmac.compare_digest(tag, crypto.mac(crypto.purpose_key(self._key, "bind"), signed)):
-            raise RemoteProtocolError("the peer's bind MAC does not match this pairing")
-        try:
-            nacl.signing.VerifyKey(self.peer_identity).verify(signed, signature)
-        except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError) as exc:
-            raise RemoteProtocolError("the peer's bind signature does not verify") from exc
-        key = self._key
-        peer_role: Role = "answerer" if self.role == "offerer" else "offerer"
-
-        def stream_key(sender: Role, channel: Channel) -> bytes:
-            return crypto.session_key(self._shared, key, transcript, stream_label(sender, channel))
-
-        return SessionKeys(
+        verify_bind(
+            data,
+            peer_identity=self.peer_identity,
+            mac_key=crypto.purpose_key(self._key, "bind"),
+            label=_BIND_LABEL,
+            transcript=transcript,
+            peer_side=self._peer_side,
+            peer="the peer",
+            attempt="pairing",
+        )
+        return session_keys(
             role=self.role,
-            send_keys={channel: stream_key(self.role, channel) for channel in Channel},
-            recv_keys={channel: stream_key(peer_role, channel) for channel in Channel},
+            shared_secret=self._shared,
+            stream_ikm=self._key,
             transcript=transcript,
             safety_number=self.safety_number,
             peer_identity=self.peer_identity,
             peer_capabilities=self.peer_capabilities,
-            reconnect_psk=crypto.purpose_key(key, "reconnect-psk"),
+            reconnect_psk=crypto.purpose_key(self._key, "reconnect-psk"),
         )
 
 

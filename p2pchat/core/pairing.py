@@ -22,20 +22,16 @@ first failure is final. All state changes go through the one ``_TRANSITIONS`` ta
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
 import os
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import msgpack
-import nacl.exceptions
 import nacl.signing
 import spake2
 
-from p2pchat.core import crypto
+from p2pchat.core import crypto, handshake
 from p2pchat.core.codes import parse as parse_code
 from p2pchat.core.errors import (
     DecryptError,
@@ -44,7 +40,16 @@ from p2pchat.core.errors import (
     RemoteProtocolError,
     WrongCode,
 )
-from p2pchat.core.keys import MAX_LABEL_CHARS, Capabilities, Channel, Role, SessionKeys
+from p2pchat.core.handshake import (
+    decode_msgpack_map,
+    hash_items,
+    new_ephemeral,
+    open_sdp,
+    session_keys,
+    validate_side,
+    verify_bind,
+)
+from p2pchat.core.keys import MAX_LABEL_CHARS, Capabilities, Role, SessionKeys
 from p2pchat.core.labels import safe_label
 
 APPID: Final = "p2pchat/v1"
@@ -58,12 +63,14 @@ PHASES: Final = (PHASE_PAKE, PHASE_VERSION, PHASE_OFFER, PHASE_ANSWER)
 
 PAKE_MESSAGE_SIZE: Final = 33  # spake2's side byte b"S" + one Ed25519 group element
 IDENTITY_KEY_SIZE: Final = 32
-SIGNATURE_SIZE: Final = 64
-MAC_SIZE: Final = 32
-BIND_MESSAGE_SIZE: Final = SIGNATURE_SIZE + MAC_SIZE
-MAX_SIDE_CHARS: Final = 64  # magic-wormhole sides are 10 hex digits
+# Defined with the steps all handshakes share; still importable from here.
+SIGNATURE_SIZE: Final = handshake.SIGNATURE_SIZE
+MAC_SIZE: Final = handshake.MAC_SIZE
+BIND_MESSAGE_SIZE: Final = handshake.BIND_MESSAGE_SIZE
+MAX_SIDE_CHARS: Final = handshake.MAX_SIDE_CHARS
+MAX_SDP_BYTES: Final = handshake.MAX_SDP_BYTES
+stream_label = handshake.stream_label
 MAX_VERSION_PLAINTEXT: Final = 2048
-MAX_SDP_BYTES: Final = 64 * 1024  # a full-candidate aiortc SDP is a few KiB
 MAX_CAPABILITY_LABEL_BYTES: Final = 1024  # before safe_label shortens it
 _MAX_SEALED = {
     PHASE_VERSION: MAX_VERSION_PLAINTEXT + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
@@ -135,44 +142,6 @@ _EVENTS_FOR_PHASE: Final[Mapping[str, tuple[_Event, ...]]] = {
 }
 
 
-def _validate_side(side: object, error: type[P2PChatError], who: str) -> str:
-    if (
-        not isinstance(side, str)
-        or not 0 < len(side) <= MAX_SIDE_CHARS
-        or not side.isascii()
-        or not side.isprintable()
-    ):
-        raise error(f"{who} mailbox side id must be 1-{MAX_SIDE_CHARS} printable ASCII characters")
-    return side
-
-
-def _decode_msgpack_map(data: bytes, what: str) -> dict[str, object]:
-    """Strict msgpack: one map with str keys, no extension types.
-
-    msgpack caps every declared length at ``len(data)``, so nothing is allocated
-    beyond what was received.
-    """
-
-    def refuse_ext(code: int, payload: bytes) -> object:
-        raise RemoteProtocolError(f"{what} contains a msgpack extension type")
-
-    try:
-        decoded = msgpack.unpackb(
-            data,
-            raw=False,
-            strict_map_key=True,
-            use_list=True,
-            ext_hook=refuse_ext,
-        )
-    except RemoteProtocolError:
-        raise
-    except (ValueError, msgpack.UnpackException) as exc:  # ExtraData, FormatError, StackError...
-        raise RemoteProtocolError(f"{what} is not valid msgpack") from exc
-    if not isinstance(decoded, dict):
-        raise RemoteProtocolError(f"{what} must be a msgpack map")
-    return decoded
-
-
 def _field(mapping: Mapping[str, object], key: str, kind: type, what: str) -> object:
     if key not in mapping:
         raise RemoteProtocolError(f"{what} lacks the field {key!r}")
@@ -230,7 +199,7 @@ class PeerVersion:
 
 def decode_version(plaintext: bytes) -> PeerVersion:
     what = "version message"
-    fields = _decode_msgpack_map(plaintext, what)
+    fields = decode_msgpack_map(plaintext, what)
     protocol = _field(fields, "v", int, what)
     identity = _field(fields, "id", bytes, what)
     ephemeral = _field(fields, "eph", bytes, what)
@@ -262,24 +231,15 @@ def transcript_hash(
     Pairs are sorted so that who-sent-first (arrival order) cannot matter; the
     offer and answer are already ordered by role.
     """
-    items = [
-        *sorted(pake_messages),
-        *sorted(version_plaintexts),
-        offer_sdp,
-        answer_sdp,
-        appid.encode("utf-8"),
-    ]
-    digest = hashlib.sha256()
-    for item in items:
-        digest.update(struct.pack(">Q", len(item)))
-        digest.update(item)
-    return digest.digest()
-
-
-def stream_label(sender: Role, channel: Channel) -> str:
-    """``offerer->answerer/control``: the HKDF info of one direction of one channel."""
-    receiver = "answerer" if sender == "offerer" else "offerer"
-    return f"{sender}->{receiver}/{channel.name.lower()}"
+    return hash_items(
+        [
+            *sorted(pake_messages),
+            *sorted(version_plaintexts),
+            offer_sdp,
+            answer_sdp,
+            appid.encode("utf-8"),
+        ]
+    )
 
 
 class Pairing:
@@ -297,7 +257,7 @@ class Pairing:
     ) -> None:
         # Canonical form, so "7 Word word word" and "7-word-word-word" agree.
         self._password = str(parse_code(code)).encode("ascii")
-        self.side = _validate_side(side, LocalProtocolError, "our")
+        self.side = validate_side(side, LocalProtocolError, "our mailbox side id")
         if not appid:
             raise LocalProtocolError("appid must not be empty")
         self.appid = appid
@@ -308,9 +268,7 @@ class Pairing:
         self._spake = spake2.SPAKE2_Symmetric(
             self._password, idSymmetric=appid.encode("utf-8"), entropy_f=random
         )
-        self._ephemeral_private = random(crypto.X25519_KEY_SIZE)
-        if len(self._ephemeral_private) != crypto.X25519_KEY_SIZE:
-            raise LocalProtocolError("the random source returned the wrong number of bytes")
+        self._ephemeral_private = new_ephemeral(random)
         self._peer_side: str | None = None
         self._pake_key: bytes | None = None
         self._own_pake = b""
@@ -389,7 +347,7 @@ class Pairing:
     def _receive(self, phase: object, side: object, body: object) -> list[Outgoing]:
         if not isinstance(phase, str) or phase not in _EVENTS_FOR_PHASE:
             raise RemoteProtocolError("unknown pairing phase")
-        peer_side = _validate_side(side, RemoteProtocolError, "peer")
+        peer_side = validate_side(side, RemoteProtocolError, "peer mailbox side id")
         if peer_side == self.side:
             raise RemoteProtocolError("a message claims to come from our own side")
         if self._peer_side is not None and peer_side != self._peer_side:
@@ -469,13 +427,7 @@ class Pairing:
         )
 
     def _open_sdp(self, phase: str, body: bytes) -> bytes:
-        plaintext = crypto.open_sealed(self._peer_phase_key(phase), body)
-        try:
-            sdp = plaintext.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise RemoteProtocolError(f"the {phase} SDP is not UTF-8") from exc
-        _check_sdp(sdp, RemoteProtocolError, phase)
-        self.remote_sdp = sdp
+        plaintext, self.remote_sdp = open_sdp(self._peer_phase_key(phase), body, phase)
         return plaintext
 
     def seal_sdp(self, sdp: str) -> Outgoing:
@@ -490,14 +442,9 @@ class Pairing:
                 f"seal_sdp() is not allowed while {self._state.value}: the offerer seals "
                 "once the peer's version is verified, the answerer after the offer arrived"
             )
-        try:
-            encoded = sdp.encode("utf-8")
-        except (AttributeError, UnicodeEncodeError) as exc:
-            raise LocalProtocolError(f"the {phase} SDP must be valid text") from exc
-        _check_sdp(sdp, LocalProtocolError, phase)
         assert self._pake_key is not None
-        sealed = crypto.seal(
-            crypto.phase_key(self._pake_key, self.side, phase), encoded, self._random
+        encoded, sealed = handshake.seal_sdp(
+            crypto.phase_key(self._pake_key, self.side, phase), sdp, phase, self._random
         )
         if phase == PHASE_OFFER:
             self._offer_sdp = encoded
@@ -521,18 +468,18 @@ class Pairing:
             self.appid,
         )
 
-    def _bound_data(self, transcript: bytes, side: str) -> bytes:
-        return _BIND_LABEL + transcript + side.encode("ascii")
-
     def bind_message(self) -> bytes:
         """Signature (64) || MAC (32) over label || transcript || our side."""
         self._require_usable()
         transcript = self.transcript()
         assert self._pake_key is not None
-        data = self._bound_data(transcript, self.side)
-        signature = self._identity.sign(data).signature
-        tag = crypto.mac(crypto.purpose_key(self._pake_key, "bind"), data)
-        return bytes(signature) + tag
+        return handshake.bind_message(
+            self._identity,
+            crypto.purpose_key(self._pake_key, "bind"),
+            _BIND_LABEL,
+            transcript,
+            self.side,
+        )
 
     def receive_bind(self, data: bytes) -> SessionKeys:
         """Verify the peer's bind message and hand out the session keys."""
@@ -549,59 +496,35 @@ class Pairing:
             raise
 
     def _verify_bind(self, data: object) -> SessionKeys:
-        if not isinstance(data, bytes) or len(data) != BIND_MESSAGE_SIZE:
-            raise RemoteProtocolError(f"the bind message must be {BIND_MESSAGE_SIZE} bytes")
         assert self._peer_version is not None and self._peer_side is not None
         assert self._pake_key is not None and self.role is not None
+        assert self._safety_number is not None
         transcript = self.transcript()
-        signed = self._bound_data(transcript, self._peer_side)
-        signature, tag = data[:SIGNATURE_SIZE], data[SIGNATURE_SIZE:]
-        expected_tag = crypto.mac(crypto.purpose_key(self._pake_key, "bind"), signed)
-        if not hmac.compare_digest(tag, expected_tag):
-            raise RemoteProtocolError("the peer's bind MAC does not match this pairing")
-        try:
-            nacl.signing.VerifyKey(self._peer_version.identity).verify(signed, signature)
-        except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError) as exc:
-            raise RemoteProtocolError(
-                "the peer's bind signature does not verify with the identity it announced"
-            ) from exc
-        keys = self._session_keys(transcript)
-        self._transition(_E.BIND_VERIFIED)
-        return keys
-
-    def _session_keys(self, transcript: bytes) -> SessionKeys:
-        assert self._pake_key is not None and self.role is not None
-        assert self._peer_version is not None and self._safety_number is not None
-        peer_role: Role = "answerer" if self.role == "offerer" else "offerer"
-
-        def key(sender: Role, channel: Channel) -> bytes:
-            assert self._pake_key is not None
-            return crypto.session_key(
-                self._shared_secret, self._pake_key, transcript, stream_label(sender, channel)
-            )
-
-        return SessionKeys(
+        verify_bind(
+            data,
+            peer_identity=self._peer_version.identity,
+            mac_key=crypto.purpose_key(self._pake_key, "bind"),
+            label=_BIND_LABEL,
+            transcript=transcript,
+            peer_side=self._peer_side,
+            peer="the peer",
+            attempt="pairing",
+        )
+        keys = session_keys(
             role=self.role,
-            send_keys={channel: key(self.role, channel) for channel in Channel},
-            recv_keys={channel: key(peer_role, channel) for channel in Channel},
+            shared_secret=self._shared_secret,
+            stream_ikm=self._pake_key,
             transcript=transcript,
             safety_number=self._safety_number,
             peer_identity=self._peer_version.identity,
             peer_capabilities=self._peer_version.capabilities,
             reconnect_psk=crypto.purpose_key(self._pake_key, "reconnect-psk"),
         )
+        self._transition(_E.BIND_VERIFIED)
+        return keys
 
     def reconnect_psk(self) -> bytes:
         """The pre-shared key for reconnecting a pinned contact; only after pairing."""
         if self._state is not PairingState.PAIRED or self._pake_key is None:
             raise LocalProtocolError("the reconnect key exists only after a completed pairing")
         return crypto.purpose_key(self._pake_key, "reconnect-psk")
-
-
-def _check_sdp(sdp: str, error: type[P2PChatError], phase: str) -> None:
-    if not sdp:
-        raise error(f"the {phase} SDP must not be empty")
-    if len(sdp.encode("utf-8", "surrogatepass")) > MAX_SDP_BYTES:
-        raise error(f"the {phase} SDP is larger than {MAX_SDP_BYTES} bytes")
-    if "\x00" in sdp:
-        raise error(f"the {phase} SDP contains a NUL character")

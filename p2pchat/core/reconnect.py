@@ -26,31 +26,35 @@ out of step). The first failure is final, as in ``Pairing``.
 from __future__ import annotations
 
 import enum
-import hashlib
 import hmac
 import os
-import struct
 from dataclasses import dataclass
 from typing import Final
 
 import msgpack
-import nacl.exceptions
 import nacl.signing
 
-from p2pchat.core import crypto
+from p2pchat.core import crypto, handshake
 from p2pchat.core.errors import DecryptError, LocalProtocolError, P2PChatError, RemoteProtocolError
-from p2pchat.core.keys import Capabilities, Channel, Role, SessionKeys
+from p2pchat.core.handshake import (
+    MAX_SDP_BYTES,
+    SIGNATURE_SIZE,
+    decode_msgpack_map,
+    hash_items,
+    new_ephemeral,
+    open_sdp,
+    session_keys,
+    validate_side,
+    verify_bind,
+    verify_signature,
+)
+from p2pchat.core.keys import Capabilities, Role, SessionKeys
 from p2pchat.core.pairing import (
     APPID,
-    BIND_MESSAGE_SIZE,
     IDENTITY_KEY_SIZE,
-    MAX_SDP_BYTES,
-    MAX_SIDE_CHARS,
-    SIGNATURE_SIZE,
     Outgoing,
     decode_capabilities,
     encode_capabilities,
-    stream_label,
 )
 
 RECONNECT_VERSION: Final = 1
@@ -108,17 +112,6 @@ def _check_psk(psk: object) -> bytes:
     return psk
 
 
-def _check_side(side: object, error: type[P2PChatError], who: str) -> str:
-    if (
-        not isinstance(side, str)
-        or not 0 < len(side) <= MAX_SIDE_CHARS
-        or not side.isascii()
-        or not side.isprintable()
-    ):
-        raise error(f"{who} side id must be 1-{MAX_SIDE_CHARS} printable ASCII characters")
-    return side
-
-
 class ReconnectState(enum.Enum):
     IDLE = "idle"
     SENT_HELLO = "sent-hello"  # waiting for the peer's hello (the offerer may already offer)
@@ -141,17 +134,7 @@ class PeerHello:
 def decode_hello(plaintext: bytes, side: str) -> PeerHello:
     """Check a hello's fields and its signature by the identity it names."""
 
-    def refuse_ext(code: int, payload: bytes) -> object:
-        raise RemoteProtocolError("the hello contains a msgpack extension type")
-
-    try:
-        fields = msgpack.unpackb(plaintext, raw=False, strict_map_key=True, ext_hook=refuse_ext)
-    except RemoteProtocolError:
-        raise
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise RemoteProtocolError("the hello is not valid msgpack") from exc
-    if not isinstance(fields, dict):
-        raise RemoteProtocolError("the hello must be a map")
+    fields = decode_msgpack_map(plaintext, "the hello")
     version, identity = fields.get("v"), fields.get("id")
     ephemeral, signature = fields.get("eph"), fields.get("sig")
     if type(version) is not int or version != RECONNECT_VERSION:
@@ -168,12 +151,12 @@ def decode_hello(plaintext: bytes, side: str) -> PeerHello:
     if "caps" not in fields:
         raise RemoteProtocolError("the hello lacks the field 'caps'")
     capabilities = decode_capabilities(fields["caps"])
-    try:
-        nacl.signing.VerifyKey(identity).verify(_hello_signed(ephemeral, side), signature)
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError) as exc:
-        raise RemoteProtocolError(
-            "the contact's hello signature does not verify with its identity key"
-        ) from exc
+    verify_signature(
+        identity,
+        _hello_signed(ephemeral, side),
+        signature,
+        "the contact's hello signature does not verify with its identity key",
+    )
     return PeerHello(identity, ephemeral, capabilities)
 
 
@@ -185,11 +168,7 @@ def reconnect_transcript(
     hellos: tuple[bytes, bytes], offer_sdp: bytes, answer_sdp: bytes, appid: str
 ) -> bytes:
     """SHA-256 over length-prefixed items; hellos sorted so arrival order cannot matter."""
-    digest = hashlib.sha256()
-    for item in (_TRANSCRIPT_LABEL, *sorted(hellos), offer_sdp, answer_sdp, appid.encode()):
-        digest.update(struct.pack(">Q", len(item)))
-        digest.update(item)
-    return digest.digest()
+    return hash_items((_TRANSCRIPT_LABEL, *sorted(hellos), offer_sdp, answer_sdp, appid.encode()))
 
 
 _S = ReconnectState
@@ -216,7 +195,7 @@ class Reconnect:
         random: crypto.RandomSource = os.urandom,
     ) -> None:
         self._psk = _check_psk(psk)
-        self.side = _check_side(side, LocalProtocolError, "our")
+        self.side = validate_side(side, LocalProtocolError, "our side id")
         if not isinstance(pinned_peer_identity, bytes) or len(pinned_peer_identity) != 32:
             raise LocalProtocolError("the pinned identity key must be 32 bytes")
         if not appid:
@@ -226,13 +205,11 @@ class Reconnect:
         self._pinned = pinned_peer_identity
         self._capabilities = capabilities
         self._random = random
-        self._ephemeral_private = random(crypto.X25519_KEY_SIZE)
-        if len(self._ephemeral_private) != crypto.X25519_KEY_SIZE:
-            raise LocalProtocolError("the random source returned the wrong number of bytes")
+        self._ephemeral_private = new_ephemeral(random)
         self._peer_side: str | None = None
         self.role: Role | None = None
         if peer_side is not None:
-            self._set_peer_side(_check_side(peer_side, LocalProtocolError, "the peer's"))
+            self._set_peer_side(validate_side(peer_side, LocalProtocolError, "the peer's side id"))
         self._state = _S.IDLE
         self._own_hello = b""
         self._peer_hello_plaintext = b""
@@ -322,7 +299,7 @@ class Reconnect:
     def _receive(self, phase: object, side: object, body: object) -> None:
         if not isinstance(phase, str) or phase not in _MAX_SEALED:
             raise RemoteProtocolError("unknown reconnect phase")
-        peer_side = _check_side(side, RemoteProtocolError, "the peer's")
+        peer_side = validate_side(side, RemoteProtocolError, "the peer's side id")
         if self._peer_side is None:
             self._set_peer_side(peer_side)
         elif peer_side != self._peer_side:
@@ -364,14 +341,7 @@ class Reconnect:
 
     def _open_sdp(self, phase: str, body: bytes) -> bytes:
         assert self._peer_side is not None
-        plaintext = crypto.open_sealed(self._phase_key(self._peer_side, phase), body)
-        try:
-            sdp = plaintext.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise RemoteProtocolError(f"the {phase} SDP is not UTF-8") from exc
-        if not sdp or "\x00" in sdp:
-            raise RemoteProtocolError(f"the {phase} SDP is empty or contains NUL")
-        self.remote_sdp = sdp
+        plaintext, self.remote_sdp = open_sdp(self._phase_key(self._peer_side, phase), body, phase)
         return plaintext
 
     def _phase_key(self, side: str, phase: str) -> bytes:
@@ -388,10 +358,9 @@ class Reconnect:
             phase = PHASE_ANSWER
         else:
             raise LocalProtocolError(f"seal_sdp() is not allowed now (we are the {self.role})")
-        encoded = sdp.encode("utf-8")
-        if not sdp or "\x00" in sdp or len(encoded) > MAX_SDP_BYTES:
-            raise LocalProtocolError(f"the {phase} SDP is empty, too large or contains NUL")
-        sealed = crypto.seal(self._phase_key(self.side, phase), encoded, self._random)
+        encoded, sealed = handshake.seal_sdp(
+            self._phase_key(self.side, phase), sdp, phase, self._random
+        )
         if phase == PHASE_OFFER:
             self._offer_sdp = encoded
         else:
@@ -412,15 +381,12 @@ class Reconnect:
             self.appid,
         )
 
-    def _bound(self, transcript: bytes, side: str) -> bytes:
-        return _BIND_LABEL + transcript + side.encode("ascii")
-
     def bind_message(self) -> bytes:
         """Signature (64) || MAC (32) over label || transcript || our side."""
         self._require_usable()
-        data = self._bound(self.transcript(), self.side)
-        signature = self._identity.sign(data).signature
-        return bytes(signature) + crypto.mac(_psk_key(self._psk, "bind"), data)
+        return handshake.bind_message(
+            self._identity, _psk_key(self._psk, "bind"), _BIND_LABEL, self.transcript(), self.side
+        )
 
     def receive_bind(self, data: bytes) -> SessionKeys:
         self._require_usable()
@@ -433,40 +399,28 @@ class Reconnect:
             raise
 
     def _verify_bind(self, data: object) -> SessionKeys:
-        if not isinstance(data, bytes) or len(data) != BIND_MESSAGE_SIZE:
-            raise RemoteProtocolError(f"the bind message must be {BIND_MESSAGE_SIZE} bytes")
         assert self._peer_side is not None and self._peer_hello is not None
+        assert self.role is not None and self.safety_number is not None
         transcript = self.transcript()
-        signed = self._bound(transcript, self._peer_side)
-        signature, tag = data[:SIGNATURE_SIZE], data[SIGNATURE_SIZE:]
-        if not hmac.compare_digest(tag, crypto.mac(_psk_key(self._psk, "bind"), signed)):
-            raise RemoteProtocolError("the contact's bind MAC does not match this session")
-        try:
-            nacl.signing.VerifyKey(self._peer_hello.identity).verify(signed, signature)
-        except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError) as exc:
-            raise RemoteProtocolError("the contact's bind signature does not verify") from exc
-        keys = self._session_keys(transcript)
-        self._state = _S.PAIRED
-        return keys
-
-    def _session_keys(self, transcript: bytes) -> SessionKeys:
-        assert self.role is not None and self._peer_hello is not None
-        assert self.safety_number is not None
-        peer_role: Role = "answerer" if self.role == "offerer" else "offerer"
-        stream_ikm = _psk_key(self._psk, "stream")
-
-        def key(sender: Role, channel: Channel) -> bytes:
-            return crypto.session_key(
-                self._shared_secret, stream_ikm, transcript, stream_label(sender, channel)
-            )
-
-        return SessionKeys(
+        verify_bind(
+            data,
+            peer_identity=self._peer_hello.identity,
+            mac_key=_psk_key(self._psk, "bind"),
+            label=_BIND_LABEL,
+            transcript=transcript,
+            peer_side=self._peer_side,
+            peer="the contact",
+            attempt="session",
+        )
+        keys = session_keys(
             role=self.role,
-            send_keys={channel: key(self.role, channel) for channel in Channel},
-            recv_keys={channel: key(peer_role, channel) for channel in Channel},
+            shared_secret=self._shared_secret,
+            stream_ikm=_psk_key(self._psk, "stream"),
             transcript=transcript,
             safety_number=self.safety_number,
             peer_identity=self._peer_hello.identity,
             peer_capabilities=self._peer_hello.capabilities,
             reconnect_psk=self._psk,
         )
+        self._state = _S.PAIRED
+        return keys
