@@ -17,15 +17,9 @@ from typing import Literal
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError, features
 
 from p2pchat.core.errors import ImageRejected
-from p2pchat.media.inspect import (
-    MAX_PIXELS,
-    MAX_SIDE,
-    PrivacyReport,
-    _register_heif,
-    _walk_jpeg,
-    _walk_png,
-    inspect_image,
-)
+from p2pchat.media.containers import MAX_PIXELS, MAX_SIDE, register_heif, walk_jpeg, walk_png
+from p2pchat.media.inspect import inspect_image
+from p2pchat.media.report import PrivacyReport
 
 Side = Literal["send", "receive"]
 
@@ -104,7 +98,7 @@ def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> Sanitiz
             f"the image is {len(data) / 1_048_576:.1f} MiB, over the "
             f"{policy.max_input_bytes / 1_048_576:.0f} MiB limit"
         )
-    _register_heif()
+    register_heif()
     # A global, but the only safe value: a truncated file must fail, not half-decode.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     notes: list[str] = []
@@ -264,12 +258,12 @@ def _to_srgb(base: Image.Image, icc: object, notes: list[str]) -> Image.Image:
 def _verify_clean(encoded: bytes, mime: str, size: tuple[int, int]) -> None:
     """Step 7: the output must be pixels only, or it does not leave."""
     if mime == "image/jpeg":
-        container = _walk_jpeg(encoded)
+        container = walk_jpeg(encoded)
         extra = [kind for kind, payload in container.segments
                  if not (kind == "APP0" and payload.startswith(b"JFIF\x00"))]
         allowed_info: set[str | tuple[int, int]] = set(_ALLOWED_JPEG_INFO)
     else:
-        container = _walk_png(encoded)
+        container = walk_png(encoded)
         extra = [kind for kind, _payload in container.segments if kind not in _ALLOWED_PNG_CHUNKS]
         allowed_info = set()
     if extra:
