@@ -16,7 +16,7 @@ from typing import Any
 
 from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK
 from p2pchat.cli.options import add_network_options
-from p2pchat.i18n import set_language, t
+from p2pchat.i18n import get_language, set_language, t
 
 
 def _add_tui_options(parser: argparse.ArgumentParser) -> None:
@@ -56,8 +56,22 @@ def _identity_key() -> Any:
     return load_or_create().signing_key
 
 
+def _settings() -> Any:
+    """The settings file, or the defaults (with a warning) when it cannot be used."""
+    from p2pchat.core.errors import P2PChatError
+    from p2pchat.store.settings import Settings, load_settings
+
+    try:
+        return load_settings()
+    except P2PChatError as error:
+        print(f"p2pchat: {error} Using the default settings.", file=sys.stderr)
+        return Settings()
+
+
 def _run(args: argparse.Namespace, start: str) -> int:
-    set_language(getattr(args, "lang", None))
+    settings = _settings()
+    # --lang wins, then the settings file's language ("auto": the locale).
+    set_language(getattr(args, "lang", None) or settings.language)
     from p2pchat.core.crypto import fingerprint
     from p2pchat.core.errors import P2PChatError
 
@@ -106,6 +120,8 @@ def _run(args: argparse.Namespace, start: str) -> int:
         start=start,  # type: ignore[arg-type]
         code=code,
         image_renderer=renderer,
+        settings=settings,
+        language=get_language(),
     )
     result = app.run()
     return int(result) if isinstance(result, int) else EXIT_OK

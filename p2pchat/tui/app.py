@@ -5,12 +5,20 @@ service; every network call runs in a worker that posts a message from
 ``tui/messages.py`` back, and the handlers pass results down to the screens.
 One event-pump worker per service turns ``service.events()`` into Textual
 messages. Sends go through one outbox worker so messages keep their order.
+
+With a contact book (``ContactBook``) every pairing gets its own
+``ContactGuard``: it pins the peer on first pairing, insists on the pinned key
+when reconnecting from the home screen's contact list, and refuses blocked
+contacts; a changed key opens ``KeyChangedScreen`` instead of the chat, and
+re-pairing after it is only ever the user's deliberate choice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -20,8 +28,10 @@ from textual.app import App
 from textual.binding import Binding
 
 from p2pchat import events as ev
+from p2pchat.contacts_flow import ContactBlocked, ContactGuard, as_key_changed
 from p2pchat.core.errors import P2PChatError, TransportError, WrongCode
 from p2pchat.i18n import set_language, t
+from p2pchat.store.contacts import Contact, ContactBook, ContactError, KeyAlreadyPinned, KeyChanged
 from p2pchat.tui.messages import (
     CodeAllocated,
     PairingFailed,
@@ -34,6 +44,8 @@ from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.home import HomeScreen
 from p2pchat.tui.screens.invite import InviteScreen
+from p2pchat.tui.screens.key_changed import KeyChangedScreen, RePair
+from p2pchat.tui.screens.reconnect import ReconnectScreen
 
 StartMode = Literal["home", "invite", "join"]
 ServiceFactory = Callable[[], Any]
@@ -50,7 +62,15 @@ def describe_error(error: BaseException) -> str:
         return t("errors.wrong_code")
     if isinstance(error, TransportError):
         return t("errors.transport", detail=str(error))
+    if isinstance(error, ContactBlocked):
+        # Only that it was refused: nothing about the peer, not even what it announced.
+        return t("contacts.refused")
     return str(error) or error.__class__.__name__
+
+
+def is_key_change(error: BaseException | None) -> bool:
+    """A changed key deserves the warning screen; the same key under two names does not."""
+    return isinstance(error, KeyChanged) and not isinstance(error, KeyAlreadyPinned)
 
 
 class P2PChatApp(App[int]):
@@ -74,9 +94,18 @@ class P2PChatApp(App[int]):
         my_label: str = "",
         key_change_check: KeyChangeCheck | None = None,
         start_dir: Path | None = None,
+        config: Any = None,
+        contact_book: ContactBook | None = None,
+        clock: Callable[[], float] = time.time,
+        view_seconds: float = 10.0,
     ) -> None:
         super().__init__()
         self.service_factory = service_factory
+        # A ServiceConfig: lets each pairing get its own ContactGuard as peer_check.
+        self.config = config
+        self.contact_book = contact_book
+        self.clock = clock  # the chat's clock for disappearing messages (tests speed it up)
+        self.view_seconds = view_seconds
         self.fingerprint = fingerprint
         self.start_mode = start
         self.start_code = code
@@ -85,7 +114,11 @@ class P2PChatApp(App[int]):
         self.key_change_check = key_change_check
         self.start_dir = start_dir
         self.service: Any = None
-        self.phase: Literal["home", "inviting", "joining", "chat", "closing"] = "home"
+        self.phase: Literal["home", "inviting", "joining", "reconnecting", "chat", "closing"] = (
+            "home"
+        )
+        self.guard: ContactGuard | None = None  # the running pairing's peer_check
+        self.petname_sought = ""  # whom a reconnect or re-pair is meant to reach
         self.verified_fingerprints: set[str] = set()
         self._outbox: asyncio.Queue[tuple[str, str, Any, bool]] = asyncio.Queue()
 
@@ -95,6 +128,7 @@ class P2PChatApp(App[int]):
             self.fingerprint,
             initial_code=self.start_code,
             focus_code=self.start_mode == "join",
+            contacts=self._read_contacts(),
         )
         self.push_screen(home)
         if self.start_mode == "invite":
@@ -129,28 +163,147 @@ class P2PChatApp(App[int]):
         self.phase = "closing"
         self._close_and_exit()
 
-    def _back_home(self, error: str) -> None:
+    def _back_home(self, error: str, status: str = "") -> None:
         self.phase = "home"
+        self.guard = None
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()
         home = self.home_screen
         if home is not None:
             home.busy = False
             home.show_error(error)
+            self._refresh_contacts()
+            if status:
+                home.show_status(status)
+
+    # ----- contacts ---------------------------------------------------------------
+    def _read_contacts(self) -> list[Contact] | None:
+        """The book's contacts now (another process may have changed them), or None."""
+        if self.contact_book is None:
+            return None
+        try:
+            self.contact_book.reload()
+        except ContactError as error:
+            self.notify(str(error), severity="error", timeout=30)
+            return []
+        return self.contact_book.contacts
+
+    def _refresh_contacts(self) -> None:
+        home = self.home_screen
+        contacts = self._read_contacts()
+        if home is not None and contacts is not None:
+            home.set_contacts(contacts)
+
+    def _guard(self, **kwargs: Any) -> ContactGuard | None:
+        if self.contact_book is None:
+            return None
+        return ContactGuard(self.contact_book, **kwargs)
+
+    @on(HomeScreen.ContactChange)
+    def _change_contact(self, message: HomeScreen.ContactChange) -> None:
+        book, home = self.contact_book, self.home_screen
+        if book is None or home is None:
+            return
+        name = message.petname
+        try:
+            if message.action == "rename":
+                changed = book.rename(name, message.new_petname)
+                status = t("contacts.renamed", old=name, new=changed.petname)
+            elif message.action == "block":
+                book.block(name)
+                status = t("contacts.blocked", name=name)
+            elif message.action == "unblock":
+                book.unblock(name)
+                status = t("contacts.unblocked", name=name)
+            elif message.action == "remove":
+                book.remove(name)
+                status = t("contacts.removed", name=name)
+            else:
+                return
+        except ContactError as error:
+            home.show_error(str(error))
+            return
+        home.show_error("")
+        self._refresh_contacts()
+        home.show_status(status)
+
+    @on(HomeScreen.ReconnectRequested)
+    def start_reconnect(self, message: HomeScreen.ReconnectRequested) -> None:
+        home = self.home_screen
+        if self.phase != "home" or self.contact_book is None or home is None:
+            return
+        self._read_contacts()
+        contact = self.contact_book.get(message.petname)
+        if contact is None:
+            home.show_error(t("contacts.gone", name=message.petname))
+            self._refresh_contacts()
+            return
+        if contact.blocked:
+            # Refused here, before any network: a blocked contact is never met.
+            home.show_error(t("contacts.refused_blocked", name=contact.petname))
+            return
+        guard = self._guard(expected=contact)
+        if not self._new_service(guard):
+            return
+        self.phase = "reconnecting"
+        self.petname_sought = contact.petname
+        self.push_screen(ReconnectScreen(contact.petname))
+        self._reconnect(self.service, contact)
+
+    @work(group="pairing", exit_on_error=False)
+    async def _reconnect(self, service: Any, contact: Contact) -> None:
+        try:
+            await service.reconnect(contact.reconnect_psk, contact.identity_key)
+            paired = await service.wait_paired()
+        except P2PChatError as error:
+            self.post_message(PairingFailed(service, describe_error(error), error))
+            return
+        self.post_message(PairingSucceeded(service, paired))
+
+    @on(ReconnectScreen.Cancelled)
+    def cancel_reconnect(self) -> None:
+        self.cancel_invite()
+
+    def _show_key_changed(self, error: KeyChanged) -> None:
+        def chosen(choice: RePair | None) -> None:
+            if choice is not None:
+                self.start_repair(choice)
+
+        self.push_screen(KeyChangedScreen(error), chosen)
+
+    def start_repair(self, choice: RePair) -> None:
+        """Pair again with a new code, deliberately accepting the contact's new key."""
+        if self.phase != "home":
+            return
+        guard = self._guard(petname=choice.petname, replace_key=True)
+        if guard is None or not self._new_service(guard):
+            return
+        self.petname_sought = choice.petname
+        if choice.mode == "invite":
+            self.phase = "inviting"
+            self.push_screen(InviteScreen())
+            self._invite(self.service)
+        else:
+            self.phase = "joining"
+            if self.home_screen is not None:
+                self.home_screen.busy = True
+            self._join(self.service, choice.code)
 
     # ----- pairing ----------------------------------------------------------------
     @on(HomeScreen.InviteRequested)
     def start_invite(self) -> None:
-        if self.phase != "home" or not self._new_service():
+        if self.phase != "home" or not self._new_service(self._guard()):
             return
+        self.petname_sought = ""
         self.phase = "inviting"
         self.push_screen(InviteScreen())
         self._invite(self.service)
 
     @on(HomeScreen.JoinRequested)
     def start_join(self, message: HomeScreen.JoinRequested) -> None:
-        if self.phase != "home" or not self._new_service():
+        if self.phase != "home" or not self._new_service(self._guard()):
             return
+        self.petname_sought = ""
         self.phase = "joining"
         if self.home_screen is not None:
             self.home_screen.busy = True
@@ -163,17 +316,24 @@ class P2PChatApp(App[int]):
         if service is not None:
             self._close(service)
 
-    def _new_service(self) -> bool:
+    def _new_service(self, guard: ContactGuard | None = None) -> bool:
         if self.service_factory is None:
             if self.home_screen is not None:
                 self.home_screen.show_error(t("errors.no_service"))
             return False
         try:
-            self.service = self.service_factory()
+            if guard is not None and self.config is not None:
+                from p2pchat.service import ChatService
+
+                # A guard per pairing: it remembers which contact this session is.
+                self.service = ChatService(dataclasses.replace(self.config, peer_check=guard))
+            else:
+                self.service = self.service_factory()
         except P2PChatError as error:
             if self.home_screen is not None:
                 self.home_screen.show_error(describe_error(error))
             return False
+        self.guard = guard if self.config is not None else None
         self._pump_events(self.service)
         self._outbox = asyncio.Queue()
         self._send_outbox(self.service, self._outbox)
@@ -186,7 +346,7 @@ class P2PChatApp(App[int]):
             self.post_message(CodeAllocated(service, code))
             paired = await service.wait_paired()
         except P2PChatError as error:
-            self.post_message(PairingFailed(service, describe_error(error)))
+            self.post_message(PairingFailed(service, describe_error(error), error))
             return
         self.post_message(PairingSucceeded(service, paired))
 
@@ -196,7 +356,7 @@ class P2PChatApp(App[int]):
             await service.join(code)
             paired = await service.wait_paired()
         except P2PChatError as error:
-            self.post_message(PairingFailed(service, describe_error(error)))
+            self.post_message(PairingFailed(service, describe_error(error), error))
             return
         self.post_message(PairingSucceeded(service, paired))
 
@@ -209,31 +369,50 @@ class P2PChatApp(App[int]):
 
     @on(PairingSucceeded)
     def _paired(self, message: PairingSucceeded) -> None:
-        if message.service is not self.service or self.phase not in ("inviting", "joining"):
+        pairing = ("inviting", "joining", "reconnecting")
+        if message.service is not self.service or self.phase not in pairing:
             return
         paired = message.paired
         self.phase = "chat"
+        contact = self.guard.contact if self.guard is not None else None
         key_changed = bool(self.key_change_check and self.key_change_check(paired))
+        verified = paired.peer_fingerprint in self.verified_fingerprints
+        if contact is not None:
+            verified = contact.verified
         chat = ChatScreen(
             paired=paired,
             my_label=self.my_label,
             prepare_image=self._prepare_image,
             renderer=self.image_renderer,
-            verified=paired.peer_fingerprint in self.verified_fingerprints and not key_changed,
+            verified=verified and not key_changed,
             key_changed=key_changed,
             start_dir=self.start_dir,
+            contact=contact,
+            clock=self.clock,
+            view_seconds=self.view_seconds,
         )
-        if isinstance(self.screen, InviteScreen):
+        if isinstance(self.screen, InviteScreen | ReconnectScreen):
             self.switch_screen(chat)
         else:
             self.push_screen(chat)
 
     @on(PairingFailed)
     def _pairing_failed(self, message: PairingFailed) -> None:
-        if message.service is not self.service or self.phase not in ("inviting", "joining"):
+        pairing = ("inviting", "joining", "reconnecting")
+        if message.service is not self.service or self.phase not in pairing:
             return
         self.service = None
-        self._back_home(message.reason)
+        error = message.error
+        if error is not None:
+            # A reconnect's own identity check says it in other words: same warning.
+            error = as_key_changed(error, self.petname_sought)
+        if is_key_change(error) and self.contact_book is not None:
+            assert isinstance(error, KeyChanged)
+            self._back_home("")
+            self._show_key_changed(error)
+        else:
+            reason = describe_error(error) if error is not None else message.reason
+            self._back_home(reason)
         self._close(message.service)
 
     # ----- service events ---------------------------------------------------------
@@ -252,14 +431,15 @@ class P2PChatApp(App[int]):
         if message.service is not self.service:
             return
         event = message.event
-        if self.phase in ("inviting", "joining"):
+        if self.phase in ("inviting", "joining", "reconnecting"):
             if isinstance(event, ev.CodeReady) and isinstance(self.screen, InviteScreen):
                 self.screen.show_code(event.code, event.expires_in)
             elif isinstance(event, ev.Paired):
                 self.post_message(PairingSucceeded(message.service, event))
-            elif isinstance(event, ev.Failed | ev.PeerLeft):
-                reason = event.message if isinstance(event, ev.Failed) else event.reason
-                self.post_message(PairingFailed(message.service, reason))
+            elif isinstance(event, ev.PeerLeft):
+                self.post_message(PairingFailed(message.service, event.reason))
+            # A Failed is left to the pairing worker: wait_paired() raises the error
+            # itself, and a changed key needs the exception, not its text.
             return
         chat = self.chat_screen
         if chat is not None:
@@ -282,7 +462,9 @@ class P2PChatApp(App[int]):
                 if kind == "text":
                     message_id = await service.send_text(payload)
                 else:
-                    message_id = await service.send_image(payload, view_once=view_once)
+                    message_id = await service.send_image(
+                        payload, view_once=view_once, view_seconds=self.view_seconds
+                    )
             except P2PChatError as error:
                 self.post_message(SendFinished(local_id, None, describe_error(error)))
             else:
@@ -327,8 +509,43 @@ class P2PChatApp(App[int]):
     @on(ChatScreen.MarkVerified)
     def _mark_verified(self) -> None:
         chat = self.chat_screen
-        if chat is not None:
-            self.verified_fingerprints.add(chat.paired.peer_fingerprint)
+        if chat is None:
+            return
+        self.verified_fingerprints.add(chat.paired.peer_fingerprint)
+        if chat.contact is not None and self.contact_book is not None:
+            try:
+                chat.contact = self.contact_book.mark_verified(chat.contact.petname)
+            except ContactError as error:
+                self.notify(str(error), severity="error")
+
+    @on(ChatScreen.SetTimer)
+    def _set_timer(self, message: ChatScreen.SetTimer) -> None:
+        if self.service is not None:
+            self._send_timer(self.service, message.seconds)
+
+    @work(group="timer", exit_on_error=False)
+    async def _send_timer(self, service: Any, seconds: int) -> None:
+        # The TimerChanged event the service emits updates the screen on success.
+        try:
+            await service.set_timer(seconds)
+        except P2PChatError as error:
+            self.notify(t("timer.not_changed", reason=describe_error(error)), severity="error")
+
+    @on(ChatScreen.BlockPeer)
+    def _block_peer(self) -> None:
+        chat = self.chat_screen
+        if chat is None or chat.contact is None or self.contact_book is None:
+            return
+        petname = chat.contact.petname
+        try:
+            self.contact_book.block(petname)
+        except ContactError as error:
+            self.notify(str(error), severity="error")
+            return
+        service, self.service = self.service, None
+        self._back_home("", status=t("contacts.blocked", name=petname))
+        if service is not None:
+            self._close(service)
 
     @on(ChatScreen.Leave)
     def _leave(self) -> None:
@@ -371,15 +588,34 @@ def make_app(
     my_label: str = "",
     key_change_check: KeyChangeCheck | None = None,
     start_dir: Path | None = None,
+    contact_book: ContactBook | None = None,
+    settings: Any = None,
+    clock: Callable[[], float] = time.time,
 ) -> P2PChatApp:
     """The app, ready to ``run()`` (CLI) or ``run_test()`` (tests).
 
     ``config`` is a ``ServiceConfig``; each pairing attempt gets a fresh
-    ``ChatService(config)`` unless ``service_factory`` is given. Set the language
-    before importing this module when binding labels must follow it too.
+    ``ChatService(config)`` unless ``service_factory`` is given. The contact book
+    is ``contact_book``, else the one of a ``ContactGuard`` in ``config.peer_check``;
+    without one the home screen has no contacts. ``settings`` (``store.settings``)
+    gives the language when ``language`` is None, the photo downscale
+    (``max_long_edge``) and the view-once time (``view_seconds``). Set the
+    language before importing this module when binding labels must follow it too.
     """
+    if language is None and settings is not None:
+        language = settings.language
     if language is not None:
         set_language(language)
+    view_seconds = 10.0
+    if settings is not None:
+        view_seconds = float(settings.view_seconds)
+        if config is not None:
+            policy = dataclasses.replace(config.image_policy, max_long_edge=settings.max_long_edge)
+            config = dataclasses.replace(config, image_policy=policy)
+    if contact_book is None and config is not None:
+        guard = getattr(config, "peer_check", None)
+        if isinstance(guard, ContactGuard):
+            contact_book = guard.book
     if service_factory is None and config is not None:
         from p2pchat.service import ChatService
 
@@ -395,4 +631,8 @@ def make_app(
         my_label=my_label,
         key_change_check=key_change_check,
         start_dir=start_dir,
+        config=config,
+        contact_book=contact_book,
+        clock=clock,
+        view_seconds=view_seconds,
     )

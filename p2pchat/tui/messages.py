@@ -38,6 +38,9 @@ class PairingSucceeded(Message):
 class PairingFailed(Message):
     service: Any
     reason: str
+    # The exception itself, when a worker caught one: a changed key or a blocked
+    # contact gets its own screen rather than a line of text.
+    error: BaseException | None = None
 
 
 @dataclass

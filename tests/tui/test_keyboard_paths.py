@@ -3,10 +3,9 @@
 - ``p2pchat join`` without $P2PCHAT_CODE left the focus on "New invite": typed
   code went nowhere.
 - The send dialog had no key to send: the Send button was several Tabs away.
-- Still open: on a 24- or 32-row terminal the send dialog's report and buttons
-  are below the bottom of the screen (the preview keeps its 16 rows). CSS alone
-  cannot shrink it without making the dialog full-height on big terminals; the
-  fit needs a few lines in send_dialog.py (strict xfail below until then).
+- On a 24- or 32-row terminal the send dialog's report and buttons were below
+  the bottom of the screen (the preview kept its 16 rows); now the middle
+  scrolls, the preview shrinks and the buttons stay put.
 """
 
 from __future__ import annotations
@@ -72,7 +71,6 @@ async def test_ctrl_s_before_the_report_does_nothing():
         assert app.screen is dialog and results == []
 
 
-@pytest.mark.xfail(strict=True, reason="send dialog does not fit 24/32 rows yet")
 @pytest.mark.parametrize("size", [(80, 24), (110, 32)])
 async def test_send_dialog_report_and_buttons_fit_small_terminals(size):
     _, height = size

@@ -2,8 +2,13 @@
 
 Attributes down: the app calls ``apply_event`` with each service event and
 ``message_sent`` when a send finished. Messages up: ``SendText``, ``SendImage``,
-``CancelTransfer``, ``MarkVerified`` and ``Leave`` ask the app (which owns the
-service and its workers) to act. Nothing here does I/O.
+``CancelTransfer``, ``MarkVerified``, ``SetTimer``, ``BlockPeer`` and ``Leave``
+ask the app (which owns the service and its workers) to act.
+
+Beside the widgets the screen keeps the conversation's in-memory model
+(``core.conversation.Conversation``): it applies the agreed disappearing timer
+(expired messages leave the list) and is what ``/export`` writes, the only time
+anything of a conversation reaches a disk, and never a view-once photo.
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from p2pchat import events as ev
+from p2pchat.contacts_flow import export_evidence, parse_timer
+from p2pchat.core import session as core_session
+from p2pchat.core.conversation import Conversation, DisappearingTimer
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
+from p2pchat.store.contacts import Contact
+from p2pchat.tui.screens.confirm import ConfirmDialog
 from p2pchat.tui.screens.file_picker import FilePicker
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.image_viewer import ImageViewerScreen
@@ -38,12 +48,14 @@ from p2pchat.tui.widgets.composer import Composer
 from p2pchat.tui.widgets.image_view import ImageView
 from p2pchat.tui.widgets.message_list import MessageList
 from p2pchat.tui.widgets.sealed import SealedPhoto
-from p2pchat.tui.widgets.status_bar import StatusBar
+from p2pchat.tui.widgets.status_bar import StatusBar, timer_word
 from p2pchat.tui.widgets.transfer_bar import TransferPanel
 
 PrepareImage = Callable[[bytes, bool], Awaitable[Any]]
 TYPING_SHOWN_SECONDS = 4.0
 TYPING_SENT_EVERY = 3.0
+# How often expired messages are looked for (real seconds; the clock may be faster).
+EXPIRY_CHECK_SECONDS = 0.5
 _local_ids = itertools.count(1)
 
 
@@ -90,6 +102,16 @@ class ChatScreen(Screen[None]):
     class Leave(Message):
         """The user wants to end the conversation."""
 
+    @dataclass
+    class SetTimer(Message):
+        """Agree a disappearing-message timer with the peer (0: off)."""
+
+        seconds: int
+
+    @dataclass
+    class BlockPeer(Message):
+        """Block this (pinned) contact and close the conversation; already confirmed."""
+
     def __init__(
         self,
         *,
@@ -100,10 +122,20 @@ class ChatScreen(Screen[None]):
         verified: bool = False,
         key_changed: bool = False,
         start_dir: Path | None = None,
+        contact: Contact | None = None,
+        clock: Callable[[], float] = time.time,
+        view_seconds: float = 10.0,
     ) -> None:
         super().__init__(id="chat")
         self.paired = paired
-        self.peer_label = safe_label(paired.peer_label, 40) or t("chat.peer")
+        self.contact = contact  # the pinned contact, when the app has a contact book
+        # The user's own name for a pinned contact beats whatever the peer announces.
+        shown = contact.petname if contact is not None else paired.peer_label
+        self.peer_label = safe_label(shown, 40) or t("chat.peer")
+        self.clock = clock
+        self.view_seconds = view_seconds
+        self.conversation = Conversation(clock)
+        self._list_ids: dict[str, str] = {}  # the conversation's local ids -> service ids
         self.my_label = safe_label(my_label, 40) or t("chat.me")
         self.prepare_image = prepare_image
         self.renderer = renderer
@@ -139,6 +171,7 @@ class ChatScreen(Screen[None]):
         if not self.paired.peer_view_once:
             messages.add_notice(t("chat.peer_no_view_once"), level="warning")
         self.query_one(Composer).focus()
+        self.set_interval(EXPIRY_CHECK_SECONDS, self.expire_messages)
 
     # ----- user input -------------------------------------------------------------
     @on(Composer.Submitted)
@@ -152,6 +185,7 @@ class ChatScreen(Screen[None]):
             return
         local_id = local_message_id()
         self.query_one(MessageList).add_text(local_id, "out", self.my_label, text)
+        self.conversation.add_outgoing_text(local_id, text)
         self.post_message(self.SendText(local_id, text))
 
     @on(Composer.Changed)
@@ -165,7 +199,7 @@ class ChatScreen(Screen[None]):
             self.post_message(self.Typing())
 
     def run_command(self, line: str) -> None:
-        """Slash commands: /send [PATH], /verify, /help, /quit."""
+        """Slash commands: /send [PATH], /verify, /export PATH [--force], /timer, /block, ..."""
         try:
             words = shlex.split(line)
         except ValueError:
@@ -178,6 +212,12 @@ class ChatScreen(Screen[None]):
                 self.action_send_image()
         elif command == "/verify":
             self.action_verify()
+        elif command == "/export":
+            self.export(args)
+        elif command == "/timer":
+            self.timer_command(args)
+        elif command == "/block":
+            self.action_block()
         elif command == "/help":
             self.action_help()
         elif command in ("/quit", "/exit"):
@@ -188,6 +228,86 @@ class ChatScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
+
+    def export(self, args: list[str]) -> None:
+        """``/export PATH [--force]``: the evidence file (text only, never view-once)."""
+        messages = self.query_one(MessageList)
+        force = "--force" in args
+        words = [word for word in args if word != "--force"]
+        if len(words) != 1:
+            messages.add_notice(t("export.usage"), level="warning")
+            return
+        target = Path(words[0]).expanduser()
+        if not target.is_absolute():
+            target = self.start_dir / target
+        shown = safe_label(str(target), 300)
+        try:
+            written = export_evidence(
+                self.conversation,
+                target,
+                me=self.my_label,
+                peer=self.peer_label,
+                safety_number=self.paired.safety_number,
+                overwrite=force,
+                clock=self.clock,
+            )
+        except FileExistsError:
+            messages.add_notice(t("export.exists", path=shown), level="warning")
+        except OSError as error:
+            reason = error.strerror or str(error)
+            messages.add_notice(t("export.failed", path=shown, reason=reason), level="error")
+        except P2PChatError as error:
+            messages.add_notice(t("export.failed", path=shown, reason=str(error)), level="error")
+        else:
+            path = safe_label(str(written), 300)
+            messages.add_notice(t("export.done", path=path, peer=self.peer_label))
+
+    def timer_command(self, args: list[str]) -> None:
+        """``/timer off|30s|5m|1h|1d``: ask the app to agree it with the peer."""
+        messages = self.query_one(MessageList)
+        if len(args) != 1:
+            current = timer_word(self.conversation.disappearing.value) or "off"
+            messages.add_notice(t("timer.usage", current=current), level="warning")
+            return
+        try:
+            seconds = parse_timer(args[0])
+        except ValueError:
+            messages.add_notice(t("timer.usage", current=safe_label(args[0], 20)), level="warning")
+            return
+        if self.ended:
+            messages.add_notice(t("chat.not_connected"), level="warning")
+            return
+        self.post_message(self.SetTimer(seconds))
+
+    def action_block(self) -> None:
+        """Ask, then block this contact and close the conversation."""
+        if self.contact is None:
+            self.query_one(MessageList).add_notice(t("block.not_pinned"), level="warning")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.post_message(self.BlockPeer())
+
+        name = self.peer_label
+        dialog = ConfirmDialog(
+            t("contacts.block_title", name=name),
+            t("block.chat_text", name=name),
+            t("contacts.block_ok"),
+        )
+        self.app.push_screen(dialog, confirmed)
+
+    def expire_messages(self) -> None:
+        """Remove what the disappearing timer says is gone (the peer does the same)."""
+        gone = self.conversation.expire(self.clock())
+        if not gone:
+            return
+        messages = self.query_one(MessageList)
+        for message_id in gone:
+            item = messages.remove_message(self._list_ids.pop(message_id, message_id))
+            if isinstance(item, SealedPhoto):
+                # An unopened view-once photo disappears with its placeholder.
+                item.vault.close(item.vault_id)
 
     def action_verify(self) -> None:
         def done(verified: bool | None) -> None:
@@ -231,6 +351,15 @@ class ChatScreen(Screen[None]):
                 report_lines=removed,
                 nothing_removed=t("report.nothing_found"),
                 caption=t("chat.view_once_caption") if result.view_once else "",
+            )
+            self.conversation.add_outgoing_image(
+                local_id,
+                mime=prepared.mime,
+                width=prepared.width,
+                height=prepared.height,
+                size=len(prepared.data),
+                view_once=result.view_once,
+                view_seconds=self.view_seconds,
             )
             self.post_message(self.SendImage(local_id, prepared, result.view_once))
 
@@ -305,6 +434,8 @@ class ChatScreen(Screen[None]):
             messages.add_notice(t("chat.send_failed", reason=error), level="error")
             return
         messages.rename(local_id, message_id)
+        if local_id in self.conversation:
+            self._list_ids[local_id] = message_id
         delivered = message_id in self._delivered_early
         self._delivered_early.discard(message_id)
         messages.set_state(message_id, "delivered" if delivered else "sent")
@@ -319,6 +450,7 @@ class ChatScreen(Screen[None]):
                 messages.add_text(
                     mid, "in", self.peer_label, text, sent_at=sent_at, state="received"
                 )
+                self.conversation.apply(core_session.TextReceived(mid, text, sent_at))
                 self._typing(False)
             case ev.TransferStarted(message_id=mid, direction=direction, total_bytes=total):
                 transfers.start(mid, direction, total)
@@ -328,7 +460,10 @@ class ChatScreen(Screen[None]):
                 )
             case ev.ImageReceived() as image:
                 transfers.finish(image.message_id)
+                self._remember_received_image(image)
                 self._show_received_image(image)
+            case ev.TimerChanged(seconds=seconds, by_peer=by_peer):
+                self._timer_changed(seconds, by_peer)
             case ev.ImageRejected(message_id=mid, reason=reason):
                 transfers.finish(mid)
                 notice = t("chat.image_rejected", reason=safe_label(reason, 300))
@@ -372,6 +507,45 @@ class ChatScreen(Screen[None]):
                 self._end()
             case _:
                 pass
+
+    def _timer_changed(self, seconds: int, by_peer: bool) -> None:
+        try:
+            timer = DisappearingTimer(seconds)
+        except ValueError:
+            return  # the session already refuses other values; never trust it blindly
+        self.conversation.set_disappearing(timer)
+        self.query_one(StatusBar).timer = seconds
+        who = self.peer_label if by_peer else t("chat.me")
+        word = timer_word(seconds)
+        key = "timer.set_off" if seconds == 0 else "timer.set_on"
+        self.query_one(MessageList).add_notice(t(key, who=who, duration=word))
+
+    def _remember_received_image(self, image: ev.ImageReceived) -> None:
+        """The model's record of a received photo: for the timer and the export (which skips
+        view-once). No bytes: the model never keeps any."""
+        size = len(image.data)
+        self.conversation.apply(
+            core_session.ImageOffered(
+                image.message_id,
+                size,
+                image.mime,
+                image.width,
+                image.height,
+                image.view_once,
+                image.view_seconds,
+            )
+        )
+        self.conversation.apply(
+            core_session.ImageComplete(
+                image.message_id,
+                b"",
+                image.mime,
+                image.width,
+                image.height,
+                image.view_once,
+                image.view_seconds,
+            )
+        )
 
     def _show_received_image(self, image: ev.ImageReceived) -> None:
         messages = self.query_one(MessageList)

@@ -20,11 +20,15 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("F8", "help.cancel_transfer"),
     ("Tab", "help.focus"),
     ("F1", "help.help"),
+    ("Enter / R / B / Del", "chatcmd.help_contact_keys"),
     ("Ctrl+Q", "help.quit"),
 )
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("/send PATH", "help.cmd_send"),
     ("/verify", "help.cmd_verify"),
+    ("/export PATH [--force]", "chatcmd.help_export"),
+    ("/timer off|30s|5m|1h|1d", "chatcmd.help_timer"),
+    ("/block", "chatcmd.help_block"),
     ("/help", "help.cmd_help"),
     ("/quit", "help.cmd_quit"),
 )

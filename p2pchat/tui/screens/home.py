@@ -1,13 +1,17 @@
-"""The home screen: who I am (fingerprint), make a new invite, or join with a code.
+"""The home screen: who I am (fingerprint), new invite, join with a code, my contacts.
 
 The code field completes PGP words as you type (``core.codes.completions``) and
 checks the code with ``core.codes.parse`` before anything touches the network;
-problems are shown inline under the field. Network work is the app's: this
-screen only posts ``InviteRequested`` / ``JoinRequested`` up.
+problems are shown inline under the field. The contact list (when the app has a
+contact book) reconnects with Enter and renames, blocks or removes contacts,
+asking first before what cannot be undone. Network and file work is the app's:
+this screen only posts ``InviteRequested`` / ``JoinRequested`` /
+``ReconnectRequested`` / ``ContactChange`` up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual import on
@@ -24,6 +28,9 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from p2pchat.core import codes
 from p2pchat.core.errors import InvalidCode
 from p2pchat.i18n import t
+from p2pchat.store.contacts import Contact
+from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog
+from p2pchat.tui.widgets.contact_list import ContactList
 
 
 class CodeSuggester(Suggester):
@@ -63,12 +70,33 @@ class HomeScreen(Screen[None]):
 
         code: str
 
+    @dataclass
+    class ReconnectRequested(Message):
+        """Meet this pinned contact again, without a code."""
+
+        petname: str
+
+    @dataclass
+    class ContactChange(Message):
+        """Change the book: ``action`` is rename / block / unblock / remove (already confirmed)."""
+
+        action: str
+        petname: str
+        new_petname: str = ""
+
     def __init__(
-        self, fingerprint: str, *, initial_code: str = "", focus_code: bool = False
+        self,
+        fingerprint: str,
+        *,
+        initial_code: str = "",
+        focus_code: bool = False,
+        contacts: Sequence[Contact] | None = None,
     ) -> None:
         super().__init__(id="home")
         self.fingerprint = fingerprint
         self.initial_code = initial_code
+        # None: no contact book in this mode (tests, demo), so no contacts section at all.
+        self.contacts = contacts
         # `p2pchat join` without $P2PCHAT_CODE: the user came to type a code, so take it.
         self.focus_code = focus_code or bool(initial_code)
 
@@ -90,17 +118,78 @@ class HomeScreen(Screen[None]):
                 yield Button(t("home.join"), id="join", variant="success")
             yield Static("", id="join-error")
             yield Static("", id="home-status")
+            if self.contacts is not None:
+                yield Label(t("contacts.title"), classes="field-label")
+                yield ContactList(id="contacts")
+                yield Static(t("contacts.empty"), id="contacts-empty", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.contacts is not None:
+            self.set_contacts(self.contacts)
         if self.focus_code:
             self.query_one("#join-code", Input).focus()
+
+    def set_contacts(self, contacts: Sequence[Contact]) -> None:
+        """Show the contact book as it is now."""
+        self.contacts = contacts
+        table = self.query_one(ContactList)
+        table.set_contacts(contacts)
+        table.display = bool(contacts)
+        self.query_one("#contacts-empty", Static).display = not contacts
+
+    @on(ContactList.RowSelected, "#contacts")
+    def _reconnect(self, event: ContactList.RowSelected) -> None:
+        event.stop()
+        if self.busy or event.row_key.value is None:
+            return
+        self.show_error("")
+        self.post_message(self.ReconnectRequested(event.row_key.value))
+
+    @on(ContactList.Action)
+    def _contact_action(self, event: ContactList.Action) -> None:
+        event.stop()
+        petname, action = event.petname, event.action
+        if self.busy:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.post_message(self.ContactChange(action, petname))
+
+        def renamed(new_name: str | None) -> None:
+            if new_name and new_name != petname:
+                self.post_message(self.ContactChange("rename", petname, new_name))
+
+        if action == "rename":
+            title = t("contacts.rename_title", name=petname)
+            self.app.push_screen(NameDialog(title, petname), renamed)
+        elif action == "remove":
+            dialog = ConfirmDialog(
+                t("contacts.remove_title", name=petname),
+                t("contacts.remove_text", name=petname),
+                t("contacts.remove_ok"),
+            )
+            self.app.push_screen(dialog, confirmed)
+        elif action == "block":
+            dialog = ConfirmDialog(
+                t("contacts.block_title", name=petname),
+                t("contacts.block_text", name=petname),
+                t("contacts.block_ok"),
+            )
+            self.app.push_screen(dialog, confirmed)
+        else:  # unblocking refuses nothing: no question needed
+            self.post_message(self.ContactChange(action, petname))
 
     def show_error(self, text: str) -> None:
         """Show a problem inline (an invalid code, a failed pairing); empty text clears it."""
         error = self.query_one("#join-error", Static)
         error.update(Content(text))
         error.set_class(bool(text), "-visible")
+
+    def show_status(self, text: str) -> None:
+        """A one-line note under the join row (a contact was renamed, blocked, ...)."""
+        self.query_one("#home-status", Static).update(Content(text))
 
     def watch_busy(self, busy: bool) -> None:
         for button in self.query(Button):

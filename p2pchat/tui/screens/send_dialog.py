@@ -3,6 +3,10 @@
 Reading the file and sanitising happen in a worker (the service's
 ``prepare_image`` runs Pillow in a thread); the dialog dismisses with a typed
 ``SendDialogResult`` or ``None``.
+
+On a short terminal the middle of the dialog (preview, report, options)
+scrolls and the preview shrinks, so the report shows at once and the Send and
+Cancel buttons stay on screen.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, LoadingIndicator, Static
@@ -31,6 +36,12 @@ from p2pchat.tui.widgets.transfer_bar import format_size
 
 # Checked before reading so a huge file is refused without allocating it.
 MAX_SOURCE_BYTES = 200 * 1024 * 1024
+PREVIEW_ROWS = 16
+MIN_PREVIEW_ROWS = 3
+# Rows around the scrolling body: border 2, padding 2, title 2, file name 1, buttons 4.
+FRAME_ROWS = 11
+# Rows kept under the preview so the start of the report is visible without scrolling.
+REPORT_ROWS = 5
 
 PrepareImage = Callable[[bytes, bool], Awaitable[Any]]
 
@@ -89,26 +100,41 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
             yield Static(t("send.title"), id="send-title")
             if isinstance(self.source, Path):
                 yield Static(Content(safe_label(self.source.name, 80)), id="send-file")
-            with VerticalScroll(id="send-preview"):
-                yield LoadingIndicator()
-            yield Static(t("send.sanitising"), id="send-report")
-            yield Static(t("report.limits"), id="send-limits")
-            yield Checkbox(t("send.original_size"), False, id="original-size")
-            yield Checkbox(
-                t("send.view_once"), False, id="view-once", disabled=not self.peer_view_once
-            )
-            if not self.peer_view_once:
-                yield Static(t("send.view_once_unavailable"), classes="hint")
-            else:
-                limits = Static(t("view_once.limits"), classes="hint", id="send-view-once-limits")
-                limits.display = False  # said plainly as soon as view-once is ticked
-                yield limits
+            with VerticalScroll(id="send-body"):
+                with VerticalScroll(id="send-preview"):
+                    yield LoadingIndicator()
+                yield Static(t("send.sanitising"), id="send-report")
+                yield Static(t("report.limits"), id="send-limits")
+                yield Checkbox(t("send.original_size"), False, id="original-size")
+                yield Checkbox(
+                    t("send.view_once"), False, id="view-once", disabled=not self.peer_view_once
+                )
+                if not self.peer_view_once:
+                    yield Static(t("send.view_once_unavailable"), classes="hint")
+                else:
+                    limits = Static(
+                        t("view_once.limits"), classes="hint", id="send-view-once-limits"
+                    )
+                    limits.display = False  # said plainly as soon as view-once is ticked
+                    yield limits
+            # Outside the scrolling body: always on screen, however short the terminal.
             with Horizontal(id="send-buttons"):
                 yield Button(t("send.send"), id="send", variant="primary", disabled=True)
                 yield Button(t("send.cancel"), id="cancel")
 
     def on_mount(self) -> None:
+        self._fit(self.app.size.height)
         self._prepare(False)
+
+    def on_resize(self, event: Resize) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, rows: int) -> None:
+        """Give the body what the terminal has left, and the preview what the report spares."""
+        body_rows = max(rows - FRAME_ROWS, MIN_PREVIEW_ROWS + 2)
+        self.query_one("#send-body").styles.max_height = body_rows
+        preview_rows = min(PREVIEW_ROWS, max(MIN_PREVIEW_ROWS, body_rows - REPORT_ROWS))
+        self.query_one("#send-preview").styles.height = preview_rows
 
     @work(exclusive=True, group="prepare")
     async def _prepare(self, original_size: bool) -> None:

@@ -194,6 +194,13 @@ class MessageList(VerticalScroll):
     def get(self, message_id: str) -> MessageItem | None:
         return self._items.get(message_id)
 
+    def remove_message(self, message_id: str) -> MessageItem | None:
+        """Take a message off the screen for good (its disappearing timer ran out)."""
+        item = self._items.pop(message_id, None)
+        if item is not None:
+            item.remove()
+        return item
+
     def _add(self, item: MessageItem) -> None:
         self._items[item.message_id] = item
         self.mount(item)

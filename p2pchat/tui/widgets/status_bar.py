@@ -1,4 +1,4 @@
-"""The status line of the chat screen: connection, encryption and round-trip time.
+"""The status line of the chat screen: connection, encryption, timer and round-trip time.
 
 Pure display: the app sets the reactive attributes, the bar renders them.
 """
@@ -12,6 +12,16 @@ from textual.widgets import Static
 from p2pchat.i18n import t
 
 
+def timer_word(seconds: int) -> str:
+    """30s, 5m, 1h, 1d: the words ``/timer`` takes ("" for off)."""
+    if seconds <= 0:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 class StatusBar(Static):
     """One line: "● connected (direct) · 🔒 paired · rtt 12 ms"."""
 
@@ -20,15 +30,22 @@ class StatusBar(Static):
     verified: reactive[bool] = reactive(False)
     paired: reactive[bool] = reactive(False)
     rtt: reactive[float | None] = reactive(None)
+    timer: reactive[int] = reactive(0)  # disappearing messages, seconds (0: off)
 
     def render(self) -> Content:
-        return Content.assemble(
+        parts: list[str | tuple[str, str]] = [
             (self._connection_text(), self._connection_style()),
             "  ·  ",
             (self._encryption_text(), "bold $success" if self.verified else ""),
             "  ·  ",
-            self._rtt_text(),
-        )
+        ]
+        if self.timer:
+            parts += [
+                (t("timer.status", duration=timer_word(self.timer)), "bold $warning"),
+                "  ·  ",
+            ]
+        parts.append(self._rtt_text())
+        return Content.assemble(*parts)
 
     def _connection_text(self) -> str:
         if self.connection == "connected":
