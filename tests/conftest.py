@@ -12,6 +12,11 @@ Fixtures
 ``embedded_mailbox`` (function scope, async): our ``MailboxServer`` with default
     limits on 127.0.0.1:0; yields its URL. Fresh state for every test.
 
+``mailbox_process`` (module scope, sync): ``p2pchat mailbox`` as a real process on
+    127.0.0.1:0 (``tests.e2e.procs.running_mailbox``); yields its URL.
+
+``config_dirs`` (function scope): two fresh, empty config directories (A, B).
+
 Helpers (import from ``tests.conftest``)
 ----------------------------------------
 ``start_real_mailbox_server(workdir, *extra_args)``: context manager running
@@ -34,6 +39,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.procs import running_mailbox, terminate
 
 _STARTED_RE = re.compile(r"Site starting on (\d+)")
 
@@ -89,12 +96,7 @@ def start_real_mailbox_server(workdir: Path, *extra_args: str) -> Iterator[str]:
                 time.sleep(0.05)
         yield f"ws://127.0.0.1:{port}/v1"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
 
 @pytest.fixture(scope="session")
@@ -113,3 +115,18 @@ async def embedded_mailbox() -> AsyncIterator[str]:
         yield url
     finally:
         await server.stop()
+
+
+@pytest.fixture(scope="module")
+def mailbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`p2pchat mailbox` as a real process on 127.0.0.1; yields its ws:// URL."""
+    with running_mailbox(tmp_path_factory.mktemp("mailbox-config")) as url:
+        yield url
+
+
+@pytest.fixture
+def config_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "config-a", tmp_path / "config-b"
+    a.mkdir()
+    b.mkdir()
+    return a, b

@@ -1,4 +1,7 @@
-"""Fixtures for the contacts tests: a mailbox process and `p2pchat chat` helpers."""
+"""Fixtures for the contacts tests: `p2pchat chat` helpers.
+
+``mailbox_process`` (the shared `p2pchat mailbox` process) comes from ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.procs import p2pchat_env, read_line, spawn, stop
-
-
-@pytest.fixture(scope="module")
-def mailbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`p2pchat mailbox` as a real process on 127.0.0.1; yields its ws:// URL."""
-    config = tmp_path_factory.mktemp("mailbox-config")
-    proc = spawn(["mailbox", "--host", "127.0.0.1", "--port", "0"], p2pchat_env(config))
-    url = read_line(proc, timeout=30)
-    assert url.startswith("ws://127.0.0.1:"), url
-    yield url
-    stop(proc)
+from tests.e2e.procs import p2pchat_env, spawn, stop
 
 
 class Chat:
@@ -79,6 +71,20 @@ class Chat:
 
     def kill(self) -> None:
         stop(self.proc)
+
+
+def expect_paired(alice: Chat, bob: Chat, note: str) -> None:
+    """Both sides report the pairing, each line saying ``note`` (new or known contact)."""
+    assert note in alice.expect("* paired with bob")
+    assert note in bob.expect("* paired with alice")
+
+
+def talk_and_leave(speaker: Chat, listener: Chat, speaker_name: str, text: str) -> None:
+    """``speaker`` says ``text``, ``listener`` shows it; then both leave cleanly, speaker first."""
+    speaker.say(text)
+    assert listener.expect(f"{speaker_name}: ") == f"{speaker_name}: {text}"
+    assert speaker.finish()[0] == 0
+    assert listener.finish()[0] == 0
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contacts.conftest import Chat
+from tests.contacts.conftest import Chat, expect_paired, talk_and_leave
 from tests.e2e.procs import p2pchat_env
 
 FIRST_WORDS = "hello from alice, first session"
@@ -58,7 +58,7 @@ def start(chats: list[Chat]) -> Callable[..., Chat]:
 
 
 @pytest.fixture(scope="module")
-def pinned(mailbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def pinned(mailbox_process: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Alice and Bob after one session with a code: each has pinned the other."""
     config_a = tmp_path_factory.mktemp("alice")
     config_b = tmp_path_factory.mktemp("bob")
@@ -70,13 +70,9 @@ def pinned(mailbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[
         return chat
 
     try:
-        alice, bob = _pair_with_code(mailbox_url, config_a, config_b, start)
-        assert "new contact pinned" in alice.expect("* paired with bob")
-        assert "new contact pinned" in bob.expect("* paired with alice")
-        alice.say(FIRST_WORDS)
-        assert bob.expect("alice: ") == f"alice: {FIRST_WORDS}"
-        assert alice.finish()[0] == 0
-        assert bob.finish()[0] == 0
+        alice, bob = _pair_with_code(mailbox_process, config_a, config_b, start)
+        expect_paired(alice, bob, "new contact pinned")
+        talk_and_leave(alice, bob, "alice", FIRST_WORDS)
     finally:
         for chat in started:
             if chat.proc.poll() is None:
@@ -100,17 +96,13 @@ def test_first_session_pins_both_sides(pinned: tuple[Path, Path]) -> None:
 
 
 def test_pinned_contacts_reconnect_without_a_code(
-    pinned: tuple[Path, Path], mailbox_url: str, start: Callable[..., Chat], tmp_path: Path
+    pinned: tuple[Path, Path], mailbox_process: str, start: Callable[..., Chat], tmp_path: Path
 ) -> None:
     config_a, config_b = _copy(pinned, tmp_path)
-    alice = start(["bob", *_net(mailbox_url)], config_a)
-    bob = start(["alice", *_net(mailbox_url)], config_b)
-    assert "known contact" in alice.expect("* paired with bob")
-    assert "known contact" in bob.expect("* paired with alice")
-    bob.say(SECOND_WORDS)
-    assert alice.expect("bob: ") == f"bob: {SECOND_WORDS}"
-    assert bob.finish()[0] == 0
-    assert alice.finish()[0] == 0
+    alice = start(["bob", *_net(mailbox_process)], config_a)
+    bob = start(["alice", *_net(mailbox_process)], config_b)
+    expect_paired(alice, bob, "known contact")
+    talk_and_leave(bob, alice, "bob", SECOND_WORDS)
     # History is in memory only: no file under either config directory holds a message.
     for config in (config_a, config_b, pinned[0], pinned[1]):
         for path in config.rglob("*"):
@@ -121,13 +113,13 @@ def test_pinned_contacts_reconnect_without_a_code(
 
 
 def test_changed_identity_on_reconnect_is_refused_with_the_warning(
-    pinned: tuple[Path, Path], mailbox_url: str, start: Callable[..., Chat], tmp_path: Path
+    pinned: tuple[Path, Path], mailbox_process: str, start: Callable[..., Chat], tmp_path: Path
 ) -> None:
     config_a, config_b = _copy(pinned, tmp_path)
     # Bob's reconnect secret leaked to someone with another identity key.
     (config_b / "identity.key").unlink()
-    alice = start(["bob", *_net(mailbox_url)], config_a)
-    impostor = start(["alice", *_net(mailbox_url)], config_b)
+    alice = start(["bob", *_net(mailbox_process)], config_a)
+    impostor = start(["alice", *_net(mailbox_process)], config_b)
     impostor.say("trust me")
     code, out, err = alice.finish(timeout=60)
     assert code == 3, err
@@ -137,12 +129,12 @@ def test_changed_identity_on_reconnect_is_refused_with_the_warning(
 
 
 def test_stranger_using_a_pinned_petname_is_refused_before_any_message(
-    pinned: tuple[Path, Path], mailbox_url: str, start: Callable[..., Chat], tmp_path: Path
+    pinned: tuple[Path, Path], mailbox_process: str, start: Callable[..., Chat], tmp_path: Path
 ) -> None:
     config_a, _ = _copy(pinned, tmp_path)
     stranger_config = tmp_path / "stranger"
     stranger_config.mkdir()
-    alice, stranger = _pair_with_code(mailbox_url, config_a, stranger_config, start)
+    alice, stranger = _pair_with_code(mailbox_process, config_a, stranger_config, start)
     stranger.expect("* paired with alice")
     stranger.say("it is me, bob, honest")
     code, out, err = alice.finish(timeout=60)
@@ -154,7 +146,7 @@ def test_stranger_using_a_pinned_petname_is_refused_before_any_message(
 
 
 def test_blocked_contact_is_refused(
-    pinned: tuple[Path, Path], mailbox_url: str, start: Callable[..., Chat], tmp_path: Path
+    pinned: tuple[Path, Path], mailbox_process: str, start: Callable[..., Chat], tmp_path: Path
 ) -> None:
     config_a, config_b = _copy(pinned, tmp_path)
     subprocess.run(
@@ -165,11 +157,11 @@ def test_blocked_contact_is_refused(
         timeout=60,
     )
     # Alice cannot start a reconnect with a blocked contact...
-    refused = start(["bob", *_net(mailbox_url)], config_a)
+    refused = start(["bob", *_net(mailbox_process)], config_a)
     code, _, err = refused.finish()
     assert code == 3 and "blocked" in err
     # ...and bob pairing with a fresh code is refused before anything he sends shows.
-    alice, bob = _pair_with_code(mailbox_url, config_a, config_b, start)
+    alice, bob = _pair_with_code(mailbox_process, config_a, config_b, start)
     bob.expect("* paired with alice")
     bob.say("let me in")
     code, out, err = alice.finish(timeout=60)

@@ -6,13 +6,13 @@ each `blob:` line from one's stdout to the other's stdin.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from p2pchat.core.manual import BLOB_PREFIX
-from tests.contacts.conftest import Chat
+from tests.contacts.conftest import Chat, expect_paired, talk_and_leave
 
 LOOPBACK = ["--loopback"]
 
@@ -52,44 +52,28 @@ def first_contact(
     return alice, bob
 
 
-@pytest.fixture
-def configs(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    a, b = tmp_path / "alice", tmp_path / "bob"
-    a.mkdir()
-    b.mkdir()
-    yield a, b
-
-
 def test_three_blobs_pair_a_first_contact_then_two_blobs_reconnect_it(
-    start: Callable[..., Chat], configs: tuple[Path, Path]
+    start: Callable[..., Chat], config_dirs: tuple[Path, Path]
 ) -> None:
-    config_a, config_b = configs
+    config_a, config_b = config_dirs
     alice, bob = first_contact(start, config_a, config_b)
     bob.say(blob(alice))
-    assert "new contact pinned" in alice.expect("* paired with bob")
-    assert "new contact pinned" in bob.expect("* paired with alice")
-    alice.say("no server saw this")
-    assert bob.expect("alice: ") == "alice: no server saw this"
-    assert alice.finish()[0] == 0
-    assert bob.finish()[0] == 0
+    expect_paired(alice, bob, "new contact pinned")
+    talk_and_leave(alice, bob, "alice", "no server saw this")
 
     # A pinned contact: two signed blobs, no code.
     alice = start(["invite", "--contact", "bob", *LOOPBACK], config_a)
     bob = start(["join", "--contact", "alice", *LOOPBACK], config_b)
     bob.say(blob(alice))
     alice.say(blob(bob))
-    assert "known contact" in alice.expect("* paired with bob")
-    assert "known contact" in bob.expect("* paired with alice")
-    bob.say("again, by paste")
-    assert alice.expect("bob: ") == "bob: again, by paste"
-    assert bob.finish()[0] == 0
-    assert alice.finish()[0] == 0
+    expect_paired(alice, bob, "known contact")
+    talk_and_leave(bob, alice, "bob", "again, by paste")
 
 
 def test_a_wrong_code_fails_with_exit_3(
-    start: Callable[..., Chat], configs: tuple[Path, Path]
+    start: Callable[..., Chat], config_dirs: tuple[Path, Path]
 ) -> None:
-    alice, bob = first_contact(start, *configs, wrong_code=True)
+    alice, bob = first_contact(start, *config_dirs, wrong_code=True)
     code, out, err = alice.finish()
     assert code == 3, err
     assert "code was wrong" in err
@@ -98,11 +82,11 @@ def test_a_wrong_code_fails_with_exit_3(
 
 
 def test_a_damaged_blob_is_refused_clearly(
-    start: Callable[..., Chat], configs: tuple[Path, Path]
+    start: Callable[..., Chat], config_dirs: tuple[Path, Path]
 ) -> None:
-    alice = start(["invite", *LOOPBACK], configs[0])
+    alice = start(["invite", *LOOPBACK], config_dirs[0])
     code = alice.expect("code: ").removeprefix("code: ")
-    bob = start(["join", *LOOPBACK], configs[1], P2PCHAT_CODE=code)
+    bob = start(["join", *LOOPBACK], config_dirs[1], P2PCHAT_CODE=code)
     bob.say(blob(alice))
     second = blob(bob)
     middle = len(second) // 2

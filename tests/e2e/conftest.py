@@ -1,4 +1,7 @@
-"""Fixtures for end-to-end tests: a `p2pchat mailbox` process on 127.0.0.1."""
+"""Fixtures for end-to-end tests: a tampering mailbox proxy in front of ``mailbox_process``.
+
+``mailbox_process`` and ``config_dirs`` come from ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +9,8 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-
-from tests.e2e.procs import p2pchat_env, read_line, spawn, stop
-
-
-@pytest.fixture(scope="module")
-def mailbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`p2pchat mailbox` as a real process; yields its ws:// URL (first stdout line)."""
-    config = tmp_path_factory.mktemp("mailbox-config")
-    proc = spawn(["mailbox", "--host", "127.0.0.1", "--port", "0"], p2pchat_env(config))
-    url = read_line(proc, timeout=30)
-    assert url.startswith("ws://127.0.0.1:"), url
-    yield url
-    stop(proc)
-
-
-@pytest.fixture
-def config_dirs(tmp_path: Path) -> tuple[Path, Path]:
-    a, b = tmp_path / "config-a", tmp_path / "config-b"
-    a.mkdir()
-    b.mkdir()
-    return a, b
 
 
 class _TamperingProxy:

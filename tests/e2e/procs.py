@@ -1,4 +1,9 @@
-"""Run real `p2pchat` processes for end-to-end tests (loopback only)."""
+"""Run real `p2pchat` processes for end-to-end tests (loopback only).
+
+Also the process plumbing the other test folders share: ``spawn_command`` (any
+command, pipes and its own session), ``running_mailbox`` (a `p2pchat mailbox`
+process for the length of a block) and ``terminate`` (end a child politely).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +32,15 @@ def p2pchat_env(config_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def spawn(
-    args: list[str],
+def spawn_command(
+    argv: list[str],
     env: dict[str, str],
     cwd: Path | None = None,
     stdin: int | None = subprocess.DEVNULL,
 ) -> subprocess.Popen[str]:
+    """``argv`` with text pipes, in its own session so that ``stop`` ends all its children."""
     return subprocess.Popen(
-        [sys.executable, "-m", "p2pchat", *args],
+        argv,
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -42,6 +49,38 @@ def spawn(
         cwd=cwd or ROOT,
         start_new_session=True,
     )
+
+
+def spawn(
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path | None = None,
+    stdin: int | None = subprocess.DEVNULL,
+) -> subprocess.Popen[str]:
+    return spawn_command([sys.executable, "-m", "p2pchat", *args], env, cwd, stdin)
+
+
+Launch = Callable[[list[str], dict[str, str]], subprocess.Popen[str]]
+
+
+@contextlib.contextmanager
+def running_mailbox(
+    config_dir: Path, port: int = 0, *, host: str = "127.0.0.1", launch: Launch = spawn
+) -> Iterator[str]:
+    """`p2pchat mailbox` on ``host:port`` (0: any free port) until the block ends; its URL.
+
+    ``launch`` runs the p2pchat arguments (e.g. inside a network namespace).
+    """
+    proc = launch(["mailbox", "--host", host, "--port", str(port)], p2pchat_env(config_dir))
+    try:
+        url = read_line(proc, timeout=30)
+        if port:
+            assert url == f"ws://{host}:{port}/v1", url
+        else:
+            assert url.startswith(f"ws://{host}:"), url
+        yield url
+    finally:
+        stop(proc)
 
 
 _LINE_QUEUES: dict[int, queue.Queue[str | None]] = {}
@@ -132,6 +171,16 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def terminate(process: subprocess.Popen[Any], timeout: float = 5) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def exiftool_tags(path: Path) -> dict[str, Any]:

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
-from tests.e2e.procs import CORPUS, ROOT, exiftool_tags, finish, p2pchat_env, spawn, stop
+from tests.e2e.procs import (
+    CORPUS,
+    ROOT,
+    exiftool_tags,
+    finish,
+    p2pchat_env,
+    spawn,
+    spawn_command,
+    stop,
+)
 
 RELAY = ROOT / "scripts" / "relay"
 GPS_PHOTO = CORPUS / "nikon-gps-DSCN0010.jpg"
@@ -91,16 +100,7 @@ class Lines:
 
 
 def spawn_relay(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(RELAY), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
+    return spawn_command([sys.executable, str(RELAY), *args], env, cwd)
 
 
 def command(proc: subprocess.Popen[str], cmd: str, **fields: Any) -> None:

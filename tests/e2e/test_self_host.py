@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.procs import ROOT, p2pchat_env, spawn, stop
+from tests.e2e.procs import ROOT, p2pchat_env, spawn, spawn_command, stop
 from tests.e2e.test_relay import Lines, command, exit_status
 from tests.net.coturn import coturn_available
 
@@ -65,18 +65,13 @@ def test_self_host_pairs_relay_only_and_stops_cleanly_on_sigint(tmp_path: Path) 
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env["TMPDIR"] = str(scratch)
-    host = subprocess.Popen(
+    host = spawn_command(
         [
             *(str(SELF_HOST), "--mailbox-port", "0", "--turn-port", str(turn_port)),
             *("--relay-ports", f"{low}-{low + 63}"),
         ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        start_new_session=True,
+        env,
+        tmp_path,
     )
     procs = [host]
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.procs import ROOT
+from tests.e2e.procs import spawn_command
 
 _counter = itertools.count()
 
@@ -113,15 +113,8 @@ def set_link(namespace: str, interface: str, up: bool) -> None:
 
 def spawn_in(namespace: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     """``python -m p2pchat ARGS`` inside ``namespace`` (``ip netns exec`` execs: same pid)."""
-    return subprocess.Popen(
-        ["ip", "netns", "exec", namespace, sys.executable, "-m", "p2pchat", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
+    return spawn_command(
+        ["ip", "netns", "exec", namespace, sys.executable, "-m", "p2pchat", *args], env
     )
 
 

@@ -12,14 +12,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import free_tcp_port
-from tests.e2e.procs import finish, p2pchat_env, read_line, spawn, stop
-
-
-def start_mailbox(port: int, config: Path):
-    proc = spawn(["mailbox", "--host", "127.0.0.1", "--port", str(port)], p2pchat_env(config))
-    url = read_line(proc, timeout=30)
-    assert url == f"ws://127.0.0.1:{port}/v1", url
-    return proc, url
+from tests.e2e.procs import finish, p2pchat_env, read_line, running_mailbox, spawn
 
 
 def transfer_text(url: str, config_dirs, out_dir: Path, text: str) -> list[dict]:
@@ -40,12 +33,9 @@ def transfer_text(url: str, config_dirs, out_dir: Path, text: str) -> list[dict]
 
 def test_pairing_works_again_after_the_mailbox_restarts(config_dirs, out_dir, tmp_path):
     port = free_tcp_port()
-    mailbox, url = start_mailbox(port, tmp_path / "mailbox-1")
-    try:
+    with running_mailbox(tmp_path / "mailbox-1", port) as url:
         first = transfer_text(url, config_dirs, out_dir, "before the restart")
         assert [e["text"] for e in first if e["event"] == "text"] == ["before the restart"]
-    finally:
-        stop(mailbox)
 
     # While it is down: a clear error and a non-zero exit, not a hang.
     down = spawn(
@@ -57,9 +47,6 @@ def test_pairing_works_again_after_the_mailbox_restarts(config_dirs, out_dir, tm
     assert "code:" not in out
     assert "Traceback" not in err and str(port) in err, err
 
-    mailbox, url = start_mailbox(port, tmp_path / "mailbox-2")
-    try:
+    with running_mailbox(tmp_path / "mailbox-2", port) as url:
         second = transfer_text(url, config_dirs, out_dir, "after the restart")
         assert [e["text"] for e in second if e["event"] == "text"] == ["after the restart"]
-    finally:
-        stop(mailbox)

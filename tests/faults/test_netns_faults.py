@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 
 import pytest
 
-from tests.e2e.procs import CORPUS, finish, p2pchat_env, read_json_until, read_line, stop
+from tests.e2e.procs import (
+    CORPUS,
+    finish,
+    p2pchat_env,
+    read_json_until,
+    read_line,
+    running_mailbox,
+)
 from tests.faults.netns import (
     connect,
     drop_udp,
@@ -34,20 +42,12 @@ def _needs_namespaces():
     require_netns()
 
 
-def start_mailbox(namespace: str, host: str, config):
-    proc = spawn_in(namespace, ["mailbox", "--host", host, "--port", "0"], p2pchat_env(config))
-    url = read_line(proc, timeout=30)
-    assert url.startswith(f"ws://{host}:"), url
-    return proc, url
-
-
 def test_transfer_completes_under_five_percent_packet_loss(config_dirs, out_dir, tmp_path):
     image = noise_png(tmp_path / "noise.png", side=700)  # ~1.5 MB: hundreds of packets
     photo = CORPUS / "nikon-gps-DSCN0010.jpg"
     with namespaces(1) as (lab,):
         drop_udp(lab, 5.0, interface="lo")
-        mailbox, url = start_mailbox(lab, "127.0.0.1", tmp_path / "mailbox")
-        try:
+        with running_mailbox(tmp_path / "mailbox", launch=partial(spawn_in, lab)) as url:
             send_args = ["send", "--mailbox", url, "--loopback", "--json", "--original"]
             sender = spawn_in(
                 lab,
@@ -62,8 +62,6 @@ def test_transfer_completes_under_five_percent_packet_loss(config_dirs, out_dir,
             )
             s_code, _, s_err = finish(sender, timeout=150)
             r_code, r_out, r_err = finish(receiver, timeout=60)
-        finally:
-            stop(mailbox)
     assert (s_code, r_code) == (0, 0), (s_err, r_err)
     events = [json.loads(line) for line in r_out.splitlines()]
     assert [e["text"] for e in events if e["event"] == "text"] == ["through the lossy link"]
@@ -77,8 +75,9 @@ def test_network_pulled_mid_transfer_peer_lost_by_heartbeat(
 ):
     with namespaces(2) as (left, right):
         left_ip, _ = connect(left, right)
-        mailbox, url = start_mailbox(left, left_ip, tmp_path / "mailbox")
-        try:
+        with running_mailbox(
+            tmp_path / "mailbox", host=left_ip, launch=partial(spawn_in, left)
+        ) as url:
             sender = spawn_in(
                 left,
                 ["send", "--mailbox", url, "--json", "--original", str(big_image)],
@@ -100,8 +99,6 @@ def test_network_pulled_mid_transfer_peer_lost_by_heartbeat(
             sender_noticed = time.monotonic() - pulled_at
             r_code, r_out, r_err = finish(receiver, timeout=60)
             receiver_noticed = time.monotonic() - pulled_at
-        finally:
-            stop(mailbox)
     assert s_code == 4, s_err
     assert r_code == 4, (r_out, r_err)
     assert list(out_dir.iterdir()) == [], "a partial file was kept"

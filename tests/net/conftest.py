@@ -1,5 +1,8 @@
 """Fixtures for the net tests: embedded mailbox servers with custom limits.
 
+Helpers: ``open_pair(url)`` (two clients on one mailbox) and
+``assert_third_side_refused(url, match)`` (the same check against either server).
+
 ``start_mailbox`` (async factory): ``await start_mailbox(**limit_overrides)``
 starts a ``MailboxServer`` on 127.0.0.1:0 with ``ServerLimits(**limit_overrides)``
 and returns the running server (``server.url``); every server is stopped at
@@ -53,3 +56,16 @@ async def open_pair(url: str, appid: str = APPID) -> tuple[Any, Any, str]:
     assert await joiner.claim(nameplate) == mailbox
     await joiner.open(mailbox)
     return inviter, joiner, nameplate
+
+
+async def assert_third_side_refused(url: str, match: str) -> None:
+    """A third client claiming a nameplate two already hold gets a ``P2PChatError``."""
+    from p2pchat.core.errors import P2PChatError
+    from p2pchat.net.mailbox import MailboxClient
+
+    inviter, joiner, nameplate = await open_pair(url)
+    intruder = await MailboxClient.connect(url, APPID, timeout=5)
+    with pytest.raises(P2PChatError, match=match):
+        await intruder.claim(nameplate)
+    for client in (inviter, joiner, intruder):
+        await client.close()

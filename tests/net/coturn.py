@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.e2e.procs import terminate
+
 TURNSERVER = shutil.which("turnserver") or "/usr/bin/turnserver"
 REALM = "p2pchat.test"
 _STUN_MAGIC_COOKIE = 0x2112A442
@@ -157,9 +159,4 @@ def running_coturn(
                 time.sleep(0.05)
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            terminate(process)

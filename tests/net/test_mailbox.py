@@ -20,7 +20,7 @@ from p2pchat.core.errors import (
 )
 from p2pchat.net.mailbox import MailboxClient, MailboxMessage, MailboxTimeout
 from tests.conftest import free_tcp_port
-from tests.net.conftest import APPID, open_pair
+from tests.net.conftest import APPID, assert_third_side_refused, open_pair
 
 
 async def test_two_clients_exchange_messages_both_ways(embedded_mailbox: str) -> None:
@@ -74,12 +74,7 @@ async def test_nameplate_is_freed_after_both_release_and_reusable(embedded_mailb
 
 
 async def test_third_side_is_told_the_code_is_crowded(embedded_mailbox: str) -> None:
-    inviter, joiner, nameplate = await open_pair(embedded_mailbox)
-    intruder = await MailboxClient.connect(embedded_mailbox, APPID, timeout=5)
-    with pytest.raises(P2PChatError, match="crowded"):
-        await intruder.claim(nameplate)
-    for client in (inviter, joiner, intruder):
-        await client.close()
+    await assert_third_side_refused(embedded_mailbox, "crowded")
 
 
 async def test_misuse_is_a_local_protocol_error(embedded_mailbox: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from p2pchat.core.errors import P2PChatError
 from p2pchat.net.mailbox import MailboxClient, MailboxMessage
 from tests.conftest import start_real_mailbox_server
-from tests.net.conftest import APPID, open_pair
+from tests.net.conftest import APPID, assert_third_side_refused, open_pair
 
 
 async def test_pairing_flow_through_the_real_server(real_mailbox_server: str) -> None:
@@ -46,12 +46,7 @@ async def test_released_nameplate_can_be_claimed_again(real_mailbox_server: str)
 
 
 async def test_real_server_crowded_error_is_explained(real_mailbox_server: str) -> None:
-    inviter, joiner, nameplate = await open_pair(real_mailbox_server)
-    intruder = await MailboxClient.connect(real_mailbox_server, APPID, timeout=5)
-    with pytest.raises(P2PChatError, match="already being used by two other people"):
-        await intruder.claim(nameplate)
-    for client in (inviter, joiner, intruder):
-        await client.close()
+    await assert_third_side_refused(real_mailbox_server, "already being used by two other people")
 
 
 async def test_real_server_refusing_service_is_reported(tmp_path: Path) -> None:
