@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK, EXIT_USAGE
@@ -63,12 +64,9 @@ def _guarded(args: argparse.Namespace, body: Any) -> int:
 
     try:
         return int(body(ContactBook(), args))
-    except ContactsCorrupt as error:
-        print(f"p2pchat: {error}", file=sys.stderr)
-        return EXIT_INPUT_REJECTED
     except ContactError as error:
         print(f"p2pchat: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_INPUT_REJECTED if isinstance(error, ContactsCorrupt) else EXIT_USAGE
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -109,40 +107,28 @@ def _list(book: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_rename(args: argparse.Namespace) -> int:
+def _book_change(
+    change: Callable[[Any, argparse.Namespace], Any], done: str
+) -> Callable[[argparse.Namespace], int]:
+    """A subcommand that applies ``change`` to the book and reports ``done 'petname'``."""
+
     def body(book: Any, args: argparse.Namespace) -> int:
-        contact = book.rename(args.petname, args.new_petname)
-        print(f"p2pchat: renamed to {contact.petname!r}", file=sys.stderr)
+        contact = change(book, args)
+        print(f"p2pchat: {done} {contact.petname!r}", file=sys.stderr)
         return EXIT_OK
 
-    return _guarded(args, body)
+    def run(args: argparse.Namespace) -> int:
+        return _guarded(args, body)
+
+    return run
 
 
-def run_remove(args: argparse.Namespace) -> int:
-    def body(book: Any, args: argparse.Namespace) -> int:
-        contact = book.remove(args.petname)
-        print(f"p2pchat: removed {contact.petname!r}", file=sys.stderr)
-        return EXIT_OK
-
-    return _guarded(args, body)
-
-
-def run_block(args: argparse.Namespace) -> int:
-    def body(book: Any, args: argparse.Namespace) -> int:
-        contact = book.block(args.petname)
-        print(f"p2pchat: blocked {contact.petname!r}", file=sys.stderr)
-        return EXIT_OK
-
-    return _guarded(args, body)
-
-
-def run_unblock(args: argparse.Namespace) -> int:
-    def body(book: Any, args: argparse.Namespace) -> int:
-        contact = book.unblock(args.petname)
-        print(f"p2pchat: unblocked {contact.petname!r}", file=sys.stderr)
-        return EXIT_OK
-
-    return _guarded(args, body)
+run_rename = _book_change(
+    lambda book, args: book.rename(args.petname, args.new_petname), "renamed to"
+)
+run_remove = _book_change(lambda book, args: book.remove(args.petname), "removed")
+run_block = _book_change(lambda book, args: book.block(args.petname), "blocked")
+run_unblock = _book_change(lambda book, args: book.unblock(args.petname), "unblocked")
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -108,9 +109,31 @@ def run_send(args: argparse.Namespace) -> int:
     return int(run(_send(args, blobs)))
 
 
-async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int:
-    from p2pchat import events as ev
+async def _until_done(command: str, service: Any, session: Coroutine[Any, Any, int]) -> int:
+    """Run ``session``; a ``P2PChatError`` becomes a message and its exit code; always close."""
+    try:
+        return await session
+    except P2PChatError as error:
+        from p2pchat.cli.main import exit_code_for
 
+        print(f"p2pchat {command}: {error}", file=sys.stderr)
+        return exit_code_for(error)
+    finally:
+        await service.close()
+
+
+async def _wait_paired(service: Any, out: Output) -> Any:
+    paired = await service.wait_paired()
+    out.emit(
+        "paired",
+        f"paired: safety number {paired.safety_number}",
+        safety_number=paired.safety_number,
+        connection=paired.connection,
+    )
+    return paired
+
+
+async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int:
     out = Output(args.json)
     service = _service(args, honours_view_once=True)
     prepared = []
@@ -120,47 +143,38 @@ async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int
         except P2PChatError as error:
             print(f"p2pchat send: {name}: {error}", file=sys.stderr)
             return EXIT_INPUT_REJECTED
-    try:
-        code = await service.invite()
-        out.emit("code", f"code: {code}", code=code)
-        print("p2pchat: read this code to the other person; waiting for them", file=sys.stderr)
-        paired = await service.wait_paired()
-        out.emit(
-            "paired",
-            f"paired: safety number {paired.safety_number}",
-            safety_number=paired.safety_number,
-            connection=paired.connection,
-        )
-        for text in args.text:
-            await service.send_text(text)
-        for name, image in prepared:
-            removed = [finding.message for finding in image.report.findings]
-            label = os.path.basename(name)
-            out.emit(
-                "report",
-                f"removed from {label}: {image.report.summary() if removed else 'nothing found'}",
-                file=label,
-                removed=removed,
-            )
-            if args.view_once and not paired.peer_view_once:
-                out.emit(
-                    "view_once_refused",
-                    f"not sent: the peer cannot honour view-once ({label})",
-                    file=label,
-                )
-                continue
-            await service.send_image(image, view_once=args.view_once)
-        await _wait_delivered(service, out)
-        out.emit("done", "done: everything was delivered")
-        return EXIT_OK
-    except P2PChatError as error:
-        from p2pchat.cli.main import exit_code_for
+    return await _until_done("send", service, _send_prepared(args, service, out, prepared))
 
-        print(f"p2pchat send: {error}", file=sys.stderr)
-        return exit_code_for(error)
-    finally:
-        await service.close()
-        del ev
+
+async def _send_prepared(
+    args: argparse.Namespace, service: Any, out: Output, prepared: list[tuple[str, Any]]
+) -> int:
+    code = await service.invite()
+    out.emit("code", f"code: {code}", code=code)
+    print("p2pchat: read this code to the other person; waiting for them", file=sys.stderr)
+    paired = await _wait_paired(service, out)
+    for text in args.text:
+        await service.send_text(text)
+    for name, image in prepared:
+        removed = [finding.message for finding in image.report.findings]
+        label = os.path.basename(name)
+        out.emit(
+            "report",
+            f"removed from {label}: {image.report.summary() if removed else 'nothing found'}",
+            file=label,
+            removed=removed,
+        )
+        if args.view_once and not paired.peer_view_once:
+            out.emit(
+                "view_once_refused",
+                f"not sent: the peer cannot honour view-once ({label})",
+                file=label,
+            )
+            continue
+        await service.send_image(image, view_once=args.view_once)
+    await _wait_delivered(service, out)
+    out.emit("done", "done: everything was delivered")
+    return EXIT_OK
 
 
 async def _wait_delivered(service: Any, out: Output) -> None:
@@ -202,62 +216,51 @@ def run_receive(args: argparse.Namespace) -> int:
 
 
 async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
+    service = _service(args, honours_view_once=False)
+    return await _until_done(
+        "receive", service, _receive_all(service, Output(args.json), code, out_dir)
+    )
+
+
+async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> int:
     from p2pchat import events as ev
 
-    out = Output(args.json)
-    service = _service(args, honours_view_once=False)
     saved = 0
-    try:
-        await service.join(code)
-        paired = await service.wait_paired()
-        out.emit(
-            "paired",
-            f"paired: safety number {paired.safety_number}",
-            safety_number=paired.safety_number,
-            connection=paired.connection,
-        )
-        async for event in service.events():
-            if isinstance(event, ev.TextReceived):
+    await service.join(code)
+    await _wait_paired(service, out)
+    async for event in service.events():
+        if isinstance(event, ev.TextReceived):
+            out.emit("text", f"text: {event.text}", message_id=event.message_id, text=event.text)
+        elif isinstance(event, ev.ImageReceived):
+            if event.view_once or not event.data:
                 out.emit(
-                    "text", f"text: {event.text}", message_id=event.message_id, text=event.text
-                )
-            elif isinstance(event, ev.ImageReceived):
-                if event.view_once or not event.data:
-                    out.emit(
-                        "view_once",
-                        "a view-once photo arrived; it can only be opened in the p2pchat app",
-                        message_id=event.message_id,
-                    )
-                    continue
-                saved += 1
-                path = save_received(out_dir, event.data, event.mime, saved)
-                out.emit(
-                    "image",
-                    f"image: {path}",
+                    "view_once",
+                    "a view-once photo arrived; it can only be opened in the p2pchat app",
                     message_id=event.message_id,
-                    path=str(path),
-                    width=event.width,
-                    height=event.height,
                 )
-            elif isinstance(event, ev.ImageRejected):
-                out.emit(
-                    "rejected",
-                    f"rejected: {event.reason}",
-                    message_id=event.message_id,
-                    reason=event.reason,
-                )
-            elif isinstance(event, ev.TransferProgress) and out.as_json:
-                pass
-            elif isinstance(event, ev.PeerLeft):
-                return EXIT_OK
-            elif isinstance(event, ev.Failed):
-                print(f"p2pchat receive: {event.message}", file=sys.stderr)
-                return event.exit_code
-        return EXIT_PEER_LOST
-    except P2PChatError as error:
-        from p2pchat.cli.main import exit_code_for
-
-        print(f"p2pchat receive: {error}", file=sys.stderr)
-        return exit_code_for(error)
-    finally:
-        await service.close()
+                continue
+            saved += 1
+            path = save_received(out_dir, event.data, event.mime, saved)
+            out.emit(
+                "image",
+                f"image: {path}",
+                message_id=event.message_id,
+                path=str(path),
+                width=event.width,
+                height=event.height,
+            )
+        elif isinstance(event, ev.ImageRejected):
+            out.emit(
+                "rejected",
+                f"rejected: {event.reason}",
+                message_id=event.message_id,
+                reason=event.reason,
+            )
+        elif isinstance(event, ev.TransferProgress) and out.as_json:
+            pass
+        elif isinstance(event, ev.PeerLeft):
+            return EXIT_OK
+        elif isinstance(event, ev.Failed):
+            print(f"p2pchat receive: {event.message}", file=sys.stderr)
+            return event.exit_code
+    return EXIT_PEER_LOST

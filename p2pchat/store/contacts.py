@@ -216,28 +216,23 @@ class ContactBook:
         secret and ``last_seen``. Raises ``KeyChanged`` when the name is pinned
         to another key, ``KeyAlreadyPinned`` when the key has another name.
         """
-        name = validate_petname(petname)
-        key = _check_key(identity_key)
-        number = _check_safety_number(safety_number)
-        secret = _check_psk(psk)
-        when = time.time() if now is None else now
+        name, key, number, secret, when = _checked_pin(
+            petname, identity_key, safety_number, psk, now
+        )
 
         def change(contacts: list[Contact]) -> Contact:
             existing = _find_name(contacts, name)
             if existing is not None and existing.identity_key != key:
                 raise _key_changed(existing.petname, existing.identity_key, key)
-            holder = _find_key(contacts, key)
-            if holder is not None and not _same_name(holder.petname, name):
-                raise KeyAlreadyPinned(petname=name, other_petname=holder.petname, key=key)
+            _refuse_key_pinned_elsewhere(contacts, key, name)
             if existing is not None:
-                updated = dataclasses.replace(
+                return _replace(
+                    contacts,
                     existing,
                     safety_number=number,
                     reconnect_psk=secret,
                     last_seen=max(existing.last_seen, when),
                 )
-                contacts[contacts.index(existing)] = updated
-                return updated
             if len(contacts) >= MAX_CONTACTS:
                 raise ContactError(f"The contact list is full ({MAX_CONTACTS} contacts).")
             contact = Contact(name, key, number, False, False, when, when, secret)
@@ -259,35 +254,29 @@ class ContactBook:
         The contact becomes unverified (the old comparison no longer holds);
         blocking is kept. Creates the contact when the name is new.
         """
-        name = validate_petname(petname)
-        key = _check_key(identity_key)
-        number = _check_safety_number(safety_number)
-        secret = _check_psk(psk)
-        when = time.time() if now is None else now
+        name, key, number, secret, when = _checked_pin(
+            petname, identity_key, safety_number, psk, now
+        )
 
         def change(contacts: list[Contact]) -> Contact:
-            holder = _find_key(contacts, key)
-            if holder is not None and not _same_name(holder.petname, name):
-                raise KeyAlreadyPinned(petname=name, other_petname=holder.petname, key=key)
+            _refuse_key_pinned_elsewhere(contacts, key, name)
             existing = _find_name(contacts, name)
             if existing is None:
                 contact = Contact(name, key, number, False, False, when, when, secret)
                 contacts.append(contact)
                 return contact
             if existing.identity_key == key:
-                updated = dataclasses.replace(existing, safety_number=number, reconnect_psk=secret)
-            else:
-                updated = dataclasses.replace(
-                    existing,
-                    identity_key=key,
-                    safety_number=number,
-                    reconnect_psk=secret,
-                    verified=False,
-                    first_seen=when,
-                    last_seen=when,
-                )
-            contacts[contacts.index(existing)] = updated
-            return updated
+                return _replace(contacts, existing, safety_number=number, reconnect_psk=secret)
+            return _replace(
+                contacts,
+                existing,
+                identity_key=key,
+                safety_number=number,
+                reconnect_psk=secret,
+                verified=False,
+                first_seen=when,
+                last_seen=when,
+            )
 
         return self._mutate(change)
 
@@ -300,9 +289,7 @@ class ContactBook:
             clash = _find_name(contacts, new_name)
             if clash is not None and clash is not contact:
                 raise ContactError(f"There is already a contact named {clash.petname!r}.")
-            updated = dataclasses.replace(contact, petname=new_name)
-            contacts[contacts.index(contact)] = updated
-            return updated
+            return _replace(contacts, contact, petname=new_name)
 
         return self._mutate(change)
 
@@ -334,9 +321,7 @@ class ContactBook:
 
         def change(contacts: list[Contact]) -> Contact:
             contact = _require(contacts, petname)
-            updated = dataclasses.replace(contact, last_seen=max(contact.last_seen, when))
-            contacts[contacts.index(contact)] = updated
-            return updated
+            return _replace(contacts, contact, last_seen=max(contact.last_seen, when))
 
         return self._mutate(change)
 
@@ -344,10 +329,7 @@ class ContactBook:
 
     def _update(self, petname: str, **changes: Any) -> Contact:
         def change(contacts: list[Contact]) -> Contact:
-            contact = _require(contacts, petname)
-            updated = dataclasses.replace(contact, **changes)
-            contacts[contacts.index(contact)] = updated
-            return updated
+            return _replace(contacts, _require(contacts, petname), **changes)
 
         return self._mutate(change)
 
@@ -404,6 +386,32 @@ class ContactBook:
                 continue
             return backup
         raise ContactsCorrupt(f"The contacts file {self.path} is unreadable; left untouched.")
+
+
+def _checked_pin(
+    petname: str, identity_key: bytes, safety_number: str, psk: bytes, now: float | None
+) -> tuple[str, bytes, str, bytes, float]:
+    """The arguments of a pin, validated, and the time it happens."""
+    return (
+        validate_petname(petname),
+        _check_key(identity_key),
+        _check_safety_number(safety_number),
+        _check_psk(psk),
+        time.time() if now is None else now,
+    )
+
+
+def _refuse_key_pinned_elsewhere(contacts: list[Contact], key: bytes, name: str) -> None:
+    holder = _find_key(contacts, key)
+    if holder is not None and not _same_name(holder.petname, name):
+        raise KeyAlreadyPinned(petname=name, other_petname=holder.petname, key=key)
+
+
+def _replace(contacts: list[Contact], contact: Contact, **changes: Any) -> Contact:
+    """``contact`` with ``changes``, put in its place in ``contacts``."""
+    updated = dataclasses.replace(contact, **changes)
+    contacts[contacts.index(contact)] = updated
+    return updated
 
 
 def _find_name(contacts: list[Contact], petname: str) -> Contact | None:
