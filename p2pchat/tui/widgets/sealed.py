@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from p2pchat.i18n import t
-from p2pchat.tui.widgets.message_list import MessageItem
+from p2pchat.tui.widgets.message_list import MessageItem, MessageList
 
 VAULT_CHECK_SECONDS: Final = 1.0
 
@@ -102,6 +102,16 @@ class SealedPhoto(MessageItem):
             self.post_message(self.OpenRequested(self))
         elif self.seal == "sealed":
             self.mark_gone("expired")
+            self._say_gone()
+        elif self.seal in ("viewed", "expired"):
+            self._say_gone()
+
+    def _say_gone(self) -> None:
+        # Say so in the conversation: a silent key press looks like a broken app.
+        for ancestor in self.ancestors:
+            if isinstance(ancestor, MessageList):
+                ancestor.add_notice(t("view_once.gone"), level="warning")
+                return
 
     def mark_gone(self, how: str) -> None:
         """The photo was viewed, or expired unopened: it can never be opened again."""
