@@ -217,7 +217,7 @@ async def test_contact_keys_rename_block_unblock_and_remove_with_confirmation(tm
         await pilot.press("b")
         await until(lambda: isinstance(app.screen, ConfirmDialog), "block asks again")
         await pilot.click("#confirm")
-        await until(lambda: contact_rows(app)["Bobby [red]"][2] == "⛔ blocked", "blocked mark")
+        await until(lambda: contact_rows(app)["Bobby [red]"][2] == "✗ blocked", "blocked mark")
         assert book.get("Bobby [red]").blocked
         await pilot.press("b")  # unblocking refuses nobody: no question
         await until(lambda: contact_rows(app)["Bobby [red]"][2] == "", "unblocked")
@@ -245,7 +245,7 @@ async def test_blocked_contact_is_refused_from_the_list_and_with_a_code(embedded
         await alice_pilot.click("#confirm")
         await until(lambda: isinstance(alice.screen, HomeScreen), "alice back home")
         assert alice_book.get("bob").blocked and alice.service is None
-        assert contact_rows(alice)["bob"][2] == "⛔ blocked"
+        assert contact_rows(alice)["bob"][2] == "✗ blocked"
         await until(lambda: bob.screen.ended, "bob's conversation ended")
         # Choosing a blocked contact goes nowhere near the network.
         await choose_contact(alice, alice_pilot, "bob")
@@ -368,3 +368,36 @@ def test_settings_choose_language_downscale_and_view_once_time():
         from p2pchat.i18n import set_language
 
         set_language("en")
+
+
+def _snapshot_app(tmp_path: Path) -> P2PChatApp:
+    book = book_for(tmp_path, "alice")
+    when = 1_700_000_000.0
+    book.pin("bob", bytes(BOB_KEY.verify_key), SAFETY_NUMBER, SHARED_PSK, when)
+    book.mark_verified("bob")
+    book.pin("carol", bytes(NEW_BOB_KEY.verify_key), SAFETY_NUMBER, SHARED_PSK, when)
+    book.block("carol")
+    return make_app(
+        ServiceConfig(mailbox_url="ws://127.0.0.1:9/v1", peer_check=ContactGuard(book)),
+        fingerprint="12345 67890 12345 67890 12345 67890",
+        language="en",
+        image_renderer="halfcell",
+    )
+
+
+def test_home_with_contacts_snapshot(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "p2pchat.tui.widgets.contact_list.last_seen_text", lambda _: "2023-11-14 22:13"
+    )
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=(100, 40))
+
+
+def test_key_changed_screen_snapshot(snap_compare, tmp_path):
+    from p2pchat.store.contacts import _key_changed
+
+    async def warn(pilot):
+        error = _key_changed("bob", bytes(BOB_KEY.verify_key), bytes(NEW_BOB_KEY.verify_key))
+        pilot.app._show_key_changed(error)
+        await pilot.pause()
+
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=(100, 40), run_before=warn)
