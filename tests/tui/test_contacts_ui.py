@@ -101,9 +101,7 @@ async def choose_contact(app: P2PChatApp, pilot, petname: str) -> None:
 
 def contact_rows(app: P2PChatApp) -> dict[str, list[str]]:
     table = app.screen.query_one(ContactList)
-    return {
-        str(key.value): [cell.plain for cell in table.get_row(key)] for key in table.rows
-    }
+    return {str(key.value): [cell.plain for cell in table.get_row(key)] for key in table.rows}
 
 
 async def test_first_pairing_pins_then_the_list_reconnects_without_a_code(
