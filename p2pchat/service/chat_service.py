@@ -15,15 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Final, Literal, cast
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
 
 import nacl.signing
 
-from p2pchat import APPID
 from p2pchat import events as ev
 from p2pchat.core import codes
 from p2pchat.core import session as core_session
@@ -33,64 +30,30 @@ from p2pchat.core.errors import (
     LocalProtocolError,
     P2PChatError,
     PeerLost,
-    RemoteProtocolError,
     TransportError,
-    WrongCode,
 )
-from p2pchat.core.keys import Capabilities, Channel, Limits, SessionKeys
+from p2pchat.core.keys import Capabilities
 from p2pchat.core.labels import safe_label
 from p2pchat.core.manual import ManualPairing
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect, rendezvous_nameplate
 from p2pchat.events import TimerChanged
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
-from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT, Vault
-from p2pchat.media.worker import sanitize_isolated
 from p2pchat.net.mailbox import MailboxClient
-from p2pchat.net.rtc import IceSettings, RtcLink, ice_configuration
+from p2pchat.net.rtc import RtcLink, ice_configuration
+from p2pchat.service.config import (
+    CLOSE_GRACE,
+    CONNECT_TIMEOUT,
+    MAILBOX_TIMEOUT,
+    ServiceConfig,
+    State,
+    exit_code_of,
+)
+from p2pchat.service.incoming_images import IncomingImages
+from p2pchat.service.pump import FramePump
+from p2pchat.service.rendezvous import announce_failure, exchange_bind, exchange_descriptions
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_INTERVAL: Final = 5.0
-HEARTBEAT_TIMEOUT: Final = 15.0
-CODE_VALIDITY: Final = 600.0
-RECONNECT_WAIT: Final = 600.0  # how long to wait at the meeting point for a contact
-MAILBOX_TIMEOUT: Final = 10.0
-CONNECT_TIMEOUT: Final = 20.0
-CLOSE_GRACE: Final = 2.0
-MAX_EARLY_FRAMES: Final = 64
-MAX_WIRE_FRAME: Final = 64 * 1024  # a chunk frame: 60 KiB of data plus framing and MAC
-ERROR_PHASE: Final = "error"  # tells the other side to stop waiting; carries no secret
-
-State = Literal["idle", "pairing", "paired", "closing", "closed", "failed"]
-
-
-def _exit_code(error: BaseException) -> int:
-    from p2pchat.exit_codes import exit_code_for
-
-    return exit_code_for(error)
-
-
-@dataclass
-class ServiceConfig:
-    mailbox_url: str
-    ice: IceSettings = field(default_factory=IceSettings)
-    loopback: bool = False
-    identity: nacl.signing.SigningKey | None = None
-    honours_view_once: bool = True
-    image_policy: SanitizePolicy = field(default_factory=SanitizePolicy)
-    limits: Limits = field(default_factory=Limits)
-    label: str = ""
-    appid: str = APPID
-    code_validity: float = CODE_VALIDITY
-    heartbeat_interval: float = HEARTBEAT_INTERVAL
-    heartbeat_timeout: float = HEARTBEAT_TIMEOUT
-    # How long a received view-once photo may wait unopened before it is wiped.
-    view_once_timeout: float = DEFAULT_UNOPENED_TIMEOUT
-    # Called with the verified peer's keys before ``Paired`` is emitted or any frame is
-    # read; raising a P2PChatError stops the session (pinned key changed, blocked).
-    peer_check: Callable[[SessionKeys], None] | None = None
-    reconnect_wait: float = RECONNECT_WAIT
 
 
 @dataclass
@@ -121,18 +84,15 @@ class ChatService:
         self._link: RtcLink | None = None
         self._session: core_session.Session | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._accepting: set[asyncio.Future[None]] = set()
         self._output_ready = asyncio.Event()
         self._transfers: dict[str, _Transfer] = {}
         self._pending_delivery: set[str] = set()
         self._all_delivered = asyncio.Event()
         self._all_delivered.set()
-        self._last_heard = time.monotonic()
         self._peer_said_bye = asyncio.Event()
         self._closed = asyncio.Event()
-        # Received view-once photos: in memory only, wiped when viewed, expired or closed.
-        self.vault = Vault(clock=time.monotonic)
-        self._vault_timer: asyncio.TimerHandle | None = None
+        self._incoming_images = IncomingImages(config, self._emit, self._closed.is_set)
+        self.vault = self._incoming_images.vault
 
     # ------------------------------------------------------------------ pairing
     @property
@@ -250,42 +210,14 @@ class ChatService:
         pairing = handshake or Pairing(
             code, mailbox.side, self.identity, self._capabilities(), appid=self.config.appid
         )
-        for out in pairing.start():
-            await mailbox.add(out.phase, out.body)
-        link: RtcLink | None = None
-        sdp_sent = False
-        while pairing.remote_sdp is None or not sdp_sent:
-            message = await mailbox.next_message(timeout=None)
-            if message.phase == ERROR_PHASE:
-                # Unauthenticated, so it can only ever stop a pairing, never advance one.
-                raise RemoteProtocolError(
-                    "The other side reported that pairing failed: a wrong code, or someone "
-                    "tampered with the exchange. Make a new invite and try again."
-                )
-            for out in pairing.receive(message.phase, message.side, message.body):
-                await mailbox.add(out.phase, out.body)
-            if pairing.role is None:
-                continue
-            if link is None:
-                # The version opened: the code was right. Free the nameplate for others.
-                with contextlib.suppress(P2PChatError):
-                    await mailbox.release()
-                link = self._link = RtcLink(self.config.ice, loopback=self.config.loopback)
-                self._emit(ev.ConnectionChanged(state="connecting"))
-            if not sdp_sent and pairing.role == "offerer":
-                await mailbox.add(*_phase_body(pairing.seal_sdp(await link.create_offer())))
-                sdp_sent = True
-            elif not sdp_sent and pairing.remote_sdp is not None:
-                answer = await link.accept_offer(pairing.remote_sdp)
-                await mailbox.add(*_phase_body(pairing.seal_sdp(answer)))
-                sdp_sent = True
-        assert link is not None
-        if pairing.role == "offerer":
-            await link.accept_answer(pairing.remote_sdp)
-        with contextlib.suppress(P2PChatError):
-            await mailbox.close("happy")
+        link = await exchange_descriptions(mailbox, pairing, self._open_link)
         self._mailbox = None
         await self._bind_and_start(link, pairing)
+
+    def _open_link(self) -> RtcLink:
+        self._link = RtcLink(self.config.ice, loopback=self.config.loopback)
+        self._emit(ev.ConnectionChanged(state="connecting"))
+        return self._link
 
     async def pair_over_link(
         self,
@@ -313,7 +245,7 @@ class ChatService:
             self._pair_error = failure
             with contextlib.suppress(Exception):
                 await link.close()
-            self._emit(ev.Failed(message=str(failure), exit_code=_exit_code(failure)))
+            self._emit(ev.Failed(message=str(failure), exit_code=exit_code_of(failure)))
             self._paired.set()
             self._closed.set()
             raise failure from None
@@ -323,17 +255,7 @@ class ChatService:
         self, link: RtcLink, pairing: Pairing | Reconnect | ManualPairing
     ) -> None:
         """Open the channels, exchange and verify the bind, then run the session."""
-        await link.wait_open(CONNECT_TIMEOUT)
-        await link.send(Channel.CONTROL, pairing.bind_message())
-        early: list[tuple[Channel, bytes]] = []
-        while True:
-            channel, data = await link.recv(timeout=CONNECT_TIMEOUT)
-            if channel == Channel.CONTROL:
-                break
-            if len(early) >= MAX_EARLY_FRAMES:
-                raise RemoteProtocolError("peer sent data before proving who it is")
-            early.append((channel, data))
-        keys = pairing.receive_bind(data)
+        keys, early = await exchange_bind(link, pairing)
         if self.config.peer_check is not None:
             self.config.peer_check(keys)
         self._session = core_session.Session(keys, limits=self.config.limits, clock=time.time)
@@ -343,33 +265,27 @@ class ChatService:
         self.reconnect_psk = keys.reconnect_psk
         self.connection_kind = link.connection_kind
         self.state = "paired"
-        self._last_heard = time.monotonic()
+        pump = FramePump(
+            self._session, link, self._output_ready, self.config, self._dispatch, self._lost
+        )
         self._emit(ev.ConnectionChanged(state="connected", connection=self.connection_kind))
         self._emit(self._paired_event())
         self._paired.set()
         for channel, data in early:
-            self._receive(channel, data)
+            pump.receive(channel, data)
         self._output_ready.set()
-        self._spawn(self._send_loop())
-        self._spawn(self._receive_loop())
-        self._spawn(self._heartbeat_loop())
+        self._spawn(pump.send_loop())
+        self._spawn(pump.receive_loop())
+        self._spawn(pump.heartbeat_loop())
 
     async def _pairing_failed(self, error: BaseException, mailbox: MailboxClient) -> None:
         self.state = "failed"
         self._pair_error = error
-        scary = isinstance(error, WrongCode | RemoteProtocolError)
-        if scary:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(mailbox.add(ERROR_PHASE, b"pairing failed"), 2)
-        mood = "scary" if scary else "errory"
-        with contextlib.suppress(Exception):
-            await mailbox.release()
-        with contextlib.suppress(Exception):
-            await mailbox.close(mood)
+        await announce_failure(mailbox, error)
         if self._link is not None:
             with contextlib.suppress(Exception):
                 await self._link.close()
-        self._emit(ev.Failed(message=str(error), exit_code=_exit_code(error)))
+        self._emit(ev.Failed(message=str(error), exit_code=exit_code_of(error)))
         self._paired.set()
         self._closed.set()
 
@@ -494,58 +410,7 @@ class ChatService:
     def _emit(self, event: ev.ServiceEvent) -> None:
         self._events.put_nowait(event)
 
-    # ------------------------------------------------------------------ loops
-    async def _send_loop(self) -> None:
-        session, link = self._require_session(), self._require_link()
-        try:
-            while True:
-                await self._output_ready.wait()
-                self._output_ready.clear()
-                while True:
-                    # Room first, then choose: text queued while we waited overtakes chunks.
-                    await link.wait_writable(MAX_WIRE_FRAME)
-                    frame = session.next_frame()
-                    if frame is None:
-                        break
-                    await link.send(*frame)
-                    self._dispatch(session.events())
-        except asyncio.CancelledError:
-            raise
-        except P2PChatError as error:
-            await self._lost(error)
-
-    async def _receive_loop(self) -> None:
-        link = self._require_link()
-        try:
-            while True:
-                channel, data = await link.recv()
-                self._receive(channel, data)
-        except asyncio.CancelledError:
-            raise
-        except P2PChatError as error:
-            await self._lost(error)
-
-    def _receive(self, channel: Channel, data: bytes) -> None:
-        session = self._require_session()
-        self._last_heard = time.monotonic()
-        session.receive_data(channel, data)  # errors here are fatal: the loop reports them
-        self._dispatch(session.events())
-        self._output_ready.set()  # acks and pongs the session queued
-
-    async def _heartbeat_loop(self) -> None:
-        session = self._require_session()
-        while True:
-            await asyncio.sleep(self.config.heartbeat_interval)
-            silent_for = time.monotonic() - self._last_heard
-            if silent_for > self.config.heartbeat_timeout:
-                await self._lost(
-                    PeerLost(f"The peer stopped answering ({silent_for:.0f} s without a sign).")
-                )
-                return
-            with contextlib.suppress(P2PChatError):
-                session.send_ping()
-                self._output_ready.set()
-
+    # ------------------------------------------------------------------ session events
     def _dispatch(self, session_events: list[core_session.SessionEvent]) -> None:
         for event in session_events:
             self._translate(event)
@@ -574,9 +439,7 @@ class ChatService:
                 )
         elif isinstance(event, s.ImageComplete):
             self._transfers.pop(event.id, None)
-            accepting = asyncio.ensure_future(self._accept_image(event))
-            self._accepting.add(accepting)
-            accepting.add_done_callback(self._accepting.discard)
+            self._incoming_images.accept(event)
         elif isinstance(event, s.Acknowledged):
             self._transfers.pop(event.id, None)
             self._delivered(event.id)
@@ -599,105 +462,12 @@ class ChatService:
             self._peer_said_bye.set()
             self._spawn(self._peer_left("The peer left the conversation."))
 
-    async def _accept_image(self, event: core_session.ImageComplete) -> None:
-        """Re-sanitise what arrived in an isolated worker; only its output is ever shown."""
-        data = event.data
-        if event.view_once and not self.config.honours_view_once:
-            # A modified peer sent view-once to a script: never deliver the bytes.
-            _wipe(data)
-            self._emit(ev.ImageReceived(event.id, b"", "", 0, 0, True, event.view_seconds, ()))
-            return
-        if event.view_once:
-            await self._accept_view_once(event)
-            return
-        policy = SanitizePolicy(max_long_edge=None, side="receive")
-        try:
-            clean = await asyncio.to_thread(sanitize_isolated, bytes(data), policy)
-        except ImageRejected as error:
-            self._emit(ev.ImageRejected(event.id, str(error)))
-            return
-        finally:
-            _wipe(data)
-        removed = tuple(f.message for f in clean.report.findings)
-        self._emit(
-            ev.ImageReceived(
-                event.id,
-                clean.data,
-                clean.mime,
-                clean.width,
-                clean.height,
-                event.view_once,
-                event.view_seconds,
-                removed,
-            )
-        )
-
-    async def _accept_view_once(self, event: core_session.ImageComplete) -> None:
-        """Re-sanitise a view-once photo over pipes and seal the result in the vault.
-
-        The session handed over its own bytearray; it is overwritten as soon as the
-        worker answered. No bytes leave in the event: front ends get a ``vault_id``.
-        """
-        data = event.data
-        policy = SanitizePolicy(max_long_edge=None, side="receive")
-        try:
-            # The worker copies it into its request anyway (it only needs len() and bytes()):
-            # no extra immutable copy here.
-            clean = await asyncio.to_thread(sanitize_isolated, cast(bytes, data), policy)
-        except ImageRejected as error:
-            self._emit(ev.ImageRejected(event.id, str(error)))
-            return
-        finally:
-            _wipe(data)
-        sealed = bytearray(clean.data)
-        clean.data = b""
-        vault_id = self.vault.put(
-            event.id,
-            sealed,
-            clean.mime,
-            clean.width,
-            clean.height,
-            view_seconds=event.view_seconds,
-            expires_at=time.monotonic() + self.config.view_once_timeout,
-        )
-        del sealed
-        self._schedule_vault_expiry()
-        self._emit(
-            ev.ImageReceived(
-                event.id,
-                b"",
-                clean.mime,
-                clean.width,
-                clean.height,
-                True,
-                event.view_seconds,
-                tuple(f.message for f in clean.report.findings),
-                vault_id=vault_id,
-            )
-        )
-
-    def _schedule_vault_expiry(self) -> None:
-        if self._vault_timer is not None:
-            self._vault_timer.cancel()
-            self._vault_timer = None
-        deadline = self.vault.next_deadline()
-        if deadline is None or self._closed.is_set():
-            return
-        delay = max(0.0, deadline - time.monotonic())
-        self._vault_timer = asyncio.get_running_loop().call_later(delay, self._expire_vault)
-
-    def _expire_vault(self) -> None:
-        self._vault_timer = None
-        self.vault.expire(time.monotonic())
-        self._schedule_vault_expiry()
-
     # ------------------------------------------------------------------ closing
     async def _peer_left(self, reason: str) -> None:
         if self.state in ("closing", "closed", "failed"):
             return
-        if self._accepting:
-            # Images that arrived before the bye are still being re-sanitised: deliver them.
-            await asyncio.gather(*self._accepting, return_exceptions=True)
+        # Images that arrived before the bye are still being re-sanitised: deliver them.
+        await self._incoming_images.wait_accepted()
         self._emit(ev.PeerLeft(reason))
         await self._shutdown()
 
@@ -708,7 +478,7 @@ class ChatService:
             return
         self.state = "failed"
         self._emit(ev.ConnectionChanged(state="lost", connection=self.connection_kind))
-        self._emit(ev.Failed(message=str(error), exit_code=_exit_code(error)))
+        self._emit(ev.Failed(message=str(error), exit_code=exit_code_of(error)))
         await self._shutdown()
 
     async def close(self) -> None:
@@ -732,11 +502,7 @@ class ChatService:
         for task in self._tasks:
             if task is not current:
                 task.cancel()
-        # A view-once photo never outlives its conversation.
-        if self._vault_timer is not None:
-            self._vault_timer.cancel()
-            self._vault_timer = None
-        self.vault.wipe_all()
+        self._incoming_images.wipe_all()
         if self._mailbox is not None:
             with contextlib.suppress(Exception):
                 await self._mailbox.close("lonely")
@@ -753,8 +519,8 @@ class ChatService:
         await self._closed.wait()
 
     # ------------------------------------------------------------------ helpers
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.append(task)
         task.add_done_callback(self._task_done)
 
@@ -772,52 +538,3 @@ class ChatService:
         if self._session is None or self.state not in ("paired", "closing"):
             raise LocalProtocolError("Not connected to a peer.")
         return self._session
-
-    def _require_link(self) -> RtcLink:
-        if self._link is None:
-            raise LocalProtocolError("Not connected to a peer.")
-        return self._link
-
-
-class LocalMailbox:
-    """An embedded mailbox server in this process (demo, LAN use), for front ends.
-
-    Front ends reach the network only through this module; this is their handle on
-    ``net.mailbox_server`` without importing it.
-    """
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        from p2pchat.net.mailbox_server import MailboxServer
-
-        self._server = MailboxServer(host=host, port=port)
-        self.url = ""
-
-    async def start(self) -> str:
-        self.url = await self._server.start()
-        return self.url
-
-    async def stop(self) -> None:
-        await self._server.stop()
-
-
-def _phase_body(out: object) -> tuple[str, bytes]:
-    return out.phase, out.body  # type: ignore[attr-defined]
-
-
-def _wipe(buffer: bytes | bytearray | memoryview) -> None:
-    """Overwrite a mutable buffer in place (bytes are immutable: nothing to do)."""
-    if isinstance(buffer, bytearray):
-        buffer[:] = bytes(len(buffer))
-
-
-def default_mailbox_url() -> str:
-    """--mailbox, else P2PCHAT_MAILBOX, else the settings file, else the public server."""
-    env = os.environ.get("P2PCHAT_MAILBOX")
-    if env:
-        return env
-    try:
-        from p2pchat.store.settings import load_settings
-
-        return str(load_settings().mailbox_url)
-    except (ImportError, P2PChatError, OSError):
-        return "ws://relay.magic-wormhole.io:4000/v1"

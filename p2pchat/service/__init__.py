@@ -1,0 +1,50 @@
+"""ChatService and what front ends configure it with: the one way to the network.
+
+The TUI, headless mode and the CLI import from here and nowhere below it:
+``chat_service`` holds the facade (state, public methods, session events to
+service events, closing); ``config`` the settings and timing defaults;
+``rendezvous`` the pairing steps over the mailbox and the bind; ``pump`` the
+send, receive and heartbeat loops; ``incoming_images`` the receive path for
+images and the view-once vault; ``local_mailbox`` an embedded mailbox server.
+"""
+
+from __future__ import annotations
+
+from p2pchat.events import TimerChanged
+from p2pchat.net.rtc import IceSettings
+from p2pchat.service.chat_service import ChatService
+from p2pchat.service.config import (
+    CLOSE_GRACE,
+    CODE_VALIDITY,
+    CONNECT_TIMEOUT,
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_TIMEOUT,
+    MAILBOX_TIMEOUT,
+    MAX_WIRE_FRAME,
+    RECONNECT_WAIT,
+    ServiceConfig,
+    State,
+    default_mailbox_url,
+)
+from p2pchat.service.local_mailbox import LocalMailbox
+from p2pchat.service.rendezvous import ERROR_PHASE, MAX_EARLY_FRAMES
+
+__all__ = [
+    "CLOSE_GRACE",
+    "CODE_VALIDITY",
+    "CONNECT_TIMEOUT",
+    "ERROR_PHASE",
+    "HEARTBEAT_INTERVAL",
+    "HEARTBEAT_TIMEOUT",
+    "MAILBOX_TIMEOUT",
+    "MAX_EARLY_FRAMES",
+    "MAX_WIRE_FRAME",
+    "RECONNECT_WAIT",
+    "ChatService",
+    "IceSettings",
+    "LocalMailbox",
+    "ServiceConfig",
+    "State",
+    "TimerChanged",
+    "default_mailbox_url",
+]

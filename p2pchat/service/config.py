@@ -1,0 +1,74 @@
+"""What a ChatService is configured with: ServiceConfig, its timing defaults, the mailbox URL.
+
+Front ends build a ``ServiceConfig`` (from flags, the settings file and the
+identity store) and hand it to ``ChatService``; nothing here does I/O apart
+from reading the settings file for ``default_mailbox_url``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import nacl.signing
+
+from p2pchat import APPID
+from p2pchat.core.errors import P2PChatError
+from p2pchat.core.keys import Limits, SessionKeys
+from p2pchat.media.sanitize import SanitizePolicy
+from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT
+from p2pchat.net.rtc import IceSettings
+
+HEARTBEAT_INTERVAL: Final = 5.0
+HEARTBEAT_TIMEOUT: Final = 15.0
+CODE_VALIDITY: Final = 600.0
+RECONNECT_WAIT: Final = 600.0  # how long to wait at the meeting point for a contact
+MAILBOX_TIMEOUT: Final = 10.0
+CONNECT_TIMEOUT: Final = 20.0
+CLOSE_GRACE: Final = 2.0
+MAX_WIRE_FRAME: Final = 64 * 1024  # a chunk frame: 60 KiB of data plus framing and MAC
+
+State = Literal["idle", "pairing", "paired", "closing", "closed", "failed"]
+
+
+@dataclass
+class ServiceConfig:
+    mailbox_url: str
+    ice: IceSettings = field(default_factory=IceSettings)
+    loopback: bool = False
+    identity: nacl.signing.SigningKey | None = None
+    honours_view_once: bool = True
+    image_policy: SanitizePolicy = field(default_factory=SanitizePolicy)
+    limits: Limits = field(default_factory=Limits)
+    label: str = ""
+    appid: str = APPID
+    code_validity: float = CODE_VALIDITY
+    heartbeat_interval: float = HEARTBEAT_INTERVAL
+    heartbeat_timeout: float = HEARTBEAT_TIMEOUT
+    # How long a received view-once photo may wait unopened before it is wiped.
+    view_once_timeout: float = DEFAULT_UNOPENED_TIMEOUT
+    # Called with the verified peer's keys before ``Paired`` is emitted or any frame is
+    # read; raising a P2PChatError stops the session (pinned key changed, blocked).
+    peer_check: Callable[[SessionKeys], None] | None = None
+    reconnect_wait: float = RECONNECT_WAIT
+
+
+def exit_code_of(error: BaseException) -> int:
+    from p2pchat.exit_codes import exit_code_for
+
+    return exit_code_for(error)
+
+
+def default_mailbox_url() -> str:
+    """--mailbox, else P2PCHAT_MAILBOX, else the settings file, else the public server."""
+    env = os.environ.get("P2PCHAT_MAILBOX")
+    if env:
+        return env
+    try:
+        from p2pchat.store.settings import load_settings
+
+        return str(load_settings().mailbox_url)
+    except (ImportError, P2PChatError, OSError):
+        return "ws://relay.magic-wormhole.io:4000/v1"

@@ -1,0 +1,156 @@
+"""The receive path for images: re-sanitise in an isolated worker, seal view-once in the vault.
+
+Only the worker's output is ever shown. A view-once photo never reaches a front
+end as bytes: it is sealed in the in-memory ``Vault`` (wiped when viewed, when
+it waited too long unopened, or when the conversation ends) and announced by
+``vault_id``. Every buffer that held received bytes is overwritten once used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import cast
+
+from p2pchat import events as ev
+from p2pchat.core.errors import ImageRejected
+from p2pchat.core.session import ImageComplete
+from p2pchat.media.sanitize import SanitizePolicy
+from p2pchat.media.vault import Vault
+from p2pchat.media.worker import sanitize_isolated
+from p2pchat.service.config import ServiceConfig
+
+
+class IncomingImages:
+    """Completed incoming images on their way to the front end, and the view-once vault."""
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        emit: Callable[[ev.ServiceEvent], None],
+        conversation_closed: Callable[[], bool],
+    ) -> None:
+        self._config = config
+        self._emit = emit
+        self._conversation_closed = conversation_closed
+        # Received view-once photos: in memory only, wiped when viewed, expired or closed.
+        self.vault = Vault(clock=time.monotonic)
+        self._vault_timer: asyncio.TimerHandle | None = None
+        self._accepting: set[asyncio.Future[None]] = set()
+
+    def accept(self, event: ImageComplete) -> None:
+        """Start re-sanitising a completed image; its event follows when the worker is done."""
+        accepting = asyncio.ensure_future(self._accept_image(event))
+        self._accepting.add(accepting)
+        accepting.add_done_callback(self._accepting.discard)
+
+    async def wait_accepted(self) -> None:
+        """Let images that are still being re-sanitised reach the front end."""
+        if self._accepting:
+            await asyncio.gather(*self._accepting, return_exceptions=True)
+
+    def wipe_all(self) -> None:
+        """A view-once photo never outlives its conversation."""
+        if self._vault_timer is not None:
+            self._vault_timer.cancel()
+            self._vault_timer = None
+        self.vault.wipe_all()
+
+    async def _accept_image(self, event: ImageComplete) -> None:
+        """Re-sanitise what arrived in an isolated worker; only its output is ever shown."""
+        data = event.data
+        if event.view_once and not self._config.honours_view_once:
+            # A modified peer sent view-once to a script: never deliver the bytes.
+            _wipe(data)
+            self._emit(ev.ImageReceived(event.id, b"", "", 0, 0, True, event.view_seconds, ()))
+            return
+        if event.view_once:
+            await self._accept_view_once(event)
+            return
+        policy = SanitizePolicy(max_long_edge=None, side="receive")
+        try:
+            clean = await asyncio.to_thread(sanitize_isolated, bytes(data), policy)
+        except ImageRejected as error:
+            self._emit(ev.ImageRejected(event.id, str(error)))
+            return
+        finally:
+            _wipe(data)
+        removed = tuple(f.message for f in clean.report.findings)
+        self._emit(
+            ev.ImageReceived(
+                event.id,
+                clean.data,
+                clean.mime,
+                clean.width,
+                clean.height,
+                event.view_once,
+                event.view_seconds,
+                removed,
+            )
+        )
+
+    async def _accept_view_once(self, event: ImageComplete) -> None:
+        """Re-sanitise a view-once photo over pipes and seal the result in the vault.
+
+        The session handed over its own bytearray; it is overwritten as soon as the
+        worker answered. No bytes leave in the event: front ends get a ``vault_id``.
+        """
+        data = event.data
+        policy = SanitizePolicy(max_long_edge=None, side="receive")
+        try:
+            # The worker copies it into its request anyway (it only needs len() and bytes()):
+            # no extra immutable copy here.
+            clean = await asyncio.to_thread(sanitize_isolated, cast(bytes, data), policy)
+        except ImageRejected as error:
+            self._emit(ev.ImageRejected(event.id, str(error)))
+            return
+        finally:
+            _wipe(data)
+        sealed = bytearray(clean.data)
+        clean.data = b""
+        vault_id = self.vault.put(
+            event.id,
+            sealed,
+            clean.mime,
+            clean.width,
+            clean.height,
+            view_seconds=event.view_seconds,
+            expires_at=time.monotonic() + self._config.view_once_timeout,
+        )
+        del sealed
+        self._schedule_vault_expiry()
+        self._emit(
+            ev.ImageReceived(
+                event.id,
+                b"",
+                clean.mime,
+                clean.width,
+                clean.height,
+                True,
+                event.view_seconds,
+                tuple(f.message for f in clean.report.findings),
+                vault_id=vault_id,
+            )
+        )
+
+    def _schedule_vault_expiry(self) -> None:
+        if self._vault_timer is not None:
+            self._vault_timer.cancel()
+            self._vault_timer = None
+        deadline = self.vault.next_deadline()
+        if deadline is None or self._conversation_closed():
+            return
+        delay = max(0.0, deadline - time.monotonic())
+        self._vault_timer = asyncio.get_running_loop().call_later(delay, self._expire_vault)
+
+    def _expire_vault(self) -> None:
+        self._vault_timer = None
+        self.vault.expire(time.monotonic())
+        self._schedule_vault_expiry()
+
+
+def _wipe(buffer: bytes | bytearray | memoryview) -> None:
+    """Overwrite a mutable buffer in place (bytes are immutable: nothing to do)."""
+    if isinstance(buffer, bytearray):
+        buffer[:] = bytes(len(buffer))

@@ -1,0 +1,108 @@
+"""The pairing steps between the mailbox and a verified data channel.
+
+``exchange_descriptions`` runs a code or reconnect handshake over the mailbox
+until both SDPs crossed and the link is set up; ``exchange_bind`` opens the
+channels and verifies the peer's bind; ``announce_failure`` tells the other side
+(and the mailbox) that a pairing stopped. They keep no state: ChatService owns
+the link, the mailbox and what to emit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Final, Literal
+
+from p2pchat.core.errors import P2PChatError, RemoteProtocolError, WrongCode
+from p2pchat.core.keys import Channel, SessionKeys
+from p2pchat.core.manual import ManualPairing
+from p2pchat.core.pairing import Pairing
+from p2pchat.core.reconnect import Reconnect
+from p2pchat.net.mailbox import MailboxClient
+from p2pchat.net.rtc import RtcLink
+from p2pchat.service.config import CONNECT_TIMEOUT
+
+MAX_EARLY_FRAMES: Final = 64
+ERROR_PHASE: Final = "error"  # tells the other side to stop waiting; carries no secret
+
+
+async def exchange_descriptions(
+    mailbox: MailboxClient, pairing: Pairing | Reconnect, open_link: Callable[[], RtcLink]
+) -> RtcLink:
+    """Run the handshake over the mailbox until both SDPs crossed; close the mailbox.
+
+    ``open_link`` is called once, as soon as the handshake proved the code right.
+    """
+    for out in pairing.start():
+        await mailbox.add(out.phase, out.body)
+    link: RtcLink | None = None
+    sdp_sent = False
+    while pairing.remote_sdp is None or not sdp_sent:
+        message = await mailbox.next_message(timeout=None)
+        if message.phase == ERROR_PHASE:
+            # Unauthenticated, so it can only ever stop a pairing, never advance one.
+            raise RemoteProtocolError(
+                "The other side reported that pairing failed: a wrong code, or someone "
+                "tampered with the exchange. Make a new invite and try again."
+            )
+        for out in pairing.receive(message.phase, message.side, message.body):
+            await mailbox.add(out.phase, out.body)
+        if pairing.role is None:
+            continue
+        if link is None:
+            # The version opened: the code was right. Free the nameplate for others.
+            with contextlib.suppress(P2PChatError):
+                await mailbox.release()
+            link = open_link()
+        if not sdp_sent and pairing.role == "offerer":
+            await mailbox.add(*_phase_body(pairing.seal_sdp(await link.create_offer())))
+            sdp_sent = True
+        elif not sdp_sent and pairing.remote_sdp is not None:
+            answer = await link.accept_offer(pairing.remote_sdp)
+            await mailbox.add(*_phase_body(pairing.seal_sdp(answer)))
+            sdp_sent = True
+    assert link is not None
+    if pairing.role == "offerer":
+        await link.accept_answer(pairing.remote_sdp)
+    with contextlib.suppress(P2PChatError):
+        await mailbox.close("happy")
+    return link
+
+
+async def exchange_bind(
+    link: RtcLink, pairing: Pairing | Reconnect | ManualPairing
+) -> tuple[SessionKeys, list[tuple[Channel, bytes]]]:
+    """Open the channels, send our bind and verify the peer's.
+
+    Returns the session keys and the data frames that overtook the peer's bind, to
+    be fed to the session once it exists.
+    """
+    await link.wait_open(CONNECT_TIMEOUT)
+    await link.send(Channel.CONTROL, pairing.bind_message())
+    early: list[tuple[Channel, bytes]] = []
+    while True:
+        channel, data = await link.recv(timeout=CONNECT_TIMEOUT)
+        if channel == Channel.CONTROL:
+            break
+        if len(early) >= MAX_EARLY_FRAMES:
+            raise RemoteProtocolError("peer sent data before proving who it is")
+        early.append((channel, data))
+    return pairing.receive_bind(data), early
+
+
+async def announce_failure(mailbox: MailboxClient, error: BaseException) -> None:
+    """Warn the other side when the failure smells of a wrong code, then leave the mailbox."""
+    scary = isinstance(error, WrongCode | RemoteProtocolError)
+    if scary:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(mailbox.add(ERROR_PHASE, b"pairing failed"), 2)
+    mood: Literal["scary", "errory"] = "scary" if scary else "errory"
+    with contextlib.suppress(Exception):
+        await mailbox.release()
+    with contextlib.suppress(Exception):
+        await mailbox.close(mood)
+
+
+def _phase_body(out: object) -> tuple[str, bytes]:
+    return out.phase, out.body  # type: ignore[attr-defined]
