@@ -1,9 +1,11 @@
-"""The chat screen: messages, transfers, status, and the composer.
+"""The chat screen: messages, transfers, status, and the composer; the user's side of it.
 
-Attributes down: the app calls ``apply_event`` with each service event and
-``message_sent`` when a send finished. Messages up: ``SendText``, ``SendImage``,
-``CancelTransfer``, ``MarkVerified``, ``SetTimer``, ``BlockPeer`` and ``Leave``
-ask the app (which owns the service and its workers) to act.
+Attributes down (in the base class, ``chat_updates.ChatUpdates``): the app calls
+``apply_event`` with each service event and ``message_sent`` when a send
+finished. Slash commands are parsed in ``chat_commands``. Messages up:
+``SendText``, ``SendImage``, ``CancelTransfer``, ``MarkVerified``, ``SetTimer``,
+``BlockPeer`` and ``Leave`` ask the app (which owns the service and its
+workers) to act.
 
 Beside the widgets the screen keeps the conversation's in-memory model
 (``core.conversation.Conversation``): it applies the agreed disappearing timer
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import shlex
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,17 +27,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from p2pchat import events as ev
-from p2pchat.contacts_flow import export_evidence, parse_timer
-from p2pchat.core import session as core_session
-from p2pchat.core.conversation import Conversation, DisappearingTimer
+from p2pchat.core.conversation import Conversation
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
 from p2pchat.store.contacts import Contact
+from p2pchat.tui.screens.chat_commands import run_command
+from p2pchat.tui.screens.chat_updates import ChatUpdates
 from p2pchat.tui.screens.confirm import ConfirmDialog
 from p2pchat.tui.screens.file_picker import FilePicker
 from p2pchat.tui.screens.help import HelpScreen
@@ -48,11 +48,10 @@ from p2pchat.tui.widgets.composer import Composer
 from p2pchat.tui.widgets.image_view import ImageView
 from p2pchat.tui.widgets.message_list import MessageList
 from p2pchat.tui.widgets.sealed import SealedPhoto
-from p2pchat.tui.widgets.status_bar import StatusBar, timer_word
+from p2pchat.tui.widgets.status_bar import StatusBar
 from p2pchat.tui.widgets.transfer_bar import TransferPanel
 
 PrepareImage = Callable[[bytes, bool], Awaitable[Any]]
-TYPING_SHOWN_SECONDS = 4.0
 TYPING_SENT_EVERY = 3.0
 # How often expired messages are looked for (real seconds; the clock may be faster).
 EXPIRY_CHECK_SECONDS = 0.5
@@ -64,7 +63,7 @@ def local_message_id() -> str:
     return f"local-{next(_local_ids)}"
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ChatUpdates):
     """One conversation with one peer."""
 
     BINDINGS = [
@@ -135,18 +134,13 @@ class ChatScreen(Screen[None]):
         self.clock = clock
         self.view_seconds = view_seconds
         self.conversation = Conversation(clock)
-        self._list_ids: dict[str, str] = {}  # the conversation's local ids -> service ids
         self.my_label = safe_label(my_label, 40) or t("chat.me")
         self.prepare_image = prepare_image
         self.renderer = renderer
         self.verified = verified
         self.key_changed = key_changed
         self.start_dir = start_dir or Path.cwd()
-        self.ended = False
-        self._delivered_early: set[str] = set()
-        self._typing_timer: Any = None
         self._typing_sent_at = float("-inf")
-        self._view_once_explained = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -178,7 +172,7 @@ class ChatScreen(Screen[None]):
     def _submitted(self, message: Composer.Submitted) -> None:
         text = message.text.strip("\n")
         if text.startswith("/"):
-            self.run_command(text)
+            run_command(self, text)
             return
         if self.ended:
             self.query_one(MessageList).add_notice(t("chat.not_connected"), level="warning")
@@ -198,86 +192,8 @@ class ChatScreen(Screen[None]):
             self._typing_sent_at = now
             self.post_message(self.Typing())
 
-    def run_command(self, line: str) -> None:
-        """Slash commands: /send [PATH], /verify, /export PATH [--force], /timer, /block, ..."""
-        try:
-            words = shlex.split(line)
-        except ValueError:
-            words = line.split()
-        command, args = words[0].lower(), words[1:]
-        if command == "/send":
-            if args:
-                self.open_send_dialog(Path(" ".join(args)).expanduser())
-            else:
-                self.action_send_image()
-        elif command == "/verify":
-            self.action_verify()
-        elif command == "/export":
-            self.export(args)
-        elif command == "/timer":
-            self.timer_command(args)
-        elif command == "/block":
-            self.action_block()
-        elif command == "/help":
-            self.action_help()
-        elif command in ("/quit", "/exit"):
-            self.action_leave()
-        else:
-            notice = t("chat.unknown_command", command=safe_label(command, 30))
-            self.query_one(MessageList).add_notice(notice, level="warning")
-
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
-
-    def export(self, args: list[str]) -> None:
-        """``/export PATH [--force]``: the evidence file (text only, never view-once)."""
-        messages = self.query_one(MessageList)
-        force = "--force" in args
-        words = [word for word in args if word != "--force"]
-        if len(words) != 1:
-            messages.add_notice(t("export.usage"), level="warning")
-            return
-        target = Path(words[0]).expanduser()
-        if not target.is_absolute():
-            target = self.start_dir / target
-        shown = safe_label(str(target), 300)
-        try:
-            written = export_evidence(
-                self.conversation,
-                target,
-                me=self.my_label,
-                peer=self.peer_label,
-                safety_number=self.paired.safety_number,
-                overwrite=force,
-                clock=self.clock,
-            )
-        except FileExistsError:
-            messages.add_notice(t("export.exists", path=shown), level="warning")
-        except OSError as error:
-            reason = error.strerror or str(error)
-            messages.add_notice(t("export.failed", path=shown, reason=reason), level="error")
-        except P2PChatError as error:
-            messages.add_notice(t("export.failed", path=shown, reason=str(error)), level="error")
-        else:
-            path = safe_label(str(written), 300)
-            messages.add_notice(t("export.done", path=path, peer=self.peer_label))
-
-    def timer_command(self, args: list[str]) -> None:
-        """``/timer off|30s|5m|1h|1d``: ask the app to agree it with the peer."""
-        messages = self.query_one(MessageList)
-        if len(args) != 1:
-            current = timer_word(self.conversation.disappearing.value) or "off"
-            messages.add_notice(t("timer.usage", current=current), level="warning")
-            return
-        try:
-            seconds = parse_timer(args[0])
-        except ValueError:
-            messages.add_notice(t("timer.usage", current=safe_label(args[0], 20)), level="warning")
-            return
-        if self.ended:
-            messages.add_notice(t("chat.not_connected"), level="warning")
-            return
-        self.post_message(self.SetTimer(seconds))
 
     def action_block(self) -> None:
         """Ask, then block this contact and close the conversation."""
@@ -411,197 +327,3 @@ class ChatScreen(Screen[None]):
         # The peer may have left meanwhile: the photo is gone either way.
         with contextlib.suppress(P2PChatError):
             await service.mark_opened(message_id)
-
-    def _explain_view_once(self) -> None:
-        """Say once per chat, plainly, what view-once cannot do."""
-        if not self._view_once_explained:
-            self._view_once_explained = True
-            self.query_one(MessageList).add_notice(t("view_once.first_use"), level="warning")
-
-    # ----- attributes down --------------------------------------------------------
-    def set_verified(self, verified: bool) -> None:
-        self.verified = verified
-        self.query_one(StatusBar).verified = verified
-        if verified:
-            self.key_changed = False
-            self.query_one("#key-banner").display = False
-
-    def message_sent(self, local_id: str, message_id: str | None, error: str = "") -> None:
-        """A send finished: the local placeholder gets the service's id, or is marked failed."""
-        messages = self.query_one(MessageList)
-        if message_id is None:
-            messages.set_state(local_id, "failed")
-            messages.add_notice(t("chat.send_failed", reason=error), level="error")
-            return
-        messages.rename(local_id, message_id)
-        if local_id in self.conversation:
-            self._list_ids[local_id] = message_id
-        delivered = message_id in self._delivered_early
-        self._delivered_early.discard(message_id)
-        messages.set_state(message_id, "delivered" if delivered else "sent")
-
-    def apply_event(self, event: ev.ServiceEvent) -> None:
-        """Show one service event."""
-        messages = self.query_one(MessageList)
-        transfers = self.query_one(TransferPanel)
-        status = self.query_one(StatusBar)
-        match event:
-            case ev.TextReceived(message_id=mid, text=text, sent_at=sent_at):
-                messages.add_text(
-                    mid, "in", self.peer_label, text, sent_at=sent_at, state="received"
-                )
-                self.conversation.apply(core_session.TextReceived(mid, text, sent_at))
-                self._typing(False)
-            case ev.TransferStarted(message_id=mid, direction=direction, total_bytes=total):
-                transfers.start(mid, direction, total)
-            case ev.TransferProgress() as p:
-                transfers.progress(
-                    p.message_id, p.direction, p.done_bytes, p.total_bytes, p.bytes_per_second
-                )
-            case ev.ImageReceived() as image:
-                transfers.finish(image.message_id)
-                self._remember_received_image(image)
-                self._show_received_image(image)
-            case ev.TimerChanged(seconds=seconds, by_peer=by_peer):
-                self._timer_changed(seconds, by_peer)
-            case ev.ImageRejected(message_id=mid, reason=reason):
-                transfers.finish(mid)
-                notice = t("chat.image_rejected", reason=safe_label(reason, 300))
-                messages.add_notice(notice, level="error")
-            case ev.Delivered(message_id=mid):
-                transfers.finish(mid)
-                if messages.get(mid) is None:
-                    self._delivered_early.add(mid)
-                messages.set_state(mid, "delivered")
-            case ev.Opened(message_id=mid):
-                messages.set_state(mid, "viewed")
-            case ev.ViewOnceRefused(message_id=mid):
-                messages.add_notice(t("chat.view_once_refused"), level="warning")
-                messages.set_state(mid, "failed")
-            case ev.TransferCancelled(message_id=mid, by_peer=by_peer):
-                transfers.finish(mid)
-                messages.set_state(mid, "cancelled")
-                key = "transfer.cancelled_by_peer" if by_peer else "transfer.cancelled"
-                messages.add_notice(t(key), level="warning")
-            case ev.PeerTyping():
-                self._typing(True)
-            case ev.RoundTrip(seconds=seconds):
-                status.rtt = seconds
-            case ev.ConnectionChanged(state=state, connection=connection):
-                status.connection = state
-                if connection != "unknown":
-                    status.connection_kind = connection
-                if state in ("lost", "closed"):
-                    self._end()
-            case ev.PeerLeft():
-                messages.add_notice(t("chat.peer_left", peer=self.peer_label), level="warning")
-                status.connection = "closed"
-                self._end()
-            case ev.Failed(message=text):
-                notice = t("chat.failed", reason=safe_label(text, 300))
-                messages.add_notice(notice, level="error")
-                status.connection = "lost"
-                self._end()
-            case ev.Closed():
-                status.connection = "closed"
-                self._end()
-            case _:
-                pass
-
-    def _timer_changed(self, seconds: int, by_peer: bool) -> None:
-        try:
-            timer = DisappearingTimer(seconds)
-        except ValueError:
-            return  # the session already refuses other values; never trust it blindly
-        self.conversation.set_disappearing(timer)
-        self.query_one(StatusBar).timer = seconds
-        who = self.peer_label if by_peer else t("chat.me")
-        word = timer_word(seconds)
-        key = "timer.set_off" if seconds == 0 else "timer.set_on"
-        self.query_one(MessageList).add_notice(t(key, who=who, duration=word))
-
-    def _remember_received_image(self, image: ev.ImageReceived) -> None:
-        """The model's record of a received photo: for the timer and the export (which skips
-        view-once). No bytes: the model never keeps any."""
-        size = len(image.data)
-        self.conversation.apply(
-            core_session.ImageOffered(
-                image.message_id,
-                size,
-                image.mime,
-                image.width,
-                image.height,
-                image.view_once,
-                image.view_seconds,
-            )
-        )
-        self.conversation.apply(
-            core_session.ImageComplete(
-                image.message_id,
-                b"",
-                image.mime,
-                image.width,
-                image.height,
-                image.view_once,
-                image.view_seconds,
-            )
-        )
-
-    def _show_received_image(self, image: ev.ImageReceived) -> None:
-        messages = self.query_one(MessageList)
-        removed = image.removed
-        # A clean arrival is said in its own words, not as "Removed: arrived clean".
-        nothing_removed = t("report.nothing_found_receiver")
-        vault = getattr(getattr(self.app, "service", None), "vault", None)
-        if image.view_once and image.vault_id is not None and vault is not None:
-            # Sealed: no thumbnail, no report, no caption; only the viewer opens it.
-            self._explain_view_once()
-            messages.add_item(
-                SealedPhoto(
-                    image.message_id,
-                    self.peer_label,
-                    time.time(),
-                    vault=vault,
-                    vault_id=image.vault_id,
-                    view_seconds=image.view_seconds,
-                )
-            )
-            return
-        if image.view_once or not image.data:
-            messages.add_image(
-                image.message_id,
-                "in",
-                self.peer_label,
-                b"",
-                caption=t("chat.view_once_received", seconds=round(image.view_seconds)),
-                report_lines=removed,
-                nothing_removed=nothing_removed,
-                state="received",
-            )
-            return
-        messages.add_image(
-            image.message_id,
-            "in",
-            self.peer_label,
-            image.data,
-            report_lines=removed,
-            nothing_removed=nothing_removed,
-            state="received",
-        )
-
-    def _typing(self, active: bool) -> None:
-        typing = self.query_one("#typing", Static)
-        typing.update(t("chat.typing", peer=self.peer_label) if active else "")
-        if self._typing_timer is not None:
-            self._typing_timer.stop()
-            self._typing_timer = None
-        if active:
-            self._typing_timer = self.set_timer(TYPING_SHOWN_SECONDS, lambda: self._typing(False))
-
-    def _end(self) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        for bar in list(self.query_one(TransferPanel).query("TransferBar")):
-            bar.remove()
-        self.query_one(MessageList).add_notice(t("chat.ended"), level="info")
