@@ -4,7 +4,9 @@
 service; every network call runs in a worker that posts a message from
 ``tui/messages.py`` back, and the handlers pass results down to the screens.
 One event-pump worker per service turns ``service.events()`` into Textual
-messages. Sends go through one outbox worker so messages keep their order.
+messages. What the chat screen asks for (sends, through one outbox worker so
+messages keep their order; typing, cancels, the timer) is handled by the base
+class ``chat_requests.ChatRequests``; error wording is in ``error_text``.
 
 With a contact book (``ContactBook``) every pairing gets its own
 ``ContactGuard``: it pins the peer on first pairing, insists on the pinned key
@@ -24,19 +26,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from textual import on, work
-from textual.app import App
 from textual.binding import Binding
 
 from p2pchat import events as ev
-from p2pchat.contacts_flow import ContactBlocked, ContactGuard, as_key_changed
-from p2pchat.core.errors import P2PChatError, TransportError, WrongCode
+from p2pchat.contacts_flow import ContactGuard, as_key_changed
+from p2pchat.core.errors import P2PChatError
 from p2pchat.i18n import set_language, t
-from p2pchat.store.contacts import Contact, ContactBook, ContactError, KeyAlreadyPinned, KeyChanged
+from p2pchat.store.contacts import Contact, ContactBook, ContactError, KeyChanged
+from p2pchat.tui.chat_requests import ChatRequests
+from p2pchat.tui.error_text import describe_error, is_key_change
 from p2pchat.tui.messages import (
     CodeAllocated,
     PairingFailed,
     PairingSucceeded,
-    SendFinished,
     ServiceClosed,
     ServiceEventPosted,
 )
@@ -56,24 +58,7 @@ DEFAULT_CODE_LIFETIME = 600.0
 CLOSE_TIMEOUT = 3.0
 
 
-def describe_error(error: BaseException) -> str:
-    """A sentence for the home screen: translated for the errors people meet most."""
-    if isinstance(error, WrongCode):
-        return t("errors.wrong_code")
-    if isinstance(error, TransportError):
-        return t("errors.transport", detail=str(error))
-    if isinstance(error, ContactBlocked):
-        # Only that it was refused: nothing about the peer, not even what it announced.
-        return t("contacts.refused")
-    return str(error) or error.__class__.__name__
-
-
-def is_key_change(error: BaseException | None) -> bool:
-    """A changed key deserves the warning screen; the same key under two names does not."""
-    return isinstance(error, KeyChanged) and not isinstance(error, KeyAlreadyPinned)
-
-
-class P2PChatApp(App[int]):
+class P2PChatApp(ChatRequests):
     """Two people, one conversation."""
 
     CSS_PATH = "app.tcss"
@@ -145,13 +130,6 @@ class P2PChatApp(App[int]):
     def home_screen(self) -> HomeScreen | None:
         for screen in self.screen_stack:
             if isinstance(screen, HomeScreen):
-                return screen
-        return None
-
-    @property
-    def chat_screen(self) -> ChatScreen | None:
-        for screen in self.screen_stack:
-            if isinstance(screen, ChatScreen):
                 return screen
         return None
 
@@ -444,92 +422,6 @@ class P2PChatApp(App[int]):
         chat = self.chat_screen
         if chat is not None:
             chat.apply_event(event)
-
-    # ----- sending ----------------------------------------------------------------
-    @on(ChatScreen.SendText)
-    def _queue_text(self, message: ChatScreen.SendText) -> None:
-        self._outbox.put_nowait(("text", message.local_id, message.text, False))
-
-    @on(ChatScreen.SendImage)
-    def _queue_image(self, message: ChatScreen.SendImage) -> None:
-        self._outbox.put_nowait(("image", message.local_id, message.prepared, message.view_once))
-
-    @work(group="outbox", exit_on_error=False)
-    async def _send_outbox(self, service: Any, outbox: asyncio.Queue[Any]) -> None:
-        while True:
-            kind, local_id, payload, view_once = await outbox.get()
-            try:
-                if kind == "text":
-                    message_id = await service.send_text(payload)
-                else:
-                    message_id = await service.send_image(
-                        payload, view_once=view_once, view_seconds=self.view_seconds
-                    )
-            except P2PChatError as error:
-                self.post_message(SendFinished(local_id, None, describe_error(error)))
-            else:
-                self.post_message(SendFinished(local_id, str(message_id)))
-            # Hold no reference to the photo while idle: a view-once copy must not linger.
-            del payload
-
-    @on(SendFinished)
-    def _send_finished(self, message: SendFinished) -> None:
-        chat = self.chat_screen
-        if chat is not None:
-            chat.message_sent(message.local_id, message.message_id, message.error)
-
-    async def _prepare_image(self, data: bytes, original_size: bool) -> Any:
-        if self.service is None:
-            raise P2PChatError(t("errors.not_connected"))
-        return await self.service.prepare_image(data, original_size=original_size)
-
-    @on(ChatScreen.Typing)
-    def _typing(self) -> None:
-        if self.service is not None:
-            self._send_typing(self.service)
-
-    @work(group="typing", exclusive=True, exit_on_error=False)
-    async def _send_typing(self, service: Any) -> None:
-        # Only a hint: if it cannot be sent, nothing is lost.
-        with contextlib.suppress(P2PChatError):
-            await service.send_typing()
-
-    @on(ChatScreen.CancelTransfer)
-    def _cancel_transfer(self, message: ChatScreen.CancelTransfer) -> None:
-        if self.service is not None:
-            self._cancel(self.service, message.message_id)
-
-    @work(group="cancel", exit_on_error=False)
-    async def _cancel(self, service: Any, message_id: str) -> None:
-        try:
-            await service.cancel_transfer(message_id)
-        except P2PChatError as error:
-            self.notify(describe_error(error), severity="error")
-
-    @on(ChatScreen.MarkVerified)
-    def _mark_verified(self) -> None:
-        chat = self.chat_screen
-        if chat is None:
-            return
-        self.verified_fingerprints.add(chat.paired.peer_fingerprint)
-        if chat.contact is not None and self.contact_book is not None:
-            try:
-                chat.contact = self.contact_book.mark_verified(chat.contact.petname)
-            except ContactError as error:
-                self.notify(str(error), severity="error")
-
-    @on(ChatScreen.SetTimer)
-    def _set_timer(self, message: ChatScreen.SetTimer) -> None:
-        if self.service is not None:
-            self._send_timer(self.service, message.seconds)
-
-    @work(group="timer", exit_on_error=False)
-    async def _send_timer(self, service: Any, seconds: int) -> None:
-        # The TimerChanged event the service emits updates the screen on success.
-        try:
-            await service.set_timer(seconds)
-        except P2PChatError as error:
-            self.notify(t("timer.not_changed", reason=describe_error(error)), severity="error")
 
     @on(ChatScreen.BlockPeer)
     def _block_peer(self) -> None:

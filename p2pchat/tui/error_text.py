@@ -1,0 +1,25 @@
+"""How errors read on the TUI's screens: one translated sentence, and which need a warning."""
+
+from __future__ import annotations
+
+from p2pchat.contacts_flow import ContactBlocked
+from p2pchat.core.errors import TransportError, WrongCode
+from p2pchat.i18n import t
+from p2pchat.store.contacts import KeyAlreadyPinned, KeyChanged
+
+
+def describe_error(error: BaseException) -> str:
+    """A sentence for the home screen: translated for the errors people meet most."""
+    if isinstance(error, WrongCode):
+        return t("errors.wrong_code")
+    if isinstance(error, TransportError):
+        return t("errors.transport", detail=str(error))
+    if isinstance(error, ContactBlocked):
+        # Only that it was refused: nothing about the peer, not even what it announced.
+        return t("contacts.refused")
+    return str(error) or error.__class__.__name__
+
+
+def is_key_change(error: BaseException | None) -> bool:
+    """A changed key deserves the warning screen; the same key under two names does not."""
+    return isinstance(error, KeyChanged) and not isinstance(error, KeyAlreadyPinned)
