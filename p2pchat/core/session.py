@@ -4,7 +4,9 @@ Owns what the frames of ``framing.py`` mean once pairing has produced
 ``SessionKeys``: per channel one secretstream per direction, the order in which
 outgoing frames leave, image chunking and reassembly with every limit checked
 before anything is allocated, acknowledgements, pings, cancellation, and the
-session state machine (ONE transition table, ``_TRANSITIONS``).
+session state machine (driven by ONE transition table, ``session_state.TRANSITIONS``).
+The events it reports live in ``session_events`` (re-exported here), the image
+buffers in ``image_buffers``.
 
 Bytes go in through ``receive_data(channel, data)``, bytes come out of
 ``next_frame()``, and what happened comes out of ``events()``. No I/O, no clock
@@ -30,9 +32,8 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import Final, Literal
+from typing import Final
 
 from p2pchat.core import framing as fr
 from p2pchat.core.crypto import STREAM_OVERHEAD, StreamReceiver, StreamSender
@@ -41,160 +42,31 @@ from p2pchat.core.errors import (
     LocalProtocolError,
     RemoteProtocolError,
 )
+from p2pchat.core.image_buffers import IncomingImage, OutgoingImage, release, wipe
 from p2pchat.core.keys import Channel, Limits, SessionKeys
+from p2pchat.core.session_events import (
+    Acknowledged,
+    ChunkProgress,
+    Direction,
+    ImageCancelled,
+    ImageComplete,
+    ImageOffered,
+    Opened,
+    PeerBye,
+    PongReceived,
+    SessionEvent,
+    TextReceived,
+    TimerChanged,
+    TypingReceived,
+)
+from p2pchat.core.session_state import SessionState, Trigger, next_state
 
-Direction = Literal["in", "out"]
 RandomSource = Callable[[int], bytes]
 Clock = Callable[[], float]
 
 MAX_CIPHERTEXT_BYTES: Final = fr.MAX_FRAME_BYTES + STREAM_OVERHEAD
 # Pings older than this many outstanding ones are forgotten (their pong is ignored).
 MAX_OUTSTANDING_PINGS: Final = 16
-
-
-# ----------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True)
-class SessionEvent:
-    """Something the peer did, or progress of one of our transfers."""
-
-
-@dataclass(frozen=True)
-class TextReceived(SessionEvent):
-    id: str
-    text: str  # raw peer text: a label for the UI to sanitise, never markup or a path
-    sent_at: float
-
-
-@dataclass(frozen=True)
-class ImageOffered(SessionEvent):
-    id: str
-    size: int
-    mime: str
-    w: int
-    h: int
-    view_once: bool
-    view_seconds: float
-
-
-@dataclass(frozen=True)
-class ChunkProgress(SessionEvent):
-    id: str
-    direction: Direction
-    done: int  # bytes
-    total: int  # bytes
-
-
-@dataclass(frozen=True)
-class ImageComplete(SessionEvent):
-    """A complete, verified image.
-
-    ``data`` is ``bytes`` for an ordinary image. For a view-once image it is the
-    session's own reassembly ``bytearray``, handed over without a copy: the
-    receiver owns it from here on and must overwrite it when done (the vault does).
-    """
-
-    id: str
-    data: bytes | bytearray = field(repr=False)
-    mime: str
-    w: int
-    h: int
-    view_once: bool
-    view_seconds: float
-
-
-@dataclass(frozen=True)
-class Acknowledged(SessionEvent):
-    id: str
-
-
-@dataclass(frozen=True)
-class Opened(SessionEvent):
-    id: str
-
-
-@dataclass(frozen=True)
-class TypingReceived(SessionEvent):
-    pass
-
-
-@dataclass(frozen=True)
-class PongReceived(SessionEvent):
-    rtt: float
-
-
-@dataclass(frozen=True)
-class TimerChanged(SessionEvent):
-    """The peer set the disappearing-message timer (0: off); apply it to new messages."""
-
-    seconds: int
-
-
-@dataclass(frozen=True)
-class PeerBye(SessionEvent):
-    pass
-
-
-@dataclass(frozen=True)
-class ImageCancelled(SessionEvent):
-    id: str
-    by_peer: bool
-    direction: Direction
-
-
-# ----------------------------------------------------------------------- state machine
-
-
-class SessionState(Enum):
-    OPEN = "open"
-    CLOSING = "closing"  # we sent bye; the peer may still talk
-    PEER_CLOSED = "peer_closed"  # the peer sent bye; we may still say bye
-    CLOSED = "closed"
-    ERROR = "error"
-
-
-class _Trigger(Enum):
-    SEND_BYE = "send_bye"
-    RECV_BYE = "recv_bye"
-    FAIL = "fail"
-
-
-_S = SessionState
-_T = _Trigger
-# Every state change of the session, and nothing else, is in this table.
-_TRANSITIONS: Final[dict[tuple[SessionState, _Trigger], SessionState]] = {
-    (_S.OPEN, _T.SEND_BYE): _S.CLOSING,
-    (_S.OPEN, _T.RECV_BYE): _S.PEER_CLOSED,
-    (_S.CLOSING, _T.RECV_BYE): _S.CLOSED,
-    (_S.PEER_CLOSED, _T.SEND_BYE): _S.CLOSED,
-    (_S.OPEN, _T.FAIL): _S.ERROR,
-    (_S.CLOSING, _T.FAIL): _S.ERROR,
-    (_S.PEER_CLOSED, _T.FAIL): _S.ERROR,
-    (_S.CLOSED, _T.FAIL): _S.ERROR,
-}
-
-
-# ------------------------------------------------------------------------- transfers
-
-
-@dataclass
-class _OutgoingImage:
-    header: fr.ImageHeader
-    # A view-once photo is held in a bytearray so it can be overwritten once sent.
-    data: bytes | bytearray | None
-    next_seq: int = 0
-    header_sent: bool = False
-
-
-@dataclass
-class _IncomingImage:
-    header: fr.ImageHeader
-    # Preallocated at the declared (checked) size and filled in place: growing it
-    # would leave unwiped copies of view-once bytes behind in freed memory.
-    buffer: bytearray
-    next_seq: int = 0
-    received: int = 0
 
 
 _PendingItem = bytes | fr.Frame  # bytes: a raw stream header
@@ -206,22 +78,6 @@ class _Sent(Enum):
     TEXT = "text"
     IMAGE = "image"
     VIEW_ONCE_IMAGE = "view_once_image"
-
-
-def _wipe(buffer: bytearray) -> None:
-    """Overwrite in place, then release."""
-    zeros = bytes(min(len(buffer), fr.CHUNK_SIZE))
-    for offset in range(0, len(buffer), fr.CHUNK_SIZE):
-        end = min(offset + fr.CHUNK_SIZE, len(buffer))
-        buffer[offset:end] = zeros[: end - offset]
-    buffer.clear()
-
-
-def _release(image: _OutgoingImage) -> None:
-    """Drop the session's copy of an outgoing image, overwriting it if it is view-once."""
-    if isinstance(image.data, bytearray):
-        _wipe(image.data)
-    image.data = None
 
 
 class Session:
@@ -248,8 +104,8 @@ class Session:
         self._hello_seen: set[Channel] = set()
         self._events: list[SessionEvent] = []
         self._pending: deque[tuple[Channel, _PendingItem]] = deque()
-        self._images_out: deque[_OutgoingImage] = deque()
-        self._images_in: dict[str, _IncomingImage] = {}
+        self._images_out: deque[OutgoingImage] = deque()
+        self._images_in: dict[str, IncomingImage] = {}
         self._awaiting_ack: dict[str, _Sent] = {}
         self._awaiting_opened: set[str] = set()
         self._openable: set[str] = set()  # complete view-once images we received
@@ -311,7 +167,7 @@ class Session:
         if image.next_seq == header.n:
             # The bytes are all on their way: keep no copy of them any longer.
             self._images_out.popleft()
-            _release(image)
+            release(image)
             self._awaiting_ack[header.id] = (
                 _Sent.VIEW_ONCE_IMAGE if header.view_once else _Sent.IMAGE
             )
@@ -376,7 +232,7 @@ class Session:
             view_seconds=float(view_seconds),
         )
         fr.encode_frame(header)  # validates mime, sides and view time now, not at pull time
-        self._images_out.append(_OutgoingImage(header, payload))
+        self._images_out.append(OutgoingImage(header, payload))
         return header.id
 
     def cancel_image(self, image_id: str) -> bool:
@@ -384,7 +240,7 @@ class Session:
         self._require_not_failed()
         incoming = self._images_in.pop(image_id, None)
         if incoming is not None:
-            _wipe(incoming.buffer)
+            wipe(incoming.buffer)
             self._cancelled_in.add(image_id)
             if self._state is SessionState.OPEN:
                 self._pending.append((Channel.CONTROL, fr.Cancel(image_id)))
@@ -393,7 +249,7 @@ class Session:
         for outgoing in self._images_out:
             if outgoing.header.id == image_id:
                 self._images_out.remove(outgoing)
-                _release(outgoing)
+                release(outgoing)
                 self._cancelled_out.add(image_id)
                 if outgoing.header_sent:
                     # On DATA, behind the chunks already sent, so the peer frees its buffer
@@ -440,7 +296,7 @@ class Session:
             return
         self._drop_transfers(by_peer=False)
         self._pending.append((Channel.CONTROL, fr.Bye()))
-        self._transition(_Trigger.SEND_BYE)
+        self._transition(Trigger.SEND_BYE)
 
     # --------------------------------------------------------------------- input
 
@@ -526,7 +382,7 @@ class Session:
             self._events.append(TimerChanged(frame.seconds))
         elif isinstance(frame, fr.Bye):
             self._drop_transfers(by_peer=True)
-            self._transition(_Trigger.RECV_BYE)
+            self._transition(Trigger.RECV_BYE)
             self._events.append(PeerBye())
         else:
             raise RemoteProtocolError(
@@ -537,7 +393,7 @@ class Session:
         for outgoing in self._images_out:
             if outgoing.header.id == image_id:
                 self._images_out.remove(outgoing)
-                _release(outgoing)
+                release(outgoing)
                 break
         else:
             if self._awaiting_ack.get(image_id, _Sent.TEXT) is _Sent.TEXT:
@@ -556,7 +412,7 @@ class Session:
         elif isinstance(frame, fr.Cancel):
             incoming = self._images_in.pop(frame.id, None)
             if incoming is not None:
-                _wipe(incoming.buffer)
+                wipe(incoming.buffer)
                 self._cancelled_in.add(frame.id)
                 self._events.append(ImageCancelled(frame.id, by_peer=True, direction="in"))
         else:
@@ -584,7 +440,7 @@ class Session:
                 f"the peer offered a {header.w}x{header.h} photo; sides up to "
                 f"{self._limits.max_image_side} pixels are accepted"
             )
-        self._images_in[header.id] = _IncomingImage(header, bytearray(header.size))
+        self._images_in[header.id] = IncomingImage(header, bytearray(header.size))
         self._events.append(
             ImageOffered(
                 header.id,
@@ -634,7 +490,7 @@ class Session:
             self._openable.add(header.id)
         else:
             data = bytes(incoming.buffer)
-            _wipe(incoming.buffer)
+            wipe(incoming.buffer)
         self._reply(fr.Ack(header.id))
         self._events.append(
             ImageComplete(
@@ -657,12 +513,12 @@ class Session:
 
     def _drop_transfers(self, *, by_peer: bool) -> None:
         for image_id, incoming in list(self._images_in.items()):
-            _wipe(incoming.buffer)
+            wipe(incoming.buffer)
             self._cancelled_in.add(image_id)
             self._events.append(ImageCancelled(image_id, by_peer=by_peer, direction="in"))
         self._images_in.clear()
         for outgoing in self._images_out:
-            _release(outgoing)
+            release(outgoing)
             self._cancelled_out.add(outgoing.header.id)
             self._events.append(
                 ImageCancelled(outgoing.header.id, by_peer=by_peer, direction="out")
@@ -677,24 +533,21 @@ class Session:
                     self._cancelled_out.add(image_id)
                     self._events.append(ImageCancelled(image_id, by_peer=True, direction="out"))
 
-    def _transition(self, trigger: _Trigger) -> None:
-        new_state = _TRANSITIONS.get((self._state, trigger))
-        if new_state is None:
-            raise LocalProtocolError(f"session cannot {trigger.value} in state {self._state.value}")
-        self._state = new_state
+    def _transition(self, trigger: Trigger) -> None:
+        self._state = next_state(self._state, trigger)
 
     def _fail(self) -> None:
         """Enter ERROR for good: wipe every buffer, send nothing more."""
         for incoming in self._images_in.values():
-            _wipe(incoming.buffer)
+            wipe(incoming.buffer)
         self._images_in.clear()
         for outgoing in self._images_out:
-            _release(outgoing)
+            release(outgoing)
         self._images_out.clear()
         self._pending.clear()
         self._openable.clear()
         if self._state is not SessionState.ERROR:
-            self._transition(_Trigger.FAIL)
+            self._transition(Trigger.FAIL)
 
     def _require_not_failed(self) -> None:
         if self._state is SessionState.ERROR:
@@ -716,6 +569,7 @@ class Session:
 __all__ = [
     "Acknowledged",
     "ChunkProgress",
+    "Direction",
     "ImageCancelled",
     "ImageComplete",
     "ImageOffered",
