@@ -1,9 +1,10 @@
 """The WebRTC transport edge: one RTCPeerConnection with two pre-negotiated data channels.
 
-Owns everything p2pchat does with aiortc / aioice: the ICE configuration (always
-explicit, so aiortc never falls back to Google's STUN server), TURN REST credentials,
-loopback-only gathering for tests and the demo, send-side backpressure, a bounded
-receive queue, the "direct or relay" answer, and closing without losing queued data.
+Owns the RtcLink: send-side backpressure, a bounded receive queue, the "direct or
+relay" answer, and closing without losing queued data. The ICE configuration (always
+explicit, so aiortc never falls back to Google's STUN server) and TURN REST
+credentials live in ``ice``, loopback-only gathering for tests and the demo in
+``loopback``; their public names are re-exported here.
 
 What travels here is opaque ciphertext; SDPs are never logged (they carry private
 IP addresses). See DESIGN.md sections 4 and 7.
@@ -12,29 +13,19 @@ IP addresses). See DESIGN.md sections 4 and 7.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import contextvars
-import hashlib
-import hmac
-import ipaddress
 import logging
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from collections.abc import Callable
+from typing import Final, Literal
 
-import aioice.ice
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
-    RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
 )
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
-from aiortc.rtcicetransport import parse_stun_turn_uri
 
 from p2pchat.core.errors import (
     LocalProtocolError,
@@ -44,6 +35,21 @@ from p2pchat.core.errors import (
     TransportError,
 )
 from p2pchat.core.keys import Channel
+from p2pchat.net.ice import (
+    TURN_REST_TTL_SECONDS,
+    TURN_REST_USER,
+    IceSettings,
+    ice_configuration,
+    is_loopback,
+    server_hosts,
+    turn_rest_credentials,
+)
+from p2pchat.net.loopback import (
+    install_host_address_hook,
+    keep_loopback_candidates,
+    link_gathering,
+    loopback_only,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +66,6 @@ DEFAULT_RECV_BUFFER_LIMIT: Final = 16 * 1024 * 1024
 RECV_MESSAGE_OVERHEAD: Final = 96
 #: An SDP for one data-only m-line is about 1 KiB; anything far bigger is hostile.
 MAX_SDP_CHARS: Final = 32 * 1024
-#: How long TURN REST credentials derived from a shared secret stay valid.
-TURN_REST_TTL_SECONDS: Final = 24 * 3600
-TURN_REST_USER: Final = "p2pchat"
 
 _CHANNEL_LABELS: Final = {Channel.CONTROL: "control", Channel.DATA: "data"}
 # Each channel fires "bufferedamountlow" when it drops to this. Their sum stays below
@@ -70,183 +73,6 @@ _CHANNEL_LABELS: Final = {Channel.CONTROL: "control", Channel.DATA: "data"}
 # threshold (see RtcLink.send).
 _LOW_THRESHOLD: Final = SEND_BUFFER_LIMIT // (2 * len(_CHANNEL_LABELS))
 _SUM_OF_THRESHOLDS: Final = _LOW_THRESHOLD * len(_CHANNEL_LABELS)
-_LOOPBACK_HOSTNAMES: Final = frozenset({"localhost", "localhost."})
-
-
-# --------------------------------------------------------------------------- ICE config
-
-
-@dataclass(frozen=True)
-class IceSettings:
-    """Which STUN / TURN servers to use; the default is none at all (LAN / same machine).
-
-    ``turn_secret`` is a coturn ``static-auth-secret`` (TURN REST API): when set, the
-    username and credential are derived from it and ``turn_username`` /
-    ``turn_credential`` are ignored. aioice uses only the first STUN URL.
-    """
-
-    stun_urls: tuple[str, ...] = ()
-    turn_url: str | None = None
-    turn_username: str | None = None
-    turn_credential: str | None = field(default=None, repr=False)
-    turn_secret: str | None = field(default=None, repr=False)
-    relay_only: bool = False
-
-
-def turn_rest_credentials(
-    secret: str,
-    *,
-    ttl_seconds: int = TURN_REST_TTL_SECONDS,
-    now: Callable[[], float] = time.time,
-) -> tuple[str, str]:
-    """coturn's REST-API credentials: ``("<expiry>:p2pchat", base64(HMAC-SHA1(secret, user)))``."""
-    username = f"{int(now()) + ttl_seconds}:{TURN_REST_USER}"
-    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
-    return username, base64.b64encode(digest).decode("ascii")
-
-
-def _parse_server_url(url: str, expected: Literal["stun", "turn"]) -> dict[str, Any]:
-    try:
-        parsed = parse_stun_turn_uri(url)
-    except ValueError:
-        parsed = None
-    if expected == "stun":
-        # aioice silently ignores stuns: and transports on STUN URLs.
-        ok = parsed is not None and parsed["scheme"] == "stun"
-        shape = "stun:HOST[:PORT]"
-    else:
-        # aioice silently ignores turn: over anything but udp/tcp and turns: over udp.
-        ok = parsed is not None and (
-            (parsed["scheme"] == "turn" and parsed["transport"] in ("udp", "tcp"))
-            or (parsed["scheme"] == "turns" and parsed["transport"] == "tcp")
-        )
-        shape = "turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT]"
-    if not ok or parsed is None:
-        raise TransportError(
-            f"{url!r} is not a usable {expected.upper()} server address; write it as {shape}."
-        )
-    return parsed
-
-
-def ice_configuration(
-    settings: IceSettings, *, now: Callable[[], float] = time.time
-) -> RTCConfiguration:
-    """The explicit RTCConfiguration for ``settings`` (``iceServers=[]`` when none).
-
-    Raises ``TransportError`` for a malformed URL, TURN without credentials, or
-    relay-only without a TURN server.
-    """
-    servers: list[RTCIceServer] = []
-    for url in settings.stun_urls:
-        _parse_server_url(url, "stun")
-    if settings.stun_urls:
-        servers.append(RTCIceServer(urls=list(settings.stun_urls)))
-
-    if settings.turn_url is not None:
-        _parse_server_url(settings.turn_url, "turn")
-        if settings.turn_secret:
-            username, credential = turn_rest_credentials(settings.turn_secret, now=now)
-        elif settings.turn_username and settings.turn_credential is not None:
-            username, credential = settings.turn_username, settings.turn_credential
-        else:
-            raise TransportError(
-                "The TURN server needs credentials: set a TURN username and password, "
-                "or the server's shared secret (coturn static-auth-secret)."
-            )
-        servers.append(
-            RTCIceServer(urls=settings.turn_url, username=username, credential=credential)
-        )
-
-    if settings.relay_only:
-        if settings.turn_url is None:
-            raise TransportError(
-                "Relay-only mode hides your IP address by sending everything through a "
-                "TURN server, but no TURN server is configured. Set one (turn:HOST:PORT "
-                "with credentials) or turn relay-only off."
-            )
-        policy = RTCIceTransportPolicy.RELAY
-    else:
-        policy = RTCIceTransportPolicy.ALL
-    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
-
-
-def _server_hosts(configuration: RTCConfiguration) -> list[str]:
-    hosts: list[str] = []
-    for server in configuration.iceServers or []:
-        urls = server.urls if isinstance(server.urls, list) else [server.urls]
-        hosts.extend(str(parse_stun_turn_uri(url)["host"]) for url in urls)
-    return hosts
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_HOSTNAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# ------------------------------------------------------------------------ loopback mode
-
-# aioice deliberately skips loopback addresses (RFC 8445 5.1.1.1), so two peers on one
-# machine without a network would never connect. Loopback mode replaces the host
-# address discovery with 127.0.0.1 only. The hook is installed once and is transparent
-# unless loopback_only() is active or the gathering runs inside a loopback RtcLink
-# (a context variable, so one loopback link does not change another link's gathering).
-_loopback_link: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "p2pchat_loopback_link", default=False
-)
-_loopback_scopes = 0
-_original_get_host_addresses: Callable[[bool, bool], list[str]] | None = None
-
-
-def _install_host_address_hook() -> None:
-    global _original_get_host_addresses
-    if _original_get_host_addresses is not None:
-        return
-    original: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
-    _original_get_host_addresses = original
-
-    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        if _loopback_scopes > 0 or _loopback_link.get():
-            return ["127.0.0.1"]
-        return original(use_ipv4, use_ipv6)
-
-    aioice.ice.get_host_addresses = host_addresses
-
-
-@contextlib.contextmanager
-def loopback_only() -> Iterator[None]:
-    """While active, every aioice connection in this process gathers only 127.0.0.1.
-
-    Re-entrant. For tests, benchmarks and the demo; ``RtcLink(loopback=True)`` does
-    the same for its own connection only. No mDNS query is ever made for our own
-    candidates, and STUN is only contacted when a STUN URL is configured.
-    """
-    global _loopback_scopes
-    _install_host_address_hook()
-    _loopback_scopes += 1
-    try:
-        yield
-    finally:
-        _loopback_scopes -= 1
-
-
-def _keep_loopback_candidates(sdp: str) -> str:
-    """Drop remote candidates that are not loopback addresses (including mDNS names).
-
-    In loopback mode this guarantees we send connectivity checks, and mDNS lookups,
-    nowhere else, whatever the remote SDP says.
-    """
-    kept = []
-    for line in sdp.splitlines():
-        if line.startswith("a=candidate:"):
-            fields = line.split()
-            if len(fields) < 8 or not _is_loopback(fields[4]):
-                continue
-        kept.append(line)
-    return "\r\n".join(kept) + "\r\n"
 
 
 def _count_candidates(sdp: str) -> int:
@@ -278,9 +104,9 @@ class RtcLink:
         self._configuration = ice_configuration(ice or IceSettings())
         self._loopback = loopback
         if loopback:
-            _install_host_address_hook()
-            for host in _server_hosts(self._configuration):
-                if not _is_loopback(host):
+            install_host_address_hook()
+            for host in server_hosts(self._configuration):
+                if not is_loopback(host):
                     raise TransportError(
                         "Loopback mode only talks to this machine, but an ICE server "
                         "outside it is configured. Remove it or leave loopback mode."
@@ -342,11 +168,8 @@ class RtcLink:
         await self._set_remote(sdp, "answer")
 
     async def _set_local(self, description: RTCSessionDescription) -> None:
-        token = _loopback_link.set(self._loopback)
-        try:
+        with link_gathering(self._loopback):
             await self._pc.setLocalDescription(description)
-        finally:
-            _loopback_link.reset(token)
 
     def _local_sdp(self) -> str:
         local = self._pc.localDescription
@@ -367,7 +190,7 @@ class RtcLink:
         if not isinstance(sdp, str) or len(sdp) > MAX_SDP_CHARS:
             raise RemoteProtocolError(f"The peer's {kind} is not a plausible session description.")
         if self._loopback:
-            sdp = _keep_loopback_candidates(sdp)
+            sdp = keep_loopback_candidates(sdp)
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
         except InvalidStateError as exc:
@@ -615,3 +438,18 @@ class RtcLink:
             self._closing = True
             self._fail(TransportError("The connection was closed on this side."))
         await self._pc.close()
+
+
+__all__ = [
+    "DEFAULT_RECV_BUFFER_LIMIT",
+    "MAX_SDP_CHARS",
+    "SEND_BUFFER_LIMIT",
+    "TURN_REST_TTL_SECONDS",
+    "TURN_REST_USER",
+    "ConnectionKind",
+    "IceSettings",
+    "RtcLink",
+    "ice_configuration",
+    "loopback_only",
+    "turn_rest_credentials",
+]

@@ -1,0 +1,142 @@
+"""ICE settings: which STUN / TURN servers to use, always explicitly, and TURN credentials.
+
+``ice_configuration`` turns ``IceSettings`` into aiortc's ``RTCConfiguration``
+(``iceServers=[]`` when none, so aiortc never falls back to Google's STUN
+server) and refuses unusable setups before anyone waits: malformed URLs, TURN
+without credentials, relay-only without TURN. ``turn_rest_credentials`` derives
+coturn REST-API credentials from a shared secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from aiortc import RTCConfiguration, RTCIceServer
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc.rtcicetransport import parse_stun_turn_uri
+
+from p2pchat.core.errors import TransportError
+
+#: How long TURN REST credentials derived from a shared secret stay valid.
+TURN_REST_TTL_SECONDS: Final = 24 * 3600
+TURN_REST_USER: Final = "p2pchat"
+
+_LOOPBACK_HOSTNAMES: Final = frozenset({"localhost", "localhost."})
+
+
+@dataclass(frozen=True)
+class IceSettings:
+    """Which STUN / TURN servers to use; the default is none at all (LAN / same machine).
+
+    ``turn_secret`` is a coturn ``static-auth-secret`` (TURN REST API): when set, the
+    username and credential are derived from it and ``turn_username`` /
+    ``turn_credential`` are ignored. aioice uses only the first STUN URL.
+    """
+
+    stun_urls: tuple[str, ...] = ()
+    turn_url: str | None = None
+    turn_username: str | None = None
+    turn_credential: str | None = field(default=None, repr=False)
+    turn_secret: str | None = field(default=None, repr=False)
+    relay_only: bool = False
+
+
+def turn_rest_credentials(
+    secret: str,
+    *,
+    ttl_seconds: int = TURN_REST_TTL_SECONDS,
+    now: Callable[[], float] = time.time,
+) -> tuple[str, str]:
+    """coturn's REST-API credentials: ``("<expiry>:p2pchat", base64(HMAC-SHA1(secret, user)))``."""
+    username = f"{int(now()) + ttl_seconds}:{TURN_REST_USER}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode("ascii")
+
+
+def _parse_server_url(url: str, expected: Literal["stun", "turn"]) -> dict[str, Any]:
+    try:
+        parsed = parse_stun_turn_uri(url)
+    except ValueError:
+        parsed = None
+    if expected == "stun":
+        # aioice silently ignores stuns: and transports on STUN URLs.
+        ok = parsed is not None and parsed["scheme"] == "stun"
+        shape = "stun:HOST[:PORT]"
+    else:
+        # aioice silently ignores turn: over anything but udp/tcp and turns: over udp.
+        ok = parsed is not None and (
+            (parsed["scheme"] == "turn" and parsed["transport"] in ("udp", "tcp"))
+            or (parsed["scheme"] == "turns" and parsed["transport"] == "tcp")
+        )
+        shape = "turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT]"
+    if not ok or parsed is None:
+        raise TransportError(
+            f"{url!r} is not a usable {expected.upper()} server address; write it as {shape}."
+        )
+    return parsed
+
+
+def ice_configuration(
+    settings: IceSettings, *, now: Callable[[], float] = time.time
+) -> RTCConfiguration:
+    """The explicit RTCConfiguration for ``settings`` (``iceServers=[]`` when none).
+
+    Raises ``TransportError`` for a malformed URL, TURN without credentials, or
+    relay-only without a TURN server.
+    """
+    servers: list[RTCIceServer] = []
+    for url in settings.stun_urls:
+        _parse_server_url(url, "stun")
+    if settings.stun_urls:
+        servers.append(RTCIceServer(urls=list(settings.stun_urls)))
+
+    if settings.turn_url is not None:
+        _parse_server_url(settings.turn_url, "turn")
+        if settings.turn_secret:
+            username, credential = turn_rest_credentials(settings.turn_secret, now=now)
+        elif settings.turn_username and settings.turn_credential is not None:
+            username, credential = settings.turn_username, settings.turn_credential
+        else:
+            raise TransportError(
+                "The TURN server needs credentials: set a TURN username and password, "
+                "or the server's shared secret (coturn static-auth-secret)."
+            )
+        servers.append(
+            RTCIceServer(urls=settings.turn_url, username=username, credential=credential)
+        )
+
+    if settings.relay_only:
+        if settings.turn_url is None:
+            raise TransportError(
+                "Relay-only mode hides your IP address by sending everything through a "
+                "TURN server, but no TURN server is configured. Set one (turn:HOST:PORT "
+                "with credentials) or turn relay-only off."
+            )
+        policy = RTCIceTransportPolicy.RELAY
+    else:
+        policy = RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+
+
+def server_hosts(configuration: RTCConfiguration) -> list[str]:
+    hosts: list[str] = []
+    for server in configuration.iceServers or []:
+        urls = server.urls if isinstance(server.urls, list) else [server.urls]
+        hosts.extend(str(parse_stun_turn_uri(url)["host"]) for url in urls)
+    return hosts
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_HOSTNAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
