@@ -119,7 +119,7 @@ def save(settings: Settings, path: Path | None = None) -> Path:
     return target
 
 
-# The names other modules import (service.py, cli/options.py).
+# The names other modules import (p2pchat/service/, cli/options.py).
 load_settings = load
 save_settings = save
 
