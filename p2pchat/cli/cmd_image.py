@@ -38,12 +38,21 @@ def register(subparsers: Any) -> None:
         ),
     )
     sanitize_parser.add_argument("file", metavar="FILE", help="the image to clean")
-    sanitize_parser.add_argument("-o", "--output", metavar="OUT", required=True,
-                                 help="where to write the clean image (not the input file)")
-    sanitize_parser.add_argument("--original", action="store_true",
-                                 help="keep the original size instead of 2048 px on the long edge")
-    sanitize_parser.add_argument("--json", action="store_true",
-                                 help="print what was removed as JSON")
+    sanitize_parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        required=True,
+        help="where to write the clean image (not the input file)",
+    )
+    sanitize_parser.add_argument(
+        "--original",
+        action="store_true",
+        help="keep the original size instead of 2048 px on the long edge",
+    )
+    sanitize_parser.add_argument(
+        "--json", action="store_true", help="print what was removed as JSON"
+    )
     sanitize_parser.set_defaults(func=run_sanitize)
 
 
@@ -121,13 +130,22 @@ def run_sanitize(args: argparse.Namespace) -> int:
         raise ImageRejected(f"cannot write {target}: {error.strerror or error}") from None
     report = result.report
     if args.json:
-        print(json.dumps({
-            "output": str(target), "mime": result.mime, "width": result.width,
-            "height": result.height, "removed": report.to_dict(),
-        }, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "output": str(target),
+                    "mime": result.mime,
+                    "width": result.width,
+                    "height": result.height,
+                    "removed": report.to_dict(),
+                },
+                ensure_ascii=False,
+            )
+        )
         return EXIT_OK
-    print(f"wrote {target} ({result.mime}, {result.width}x{result.height}, "
-          f"{len(result.data)} bytes)")
+    print(
+        f"wrote {target} ({result.mime}, {result.width}x{result.height}, {len(result.data)} bytes)"
+    )
     if report.findings:
         print("removed:")
         for finding in report.findings:

@@ -29,14 +29,20 @@ def format_coordinates(lat: float, lon: float) -> str:
 
 def gps_finding(lat: float, lon: float, source: str, extra: dict[str, Any]) -> Finding:
     coords = format_coordinates(lat, lon)
-    short_coords = (f"{abs(lat):.2f} {'N' if lat >= 0 else 'S'} "
-                    f"{abs(lon):.2f} {'E' if lon >= 0 else 'W'}")
+    short_coords = (
+        f"{abs(lat):.2f} {'N' if lat >= 0 else 'S'} {abs(lon):.2f} {'E' if lon >= 0 else 'W'}"
+    )
     return Finding(
         "gps",
         "high",
         f"GPS location {coords} ({source}): shows where the photo was taken.",
-        {"latitude": round(lat, 6), "longitude": round(lon, 6), "source": source,
-         "short": f"GPS location {short_coords}", **extra},
+        {
+            "latitude": round(lat, 6),
+            "longitude": round(lon, 6),
+            "source": source,
+            "short": f"GPS location {short_coords}",
+            **extra,
+        },
     )
 
 
@@ -68,29 +74,61 @@ class FindingCollector:
             name = name.strip()
             extras = {k: v for k, v in self.device.items() if k not in ("make", "model")}
             more = "".join(f", {k} {v}" for k, v in extras.items())
-            self.add(Finding("device", "medium",
-                             f"Made with {name or 'a known device'}{more}: "
-                             "names your camera or phone.",
-                             {**self.device, "short": f"camera {name}"}))
+            self.add(
+                Finding(
+                    "device",
+                    "medium",
+                    f"Made with {name or 'a known device'}{more}: names your camera or phone.",
+                    {**self.device, "short": f"camera {name}"},
+                )
+            )
         if self.serials:
             listed = ", ".join(f"{k} {v}" for k, v in self.serials.items())
-            self.add(Finding("serial", "high",
-                             f"Serial numbers: {listed}. They tie every photo to this one device.",
-                             {**self.serials, "short": f"serial {listed}"}))
+            self.add(
+                Finding(
+                    "serial",
+                    "high",
+                    f"Serial numbers: {listed}. They tie every photo to this one device.",
+                    {**self.serials, "short": f"serial {listed}"},
+                )
+            )
         if self.times:
             listed = ", ".join(f"{k} {v}" for k, v in self.times.items())
-            self.add(Finding("time", "medium", f"Timestamps: {listed}.",
-                             {**self.times, "short": f"time {next(iter(self.times.values()))}"}))
+            self.add(
+                Finding(
+                    "time",
+                    "medium",
+                    f"Timestamps: {listed}.",
+                    {**self.times, "short": f"time {next(iter(self.times.values()))}"},
+                )
+            )
         if self.software:
             listed = ", ".join(dict.fromkeys(self.software))
-            self.add(Finding("software", "low", f"Software used: {listed}.",
-                             {"software": list(dict.fromkeys(self.software)),
-                              "short": f"software {listed}"}))
+            self.add(
+                Finding(
+                    "software",
+                    "low",
+                    f"Software used: {listed}.",
+                    {"software": list(dict.fromkeys(self.software)), "short": f"software {listed}"},
+                )
+            )
         if self.people:
             listed = ", ".join(f"{k} {v}" for k, v in self.people.items())
-            self.add(Finding("person", "high", f"Names a person: {listed}.",
-                             {**self.people, "short": f"names {listed}"}))
+            self.add(
+                Finding(
+                    "person",
+                    "high",
+                    f"Names a person: {listed}.",
+                    {**self.people, "short": f"names {listed}"},
+                )
+            )
         if self.places:
             listed = ", ".join(f"{k} {v}" for k, v in self.places.items())
-            self.add(Finding("place", "high", f"Names a place: {listed}.",
-                             {**self.places, "short": f"place {listed}"}))
+            self.add(
+                Finding(
+                    "place",
+                    "high",
+                    f"Names a place: {listed}.",
+                    {**self.places, "short": f"place {listed}"},
+                )
+            )

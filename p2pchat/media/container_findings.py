@@ -29,8 +29,9 @@ from p2pchat.media.containers import (
 from p2pchat.media.report import Finding, Severity
 
 
-def thumbnail_finding(source: str, thumb: bytes, main_size: tuple[int, int],
-                      out: FindingCollector) -> None:
+def thumbnail_finding(
+    source: str, thumb: bytes, main_size: tuple[int, int], out: FindingCollector
+) -> None:
     size = embedded_image_size(thumb)
     detail: dict[str, Any] = {"source": source, "bytes": len(thumb)}
     message = f"An embedded {source} thumbnail ({len(thumb)} bytes)"
@@ -42,9 +43,10 @@ def thumbnail_finding(source: str, thumb: bytes, main_size: tuple[int, int],
         if main_w and main_h and size[2]:
             main_ratio = main_w / main_h
             thumb_ratio = size[1] / size[2]
-            if abs(main_ratio - thumb_ratio) / main_ratio > 0.05 and abs(
-                main_ratio - 1 / thumb_ratio
-            ) / main_ratio > 0.05:
+            if (
+                abs(main_ratio - thumb_ratio) / main_ratio > 0.05
+                and abs(main_ratio - 1 / thumb_ratio) / main_ratio > 0.05
+            ):
                 detail["stale"] = True
                 severity = "high"
                 message += (
@@ -135,8 +137,14 @@ def read_container(data: bytes, kind: str, out: FindingCollector) -> ContainerBl
             elif segment == "COM":
                 text = as_label(payload, 200)
                 if text:
-                    out.add(Finding("comment", "medium", f"A JPEG comment: {text!r}.",
-                                    {"comment": text, "short": "comment"}))
+                    out.add(
+                        Finding(
+                            "comment",
+                            "medium",
+                            f"A JPEG comment: {text!r}.",
+                            {"comment": text, "short": "comment"},
+                        )
+                    )
             elif segment == "APP2" and payload.startswith(b"MPF\x00"):
                 pass  # reported through the frame count (report_structure)
             elif segment == "APP13":
@@ -150,14 +158,29 @@ def read_container(data: bytes, kind: str, out: FindingCollector) -> ContainerBl
                     xmp_raw = value.encode("utf-8")
                     continue
                 if key.lower() == "raw profile type exif" or key.lower() == "raw profile type app1":
-                    out.add(Finding("exif", "medium", "EXIF data hidden in a PNG text chunk.",
-                                    {"chunk": chunk, "keyword": key}))
+                    out.add(
+                        Finding(
+                            "exif",
+                            "medium",
+                            "EXIF data hidden in a PNG text chunk.",
+                            {"chunk": chunk, "keyword": key},
+                        )
+                    )
                     continue
                 shown = as_label(value, 120)
-                out.add(Finding("text", "medium",
-                                f"A PNG {chunk} text chunk {key!r}: {shown!r}.",
-                                {"chunk": chunk, "keyword": key, "value": shown,
-                                 "short": f"PNG text {key}"}))
+                out.add(
+                    Finding(
+                        "text",
+                        "medium",
+                        f"A PNG {chunk} text chunk {key!r}: {shown!r}.",
+                        {
+                            "chunk": chunk,
+                            "keyword": key,
+                            "value": shown,
+                            "short": f"PNG text {key}",
+                        },
+                    )
+                )
             elif chunk == "eXIf":
                 exif_raw = payload
             elif chunk == "tIME":
@@ -167,8 +190,14 @@ def read_container(data: bytes, kind: str, out: FindingCollector) -> ContainerBl
         for block, payload in container.segments:
             if block == "comment":
                 text = as_label(payload, 200)
-                out.add(Finding("comment", "medium", f"A GIF comment: {text!r}.",
-                                {"comment": text, "short": "GIF comment"}))
+                out.add(
+                    Finding(
+                        "comment",
+                        "medium",
+                        f"A GIF comment: {text!r}.",
+                        {"comment": text, "short": "GIF comment"},
+                    )
+                )
             elif block == "application" and payload.startswith(b"XMP DataXMP"):
                 xmp_raw = payload[11:]
             elif block == "plaintext":
@@ -185,19 +214,28 @@ def read_container(data: bytes, kind: str, out: FindingCollector) -> ContainerBl
     return ContainerBlocks(container, exif_raw, xmp_raw, icc)
 
 
-def report_structure(data: bytes, kind: str, image: Image.Image, container: Container | None,
-                     out: FindingCollector) -> None:
+def report_structure(
+    data: bytes, kind: str, image: Image.Image, container: Container | None, out: FindingCollector
+) -> None:
     """Extra frames and images, structure problems, and bytes after the image's end."""
     frames = container.frames if container else 1
     if kind != "GIF":  # GIF frames were counted by the walker without decoding them
         with contextlib.suppress(Exception):
             frames = max(frames, int(getattr(image, "n_frames", 1)))
     if image.format == "MPO" or frames > 1:
-        what = "an MPO second picture (often a preview or a stereo twin)" if image.format == "MPO" \
+        what = (
+            "an MPO second picture (often a preview or a stereo twin)"
+            if image.format == "MPO"
             else f"{frames} frames"
-        out.add(Finding("frames", "medium",
-                        f"The file holds {what}; only the first is shown by most viewers.",
-                        {"frames": frames, "short": f"{frames} frames"}))
+        )
+        out.add(
+            Finding(
+                "frames",
+                "medium",
+                f"The file holds {what}; only the first is shown by most viewers.",
+                {"frames": frames, "short": f"{frames} frames"},
+            )
+        )
     if kind == "HEIF":
         _analyse_heif(data, out)
 
@@ -210,12 +248,21 @@ def report_structure(data: bytes, kind: str, image: Image.Image, container: Cont
 
 def _trailer_finding(kind: str, trailer: bytes, is_mpo: bool, out: FindingCollector) -> None:
     if not trailer.strip(b"\x00\xff"):
-        out.add(Finding("trailer", "low",
-                        f"{len(trailer)} padding bytes after the end of the image.",
-                        {"bytes": len(trailer)}))
+        out.add(
+            Finding(
+                "trailer",
+                "low",
+                f"{len(trailer)} padding bytes after the end of the image.",
+                {"bytes": len(trailer)},
+            )
+        )
         return
-    end_name = {"JPEG": "end-of-image marker", "PNG": "IEND chunk", "GIF": "GIF trailer",
-                "WEBP": "RIFF chunk"}.get(kind, "image end")
+    end_name = {
+        "JPEG": "end-of-image marker",
+        "PNG": "IEND chunk",
+        "GIF": "GIF trailer",
+        "WEBP": "RIFF chunk",
+    }.get(kind, "image end")
     detail: dict[str, Any] = {"bytes": len(trailer), "short": f"{len(trailer)} hidden bytes"}
     message = f"{len(trailer)} bytes hidden after the {end_name}"
     embedded = None
@@ -235,8 +282,10 @@ def _trailer_finding(kind: str, trailer: bytes, is_mpo: bool, out: FindingCollec
     elif kind == "PNG" and (b"IDAT" in trailer or b"IEND" in trailer):
         detail["acropalypse"] = True
         detail["short"] += " (leftover of the uncropped original)"
-        message += (": leftover PNG image data, typically the uncropped original of an "
-                    "edited screenshot (aCropalypse)")
+        message += (
+            ": leftover PNG image data, typically the uncropped original of an "
+            "edited screenshot (aCropalypse)"
+        )
     message += ". Viewers ignore it, but anyone can extract it."
     out.add(Finding("trailer", "high", message, detail))
 
@@ -266,10 +315,16 @@ def _analyse_heif(data: bytes, out: FindingCollector) -> None:
         if depth:
             extras.append(f"{len(depth)} depth map(s)")
         for aux in aux_types:
-            extras.append("an HDR gain map" if "gainmap" in aux.lower()
-                          else f"auxiliary image {aux}")
+            extras.append(
+                "an HDR gain map" if "gainmap" in aux.lower() else f"auxiliary image {aux}"
+            )
     if extras:
-        out.add(Finding("frames", "medium",
-                        f"The HEIF container also holds {', '.join(extras)}; a thumbnail may "
-                        "show the uncropped original, a depth map the scene's shape.",
-                        {"extras": extras, "short": "HEIF extra images"}))
+        out.add(
+            Finding(
+                "frames",
+                "medium",
+                f"The HEIF container also holds {', '.join(extras)}; a thumbnail may "
+                "show the uncropped original, a depth map the scene's shape.",
+                {"extras": extras, "short": "HEIF extra images"},
+            )
+        )

@@ -29,8 +29,13 @@ _TIME_TAGS = {
     0x9003: "taken",
     0x9004: "digitised",
 }
-_XP_TAGS = {0x9C9B: "title", 0x9C9C: "comment", 0x9C9D: "author", 0x9C9E: "keywords",
-            0x9C9F: "subject"}
+_XP_TAGS = {
+    0x9C9B: "title",
+    0x9C9C: "comment",
+    0x9C9D: "author",
+    0x9C9E: "keywords",
+    0x9C9F: "subject",
+}
 
 
 def _rational(value: Any) -> float:
@@ -57,14 +62,18 @@ def exif_from_bytes(raw: bytes) -> tuple[Image.Exif, bytes] | None:
     return exif, tiff
 
 
-def analyse_exif(exif: Image.Exif, tiff: bytes | None, main_size: tuple[int, int],
-                 out: FindingCollector) -> None:
+def analyse_exif(
+    exif: Image.Exif, tiff: bytes | None, main_size: tuple[int, int], out: FindingCollector
+) -> None:
     ifd0 = dict(exif.items())
     exif_ifd: dict[int, Any] = {}
     gps: dict[int, Any] = {}
     ifd1: dict[int, Any] = {}
-    for name, target in ((ExifTags.IFD.Exif, exif_ifd), (ExifTags.IFD.GPSInfo, gps),
-                         (ExifTags.IFD.IFD1, ifd1)):
+    for name, target in (
+        (ExifTags.IFD.Exif, exif_ifd),
+        (ExifTags.IFD.GPSInfo, gps),
+        (ExifTags.IFD.IFD1, ifd1),
+    ):
         try:
             target.update(exif.get_ifd(name))
         except Exception:
@@ -98,8 +107,9 @@ def analyse_exif(exif: Image.Exif, tiff: bytes | None, main_size: tuple[int, int
                 out.add(Finding("comment", "medium", f"Windows {key}: {text!r}.", {key: text}))
     if 0x010E in ifd0 and as_label(ifd0[0x010E]):
         text = as_label(ifd0[0x010E])
-        out.add(Finding("comment", "medium", f"Image description: {text!r}.",
-                        {"description": text}))
+        out.add(
+            Finding("comment", "medium", f"Image description: {text!r}.", {"description": text})
+        )
     user_comment = merged.get(0x9286)
     if isinstance(user_comment, bytes) and user_comment[8:].strip(b"\x00 "):
         text = as_label(user_comment[8:].decode("utf-8", "replace"))
@@ -120,14 +130,24 @@ def analyse_exif(exif: Image.Exif, tiff: bytes | None, main_size: tuple[int, int
             out.add(gps_finding(lat, lon, "EXIF", extra))
             out.gps_done = True
         else:
-            out.add(Finding("gps", "medium",
-                            "A GPS block is present (no usable position, but it may hold "
-                            "direction, altitude or time).",
-                            {"tags": sorted(int(t) for t in gps)[:32]}))
+            out.add(
+                Finding(
+                    "gps",
+                    "medium",
+                    "A GPS block is present (no usable position, but it may hold "
+                    "direction, altitude or time).",
+                    {"tags": sorted(int(t) for t in gps)[:32]},
+                )
+            )
         if "direction_deg" in extra and lat is not None:
-            out.add(Finding("gps", "medium",
-                            f"Compass direction {extra['direction_deg']}°: which way the camera "
-                            "pointed.", {"direction_deg": extra["direction_deg"]}))
+            out.add(
+                Finding(
+                    "gps",
+                    "medium",
+                    f"Compass direction {extra['direction_deg']}°: which way the camera pointed.",
+                    {"direction_deg": extra["direction_deg"]},
+                )
+            )
 
     makernote = exif_ifd.get(0x927C)
     if isinstance(makernote, bytes) and makernote:
@@ -139,31 +159,52 @@ def analyse_exif(exif: Image.Exif, tiff: bytes | None, main_size: tuple[int, int
             thumb = tiff[offset : offset + length]
             thumbnail_finding("EXIF", thumb, main_size, out)
         elif ifd1:
-            out.add(Finding("thumbnail", "medium",
-                            "An EXIF thumbnail directory is present; it may show the uncropped "
-                            "original.", {}))
+            out.add(
+                Finding(
+                    "thumbnail",
+                    "medium",
+                    "An EXIF thumbnail directory is present; it may show the uncropped original.",
+                    {},
+                )
+            )
 
 
 def _analyse_makernote(makernote: bytes, tiff: bytes | None, out: FindingCollector) -> None:
     vendor = out.device.get("make", "")
     head = makernote[:16]
-    for prefix, name in ((b"Apple iOS", "Apple"), (b"Nikon", "Nikon"), (b"FUJIFILM", "Fujifilm"),
-                         (b"OLYMP", "Olympus"), (b"Panasonic", "Panasonic"), (b"SONY", "Sony"),
-                         (b"QVC", "Casio")):
+    for prefix, name in (
+        (b"Apple iOS", "Apple"),
+        (b"Nikon", "Nikon"),
+        (b"FUJIFILM", "Fujifilm"),
+        (b"OLYMP", "Olympus"),
+        (b"Panasonic", "Panasonic"),
+        (b"SONY", "Sony"),
+        (b"QVC", "Casio"),
+    ):
         if head.startswith(prefix):
             vendor = name
             break
     detail: dict[str, Any] = {"vendor": vendor, "bytes": len(makernote), "short": "MakerNote"}
-    out.add(Finding("makernote", "medium",
-                    f"A {vendor + ' ' if vendor else ''}MakerNote ({len(makernote)} bytes): "
-                    "undocumented vendor data, often with serial numbers and camera settings.",
-                    detail))
+    out.add(
+        Finding(
+            "makernote",
+            "medium",
+            f"A {vendor + ' ' if vendor else ''}MakerNote ({len(makernote)} bytes): "
+            "undocumented vendor data, often with serial numbers and camera settings.",
+            detail,
+        )
+    )
     if head.startswith(b"Apple iOS"):
         if b"bplist" in makernote:
-            out.add(Finding("session", "medium",
-                            "An Apple RunTime clock value: it links photos taken in the same "
-                            "session (since the phone last started).", {"vendor": "Apple",
-                                                                        "short": "RunTime id"}))
+            out.add(
+                Finding(
+                    "session",
+                    "medium",
+                    "An Apple RunTime clock value: it links photos taken in the same "
+                    "session (since the phone last started).",
+                    {"vendor": "Apple", "short": "RunTime id"},
+                )
+            )
         return
     if vendor.lower().startswith("canon") and tiff is not None:
         serial = _canon_internal_serial(makernote, tiff)
@@ -205,16 +246,20 @@ def _canon_internal_serial(makernote: bytes, tiff: bytes) -> str | None:
             base = 0
     for tag, kind, n, value in entries:
         if tag == 0x0096 and kind in (2, 7) and 0 < n <= 64:
-            raw = (makernote[2 + 12 * entries.index((tag, kind, n, value)) + 8 :][:n] if n <= 4
-                   else tiff[value + base : value + base + n])
+            raw = (
+                makernote[2 + 12 * entries.index((tag, kind, n, value)) + 8 :][:n]
+                if n <= 4
+                else tiff[value + base : value + base + n]
+            )
             text = as_label(raw)
             if text and all(ch.isalnum() or ch in "-_ " for ch in text):
                 return text
     return None
 
 
-def report_exif(image: Image.Image, kind: str, exif_raw: bytes | None,
-                out: FindingCollector) -> None:
+def report_exif(
+    image: Image.Image, kind: str, exif_raw: bytes | None, out: FindingCollector
+) -> None:
     """Read the container's EXIF block (or the one Pillow found) and record what it says."""
     if exif_raw is None and (kind in ("TIFF", "HEIF") or "exif" in image.info):
         raw = image.info.get("exif")
@@ -230,7 +275,12 @@ def report_exif(image: Image.Image, kind: str, exif_raw: bytes | None,
         exif_pair = (image.getexif(), None)  # TIFF tags are the EXIF
     if exif_pair is not None:
         analyse_exif(exif_pair[0], exif_pair[1], image.size, out)
-        out.add(Finding("exif", "low",
-                        f"An EXIF block ({len(exif_raw) if exif_raw else 'TIFF tags'}"
-                        f"{' bytes' if exif_raw else ''}) of camera metadata.",
-                        {"short": "EXIF metadata"}))
+        out.add(
+            Finding(
+                "exif",
+                "low",
+                f"An EXIF block ({len(exif_raw) if exif_raw else 'TIFF tags'}"
+                f"{' bytes' if exif_raw else ''}) of camera metadata.",
+                {"short": "EXIF metadata"},
+            )
+        )

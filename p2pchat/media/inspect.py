@@ -93,12 +93,17 @@ def inspect_image(data: bytes) -> PrivacyReport:
     except ImageRejected:
         raise
     except Exception as error:  # a malformed block: say so rather than crash
-        out.add(Finding("malformed", "medium",
-                        f"Part of the metadata is malformed and could not be read fully "
-                        f"({as_label(error, 80)}).", {}))
+        out.add(
+            Finding(
+                "malformed",
+                "medium",
+                f"Part of the metadata is malformed and could not be read fully "
+                f"({as_label(error, 80)}).",
+                {},
+            )
+        )
     out.finish()
     return PrivacyReport(fmt, width, height, sorted(out.findings, key=importance))
-
 
 
 def _inspect_into(data: bytes, kind: str, image: Image.Image, out: FindingCollector) -> None:

@@ -16,11 +16,35 @@ Severity = Literal["high", "medium", "low"]
 
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 # The summary leads with what identifies a place, a device or a person.
-_SUMMARY_ORDER = {name: rank for rank, name in enumerate((
-    "gps", "device", "serial", "person", "faces", "place", "trailer", "thumbnail", "frames",
-    "time", "session", "history", "comment", "text", "iptc", "photoshop", "software",
-    "makernote", "icc", "exif", "xmp", "malformed",
-))}
+_SUMMARY_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        (
+            "gps",
+            "device",
+            "serial",
+            "person",
+            "faces",
+            "place",
+            "trailer",
+            "thumbnail",
+            "frames",
+            "time",
+            "session",
+            "history",
+            "comment",
+            "text",
+            "iptc",
+            "photoshop",
+            "software",
+            "makernote",
+            "icc",
+            "exif",
+            "xmp",
+            "malformed",
+        )
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -88,8 +112,10 @@ class PrivacyReport:
 
 def importance(finding: Finding) -> tuple[int, int]:
     """Sort key: what identifies a place, a device or a person first; then severity."""
-    return (_SUMMARY_ORDER.get(finding.category, len(_SUMMARY_ORDER)),
-            _SEVERITY_ORDER.get(finding.severity, 3))
+    return (
+        _SUMMARY_ORDER.get(finding.category, len(_SUMMARY_ORDER)),
+        _SEVERITY_ORDER.get(finding.severity, 3),
+    )
 
 
 def _short(finding: Finding) -> str:

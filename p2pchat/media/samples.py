@@ -45,19 +45,24 @@ def demo_photo(size: tuple[int, int] = (1200, 900)) -> bytes:
 
 def _draw_scene(width: int, height: int) -> Image.Image:
     sky = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    scene = Image.merge("RGB", (
-        sky.getchannel(0).point(lambda v: 90 + v // 3),
-        sky.getchannel(0).point(lambda v: 150 + v // 4),
-        Image.new("L", (width, height), 235),
-    ))
+    scene = Image.merge(
+        "RGB",
+        (
+            sky.getchannel(0).point(lambda v: 90 + v // 3),
+            sky.getchannel(0).point(lambda v: 150 + v // 4),
+            Image.new("L", (width, height), 235),
+        ),
+    )
     draw = ImageDraw.Draw(scene)
     ground = int(height * 0.78)
     draw.rectangle((0, ground, width, height), fill=(70, 120, 60))
     centre = width // 2
     top = int(height * 0.12)
     # A red-and-white lattice tower.
-    draw.polygon([(centre, top), (centre - height // 6, ground), (centre + height // 6, ground)],
-                 fill=(220, 60, 40))
+    draw.polygon(
+        [(centre, top), (centre - height // 6, ground), (centre + height // 6, ground)],
+        fill=(220, 60, 40),
+    )
     for step in range(1, 6):
         y = top + (ground - top) * step // 6
         half = (height // 6) * (y - top) // (ground - top)
@@ -65,8 +70,9 @@ def _draw_scene(width: int, height: int) -> Image.Image:
     # What the sender cropped away: visible only in the thumbnail.
     draw.rectangle((width // 40, ground - height // 5, width // 6, ground), fill=(250, 220, 0))
     draw.text((width // 36, ground - height // 6), "HOME\nADDRESS", fill=(0, 0, 0))
-    draw.ellipse((width - width // 8, height // 12, width - width // 20, height // 5),
-                 fill=(255, 240, 180))
+    draw.ellipse(
+        (width - width // 8, height // 12, width - width // 20, height // 5), fill=(255, 240, 180)
+    )
     return scene
 
 
@@ -80,6 +86,7 @@ def _hidden_picture() -> bytes:
 
 
 # ---------------------------------------------------------------- a tiny TIFF writer
+
 
 def _ascii(text: str) -> tuple[int, int, bytes]:
     raw = text.encode("ascii") + b"\x00"
@@ -169,11 +176,13 @@ def _exif_tiff(thumbnail: bytes) -> bytes:
     ifd0_entries[0x8769] = _long(exif_offset)
     ifd0_entries[0x8825] = _long(gps_offset)
     ifd1_entries[0x0201] = _long(thumb_offset)
-    return b"".join((
-        b"MM\x00*" + struct.pack(">I", ifd0_offset),
-        _ifd(ifd0_entries, ifd0_offset, ifd1_offset),
-        _ifd(exif_entries, exif_offset, 0),
-        _ifd(gps_entries, gps_offset, 0),
-        _ifd(ifd1_entries, ifd1_offset, 0),
-        thumbnail,
-    ))
+    return b"".join(
+        (
+            b"MM\x00*" + struct.pack(">I", ifd0_offset),
+            _ifd(ifd0_entries, ifd0_offset, ifd1_offset),
+            _ifd(exif_entries, exif_offset, 0),
+            _ifd(gps_entries, gps_offset, 0),
+            _ifd(ifd1_entries, ifd1_offset, 0),
+            thumbnail,
+        )
+    )

@@ -172,8 +172,9 @@ def _decode(image: ImageFile.ImageFile, policy: SanitizePolicy, notes: list[str]
         if target != declared_size and image.format in ("JPEG", "MPO"):
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: much faster than a full decode
             # and resize. The long edge is a maximum, so landing within 10 % under it is fine.
-            image.draft(image.mode, (math.ceil(target[0] * DRAFT_SLACK),
-                                     math.ceil(target[1] * DRAFT_SLACK)))
+            image.draft(
+                image.mode, (math.ceil(target[0] * DRAFT_SLACK), math.ceil(target[1] * DRAFT_SLACK))
+            )
         image.load()
         if getattr(image, "n_frames", 1) > 1 and image.format not in ("GIF",):
             notes.append("kept the first frame only")
@@ -259,8 +260,11 @@ def _verify_clean(encoded: bytes, mime: str, size: tuple[int, int]) -> None:
     """Step 7: the output must be pixels only, or it does not leave."""
     if mime == "image/jpeg":
         container = walk_jpeg(encoded)
-        extra = [kind for kind, payload in container.segments
-                 if not (kind == "APP0" and payload.startswith(b"JFIF\x00"))]
+        extra = [
+            kind
+            for kind, payload in container.segments
+            if not (kind == "APP0" and payload.startswith(b"JFIF\x00"))
+        ]
         allowed_info: set[str | tuple[int, int]] = set(_ALLOWED_JPEG_INFO)
     else:
         container = walk_png(encoded)

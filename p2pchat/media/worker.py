@@ -52,18 +52,28 @@ def sanitize_isolated(
             f"the image is {len(data) / 1_048_576:.1f} MiB, over the "
             f"{policy.max_input_bytes / 1_048_576:.0f} MiB limit"
         )
-    request = _frame(b"R", {
-        "max_long_edge": policy.max_long_edge, "side": policy.side,
-        "max_input_bytes": policy.max_input_bytes, "max_pixels": policy.max_pixels,
-        "memory_limit": int(memory_limit), "cpu_seconds": cpu_seconds or max(1, int(timeout) + 1),
-    }, bytes(data))
+    request = _frame(
+        b"R",
+        {
+            "max_long_edge": policy.max_long_edge,
+            "side": policy.side,
+            "max_input_bytes": policy.max_input_bytes,
+            "max_pixels": policy.max_pixels,
+            "memory_limit": int(memory_limit),
+            "cpu_seconds": cpu_seconds or max(1, int(timeout) + 1),
+        },
+        bytes(data),
+    )
     # Fewer malloc arenas keep the child's address space small under RLIMIT_AS.
     env = {**os.environ, "MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         child = subprocess.Popen(
             [sys.executable, "-I", "-m", "p2pchat.media.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, close_fds=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
         )
     except OSError as error:
         raise ImageRejected(f"could not start the image worker ({error.strerror})") from None
@@ -93,8 +103,10 @@ def _death_message(exitcode: int | None) -> str:
         if name == "SIGXCPU":
             return "the image used too much CPU time and its decoder was stopped"
         if name in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS"):
-            return (f"the image decoder crashed ({name}): the file is corrupt or hostile, "
-                    "so it was refused")
+            return (
+                f"the image decoder crashed ({name}): the file is corrupt or hostile, "
+                "so it was refused"
+            )
         return f"the image decoder was stopped ({name}); the image was refused"
     return "the image decoder stopped without an answer; the image was refused"
 
@@ -186,18 +198,25 @@ def _child_main() -> int:
         result = sanitize_image(data, policy)
         answer = _frame(
             _OK,
-            {"mime": result.mime, "width": result.width, "height": result.height,
-             "report": result.report.to_dict()},
+            {
+                "mime": result.mime,
+                "width": result.width,
+                "height": result.height,
+                "report": result.report.to_dict(),
+            },
             result.data,
         )
     except ImageRejected as error:
         answer = _frame(_ERROR, {"message": str(error)})
     except MemoryError:
-        answer = _frame(_ERROR, {"message": "the image needs more memory to decode than "
-                                            "allowed; it was refused"})
+        answer = _frame(
+            _ERROR,
+            {"message": "the image needs more memory to decode than allowed; it was refused"},
+        )
     except Exception as error:  # a bug or a decoder we did not anticipate
-        answer = _frame(_ERROR, {"message": f"the image could not be processed "
-                                            f"({type(error).__name__})"})
+        answer = _frame(
+            _ERROR, {"message": f"the image could not be processed ({type(error).__name__})"}
+        )
     stdout.write(_LENGTH.pack(len(answer)) + answer)
     stdout.flush()
     return 0

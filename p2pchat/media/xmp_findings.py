@@ -24,26 +24,49 @@ _XMP_ATTR = re.compile(r"([A-Za-z][\w.-]*):([A-Za-z][\w-]*)\s*=\s*(?:\"([^\"]*)\
 _XMP_ELEM = re.compile(r"<([A-Za-z][\w.-]*):([A-Za-z][\w-]*)(?:\s[^>]*)?>([^<]*)</\1:\2>")
 _XMP_SEQ = re.compile(
     r"<([A-Za-z][\w.-]*):([A-Za-z][\w-]*)(?:\s[^>]*)?>\s*<rdf:(?:Seq|Bag|Alt)[^>]*>(.*?)"
-    r"</rdf:(?:Seq|Bag|Alt)>", re.S,
+    r"</rdf:(?:Seq|Bag|Alt)>",
+    re.S,
 )
 _XMP_LI = re.compile(r"<rdf:li(?:\s[^>]*)?>([^<]+)</rdf:li>")
 
 _XMP_DEVICE = {"make": "make", "model": "model", "lens": "lens", "lensmodel": "lens"}
-_XMP_SERIAL = {"serialnumber": "body serial number", "bodyserialnumber": "body serial number",
-               "lensserialnumber": "lens serial number",
-               "internalserialnumber": "internal serial", "droneid": "drone id",
-               "captureuuid": "capture id", "imageuniqueid": "unique image id",
-               "cameraserialnumber": "camera serial number"}
-_XMP_TIME = {"datetimeoriginal": "taken", "createdate": "created", "modifydate": "modified",
-             "metadatadate": "metadata edited", "datecreated": "created",
-             "datetimedigitized": "digitised"}
-_XMP_PERSON = {"creator": "creator", "ownername": "owner", "artist": "artist",
-               "personinimage": "person shown", "rights": "rights", "byline": "by-line",
-               "authorsposition": "author's position", "cameraownername": "camera owner"}
-_XMP_PLACE = {"city": "city", "state": "state", "country": "country", "location": "location",
-              "sublocation": "sub-location", "countrycode": "country code"}
-_XMP_IDS = {"documentid", "instanceid", "originaldocumentid", "preservedfilename",
-            "rawfilename"}
+_XMP_SERIAL = {
+    "serialnumber": "body serial number",
+    "bodyserialnumber": "body serial number",
+    "lensserialnumber": "lens serial number",
+    "internalserialnumber": "internal serial",
+    "droneid": "drone id",
+    "captureuuid": "capture id",
+    "imageuniqueid": "unique image id",
+    "cameraserialnumber": "camera serial number",
+}
+_XMP_TIME = {
+    "datetimeoriginal": "taken",
+    "createdate": "created",
+    "modifydate": "modified",
+    "metadatadate": "metadata edited",
+    "datecreated": "created",
+    "datetimedigitized": "digitised",
+}
+_XMP_PERSON = {
+    "creator": "creator",
+    "ownername": "owner",
+    "artist": "artist",
+    "personinimage": "person shown",
+    "rights": "rights",
+    "byline": "by-line",
+    "authorsposition": "author's position",
+    "cameraownername": "camera owner",
+}
+_XMP_PLACE = {
+    "city": "city",
+    "state": "state",
+    "country": "country",
+    "location": "location",
+    "sublocation": "sub-location",
+    "countrycode": "country code",
+}
+_XMP_IDS = {"documentid", "instanceid", "originaldocumentid", "preservedfilename", "rawfilename"}
 
 
 def _xmp_properties(xmp: str) -> Iterator[tuple[str, str, str]]:
@@ -105,49 +128,90 @@ def analyse_xmp(raw: bytes, out: FindingCollector) -> None:
             out.people.setdefault(_XMP_PERSON[key], text)
         elif key in _XMP_PLACE:
             out.places.setdefault(_XMP_PLACE[key], text)
-        elif key in ("persondisplayname", "name") and regions and prefix in (
-            "MPReg", "mwg-rs", "MP"
+        elif (
+            key in ("persondisplayname", "name") and regions and prefix in ("MPReg", "mwg-rs", "MP")
         ):
             region_names.append(text)
         elif key == "action" and prefix == "stEvt":
             history.append(text)
         elif key in _XMP_IDS:
             ids.append(f"{local}={text}")
-        elif key in ("description", "title", "subject", "headline", "caption", "usercomment",
-                     "label", "keywords"):
+        elif key in (
+            "description",
+            "title",
+            "subject",
+            "headline",
+            "caption",
+            "usercomment",
+            "label",
+            "keywords",
+        ):
             out.add(Finding("comment", "medium", f"XMP {local}: {text!r}.", {local: text}))
     if lat is not None and lon is not None and not out.gps_done and not (lat == 0 and lon == 0):
         out.add(gps_finding(lat, lon, f"XMP {gps_prefix}".strip(), {}))
         out.gps_done = True
     if "History" in xmp and ("stEvt" in xmp or history):
-        out.add(Finding("history", "medium",
-                        f"XMP edit history ({len(history)} steps: "
-                        f"{', '.join(history[:MAX_LISTED_VALUES]) or 'unknown'}): when and with "
-                        "what the photo was edited.",
-                        {"actions": history[:32], "short": "edit history"}))
+        out.add(
+            Finding(
+                "history",
+                "medium",
+                f"XMP edit history ({len(history)} steps: "
+                f"{', '.join(history[:MAX_LISTED_VALUES]) or 'unknown'}): when and with "
+                "what the photo was edited.",
+                {"actions": history[:32], "short": "edit history"},
+            )
+        )
     if ids:
-        out.add(Finding("history", "low",
-                        "XMP document ids: they link this file to its originals and other copies.",
-                        {"ids": ids[:MAX_LISTED_VALUES]}))
+        out.add(
+            Finding(
+                "history",
+                "low",
+                "XMP document ids: they link this file to its originals and other copies.",
+                {"ids": ids[:MAX_LISTED_VALUES]},
+            )
+        )
     if regions:
         names = list(dict.fromkeys(region_names))
         if names:
-            out.add(Finding("faces", "high",
-                            f"Face regions tagged with names: {', '.join(names)}.",
-                            {"names": names, "short": f"faces named {', '.join(names)}"}))
+            out.add(
+                Finding(
+                    "faces",
+                    "high",
+                    f"Face regions tagged with names: {', '.join(names)}.",
+                    {"names": names, "short": f"faces named {', '.join(names)}"},
+                )
+            )
         else:
             out.add(Finding("faces", "medium", "XMP face or object regions are marked.", {}))
-    out.add(Finding("xmp", "low", f"An XMP packet ({len(raw)} bytes) of descriptive metadata.",
-                    {"bytes": len(raw), "short": "XMP metadata"}))
+    out.add(
+        Finding(
+            "xmp",
+            "low",
+            f"An XMP packet ({len(raw)} bytes) of descriptive metadata.",
+            {"bytes": len(raw), "short": "XMP metadata"},
+        )
+    )
 
 
 def analyse_photoshop(resources: dict[int, bytes], out: FindingCollector) -> None:
-    names = {0x0404: "IPTC", 0x040C: "thumbnail", 0x0409: "thumbnail", 0x0421: "version info",
-             0x0425: "IPTC digest", 0x041E: "URL list", 0x040B: "URL"}
+    names = {
+        0x0404: "IPTC",
+        0x040C: "thumbnail",
+        0x0409: "thumbnail",
+        0x0421: "version info",
+        0x0425: "IPTC digest",
+        0x041E: "URL list",
+        0x040B: "URL",
+    }
     listed = sorted({names.get(key, f"0x{key:04x}") for key in resources})
-    out.add(Finding("photoshop", "medium",
-                    f"Photoshop data blocks ({', '.join(listed)}): editing traces.",
-                    {"resources": listed, "short": "Photoshop data"}))
+    out.add(
+        Finding(
+            "photoshop",
+            "medium",
+            f"Photoshop data blocks ({', '.join(listed)}): editing traces.",
+            {"resources": listed, "short": "Photoshop data"},
+        )
+    )
     for key in (0x040C, 0x0409):
         block = resources.get(key)
         if isinstance(block, bytes) and len(block) > 28:
@@ -167,9 +231,18 @@ def analyse_iptc(image: Image.Image, out: FindingCollector) -> None:
         return
     if not iptc:
         return
-    fields = {(2, 80): "by-line", (2, 90): "city", (2, 101): "country", (2, 95): "state",
-              (2, 92): "sub-location", (2, 116): "copyright", (2, 120): "caption",
-              (2, 55): "date created", (2, 65): "program", (2, 25): "keywords"}
+    fields = {
+        (2, 80): "by-line",
+        (2, 90): "city",
+        (2, 101): "country",
+        (2, 95): "state",
+        (2, 92): "sub-location",
+        (2, 116): "copyright",
+        (2, 120): "caption",
+        (2, 55): "date created",
+        (2, 65): "program",
+        (2, 25): "keywords",
+    }
     found: dict[str, str] = {}
     for key, label in fields.items():
         value = iptc.get(key)
@@ -182,10 +255,16 @@ def analyse_iptc(image: Image.Image, out: FindingCollector) -> None:
             out.places.setdefault(label, found[label])
     if "by-line" in found:
         out.people.setdefault("by-line", found["by-line"])
-    out.add(Finding("iptc", "medium",
-                    "An IPTC record (news-agency captions, names, places)"
-                    + (f": {', '.join(f'{k} {v}' for k, v in found.items())}" if found else "")
-                    + ".", {**found, "short": "IPTC record"}))
+    out.add(
+        Finding(
+            "iptc",
+            "medium",
+            "An IPTC record (news-agency captions, names, places)"
+            + (f": {', '.join(f'{k} {v}' for k, v in found.items())}" if found else "")
+            + ".",
+            {**found, "short": "IPTC record"},
+        )
+    )
 
 
 def report_xmp(image: Image.Image, xmp_raw: bytes | None, out: FindingCollector) -> None:

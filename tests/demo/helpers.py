@@ -36,8 +36,7 @@ def metadata_tags(tags: dict[str, object]) -> dict[str, object]:
     return {
         key: value
         for key, value in tags.items()
-        if ":" in key
-        and (key.split(":", 1)[0] not in STRUCTURAL_GROUPS or "GPS" in key)
+        if ":" in key and (key.split(":", 1)[0] not in STRUCTURAL_GROUPS or "GPS" in key)
     }
 
 

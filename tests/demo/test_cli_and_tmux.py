@@ -31,8 +31,11 @@ def test_demo_check_exits_zero_with_one_line_per_step(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=180,
-        env={"P2PCHAT_CONFIG_DIR": str(tmp_path / "config"), "PATH": "/usr/bin:/bin",
-             "HOME": str(tmp_path)},
+        env={
+            "P2PCHAT_CONFIG_DIR": str(tmp_path / "config"),
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+        },
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stdout + result.stderr

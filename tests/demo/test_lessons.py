@@ -93,8 +93,10 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         assert BODY_SERIAL not in str(after) and CAMERA_MAKE not in str(after)
         assert bob_copy.find(b"\xff\xd9") == len(bob_copy) - 2  # nothing after the image end
         await until(lambda: app.pane("bob").messages.query(ImageMessage), "image in Bob's pane")
-        bob_texts = [text_of(m.query_one(".message-body")) for m in
-                     app.pane("bob").messages.query(TextMessage)]
+        bob_texts = [
+            text_of(m.query_one(".message-body"))
+            for m in app.pane("bob").messages.query(TextMessage)
+        ]
         assert t("demo.script.alice_text") in bob_texts
 
         # ---- 3. the 3-second check: the picture itself still travels ---------------------
@@ -116,8 +118,10 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         assert bob.vault.gone_reason(vault_id) == "viewed"
         assert sealed.seal == "viewed"
         await until(
-            lambda: app.pane("alice").messages.get(message_id) is not None
-            and app.pane("alice").messages.get(message_id).state == "viewed",
+            lambda: (
+                app.pane("alice").messages.get(message_id) is not None
+                and app.pane("alice").messages.get(message_id).state == "viewed"
+            ),
             "Alice sees 'viewed'",
         )
 
@@ -159,8 +163,10 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         composer.insert("hello from Bob's keyboard")
         await pilot.press("enter")
         await until(
-            lambda: any(isinstance(e, ev.TextReceived) and e.text == "hello from Bob's keyboard"
-                        for e in stage.history["alice"]),
+            lambda: any(
+                isinstance(e, ev.TextReceived) and e.text == "hello from Bob's keyboard"
+                for e in stage.history["alice"]
+            ),
             "Alice received Bob's typed text",
         )
         if GPS_PHOTO.exists():

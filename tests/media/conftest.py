@@ -34,19 +34,31 @@ def exiftool_json(paths: list[Path]) -> dict[str, dict[str, object]]:
         pytest.skip("exiftool is not installed (Debian package libimage-exiftool-perl)")
     result = subprocess.run(
         ["exiftool", "-j", "-a", "-G1", *map(str, paths)],
-        capture_output=True, check=False, timeout=120,
+        capture_output=True,
+        check=False,
+        timeout=120,
     )
     entries = json.loads(result.stdout.decode("utf-8"))
     return {Path(entry["SourceFile"]).name: entry for entry in entries}
 
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return (struct.pack(">I", len(payload)) + kind + payload
-            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+    return (
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+    )
 
 
-def png_file(width: int, height: int, *, colour_type: int = 2, extra_chunks: bytes = b"",
-             idat: bytes | None = None) -> bytes:
+def png_file(
+    width: int,
+    height: int,
+    *,
+    colour_type: int = 2,
+    extra_chunks: bytes = b"",
+    idat: bytes | None = None,
+) -> bytes:
     """A PNG whose pixel data is zeros: tiny on disk, huge once decoded (a bomb when big)."""
     channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
     if idat is None:
@@ -56,8 +68,13 @@ def png_file(width: int, height: int, *, colour_type: int = 2, extra_chunks: byt
         parts.append(compressor.flush())
         idat = b"".join(parts)
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + extra_chunks
-            + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + extra_chunks
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def zlib_bomb(size: int) -> bytes:

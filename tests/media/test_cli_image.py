@@ -16,8 +16,13 @@ EXIT_INPUT_REJECTED = 5
 
 
 def p2pchat(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "p2pchat", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "p2pchat", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_inspect_json_names_the_location(tmp_path: Path) -> None:

@@ -75,8 +75,10 @@ def test_tiff_renamed_png_is_refused_on_receive() -> None:
 
 @pytest.mark.parametrize("side", [SEND, RECEIVE])
 def test_eps_is_never_handed_to_ghostscript(side: SanitizePolicy) -> None:
-    eps = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
-           b"newpath 0 0 moveto 10 10 lineto stroke\n%%EOF\n")
+    eps = (
+        b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
+        b"newpath 0 0 moveto 10 10 lineto stroke\n%%EOF\n"
+    )
     with pytest.raises(ImageRejected, match="not an image format accepted"):
         sanitize_image(eps, side)
 
@@ -95,7 +97,7 @@ def _gif_with_frames(count: int) -> bytes:
     buffer = io.BytesIO()
     good.save(buffer, "GIF")
     first = buffer.getvalue()
-    first_frame = first[first.index(b"\x2c"):-1]  # image descriptor .. before the trailer
+    first_frame = first[first.index(b"\x2c") : -1]  # image descriptor .. before the trailer
     junk = b"\x2c" + struct.pack("<HHHHB", 0, 0, 4, 4, 0) + b"\x02\x02\xff\xff\x00"
     return header + first_frame + junk * (count - 1) + b"\x3b"
 

@@ -52,10 +52,13 @@ def test_stale_thumbnail_is_flagged(corpus: Path) -> None:
     assert "uncropped" in thumbnails[0].message
 
 
-@pytest.mark.parametrize(("name", "key"), [
-    ("fujifilm-a303-trailer-hidden-photo.jpg", "embedded_format"),
-    ("acropalypse-png-tail.png", "acropalypse"),
-])
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("fujifilm-a303-trailer-hidden-photo.jpg", "embedded_format"),
+        ("acropalypse-png-tail.png", "acropalypse"),
+    ],
+)
 def test_hidden_trailer_is_found(corpus: Path, name: str, key: str) -> None:
     (trailer,) = only(report_of(corpus, name), "trailer")
     assert trailer.severity == "high"

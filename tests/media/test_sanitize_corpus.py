@@ -22,17 +22,34 @@ from tests.media.conftest import corpus_files, exiftool_json
 ALLOWED_TAGS = {
     "SourceFile",
     "ExifTool:ExifToolVersion",
-    "File:FileType", "File:FileTypeExtension", "File:MIMEType", "File:ImageWidth",
-    "File:ImageHeight", "File:EncodingProcess", "File:BitsPerSample", "File:ColorComponents",
+    "File:FileType",
+    "File:FileTypeExtension",
+    "File:MIMEType",
+    "File:ImageWidth",
+    "File:ImageHeight",
+    "File:EncodingProcess",
+    "File:BitsPerSample",
+    "File:ColorComponents",
     "File:YCbCrSubSampling",
-    "JFIF:JFIFVersion", "JFIF:ResolutionUnit", "JFIF:XResolution", "JFIF:YResolution",
-    "PNG:ImageWidth", "PNG:ImageHeight", "PNG:BitDepth", "PNG:ColorType", "PNG:Compression",
-    "PNG:Filter", "PNG:Interlace",
-    "Composite:ImageSize", "Composite:Megapixels",
+    "JFIF:JFIFVersion",
+    "JFIF:ResolutionUnit",
+    "JFIF:XResolution",
+    "JFIF:YResolution",
+    "PNG:ImageWidth",
+    "PNG:ImageHeight",
+    "PNG:BitDepth",
+    "PNG:ColorType",
+    "PNG:Compression",
+    "PNG:Filter",
+    "PNG:Interlace",
+    "Composite:ImageSize",
+    "Composite:Megapixels",
 }
 FILES = corpus_files()
-NAMES = [str(path.relative_to(path.parents[1] if path.parent.name == "orientation"
-                              else path.parent)) for path in FILES]
+NAMES = [
+    str(path.relative_to(path.parents[1] if path.parent.name == "orientation" else path.parent))
+    for path in FILES
+]
 
 
 def mean_difference(a: Image.Image, b: Image.Image) -> float:
@@ -63,8 +80,11 @@ def test_exiftool_finds_only_structural_tags(cleaned: dict, name: str) -> None:
     result = cleaned[name]
     suffix = ".png" if result.mime == "image/png" else ".jpg"
     tags = cleaned["__exiftool__"][name.replace("/", "__") + suffix]
-    leaks = {key: value for key, value in tags.items()
-             if key not in ALLOWED_TAGS and not key.startswith("System:")}
+    leaks = {
+        key: value
+        for key, value in tags.items()
+        if key not in ALLOWED_TAGS and not key.startswith("System:")
+    }
     assert leaks == {}, f"{name} still carries {leaks}"
 
 
@@ -155,8 +175,12 @@ def test_receive_side_accepts_only_jpeg_and_png(corpus: Path) -> None:
     receive = SanitizePolicy(side="receive")
     assert sanitize_image((corpus / "nikon-gps-DSCN0010.jpg").read_bytes(), receive).mime
     assert sanitize_image((corpus / "png-text-alpha.png").read_bytes(), receive).mime
-    for name in ("gif-comment.gif", "htc-desire-gps.webp", "dji-drone-xmp-gps.tif",
-                 "iphone13promax.heic"):
+    for name in (
+        "gif-comment.gif",
+        "htc-desire-gps.webp",
+        "dji-drone-xmp-gps.tif",
+        "iphone13promax.heic",
+    ):
         with pytest.raises(ImageRejected, match="accepted when you receive"):
             sanitize_image((corpus / name).read_bytes(), receive)
 
@@ -168,8 +192,13 @@ def test_pillow_info_metadata_does_not_reach_the_output() -> None:
     exif[0x010F] = "LeakyCam"
     exif[0x0131] = "LeakySoft"
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", exif=exif.tobytes(), comment=b"secret comment",
-               xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>LeakyXMP</x:xmpmeta>")
+    image.save(
+        buffer,
+        "JPEG",
+        exif=exif.tobytes(),
+        comment=b"secret comment",
+        xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>LeakyXMP</x:xmpmeta>",
+    )
     loaded = Image.open(io.BytesIO(buffer.getvalue()))
     assert {"exif", "xmp", "comment"} <= set(loaded.info), "the fixture must carry all three"
     # Show that the trap is real: a naive re-save keeps at least one of them.

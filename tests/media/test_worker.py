@@ -37,16 +37,25 @@ def heavy_png() -> bytes:
 
 def test_child_killed_by_cpu_rlimit_leaves_the_parent_working(heavy_png: bytes) -> None:
     with pytest.raises(ImageRejected, match="too much CPU time"):
-        sanitize_isolated(heavy_png, SanitizePolicy(max_long_edge=None), timeout=120,
-                          memory_limit=3 * 1024 * 1024 * 1024, cpu_seconds=1)
+        sanitize_isolated(
+            heavy_png,
+            SanitizePolicy(max_long_edge=None),
+            timeout=120,
+            memory_limit=3 * 1024 * 1024 * 1024,
+            cpu_seconds=1,
+        )
     # The parent is fine and the next image goes through.
     assert sanitize_isolated(demo_photo((64, 48))).width == 64
 
 
 def test_child_out_of_memory_is_refused(heavy_png: bytes) -> None:
     with pytest.raises(ImageRejected, match="needs more memory to decode"):
-        sanitize_isolated(heavy_png, SanitizePolicy(max_long_edge=None), timeout=120,
-                          memory_limit=300 * 1024 * 1024)
+        sanitize_isolated(
+            heavy_png,
+            SanitizePolicy(max_long_edge=None),
+            timeout=120,
+            memory_limit=300 * 1024 * 1024,
+        )
     assert sanitize_isolated(demo_photo((64, 48))).mime == "image/jpeg"
 
 

@@ -131,8 +131,11 @@ class FileAudit:
     def problems(self, secrets: list[bytes]) -> list[str]:
         """Everything that contradicts "nothing written, the secrets in no file"."""
         found = [f"written: {entry}" for entry in self.writes]
-        found += [f"written to a file descriptor: {entry}" for entry in self.fd_writes
-                  if entry.startswith("regular file")]
+        found += [
+            f"written to a file descriptor: {entry}"
+            for entry in self.fd_writes
+            if entry.startswith("regular file")
+        ]
         for argv in self.processes:
             if argv != WORKER_ARGV:
                 found.append(f"unexpected child process: {argv}")

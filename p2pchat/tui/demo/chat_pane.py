@@ -232,7 +232,9 @@ class ChatPane(Vertical):
             self._send_opened(sealed.message_id)
 
         viewer = ViewOnceScreen(
-            sealed.vault, sealed.vault_id, view_seconds=sealed.view_seconds,
+            sealed.vault,
+            sealed.vault_id,
+            view_seconds=sealed.view_seconds,
             renderer=self.renderer,
         )
         self.app.push_screen(viewer, closed)
@@ -258,20 +260,23 @@ class ChatPane(Vertical):
         transfers = self.query_one(TransferPanel)
         match event:
             case ev.TextReceived(message_id=mid, text=text, sent_at=sent_at):
-                messages.add_text(mid, "in", self.peer_name, text, sent_at=sent_at,
-                                  state="received")
+                messages.add_text(
+                    mid, "in", self.peer_name, text, sent_at=sent_at, state="received"
+                )
             case ev.TransferStarted(message_id=mid, direction=direction, total_bytes=total):
                 transfers.start(mid, direction, total)
             case ev.TransferProgress() as p:
-                transfers.progress(p.message_id, p.direction, p.done_bytes, p.total_bytes,
-                                   p.bytes_per_second)
+                transfers.progress(
+                    p.message_id, p.direction, p.done_bytes, p.total_bytes, p.bytes_per_second
+                )
             case ev.ImageReceived() as image:
                 transfers.finish(image.message_id)
                 self._show_received(image)
             case ev.ImageRejected(message_id=mid, reason=reason):
                 transfers.finish(mid)
-                messages.add_notice(t("chat.image_rejected", reason=safe_label(reason, 300)),
-                                    level="error")
+                messages.add_notice(
+                    t("chat.image_rejected", reason=safe_label(reason, 300)), level="error"
+                )
             case ev.Delivered(message_id=mid):
                 transfers.finish(mid)
                 if messages.get(mid) is None:
@@ -285,8 +290,7 @@ class ChatPane(Vertical):
             case ev.PeerLeft() | ev.Closed():
                 self.set_state(t("demo.pane.closed"))
             case ev.Failed(message=text):
-                messages.add_notice(t("chat.failed", reason=safe_label(text, 300)),
-                                    level="error")
+                messages.add_notice(t("chat.failed", reason=safe_label(text, 300)), level="error")
                 self.set_state(t("demo.pane.closed"))
             case _:
                 pass
@@ -308,10 +312,20 @@ class ChatPane(Vertical):
             return
         if image.view_once or not image.data:
             self.messages.add_image(
-                image.message_id, "in", self.peer_name, b"",
+                image.message_id,
+                "in",
+                self.peer_name,
+                b"",
                 caption=t("demo.pane.view_once_sealed", seconds=round(image.view_seconds)),
-                report_lines=removed, state="received",
+                report_lines=removed,
+                state="received",
             )
             return
-        self.messages.add_image(image.message_id, "in", self.peer_name, image.data,
-                                report_lines=removed, state="received")
+        self.messages.add_image(
+            image.message_id,
+            "in",
+            self.peer_name,
+            image.data,
+            report_lines=removed,
+            state="received",
+        )

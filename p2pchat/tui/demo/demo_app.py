@@ -94,10 +94,8 @@ class DemoApp(App[int]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="demo-panes"):
-            yield ChatPane("alice", self.names["alice"], self.names["bob"],
-                           renderer=self.renderer)
-            yield ChatPane("bob", self.names["bob"], self.names["alice"],
-                           renderer=self.renderer)
+            yield ChatPane("alice", self.names["alice"], self.names["bob"], renderer=self.renderer)
+            yield ChatPane("bob", self.names["bob"], self.names["alice"], renderer=self.renderer)
         yield LessonPanel(renderer=self.renderer, id="lesson-panel")
         yield Footer()
 
@@ -233,13 +231,16 @@ def make_demo_app(
 
 def step_label(index: int) -> str:
     step = STEPS[index]
-    return t("demo.selfcheck.step", lesson=step.lesson, step=index + 1, steps=len(STEPS),
-             title=step.title)
+    return t(
+        "demo.selfcheck.step",
+        lesson=step.lesson,
+        step=index + 1,
+        steps=len(STEPS),
+        title=step.title,
+    )
 
 
-async def run_check(
-    language: str | None = None, *, emit: Callable[[str], None] = print
-) -> int:
+async def run_check(language: str | None = None, *, emit: Callable[[str], None] = print) -> int:
     """Run every step headlessly through the real app; 0 only if every claim held."""
     app = make_demo_app(language, renderer="halfcell", view_seconds=CHECK_VIEW_SECONDS)
     all_held = True

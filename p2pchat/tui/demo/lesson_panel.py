@@ -58,8 +58,14 @@ class LessonPanel(Vertical):
 
     def heading_text(self) -> str:
         step = STEPS[self.index]
-        return t("demo.panel.heading", lesson=step.lesson, lessons=LESSON_COUNT,
-                 step=self.index + 1, steps=len(STEPS), title=step.title)
+        return t(
+            "demo.panel.heading",
+            lesson=step.lesson,
+            lessons=LESSON_COUNT,
+            step=self.index + 1,
+            steps=len(STEPS),
+            title=step.title,
+        )
 
     def show_step(self, index: int, outcome: StepOutcome | None, error: str = "") -> None:
         """Show step ``index``: its text, and its outcome once it ran."""
@@ -72,8 +78,9 @@ class LessonPanel(Vertical):
         if outcome is None:
             self.show_lines([])
             self.show_pictures([])
-            claim.update(Content(t("demo.panel.error", reason=safe_label(error, 300)))
-                         if error else "")
+            claim.update(
+                Content(t("demo.panel.error", reason=safe_label(error, 300))) if error else ""
+            )
             if error:
                 claim.add_class("-failed")
                 self.show_progress("")

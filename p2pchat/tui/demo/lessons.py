@@ -34,10 +34,27 @@ SAFETY_DIGITS: Final = 60
 # Mean difference per channel (0-255) below which two renderings show the same picture.
 SAME_PICTURE_THRESHOLD: Final = 12.0
 SHORT: Final = 3  # the TIFF type of a 16-bit value
-LEAK_KEYS: Final = frozenset({
-    "gps", "device", "serial", "time", "thumbnail", "trailer", "software", "exif", "xmp",
-    "icc", "comment", "makernote", "faces", "person", "place", "history", "frames",
-})
+LEAK_KEYS: Final = frozenset(
+    {
+        "gps",
+        "device",
+        "serial",
+        "time",
+        "thumbnail",
+        "trailer",
+        "software",
+        "exif",
+        "xmp",
+        "icc",
+        "comment",
+        "makernote",
+        "faces",
+        "person",
+        "place",
+        "history",
+        "frames",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -232,14 +249,17 @@ async def step_xray(ctx: LessonContext) -> StepOutcome:
     if trailer:
         pictures.append(Picture(t("demo.pictures.trailer"), trailer))
     lines = [t("demo.xray.heading", count=len(report.findings)), *xray_lines(report)]
-    return StepOutcome(held, t("demo.claims.xray", count=len(SAMPLE_LEAKS & found)), lines,
-                       pictures)
+    return StepOutcome(
+        held, t("demo.claims.xray", count=len(SAMPLE_LEAKS & found)), lines, pictures
+    )
 
 
 def _close_to(detail: dict[str, Any], place: tuple[float, float]) -> bool:
     try:
-        return (abs(float(detail["latitude"]) - place[0]) < 0.01
-                and abs(float(detail["longitude"]) - place[1]) < 0.01)
+        return (
+            abs(float(detail["latitude"]) - place[0]) < 0.01
+            and abs(float(detail["longitude"]) - place[1]) < 0.01
+        )
     except (KeyError, TypeError, ValueError):
         return False
 
@@ -270,12 +290,30 @@ async def step_send(ctx: LessonContext) -> StepOutcome:
     )
     lines = [
         t("demo.sizes.heading"),
-        t("demo.sizes.row", what=t("demo.sizes.original"), size=format_size(len(photo)),
-          width=before.width, height=before.height, leaks=len(before.findings)),
-        t("demo.sizes.row", what=t("demo.sizes.sent"), size=format_size(len(prepared.data)),
-          width=prepared.width, height=prepared.height, leaks=len(left_alice.findings)),
-        t("demo.sizes.row", what=t("demo.sizes.arrived"), size=format_size(len(received.data)),
-          width=received.width, height=received.height, leaks=len(arrived.findings)),
+        t(
+            "demo.sizes.row",
+            what=t("demo.sizes.original"),
+            size=format_size(len(photo)),
+            width=before.width,
+            height=before.height,
+            leaks=len(before.findings),
+        ),
+        t(
+            "demo.sizes.row",
+            what=t("demo.sizes.sent"),
+            size=format_size(len(prepared.data)),
+            width=prepared.width,
+            height=prepared.height,
+            leaks=len(left_alice.findings),
+        ),
+        t(
+            "demo.sizes.row",
+            what=t("demo.sizes.arrived"),
+            size=format_size(len(received.data)),
+            width=received.width,
+            height=received.height,
+            leaks=len(arrived.findings),
+        ),
         t("demo.sizes.removed_note", count=len(before.findings)),
         t("demo.xray.arrived_heading"),
         *xray_lines(arrived),
@@ -293,11 +331,21 @@ async def step_check(ctx: LessonContext) -> StepOutcome:
         await step_send(ctx)
         bob_copy = ctx.data["bob_copy"]
     held = await asyncio.to_thread(same_picture, ctx.photo(), bob_copy)
-    lines = [t("demo.check.question"), t("demo.check.q1"), t("demo.check.q2"),
-             t("demo.check.q3"), "", t("demo.check.cannot"), t("demo.check.faces"),
-             t("demo.check.background"), t("demo.check.reflections"), t("demo.check.content")]
-    return StepOutcome(held, t("demo.claims.check"), lines,
-                       [Picture(t("demo.pictures.arrived"), bob_copy)])
+    lines = [
+        t("demo.check.question"),
+        t("demo.check.q1"),
+        t("demo.check.q2"),
+        t("demo.check.q3"),
+        "",
+        t("demo.check.cannot"),
+        t("demo.check.faces"),
+        t("demo.check.background"),
+        t("demo.check.reflections"),
+        t("demo.check.content"),
+    ]
+    return StepOutcome(
+        held, t("demo.claims.check"), lines, [Picture(t("demo.pictures.arrived"), bob_copy)]
+    )
 
 
 async def step_view_once_send(ctx: LessonContext) -> StepOutcome:
@@ -315,14 +363,11 @@ async def step_view_once_send(ctx: LessonContext) -> StepOutcome:
     vault_id = received.vault_id
     entry = vault.entry(vault_id) if vault_id else None
     ctx.data["view_once"] = (message_id, vault_id)
-    held = (
-        received.view_once
-        and received.data == b""
-        and entry is not None
-        and not entry.opened
-    )
-    lines = [t("demo.view_once.sealed", seconds=round(ctx.view_seconds)),
-             t("demo.view_once.no_bytes", held=len(vault))]
+    held = received.view_once and received.data == b"" and entry is not None and not entry.opened
+    lines = [
+        t("demo.view_once.sealed", seconds=round(ctx.view_seconds)),
+        t("demo.view_once.no_bytes", held=len(vault)),
+    ]
     return StepOutcome(held, t("demo.claims.view_once_send"), lines)
 
 
@@ -382,8 +427,13 @@ async def step_safety(ctx: LessonContext) -> StepOutcome:
         t("demo.safety.how"),
     ]
     for side in SIDES:
-        ctx.presenter.pane_notice(side, t("demo.safety.pane", number=" ".join(
-            safety_groups(stage.services[side].safety_number or ""))))
+        ctx.presenter.pane_notice(
+            side,
+            t(
+                "demo.safety.pane",
+                number=" ".join(safety_groups(stage.services[side].safety_number or "")),
+            ),
+        )
     return StepOutcome(held, t("demo.claims.safety"), lines)
 
 
@@ -392,15 +442,16 @@ async def step_wrong_code(ctx: LessonContext) -> StepOutcome:
     result = await ctx.stage.wrong_code_attempt()
     held = result.both_refused
     intruder_line = (
-        t("demo.wrong_code.intruder_refused") if result.intruder_error
+        t("demo.wrong_code.intruder_refused")
+        if result.intruder_error
         else t("demo.wrong_code.intruder_paired")
     )
     inviter_line = (
-        t("demo.wrong_code.inviter_refused") if result.inviter_error
+        t("demo.wrong_code.inviter_refused")
+        if result.inviter_error
         else t("demo.wrong_code.inviter_paired")
     )
-    ctx.presenter.pane_notice("alice", t("demo.wrong_code.pane"),
-                              "error" if held else "warning")
+    ctx.presenter.pane_notice("alice", t("demo.wrong_code.pane"), "error" if held else "warning")
     lines = [
         t("demo.wrong_code.setup"),
         f"{_mark(result.intruder_error is not None)} {intruder_line}",

@@ -153,8 +153,9 @@ class DemoStage:
         self.transcripts[side].append(TranscriptLine(time.time(), self.names[side], text))
         return message_id
 
-    async def send_image(self, side: Side, prepared: object, *, view_once: bool = False,
-                         view_seconds: float = 10.0) -> str:
+    async def send_image(
+        self, side: Side, prepared: object, *, view_once: bool = False, view_seconds: float = 10.0
+    ) -> str:
         message_id = await self.services[side].send_image(
             prepared,  # type: ignore[arg-type]
             view_once=view_once,
@@ -219,7 +220,8 @@ class DemoStage:
             del real
             await intruder.join(str(guess))
             outcomes = await asyncio.gather(
-                inviter.wait_paired(timeout), intruder.wait_paired(timeout),
+                inviter.wait_paired(timeout),
+                intruder.wait_paired(timeout),
                 return_exceptions=True,
             )
         finally:
