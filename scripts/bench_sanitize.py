@@ -96,10 +96,14 @@ def main() -> int:
     result = bench(corpus)
     mat2 = result["mat2_batch_s"]
     print(f"{'measure':<44}{'value':>12}  target")
-    print(f"{'sanitize 12 MP JPEG, median of ' + str(result['photo_12mp_runs']):<44}"
-          f"{result['photo_12mp_median_s']:>11.3f}s  <= 0.400 s")
-    print(f"{'corpus (' + str(result['corpus_files']) + ' files), p2pchat':<44}"
-          f"{result['p2pchat_batch_s']:>11.3f}s  < mat2")
+    print(
+        f"{'sanitize 12 MP JPEG, median of ' + str(result['photo_12mp_runs']):<44}"
+        f"{result['photo_12mp_median_s']:>11.3f}s  <= 0.400 s"
+    )
+    print(
+        f"{'corpus (' + str(result['corpus_files']) + ' files), p2pchat':<44}"
+        f"{result['p2pchat_batch_s']:>11.3f}s  < mat2"
+    )
     if isinstance(mat2, float):
         print(f"{'corpus, mat2 (same files, same run)':<44}{mat2:>11.3f}s  anchor")
         print(f"{'p2pchat / mat2':<44}{result['p2pchat_batch_s'] / mat2:>12.2f}  < 1.00")  # type: ignore[operator]
