@@ -103,11 +103,15 @@ class LessonPanel(Vertical):
     def show_pictures(self, pictures: list[Picture]) -> None:
         row = self.query_one("#lesson-pictures", Horizontal)
         row.remove_children()
-        boxes = []
-        for picture in pictures[:MAX_PICTURES]:
-            box = Vertical(classes="lesson-picture")
-            boxes.append((box, picture))
-        row.mount_all([box for box, _ in boxes])
-        for box, picture in boxes:
-            box.mount(Static(Content(picture.caption), classes="picture-caption"))
-            box.mount(ImageView(picture.data, renderer=self.renderer))
+        # Children go in at construction: mounting into a box that is itself not yet
+        # mounted raises MountError when the panel is busy.
+        row.mount_all(
+            [
+                Vertical(
+                    Static(Content(picture.caption), classes="picture-caption"),
+                    ImageView(picture.data, renderer=self.renderer),
+                    classes="lesson-picture",
+                )
+                for picture in pictures[:MAX_PICTURES]
+            ]
+        )
