@@ -30,6 +30,7 @@ from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
 from p2pchat.tui.demo.lessons import short_names
 from p2pchat.tui.demo.stage import DemoStage, Side
+from p2pchat.tui.screens.chat_updates import show_message_event
 from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult
 from p2pchat.tui.screens.view_once import ViewOnceScreen
 from p2pchat.tui.widgets.composer import Composer
@@ -257,36 +258,16 @@ class ChatPane(Vertical):
     # ----- attributes down --------------------------------------------------------
     def apply_event(self, event: ev.ServiceEvent) -> None:
         messages = self.messages
-        transfers = self.query_one(TransferPanel)
+        show_message_event(
+            event,
+            messages,
+            self.query_one(TransferPanel),
+            peer_label=self.peer_name,
+            delivered_early=self._delivered_early,
+        )
         match event:
-            case ev.TextReceived(message_id=mid, text=text, sent_at=sent_at):
-                messages.add_text(
-                    mid, "in", self.peer_name, text, sent_at=sent_at, state="received"
-                )
-            case ev.TransferStarted(message_id=mid, direction=direction, total_bytes=total):
-                transfers.start(mid, direction, total)
-            case ev.TransferProgress() as p:
-                transfers.progress(
-                    p.message_id, p.direction, p.done_bytes, p.total_bytes, p.bytes_per_second
-                )
             case ev.ImageReceived() as image:
-                transfers.finish(image.message_id)
                 self._show_received(image)
-            case ev.ImageRejected(message_id=mid, reason=reason):
-                transfers.finish(mid)
-                messages.add_notice(
-                    t("chat.image_rejected", reason=safe_label(reason, 300)), level="error"
-                )
-            case ev.Delivered(message_id=mid):
-                transfers.finish(mid)
-                if messages.get(mid) is None:
-                    self._delivered_early.add(mid)
-                messages.set_state(mid, "delivered")
-            case ev.Opened(message_id=mid):
-                messages.set_state(mid, "viewed")
-            case ev.TransferCancelled(message_id=mid):
-                transfers.finish(mid)
-                messages.set_state(mid, "cancelled")
             case ev.PeerLeft() | ev.Closed():
                 self.set_state(t("demo.pane.closed"))
             case ev.Failed(message=text):

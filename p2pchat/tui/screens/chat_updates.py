@@ -28,6 +28,49 @@ from p2pchat.tui.widgets.transfer_bar import TransferPanel
 TYPING_SHOWN_SECONDS = 4.0
 
 
+def show_message_event(
+    event: ev.ServiceEvent,
+    messages: MessageList,
+    transfers: TransferPanel,
+    *,
+    peer_label: str,
+    delivered_early: set[str],
+) -> None:
+    """Show what every chat view shows of an event: the message list and transfer bars.
+
+    Shared by the chat screen and the demo's panes, which then add their own
+    reactions (model, status bar, how a received photo is shown). A ``Delivered``
+    that beats the send's own placeholder is remembered in ``delivered_early``.
+    """
+    match event:
+        case ev.TextReceived(message_id=mid, text=text, sent_at=sent_at):
+            messages.add_text(mid, "in", peer_label, text, sent_at=sent_at, state="received")
+        case ev.TransferStarted(message_id=mid, direction=direction, total_bytes=total):
+            transfers.start(mid, direction, total)
+        case ev.TransferProgress() as p:
+            transfers.progress(
+                p.message_id, p.direction, p.done_bytes, p.total_bytes, p.bytes_per_second
+            )
+        case ev.ImageReceived(message_id=mid):
+            transfers.finish(mid)
+        case ev.ImageRejected(message_id=mid, reason=reason):
+            transfers.finish(mid)
+            notice = t("chat.image_rejected", reason=safe_label(reason, 300))
+            messages.add_notice(notice, level="error")
+        case ev.Delivered(message_id=mid):
+            transfers.finish(mid)
+            if messages.get(mid) is None:
+                delivered_early.add(mid)
+            messages.set_state(mid, "delivered")
+        case ev.Opened(message_id=mid):
+            messages.set_state(mid, "viewed")
+        case ev.TransferCancelled(message_id=mid):
+            transfers.finish(mid)
+            messages.set_state(mid, "cancelled")
+        case _:
+            pass
+
+
 class ChatUpdates(Screen[None]):
     """The chat screen's half that shows what happened; ChatScreen adds the user's side."""
 
@@ -69,44 +112,27 @@ class ChatUpdates(Screen[None]):
     def apply_event(self, event: ev.ServiceEvent) -> None:
         """Show one service event."""
         messages = self.query_one(MessageList)
-        transfers = self.query_one(TransferPanel)
         status = self.query_one(StatusBar)
+        show_message_event(
+            event,
+            messages,
+            self.query_one(TransferPanel),
+            peer_label=self.peer_label,
+            delivered_early=self._delivered_early,
+        )
         match event:
             case ev.TextReceived(message_id=mid, text=text, sent_at=sent_at):
-                messages.add_text(
-                    mid, "in", self.peer_label, text, sent_at=sent_at, state="received"
-                )
                 self.conversation.apply(core_session.TextReceived(mid, text, sent_at))
                 self._typing(False)
-            case ev.TransferStarted(message_id=mid, direction=direction, total_bytes=total):
-                transfers.start(mid, direction, total)
-            case ev.TransferProgress() as p:
-                transfers.progress(
-                    p.message_id, p.direction, p.done_bytes, p.total_bytes, p.bytes_per_second
-                )
             case ev.ImageReceived() as image:
-                transfers.finish(image.message_id)
                 self._remember_received_image(image)
                 self._show_received_image(image)
             case ev.TimerChanged(seconds=seconds, by_peer=by_peer):
                 self._timer_changed(seconds, by_peer)
-            case ev.ImageRejected(message_id=mid, reason=reason):
-                transfers.finish(mid)
-                notice = t("chat.image_rejected", reason=safe_label(reason, 300))
-                messages.add_notice(notice, level="error")
-            case ev.Delivered(message_id=mid):
-                transfers.finish(mid)
-                if messages.get(mid) is None:
-                    self._delivered_early.add(mid)
-                messages.set_state(mid, "delivered")
-            case ev.Opened(message_id=mid):
-                messages.set_state(mid, "viewed")
             case ev.ViewOnceRefused(message_id=mid):
                 messages.add_notice(t("chat.view_once_refused"), level="warning")
                 messages.set_state(mid, "failed")
-            case ev.TransferCancelled(message_id=mid, by_peer=by_peer):
-                transfers.finish(mid)
-                messages.set_state(mid, "cancelled")
+            case ev.TransferCancelled(by_peer=by_peer):
                 key = "transfer.cancelled_by_peer" if by_peer else "transfer.cancelled"
                 messages.add_notice(t(key), level="warning")
             case ev.PeerTyping():
