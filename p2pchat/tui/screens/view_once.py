@@ -33,7 +33,7 @@ from textual.widgets import Static
 
 from p2pchat.core.errors import P2PChatError
 from p2pchat.i18n import t
-from p2pchat.tui.widgets.image_view import MAX_PREVIEW_PIXELS, image_widget_class
+from p2pchat.tui.widgets.image_view import decode_for_display, image_widget_class
 
 DEFAULT_VIEW_SECONDS: Final = 10.0
 TICK_SECONDS: Final = 0.25
@@ -49,15 +49,7 @@ def decode_from_memory(data: memoryview, long_edge: int = MAX_VIEW_LONG_EDGE) ->
     """
     stream = io.BytesIO(data)
     try:
-        with PILImage.open(stream, formats=["JPEG", "PNG"]) as opened:
-            if opened.width * opened.height > MAX_PREVIEW_PIXELS:
-                raise ValueError("image too large to show")
-            opened.draft("RGB", (long_edge, long_edge))
-            image = opened.convert("RGBA" if opened.mode in ("RGBA", "LA", "P") else "RGB")
-        image.thumbnail((long_edge, long_edge))
-        return image
-    except (OSError, SyntaxError, PILImage.DecompressionBombError) as error:
-        raise ValueError(str(error)) from error
+        return decode_for_display(stream, long_edge, too_large="image too large to show")
     finally:
         with contextlib.suppress(BufferError, ValueError):
             buffer = stream.getbuffer()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import IO, Literal
 
 from PIL import Image as PILImage
 from textual import work
@@ -67,10 +67,21 @@ def image_widget_class(renderer: str) -> type:
 
 def decode_preview(data: bytes, long_edge: int = PREVIEW_LONG_EDGE) -> PILImage.Image:
     """Decode sanitised bytes into a small RGB(A) image for display; raises ValueError."""
+    return decode_for_display(io.BytesIO(data), long_edge)
+
+
+def decode_for_display(
+    stream: IO[bytes], long_edge: int, *, too_large: str = "image too large to preview"
+) -> PILImage.Image:
+    """Decode a sanitised JPEG or PNG stream, shrunk to ``long_edge``; raises ValueError.
+
+    Shared by the inline preview and the view-once viewer, so both keep the same
+    formats, pixel fence and decoder errors.
+    """
     try:
-        with PILImage.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as opened:
+        with PILImage.open(stream, formats=["JPEG", "PNG"]) as opened:
             if opened.width * opened.height > MAX_PREVIEW_PIXELS:
-                raise ValueError("image too large to preview")
+                raise ValueError(too_large)
             opened.draft("RGB", (long_edge, long_edge))
             image = opened.convert("RGBA" if opened.mode in ("RGBA", "LA", "P") else "RGB")
         image.thumbnail((long_edge, long_edge))
