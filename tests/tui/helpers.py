@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nacl.signing
 
 from p2pchat import events as ev
 from p2pchat.core.crypto import fingerprint, safety_number
+from p2pchat.core.keys import SessionKeys
+from p2pchat.net.rtc import IceSettings
+from p2pchat.service import ServiceConfig
+from p2pchat.tui.app import P2PChatApp, make_app
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 GPS_PHOTO = CORPUS / "nikon-gps-DSCN0010.jpg"
@@ -26,6 +32,33 @@ def paired_event(label: str = "bob", *, view_once: bool = True) -> ev.Paired:
         connection="direct",
         peer_view_once=view_once,
         peer_label=label,
+    )
+
+
+def loopback_app(
+    url: str,
+    key: nacl.signing.SigningKey,
+    label: str,
+    *,
+    peer_check: Callable[[SessionKeys], None] | None = None,
+    **app_options: Any,
+) -> P2PChatApp:
+    """A real app on 127.0.0.1 that pairs through the mailbox at ``url``, half-cell images."""
+    config = ServiceConfig(
+        mailbox_url=url,
+        ice=IceSettings(),
+        loopback=True,
+        identity=key,
+        label=label,
+        peer_check=peer_check,
+    )
+    return make_app(
+        config,
+        fingerprint=label,
+        language="en",
+        image_renderer="halfcell",
+        my_label=label,
+        **app_options,
     )
 
 

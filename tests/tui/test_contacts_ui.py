@@ -21,7 +21,6 @@ from textual.widgets import Button, Checkbox
 from p2pchat import events as ev
 from p2pchat.contacts_flow import ContactGuard
 from p2pchat.core.crypto import fingerprint
-from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ServiceConfig
 from p2pchat.store.contacts import ContactBook
 from p2pchat.store.settings import Settings
@@ -36,7 +35,15 @@ from p2pchat.tui.widgets.contact_list import ContactList
 from p2pchat.tui.widgets.message_list import TextMessage
 from p2pchat.tui.widgets.status_bar import StatusBar
 
-from .helpers import ALICE_KEY, BOB_KEY, SAFETY_NUMBER, paired_event, real_prepare, text_of
+from .helpers import (
+    ALICE_KEY,
+    BOB_KEY,
+    SAFETY_NUMBER,
+    loopback_app,
+    paired_event,
+    real_prepare,
+    text_of,
+)
 from .test_loopback import enter_code, invite_code, notices, texts, until
 from .test_offline import offline_app
 
@@ -62,22 +69,8 @@ def book_for(tmp_path: Path, who: str) -> ContactBook:
 
 
 def app_for(url: str, key, label: str, book: ContactBook | None, **kwargs) -> P2PChatApp:
-    config = ServiceConfig(
-        mailbox_url=url,
-        ice=IceSettings(),
-        loopback=True,
-        identity=key,
-        label=label,
-        peer_check=ContactGuard(book) if book is not None else None,
-    )
-    return make_app(
-        config,
-        fingerprint=label,
-        language="en",
-        image_renderer="halfcell",
-        my_label=label,
-        **kwargs,
-    )
+    guard = ContactGuard(book) if book is not None else None
+    return loopback_app(url, key, label, peer_check=guard, **kwargs)
 
 
 @contextlib.asynccontextmanager

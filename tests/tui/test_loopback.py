@@ -14,16 +14,14 @@ from collections.abc import Callable
 import pytest
 from textual.widgets import Input
 
-from p2pchat.net.rtc import IceSettings
-from p2pchat.service import ServiceConfig
-from p2pchat.tui.app import P2PChatApp, make_app
+from p2pchat.tui.app import P2PChatApp
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.home import HomeScreen
 from p2pchat.tui.screens.invite import InviteScreen
 from p2pchat.tui.screens.send_dialog import SendDialog
 from p2pchat.tui.widgets.message_list import ImageMessage, TextMessage
 
-from .helpers import ALICE_KEY, BOB_KEY, GPS_PHOTO, text_of
+from .helpers import ALICE_KEY, BOB_KEY, GPS_PHOTO, loopback_app, text_of
 
 DEADLINE = 30.0
 
@@ -37,19 +35,6 @@ async def until(condition: Callable[[], object], what: str) -> None:
         await asyncio.wait_for(poll(), DEADLINE)
     except TimeoutError:
         pytest.fail(f"never happened: {what}")
-
-
-def loopback_app(url: str, key, label: str) -> P2PChatApp:
-    config = ServiceConfig(
-        mailbox_url=url, ice=IceSettings(), loopback=True, identity=key, label=label
-    )
-    return make_app(
-        config,
-        fingerprint=label,
-        language="en",
-        image_renderer="halfcell",
-        my_label=label,
-    )
 
 
 @contextlib.asynccontextmanager
