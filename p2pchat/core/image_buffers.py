@@ -7,7 +7,8 @@ a buffer preallocated at the checked size (no growth, no stray copies).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 
 from p2pchat.core import framing as fr
 
@@ -33,6 +34,9 @@ class IncomingImage:
     buffer: bytearray
     next_seq: int = 0
     received: int = 0
+    # Chunks arrive in order, so the digest grows with them: no single pass over a
+    # 20 MB buffer at the end, which would stall the caller's event loop.
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256)
 
 
 def wipe(buffer: bytearray) -> None:

@@ -203,8 +203,13 @@ class Session:
         h: int,
         view_once: bool = False,
         view_seconds: float = 10,
+        sha256: bytes | None = None,
     ) -> str:
-        """Queue an (already sanitised) image; returns its message id."""
+        """Queue an (already sanitised) image; returns its message id.
+
+        ``sha256`` lets a caller hash a large image off its event loop; when given it
+        must be the digest of ``data`` (the peer checks it).
+        """
         self._require_open("send a photo")
         if not data:
             raise ImageRejected("the photo is empty")
@@ -223,7 +228,7 @@ class Session:
         header = fr.ImageHeader(
             id=fr.new_id(self._random),
             size=len(payload),
-            sha256=hashlib.sha256(payload).digest(),
+            sha256=sha256 if sha256 is not None else hashlib.sha256(payload).digest(),
             mime=mime,
             w=w,
             h=h,
@@ -473,12 +478,13 @@ class Session:
             )
         start = chunk.seq * fr.CHUNK_SIZE
         incoming.buffer[start : start + expected] = chunk.d
+        incoming.digest.update(chunk.d)
         incoming.next_seq += 1
         incoming.received += expected
         self._events.append(ChunkProgress(header.id, "in", incoming.received, header.size))
         if incoming.next_seq < header.n:
             return
-        if not hmac.compare_digest(hashlib.sha256(incoming.buffer).digest(), header.sha256):
+        if not hmac.compare_digest(incoming.digest.digest(), header.sha256):
             raise RemoteProtocolError(
                 f"photo {header.id} arrived complete but its SHA-256 does not match"
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -326,6 +327,8 @@ class ChatService:
                 "The peer's app cannot honour view-once (a script or bot): send it normally "
                 "or not at all."
             )
+        # Hashing a 20 MB photo takes tens of milliseconds: not on the event loop.
+        digest = await asyncio.to_thread(lambda: hashlib.sha256(prepared.data).digest())
         message_id = session.send_image(
             prepared.data,
             prepared.mime,
@@ -333,6 +336,7 @@ class ChatService:
             prepared.height,
             view_once=view_once,
             view_seconds=view_seconds,
+            sha256=digest,
         )
         self._transfers[message_id] = _Transfer(
             "out", len(prepared.data), time.monotonic(), view_once

@@ -532,3 +532,21 @@ def test_failed_session_wipes_partial_image() -> None:
         victim.receive_data(Channel.DATA, b"\x00" * 40)
     assert len(buffer) == 0
     assert victim.incoming_buffer_bytes == 0
+
+
+def test_a_digest_computed_elsewhere_is_used_and_still_checked_by_the_peer():
+    """The service hashes big photos off its event loop; the receiver still verifies."""
+    pair = make_pair()
+    right = hashlib.sha256(IMAGE).digest()
+    pair.a.send_image(IMAGE, "image/jpeg", 10, 10, sha256=right)
+    converse(pair)
+    complete = events_of(pair.b, ImageComplete)
+    assert len(complete) == 1 and complete[0].data == IMAGE
+
+    pair = make_pair()
+    wrong = bytes(32)
+    pair.a.send_image(IMAGE, "image/jpeg", 10, 10, sha256=wrong)
+    with pytest.raises(RemoteProtocolError, match="SHA-256"):
+        converse(pair)
+    assert pair.b.state is SessionState.ERROR
+    assert not events_of(pair.b, ImageComplete)
