@@ -127,7 +127,7 @@ class HeadlessSession:
                 self._error(f"unknown command {name!r} (send_text, send_image, close)")
         except P2PChatError as error:
             self._error(str(error))
-        return name
+        return str(name)
 
     async def _send_text(self, command: dict[str, Any]) -> None:
         text = command.get("text")

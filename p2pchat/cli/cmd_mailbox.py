@@ -73,7 +73,8 @@ async def _serve(host: str, port: int, max_connections: int | None = None) -> No
     import signal
     import sys
 
-    from p2pchat.net.mailbox_server import MailboxServer, ServerLimits
+    from p2pchat.net.mailbox_rendezvous import ServerLimits
+    from p2pchat.net.mailbox_server import MailboxServer
 
     limits = ServerLimits()
     if max_connections is not None:

@@ -66,6 +66,9 @@ DEFAULT_RECV_BUFFER_LIMIT: Final = 16 * 1024 * 1024
 RECV_MESSAGE_OVERHEAD: Final = 96
 #: An SDP for one data-only m-line is about 1 KiB; anything far bigger is hostile.
 MAX_SDP_CHARS: Final = 32 * 1024
+# aiortc's RTCPeerConnection.close() can stall (aiortc issue #283): an exit never
+# waits on it longer than this; the sockets go with the process anyway.
+PC_CLOSE_TIMEOUT: Final = 5.0
 
 _CHANNEL_LABELS: Final = {Channel.CONTROL: "control", Channel.DATA: "data"}
 # Each channel fires "bufferedamountlow" when it drops to this. Their sum stays below
@@ -120,6 +123,7 @@ class RtcLink:
         self.close_reason: P2PChatError | None = None
         self._close_callbacks: list[Callable[[P2PChatError], object]] = []
         self._closing = False
+        self._pc_closed: asyncio.Future[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
         self.peak_buffered_amount = 0
 
@@ -433,16 +437,27 @@ class RtcLink:
         return not outbound and not sent
 
     async def close(self) -> None:
-        """Close the connection (idempotent). Queued data is dropped: ``drain()`` first."""
+        """Close the connection (idempotent, bounded). Queued data is dropped: ``drain()`` first.
+
+        aiortc's own close runs once, in a task of its own, so that a caller being
+        cancelled cannot leave it half done (its later callers would wait forever).
+        """
         if not self._closing:
             self._closing = True
             self._fail(TransportError("The connection was closed on this side."))
-        await self._pc.close()
+        if self._pc_closed is None:
+            self._pc_closed = asyncio.ensure_future(self._pc.close())
+        done, _ = await asyncio.wait({self._pc_closed}, timeout=PC_CLOSE_TIMEOUT)
+        if not done:
+            logger.warning("the WebRTC connection did not close within %g s", PC_CLOSE_TIMEOUT)
+        elif not self._pc_closed.cancelled() and self._pc_closed.exception() is not None:
+            logger.debug("closing the WebRTC connection failed: %r", self._pc_closed.exception())
 
 
 __all__ = [
     "DEFAULT_RECV_BUFFER_LIMIT",
     "MAX_SDP_CHARS",
+    "PC_CLOSE_TIMEOUT",
     "SEND_BUFFER_LIMIT",
     "TURN_REST_TTL_SECONDS",
     "TURN_REST_USER",

@@ -92,6 +92,11 @@ class ChatService:
         self._all_delivered.set()
         self._peer_said_bye = asyncio.Event()
         self._closed = asyncio.Event()
+        # close() and _shutdown() run once each, in tasks of their own: a second caller
+        # (the peer's goodbye and the user's Ctrl-Q at the same moment) joins the first
+        # instead of cancelling it halfway through aiortc's close, which never recovers.
+        self._closing: asyncio.Task[None] | None = None
+        self._shutting_down: asyncio.Task[None] | None = None
         self._incoming_images = IncomingImages(config, self._emit, self._closed.is_set)
         self.vault = self._incoming_images.vault
 
@@ -486,7 +491,15 @@ class ChatService:
         await self._shutdown()
 
     async def close(self) -> None:
-        """Say bye, let queued frames drain, then close everything. Idempotent."""
+        """Say bye, let queued frames drain, then close everything.
+
+        Idempotent and safe to call concurrently: every caller waits for the one close.
+        """
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close_once())
+        await asyncio.shield(self._closing)
+
+    async def _close_once(self) -> None:
         if self.state == "paired" and self._session is not None and self._link is not None:
             self.state = "closing"
             with contextlib.suppress(P2PChatError):
@@ -498,14 +511,16 @@ class ChatService:
         await self._shutdown()
 
     async def _shutdown(self) -> None:
-        if self._closed.is_set() and self.state == "closed":
-            return
+        if self._shutting_down is None:
+            self._shutting_down = asyncio.ensure_future(self._shutdown_once())
+        # Shielded: _shutdown_once cancels the service's tasks, perhaps the caller's own.
+        await asyncio.shield(self._shutting_down)
+
+    async def _shutdown_once(self) -> None:
         if self.state != "failed":
             self.state = "closed"
-        current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
         self._incoming_images.wipe_all()
         if self._mailbox is not None:
             with contextlib.suppress(Exception):

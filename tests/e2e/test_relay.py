@@ -7,10 +7,12 @@ real exiftool.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -124,10 +126,35 @@ def exit_status(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, 
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         stop(proc)
-        raise AssertionError(
-            f"did not exit; stderr: {proc.stderr.read() if proc.stderr else ''}"
-        ) from None
+        raise AssertionError(f"did not exit; stderr: {stderr_so_far(proc)}") from None
     return proc.returncode, proc.stderr.read() if proc.stderr else ""
+
+
+def stderr_so_far(proc: subprocess.Popen[str]) -> str:
+    """What stderr holds now, without waiting: a relay's children may keep it open."""
+    if proc.stderr is None:
+        return ""
+    os.set_blocking(proc.stderr.fileno(), False)
+    try:
+        return proc.stderr.read() or ""
+    except OSError:
+        return ""
+
+
+def child_pids(proc: subprocess.Popen[str]) -> list[int]:
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def relay_child(relay: subprocess.Popen[str], side: str) -> int:
+    """The pid of the relay's `p2pchat headless` for ``side`` (its save dir ends in it)."""
+    for pid in child_pids(relay):
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if b"headless" in argv and argv[argv.index(b"--save-dir") + 1].endswith(
+            f"/{side}".encode()
+        ):
+            return pid
+    raise AssertionError(f"the relay has no child for side {side}")
 
 
 def files_under(*roots: Path) -> list[Path]:
@@ -313,3 +340,43 @@ def test_relay_stops_the_other_side_when_one_cannot_pair(
         except ProcessLookupError:
             continue
         raise AssertionError(f"child {pid} outlived the relay")
+
+
+def test_relay_kills_a_side_that_does_not_exit_and_still_exits_0(
+    mailbox_process: str, tmp_path: Path
+) -> None:
+    """A child stuck in its shutdown (here: stopped with SIGSTOP) cannot keep the relay up."""
+    relay_cwd, relay_config, config_a, config_b = (tmp_path / n for n in ("w", "r", "a", "b"))
+    for directory in (relay_cwd, relay_config, config_a, config_b):
+        directory.mkdir()
+    relay = spawn_relay(
+        ["--invite-both", "--mailbox", mailbox_process, "--loopback", "--close-timeout", "2"],
+        p2pchat_env(relay_config),
+        relay_cwd,
+    )
+    procs = [relay]
+    try:
+        relay_out = Lines(relay)
+        code_a, code_b = relay_out.line()[3:], relay_out.line()[3:]
+        peer_a = headless_peer(mailbox_process, config_a, code_a)
+        peer_b = headless_peer(mailbox_process, config_b, code_b)
+        procs += [peer_a, peer_b]
+        a, b = Lines(peer_a), Lines(peer_b)
+        for peer in (a, b):
+            peer.until("paired")
+            peer.text(BOTH_CONNECTED)
+        stuck = relay_child(relay, "a")
+        os.kill(stuck, signal.SIGSTOP)
+        command(peer_b, "close")
+        relay_status, relay_err = exit_status(relay)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stuck, signal.SIGCONT)
+        killed = (
+            not Path(f"/proc/{stuck}").exists() or " Z " in Path(f"/proc/{stuck}/stat").read_text()
+        )
+    finally:
+        for proc in procs:
+            stop(proc)
+    assert relay_status == 0, relay_err
+    assert "a: did not exit within 2 s; killed" in relay_err, relay_err
+    assert killed, "the stuck child outlived the relay"

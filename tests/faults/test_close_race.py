@@ -1,0 +1,70 @@
+"""Closing while the service is already closing: every caller returns, nothing hangs.
+
+The relay found this one in CI: the peer says goodbye, the service starts shutting
+down on its own (PeerLeft), and at that moment the user (or a script's ``close``
+command) asks it to close too. The second close used to cancel the first one in
+the middle of aiortc's ``RTCPeerConnection.close()``, whose second caller then
+waited forever for a close that would never finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from p2pchat import events as ev
+from p2pchat.net.rtc import IceSettings
+from p2pchat.service import ChatService, ServiceConfig
+
+DEADLINE = 20.0
+
+
+def config(url: str, label: str) -> ServiceConfig:
+    return ServiceConfig(mailbox_url=url, ice=IceSettings(), loopback=True, label=label)
+
+
+async def next_of(service: ChatService, kind: type[ev.ServiceEvent]) -> ev.ServiceEvent:
+    while True:
+        event = await asyncio.wait_for(service.next_event(), DEADLINE)
+        if isinstance(event, kind):
+            return event
+
+
+async def test_close_during_the_shutdown_a_goodbye_started_returns(embedded_mailbox: str) -> None:
+    alice = ChatService(config(embedded_mailbox, "alice"))
+    bob = ChatService(config(embedded_mailbox, "bob"))
+    try:
+        code = await alice.invite()
+        await bob.join(code)
+        await asyncio.gather(alice.wait_paired(DEADLINE), bob.wait_paired(DEADLINE))
+
+        await alice.close()
+        await next_of(bob, ev.PeerLeft)
+        # Bob's own shutdown is under way now; closing again must join it, not break it.
+        closers = [asyncio.ensure_future(bob.close()) for _ in range(3)]
+        done, pending = await asyncio.wait(closers, timeout=DEADLINE)
+        assert not pending, "a second close() never returned"
+        for task in done:
+            assert task.exception() is None
+        assert bob.state == "closed"
+        await next_of(bob, ev.Closed)
+    finally:
+        await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
+
+
+async def test_close_twice_at_once_on_a_paired_service(embedded_mailbox: str) -> None:
+    alice = ChatService(config(embedded_mailbox, "alice"))
+    bob = ChatService(config(embedded_mailbox, "bob"))
+    try:
+        code = await alice.invite()
+        await bob.join(code)
+        await asyncio.gather(alice.wait_paired(DEADLINE), bob.wait_paired(DEADLINE))
+
+        first, second = asyncio.ensure_future(alice.close()), asyncio.ensure_future(alice.close())
+        done, pending = await asyncio.wait([first, second], timeout=DEADLINE)
+        assert not pending, "one of two simultaneous closes never returned"
+        assert all(task.exception() is None for task in done)
+        assert alice.state == "closed"
+        # The goodbye went out once and bob heard it.
+        assert isinstance(await next_of(bob, ev.PeerLeft), ev.PeerLeft)
+    finally:
+        await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
