@@ -10,6 +10,10 @@ waited forever for a close that would never finish.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import aiortc
+import pytest
 
 from p2pchat import events as ev
 from p2pchat.net.rtc import IceSettings
@@ -29,7 +33,21 @@ async def next_of(service: ChatService, kind: type[ev.ServiceEvent]) -> ev.Servi
             return event
 
 
-async def test_close_during_the_shutdown_a_goodbye_started_returns(embedded_mailbox: str) -> None:
+@pytest.fixture
+def slow_sctp_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiortc's close takes a while, as on a loaded machine: the window the race needs."""
+    original = aiortc.RTCSctpTransport.stop
+
+    async def stop_slowly(self: Any) -> None:
+        await asyncio.sleep(0.3)
+        await original(self)
+
+    monkeypatch.setattr(aiortc.RTCSctpTransport, "stop", stop_slowly)
+
+
+async def test_close_during_the_shutdown_a_goodbye_started_returns(
+    embedded_mailbox: str, slow_sctp_stop: None
+) -> None:
     alice = ChatService(config(embedded_mailbox, "alice"))
     bob = ChatService(config(embedded_mailbox, "bob"))
     try:
@@ -37,7 +55,7 @@ async def test_close_during_the_shutdown_a_goodbye_started_returns(embedded_mail
         await bob.join(code)
         await asyncio.gather(alice.wait_paired(DEADLINE), bob.wait_paired(DEADLINE))
 
-        await alice.close()
+        alice_closing = asyncio.ensure_future(alice.close())
         await next_of(bob, ev.PeerLeft)
         # Bob's own shutdown is under way now; closing again must join it, not break it.
         closers = [asyncio.ensure_future(bob.close()) for _ in range(3)]
@@ -47,6 +65,7 @@ async def test_close_during_the_shutdown_a_goodbye_started_returns(embedded_mail
             assert task.exception() is None
         assert bob.state == "closed"
         await next_of(bob, ev.Closed)
+        await asyncio.wait_for(alice_closing, DEADLINE)
     finally:
         await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
 
