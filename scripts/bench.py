@@ -5,6 +5,11 @@ measured in the same run: bare aiortc data channels, `wormhole send`/`receive`
 
 Everything runs on 127.0.0.1. Prints a table, then one JSON line with all figures.
 
+The transfer and its text latency are measured twice: with both peers in this one
+process (one event loop does the work of both ends) and, as two people would run it,
+with the receiver in a second process (scripts/bench_two_process.py); bare aiortc is
+measured the same two ways.
+
     .venv/bin/python scripts/bench.py            # everything
     .venv/bin/python scripts/bench.py --quick    # fewer rounds, smaller payload
     .venv/bin/python scripts/bench.py --only pairing,transfer
@@ -191,6 +196,12 @@ async def run_p2pchat(args: argparse.Namespace, results: dict[str, Any]) -> None
             results["pairing_s"] = await bench_pairing(url, args.rounds)
         if "transfer" in args.only:
             results["transfer"] = await bench_transfer(url, args.megabytes)
+        if "twoproc" in args.only:
+            from bench_two_process import p2pchat_two_process
+
+            rounds = 1 if args.quick else 3
+            payload = noise_png(args.megabytes)
+            results["transfer_two_process"] = await p2pchat_two_process(url, payload, rounds)
         if "photo" in args.only:
             results["photo_s"] = await bench_photo(url, max(3, args.rounds // 2))
     finally:
@@ -357,7 +368,7 @@ def build_rows(r: dict[str, Any]) -> list[Row]:
         ratio = f" = {t['mb_per_s'] / bare * 100:.0f} % of bare" if bare else ""
         rows.append(
             (
-                f"original-size transfer {t['bytes'] / 1e6:.1f} MB",
+                f"original-size transfer {t['bytes'] / 1e6:.1f} MB, one process",
                 f"{t['mb_per_s']:.1f} MB/s{ratio}",
                 (f"bare aiortc {bare:.1f} MB/s" if bare else "-")
                 + (f"; wormhole {r['wormhole']['mb_per_s']:.1f} MB/s" if r.get("wormhole") else ""),
@@ -366,13 +377,14 @@ def build_rows(r: dict[str, Any]) -> list[Row]:
         )
         rows.append(
             (
-                "text latency during that transfer",
+                "text latency during that transfer, one process",
                 f"p95 {t['text_latency_p95_ms']:.0f} ms, p50 {t['text_latency_p50_ms']:.0f} ms "
                 f"(n={t['text_samples']})",
                 "-",
                 "p95 <= 100 ms",
             )
         )
+    rows += two_process_rows(r)
     if "photo_s" in r:
         times = r["photo_s"]
         rows.append(
@@ -406,6 +418,33 @@ def build_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def two_process_rows(r: dict[str, Any]) -> list[Row]:
+    """Sender and receiver in two processes, as two people run it (bench_two_process.py)."""
+    t, bare = r.get("transfer_two_process"), r.get("bare_two_process")
+    if not t:
+        return []
+    ratio = f" = {t['mb_per_s'] / bare['mb_per_s'] * 100:.0f} % of bare" if bare else ""
+    runs = ", ".join(f"{x:.1f}" for x in t["mb_per_s_rounds"])
+    return [
+        (
+            f"original-size transfer {t['bytes'] / 1e6:.1f} MB, two processes (median)",
+            f"{t['mb_per_s']:.1f} MB/s{ratio} (runs {runs})",
+            f"bare aiortc, two processes {bare['mb_per_s']:.1f} MB/s" if bare else "-",
+            ">= 90 % of bare aiortc",
+        ),
+        (
+            "text latency during that transfer, two processes",
+            f"p95 {t['text_latency_p95_ms']:.0f} ms, p50 {t['text_latency_p50_ms']:.0f} ms "
+            f"(n={t['text_samples']})",
+            f"bare aiortc p95 {bare['text_latency_p95_ms']:.0f} ms, "
+            f"p50 {bare['text_latency_p50_ms']:.0f} ms"
+            if bare
+            else "-",
+            "p95 <= 100 ms",
+        ),
+    ]
+
+
 def print_table(rows: list[Row]) -> None:
     headers = ("what", "p2pchat", "anchor (same run)", "target")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
@@ -421,7 +460,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, 5 MB payload")
     parser.add_argument(
         "--only",
-        default="pairing,transfer,photo,bare,wormhole,sanitize,tui",
+        default="pairing,transfer,twoproc,photo,bare,wormhole,sanitize,tui",
         help="comma-separated subset",
     )
     args = parser.parse_args()
@@ -437,6 +476,12 @@ def main() -> int:
         if "bare" in args.only:
             results["bare_aiortc_mb_per_s"] = loop.run_until_complete(bare_aiortc(args.megabytes))
             results["bare_connect_s"] = loop.run_until_complete(bare_connect(args.rounds))
+        if "bare" in args.only and "twoproc" in args.only:
+            from bench_two_process import bare_two_process
+
+            results["bare_two_process"] = loop.run_until_complete(
+                bare_two_process(args.megabytes, 1 if args.quick else 3)
+            )
     finally:
         loop.close()
     if "wormhole" in args.only:
