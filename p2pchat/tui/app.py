@@ -228,7 +228,7 @@ class P2PChatApp(ChatRequests):
         self.push_screen(ReconnectScreen(contact.petname))
         self._reconnect(self.service, contact)
 
-    @work(group="pairing", exit_on_error=False)
+    @work(group="pairing", exit_on_error=False, description="reconnect")
     async def _reconnect(self, service: Any, contact: Contact) -> None:
         try:
             await service.reconnect(contact.reconnect_psk, contact.identity_key)
@@ -317,7 +317,7 @@ class P2PChatApp(ChatRequests):
         self._send_outbox(self.service, self._outbox)
         return True
 
-    @work(group="pairing", exit_on_error=False)
+    @work(group="pairing", exit_on_error=False, description="invite")
     async def _invite(self, service: Any) -> None:
         try:
             code = await service.invite()
@@ -328,7 +328,7 @@ class P2PChatApp(ChatRequests):
             return
         self.post_message(PairingSucceeded(service, paired))
 
-    @work(group="pairing", exit_on_error=False)
+    @work(group="pairing", exit_on_error=False, description="join")
     async def _join(self, service: Any, code: str) -> None:
         try:
             await service.join(code)
@@ -394,7 +394,7 @@ class P2PChatApp(ChatRequests):
         self._close(message.service)
 
     # ----- service events ---------------------------------------------------------
-    @work(group="events", exit_on_error=False)
+    @work(group="events", exit_on_error=False, description="pump events")
     async def _pump_events(self, service: Any) -> None:
         try:
             async for event in service.events():
@@ -452,14 +452,14 @@ class P2PChatApp(ChatRequests):
             with contextlib.suppress(P2PChatError, TimeoutError, OSError):
                 await asyncio.wait_for(service.close(), CLOSE_TIMEOUT)
 
-    @work(group="close", exit_on_error=False)
+    @work(group="close", exit_on_error=False, description="close")
     async def _close(self, service: Any) -> None:
         # The session is over either way; a slow or broken close must not hang the UI.
         with contextlib.suppress(P2PChatError, TimeoutError, OSError):
             await asyncio.wait_for(service.close(), CLOSE_TIMEOUT)
         self.post_message(ServiceClosed(service))
 
-    @work(group="close", exit_on_error=False)
+    @work(group="close", exit_on_error=False, description="close and exit")
     async def _close_and_exit(self) -> None:
         service, self.service = self.service, None
         if service is not None:

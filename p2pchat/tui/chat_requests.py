@@ -49,7 +49,7 @@ class ChatRequests(App[int]):
     def _queue_image(self, message: ChatScreen.SendImage) -> None:
         self._outbox.put_nowait(("image", message.local_id, message.prepared, message.view_once))
 
-    @work(group="outbox", exit_on_error=False)
+    @work(group="outbox", exit_on_error=False, description="send outbox")
     async def _send_outbox(self, service: Any, outbox: asyncio.Queue[Any]) -> None:
         while True:
             kind, local_id, payload, view_once = await outbox.get()
@@ -83,7 +83,7 @@ class ChatRequests(App[int]):
         if self.service is not None:
             self._send_typing(self.service)
 
-    @work(group="typing", exclusive=True, exit_on_error=False)
+    @work(group="typing", exclusive=True, exit_on_error=False, description="send typing")
     async def _send_typing(self, service: Any) -> None:
         # Only a hint: if it cannot be sent, nothing is lost.
         with contextlib.suppress(P2PChatError):
@@ -94,7 +94,7 @@ class ChatRequests(App[int]):
         if self.service is not None:
             self._cancel(self.service, message.message_id)
 
-    @work(group="cancel", exit_on_error=False)
+    @work(group="cancel", exit_on_error=False, description="cancel")
     async def _cancel(self, service: Any, message_id: str) -> None:
         try:
             await service.cancel_transfer(message_id)
@@ -118,7 +118,7 @@ class ChatRequests(App[int]):
         if self.service is not None:
             self._send_timer(self.service, message.seconds)
 
-    @work(group="timer", exit_on_error=False)
+    @work(group="timer", exit_on_error=False, description="send timer")
     async def _send_timer(self, service: Any, seconds: int) -> None:
         # The TimerChanged event the service emits updates the screen on success.
         try:

@@ -187,14 +187,14 @@ class ChatPane(Vertical):
         peer_view_once = stage.paired[self.side].peer_view_once if stage.paired else False
         self.app.push_screen(SendDialog(path, prepare, peer_view_once=peer_view_once), chosen)
 
-    @work(group="pane-send", exit_on_error=False)
+    @work(group="pane-send", exit_on_error=False, description="send text worker")
     async def _send_text_worker(self, text: str) -> None:
         try:
             await self.send_text(text)
         except P2PChatError as error:
             self.notice(t("chat.send_failed", reason=safe_label(str(error), 300)), "error")
 
-    @work(group="pane-send", exit_on_error=False)
+    @work(group="pane-send", exit_on_error=False, description="send image worker")
     async def _send_image_worker(self, prepared: Any, view_once: bool) -> None:
         try:
             await self.send_image(prepared, view_once=view_once)
@@ -240,7 +240,7 @@ class ChatPane(Vertical):
         )
         self.app.push_screen(viewer, closed)
 
-    @work(group="pane-view-once", exit_on_error=False)
+    @work(group="pane-view-once", exit_on_error=False, description="send opened")
     async def _send_opened(self, message_id: str) -> None:
         stage = self.stage
         try:

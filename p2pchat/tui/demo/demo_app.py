@@ -116,7 +116,7 @@ class DemoApp(App[int]):
         return self.query_one(LessonPanel)
 
     # ----- the stage ----------------------------------------------------------------
-    @work(group="stage", exit_on_error=False)
+    @work(group="stage", exit_on_error=False, description="start stage")
     async def _start_stage(self) -> None:
         try:
             await self.stage.start()
@@ -174,7 +174,7 @@ class DemoApp(App[int]):
     def step_done(self, index: int) -> asyncio.Event:
         return self._steps_done.setdefault(index, asyncio.Event())
 
-    @work(group="lesson", exit_on_error=False)
+    @work(group="lesson", exit_on_error=False, description="run step")
     async def _run_step(self, index: int) -> None:
         step = STEPS[index]
         try:

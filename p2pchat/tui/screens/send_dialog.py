@@ -136,7 +136,7 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         preview_rows = min(PREVIEW_ROWS, max(MIN_PREVIEW_ROWS, body_rows - REPORT_ROWS))
         self.query_one("#send-preview").styles.height = preview_rows
 
-    @work(exclusive=True, group="prepare")
+    @work(exclusive=True, group="prepare", description="prepare")
     async def _prepare(self, original_size: bool) -> None:
         try:
             if self._data is None:

@@ -158,7 +158,7 @@ class ViewOnceScreen(ModalScreen[bool]):
         self._ticker = self.set_interval(TICK_SECONDS, self._tick)
         self._decode(view)
 
-    @work(thread=True, exclusive=True, group="view-once-decode")
+    @work(thread=True, exclusive=True, group="view-once-decode", description="decode")
     def _decode(self, view: memoryview) -> None:
         try:
             image = decode_from_memory(view)

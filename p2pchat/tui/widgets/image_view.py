@@ -124,7 +124,7 @@ class ImageView(Container, can_focus=True):
     def on_mount(self) -> None:
         self._decode(self.data)
 
-    @work(thread=True, exclusive=True, group="decode")
+    @work(thread=True, exclusive=True, group="decode", description="decode")
     def _decode(self, data: bytes) -> None:
         try:
             self.post_message(self.Decoded(decode_preview(data), ""))
