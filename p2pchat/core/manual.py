@@ -17,9 +17,13 @@ A pinned contact (``core.reconnect.Reconnect`` with fixed sides ``0``/``1``):
 
 Blob text: ``p2pc1`` + kind digit + ``.`` + base64url(msgpack list of byte
 strings + 4-byte SHA-256 check). SDPs travel compacted (``compact_sdp``): ICE
-credentials, the sha-256 DTLS fingerprint, the setup role and the candidates,
-which is all aiortc needs to rebuild one (``expand_sdp``). Everything is size-
-and type-checked; any defect is a ``RemoteProtocolError`` (or ``InvalidBlob``).
+credentials, the sha-256 DTLS fingerprint, the setup role and the candidates
+(address, port, type; the priority only when it is not the standard one for the
+type; never the private "related address" of a server-reflexive candidate),
+which is all aiortc needs to rebuild one (``expand_sdp``). The first-contact
+``version`` is a positional msgpack list, not the mailbox pairing's map: key
+names would be a fifth of the blob. Everything is size- and type-checked; any
+defect is a ``RemoteProtocolError`` (or ``InvalidBlob``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ import hmac
 import ipaddress
 import os
 import re
-import zlib
 from typing import Final
 
 import msgpack
@@ -53,6 +56,7 @@ from p2pchat.core.pairing import (
     APPID,
     PAKE_MESSAGE_SIZE,
     PROTOCOL_VERSION,
+    PeerVersion,
     decode_version,
     encode_capabilities,
     transcript_hash,
@@ -83,6 +87,10 @@ _FIELDS: Final = {
 }
 _BIND_LABEL: Final = b"p2pchat/v1 manual bind"
 _SETUPS: Final = ("actpass", "active", "passive")
+_TYPES: Final = {"host": "h", "srflx": "s", "relay": "r", "prflx": "p"}
+# RFC 8445 type preferences, as aioice gives them: a candidate whose priority is the
+# standard one for its type travels without it.
+_TYPE_PREFERENCE: Final = {"host": 126, "prflx": 110, "srflx": 100, "relay": 0}
 _TOKEN_RE: Final = re.compile(r"[A-Za-z0-9+/=._-]{1,256}")
 _CANDIDATE_RE: Final = re.compile(
     r"a=candidate:\S+ 1 udp (\d+) (\S+) (\d+) typ (host|srflx|relay|prflx)"
@@ -163,10 +171,10 @@ def compact_sdp(sdp: str) -> str:
                 values.setdefault(key, line[len(key) :].strip())
         match = _CANDIDATE_RE.match(line)
         if match:
-            priority, ip, port, typ, raddr, rport = match.groups()
-            item = f"{ip},{port},{typ},{priority}"
-            if raddr and rport:
-                item += f",{raddr},{rport}"
+            priority, ip, port, typ = match.groups()[:4]
+            item = f"{ip},{port},{_TYPES[typ]}"
+            if int(priority) != _standard_priority(typ):
+                item += f",{priority}"
             candidates.append(item)
     try:
         fingerprint = bytes.fromhex(values["a=fingerprint:sha-256 "].replace(":", ""))
@@ -203,15 +211,15 @@ def expand_sdp(compact: str) -> str:
         raise RemoteProtocolError("the peer sent no usable or too many candidates")
     lines = []
     first: tuple[str, int] | None = None
+    types = {letter: name for name, letter in _TYPES.items()}
     for index, item in enumerate(items):
         fields = item.split(",")
-        if len(fields) not in (4, 6) or fields[2] not in ("host", "srflx", "relay", "prflx"):
+        if len(fields) not in (3, 4) or fields[2] not in types:
             raise RemoteProtocolError("a candidate of the peer is malformed")
-        ip, port, priority = _ip(fields[0]), _number(fields[1], 65535), _number(fields[3], 2**32)
-        line = f"a=candidate:{index} 1 udp {priority} {ip} {port} typ {fields[2]}"
-        if len(fields) == 6:
-            line += f" raddr {_ip(fields[4])} rport {_number(fields[5], 65535)}"
-        lines.append(line)
+        typ = types[fields[2]]
+        ip, port = _ip(fields[0]), _number(fields[1], 65535)
+        priority = _number(fields[3], 2**32) if len(fields) == 4 else _standard_priority(typ)
+        lines.append(f"a=candidate:{index} 1 udp {priority} {ip} {port} typ {typ}")
         first = first or (ip, port)
     assert first is not None
     family = "IP6" if ":" in first[0] else "IP4"
@@ -239,6 +247,11 @@ def expand_sdp(compact: str) -> str:
     )
 
 
+def _standard_priority(typ: str) -> int:
+    """RFC 8445's recommended priority for component 1 (what aioice gives)."""
+    return (1 << 24) * _TYPE_PREFERENCE[typ] + (1 << 8) * 65535 + 255
+
+
 def _ip(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text))
@@ -253,6 +266,51 @@ def _number(text: str, high: int) -> int:
 
 
 # ------------------------------------------------------------ first contact (PAKE)
+
+
+def pack_version(identity: bytes, ephemeral: bytes, capabilities: Capabilities) -> bytes:
+    """Our ``version`` for a copy-paste pairing: ``[v, id, eph, [view_once, max image
+    bytes, max text chars, label]]``, the mailbox pairing's fields without their names."""
+    caps = encode_capabilities(capabilities)
+    return bytes(
+        msgpack.packb(
+            [
+                PROTOCOL_VERSION,
+                identity,
+                ephemeral,
+                [caps["view_once"], caps["max_image_bytes"], caps["max_text_chars"], caps["label"]],
+            ],
+            use_bin_type=True,
+        )
+    )
+
+
+def unpack_version(data: bytes) -> PeerVersion:
+    """The peer's ``pack_version``, checked exactly as the mailbox pairing checks its map."""
+
+    def refuse_ext(code: int, ext: bytes) -> object:
+        raise RemoteProtocolError("the peer's version message holds a msgpack extension")
+
+    try:
+        fields = msgpack.unpackb(data, raw=False, ext_hook=refuse_ext, strict_map_key=True)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise RemoteProtocolError("the peer's version message is malformed") from exc
+    if not (
+        isinstance(fields, list)
+        and len(fields) == 4
+        and isinstance(fields[3], list)
+        and len(fields[3]) == 4
+    ):
+        raise RemoteProtocolError("the peer's version message is malformed")
+    protocol, identity, ephemeral, (view_once, max_image, max_text, label) = fields
+    caps = {
+        "view_once": view_once,
+        "max_image_bytes": max_image,
+        "max_text_chars": max_text,
+        "label": label,
+    }
+    mapped = msgpack.packb({"v": protocol, "id": identity, "eph": ephemeral, "caps": caps})
+    return decode_version(bytes(mapped))
 
 
 def manual_code(random: crypto.RandomSource = os.urandom) -> str:
@@ -287,14 +345,8 @@ class ManualPairing:
         )
         self._ephemeral = new_ephemeral(random)
         self._own_pake = bytes(self._spake.start())
-        self._own_version = msgpack.packb(
-            {
-                "v": PROTOCOL_VERSION,
-                "id": bytes(identity.verify_key),
-                "eph": crypto.x25519_public(self._ephemeral),
-                "caps": encode_capabilities(capabilities),
-            },
-            use_bin_type=True,
+        self._own_version = pack_version(
+            bytes(identity.verify_key), crypto.x25519_public(self._ephemeral), capabilities
         )
         self._peer_pake = b""
         self._peer_version = b""
@@ -362,7 +414,8 @@ class ManualPairing:
 
     def _seal_own(self, phase: str, sdp: bytes) -> bytes:
         assert self._key is not None
-        plaintext = zlib.compress(msgpack.packb([self._own_version, sdp], use_bin_type=True), 9)
+        # Not compressed: keys and credentials are random, zlib would only add bytes.
+        plaintext = msgpack.packb([self._own_version, sdp], use_bin_type=True)
         # Each phase key (fresh PAKE key, per side and phase) seals exactly one message,
         # so a fixed nonce is safe and saves 24 bytes of every blob.
         box = nacl.secret.SecretBox(crypto.phase_key(self._key, self.side, phase))
@@ -371,24 +424,26 @@ class ManualPairing:
     def _open_peer(self, sealed: bytes, phase: str) -> None:
         assert self._key is not None
         box = nacl.secret.SecretBox(crypto.phase_key(self._key, self._peer_side, phase))
+        if len(sealed) > MAX_SEALED_PLAINTEXT + nacl.secret.SecretBox.MACBYTES:
+            self._done = True
+            raise RemoteProtocolError("the peer's sealed details are too long")
         try:
-            compressed = bytes(box.decrypt(sealed, _ONCE_NONCE))
+            plaintext = bytes(box.decrypt(sealed, _ONCE_NONCE))
         except nacl.exceptions.CryptoError as exc:
             self._done = True
             raise WrongCode() from exc
         try:
-            inflater = zlib.decompressobj()
-            plaintext = inflater.decompress(compressed, MAX_SEALED_PLAINTEXT)
-            if inflater.unconsumed_tail or not inflater.eof:
-                raise ValueError("too large or truncated")
             version, sdp = msgpack.unpackb(plaintext, raw=False)
             if not isinstance(version, bytes) or not isinstance(sdp, bytes):
                 raise ValueError("wrong field types")
             text = sdp.decode("ascii")
-        except (ValueError, TypeError, zlib.error, msgpack.UnpackException) as exc:
+            peer = unpack_version(version)
+        except (ValueError, TypeError, msgpack.UnpackException) as exc:
             self._done = True
             raise RemoteProtocolError("the peer's sealed details are malformed") from exc
-        peer = decode_version(version)
+        except RemoteProtocolError:
+            self._done = True
+            raise
         self._shared = crypto.x25519(self._ephemeral, peer.ephemeral)
         self._peer_version = version
         self.peer_identity = peer.identity
@@ -463,4 +518,6 @@ __all__ = [
     "encode_blob",
     "expand_sdp",
     "manual_code",
+    "pack_version",
+    "unpack_version",
 ]
