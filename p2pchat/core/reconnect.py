@@ -177,9 +177,10 @@ _S = ReconnectState
 class Reconnect:
     """One side of one reconnect attempt with one pinned contact. Single use.
 
-    ``peer_side`` may be given when both sides' ids are fixed in advance (the
-    copy-paste flow); the role is then known at once and the offerer may seal
-    its offer before the peer's hello arrives.
+    ``peer_side`` may be given when both sides' ids are fixed in advance (no
+    mailbox handing them out); the role is then known at once and the offerer may
+    seal its offer before the peer's hello arrives. The copy-paste meeting has
+    its own, more compact exchange: ``core.manual_pinned``.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Copy-paste signalling: drive ``core.manual`` / ``core.reconnect`` with a real link.
+"""Copy-paste signalling: drive ``core.manual`` / ``core.manual_pinned`` with a real link.
 
 No server: the caller supplies ``write(blob)`` (show a blob to the user) and
 ``read()`` (the blob the other person pasted back). These functions build the
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from p2pchat import events as ev
 from p2pchat.core import manual
 from p2pchat.core.errors import TransportError
-from p2pchat.core.reconnect import PHASE_ANSWER, PHASE_HELLO, PHASE_OFFER, Reconnect
+from p2pchat.core.manual_pinned import ManualReconnect
 from p2pchat.net.rtc import RtcLink
 from p2pchat.service import ChatService
 
@@ -69,59 +69,43 @@ async def join_first_contact(
     return await service.pair_over_link(link, pairing)
 
 
-def _reconnect(service: ChatService, psk: bytes, peer_identity: bytes, inviter: bool) -> Reconnect:
-    side, peer = (
-        (manual.INVITER_SIDE, manual.JOINER_SIDE)
-        if inviter
-        else (manual.JOINER_SIDE, manual.INVITER_SIDE)
-    )
-    return Reconnect(
+def _meeting(
+    service: ChatService, psk: bytes, peer_identity: bytes, inviter: bool
+) -> ManualReconnect:
+    return ManualReconnect(
         psk,
-        side,
+        inviter,
         service.identity,
         peer_identity,
         service._capabilities(),
         appid=service.config.appid,
-        peer_side=peer,
     )
 
 
 async def invite_pinned(
     service: ChatService, psk: bytes, peer_identity: bytes, write: Write, read: Read
 ) -> ev.Paired:
-    """A pinned contact: signed hello + offer out, signed hello + answer in."""
-    handshake = _reconnect(service, psk, peer_identity, inviter=True)
-    (hello,) = handshake.start()
+    """A pinned contact: our signed offer out, their signed answer in."""
+    meeting = _meeting(service, psk, peer_identity, inviter=True)
     link = _link(service)
     try:
-        offer = handshake.seal_sdp(manual.compact_sdp(await link.create_offer()))
-        write(manual.encode_blob(manual.KIND_PINNED_1, [hello.body, offer.body]))
-        peer_hello, answer = manual.decode_blob(await _read(read), manual.KIND_PINNED_2)
-        handshake.receive(PHASE_HELLO, manual.JOINER_SIDE, peer_hello)
-        handshake.receive(PHASE_ANSWER, manual.JOINER_SIDE, answer)
-        assert handshake.remote_sdp is not None
-        await link.accept_answer(manual.expand_sdp(handshake.remote_sdp))
+        write(meeting.first_blob(await link.create_offer()))
+        await link.accept_answer(meeting.receive_second(await _read(read)))
     except BaseException:
         await link.close()
         raise
-    return await service.pair_over_link(link, handshake)
+    return await service.pair_over_link(link, meeting)
 
 
 async def join_pinned(
     service: ChatService, psk: bytes, peer_identity: bytes, write: Write, read: Read
 ) -> ev.Paired:
-    handshake = _reconnect(service, psk, peer_identity, inviter=False)
-    (hello,) = handshake.start()
-    peer_hello, offer = manual.decode_blob(await _read(read), manual.KIND_PINNED_1)
-    handshake.receive(PHASE_HELLO, manual.INVITER_SIDE, peer_hello)
-    handshake.receive(PHASE_OFFER, manual.INVITER_SIDE, offer)
-    assert handshake.remote_sdp is not None
+    meeting = _meeting(service, psk, peer_identity, inviter=False)
+    offer = meeting.receive_first(await _read(read))
     link = _link(service)
     try:
-        answer_sdp = await link.accept_offer(manual.expand_sdp(handshake.remote_sdp))
-        answer = handshake.seal_sdp(manual.compact_sdp(answer_sdp))
-        write(manual.encode_blob(manual.KIND_PINNED_2, [hello.body, answer.body]))
+        write(meeting.second_blob(await link.accept_offer(offer)))
     except BaseException:
         await link.close()
         raise
-    return await service.pair_over_link(link, handshake)
+    return await service.pair_over_link(link, meeting)

@@ -35,7 +35,6 @@ from p2pchat.core.errors import (
 )
 from p2pchat.core.keys import Capabilities
 from p2pchat.core.labels import safe_label
-from p2pchat.core.manual import ManualPairing
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect, rendezvous_nameplate
 from p2pchat.events import TimerChanged
@@ -52,7 +51,12 @@ from p2pchat.service.config import (
 )
 from p2pchat.service.incoming_images import IncomingImages
 from p2pchat.service.pump import FramePump
-from p2pchat.service.rendezvous import announce_failure, exchange_bind, exchange_descriptions
+from p2pchat.service.rendezvous import (
+    BindingHandshake,
+    announce_failure,
+    exchange_bind,
+    exchange_descriptions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +232,7 @@ class ChatService:
     async def pair_over_link(
         self,
         link: RtcLink,
-        handshake: Reconnect | ManualPairing,
+        handshake: BindingHandshake,
         timeout: float = CONNECT_TIMEOUT,
     ) -> ev.Paired:
         """Finish a pairing whose SDPs travelled another way (copy-paste, no mailbox).
@@ -257,9 +261,7 @@ class ChatService:
             raise failure from None
         return self._paired_event()
 
-    async def _bind_and_start(
-        self, link: RtcLink, pairing: Pairing | Reconnect | ManualPairing
-    ) -> None:
+    async def _bind_and_start(self, link: RtcLink, pairing: BindingHandshake) -> None:
         """Open the channels, exchange and verify the bind, then run the session."""
         keys, early = await exchange_bind(link, pairing)
         if self.config.peer_check is not None:

@@ -12,16 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 from p2pchat.core.errors import P2PChatError, RemoteProtocolError, WrongCode
 from p2pchat.core.keys import Channel, SessionKeys
-from p2pchat.core.manual import ManualPairing
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink
 from p2pchat.service.config import CONNECT_TIMEOUT
+
+
+class BindingHandshake(Protocol):
+    """What the bind needs of any handshake: code, reconnect or copy-paste."""
+
+    def bind_message(self) -> bytes: ...
+
+    def receive_bind(self, data: bytes) -> SessionKeys: ...
+
 
 MAX_EARLY_FRAMES: Final = 64
 ERROR_PHASE: Final = "error"  # tells the other side to stop waiting; carries no secret
@@ -71,7 +79,7 @@ async def exchange_descriptions(
 
 
 async def exchange_bind(
-    link: RtcLink, pairing: Pairing | Reconnect | ManualPairing
+    link: RtcLink, pairing: BindingHandshake
 ) -> tuple[SessionKeys, list[tuple[Channel, bytes]]]:
     """Open the channels, send our bind and verify the peer's.
 
