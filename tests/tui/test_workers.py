@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from PIL import Image
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.worker import Worker
@@ -86,3 +87,21 @@ async def test_the_join_worker_does_not_hold_the_code(embedded_mailbox: str) -> 
             await pilot.pause(0.02)
     assert "join" in descriptions, descriptions
     assert not [d for d in descriptions if secret_word in d], descriptions
+
+
+async def test_a_photo_decoded_after_its_message_went_is_dropped_quietly() -> None:
+    """A message removed while its photo decodes must not crash the app.
+
+    Seen once on a loaded machine: a lesson cleared the chat while a decode was in
+    flight; the view, cut off from the app but not yet pruned, got its Decoded.
+    A view that is not attached is exactly that state.
+    """
+    app = OneImage()
+    async with app.run_test() as pilot:
+        await app.workers.wait_for_complete()
+        orphan = ImageView(GPS_PHOTO.read_bytes(), renderer="halfcell")
+        assert not orphan.is_attached
+        await orphan.on_image_view_decoded(ImageView.Decoded(Image.new("RGB", (8, 8)), ""))
+        await orphan.on_image_view_decoded(ImageView.Decoded(None, "broken"))
+        await pilot.pause()
+        assert app.is_running and not orphan.children

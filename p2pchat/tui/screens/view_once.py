@@ -171,7 +171,7 @@ class ViewOnceScreen(ModalScreen[bool]):
 
     async def on_view_once_screen_decoded(self, message: Decoded) -> None:
         message.stop()
-        if self.finished:
+        if self.finished or not self.is_attached:
             wipe_pixels(message.image)
             return
         stage = self.query_one("#view-once-stage", Container)

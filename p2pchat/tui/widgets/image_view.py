@@ -133,7 +133,13 @@ class ImageView(Container, can_focus=True):
 
     async def on_image_view_decoded(self, message: ImageView.Decoded) -> None:
         message.stop()
+        # The message may have gone while the photo was decoding (a disappearing
+        # timer, a view-once expiry, a lesson moving on): then there is nowhere to show it.
+        if not self.is_attached:
+            return
         await self.query(".image-placeholder").remove()
+        if not self.is_attached:
+            return
         if message.image is None:
             await self.mount(Static(t("image.undecodable", reason=message.error)))
             return
