@@ -149,6 +149,8 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         self.post_message(self.Prepared(prepared))
 
     async def on_send_dialog_prepared(self, message: Prepared) -> None:
+        if not self.is_attached:
+            return  # closed while the photo was being prepared
         self.prepared = message.prepared
         preview = self.query_one("#send-preview", VerticalScroll)
         await preview.remove_children()
@@ -166,6 +168,8 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         self.query_one("#send", Button).disabled = False
 
     async def on_send_dialog_prepare_failed(self, message: PrepareFailed) -> None:
+        if not self.is_attached:
+            return
         self.prepared = None
         await self.query_one("#send-preview", VerticalScroll).remove_children()
         report = self.query_one("#send-report", Static)
