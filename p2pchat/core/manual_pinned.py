@@ -54,7 +54,7 @@ from p2pchat.core.manual import (
     unpack_version,
 )
 from p2pchat.core.pairing import APPID
-from p2pchat.core.reconnect import PSK_SIZE, IdentityMismatch
+from p2pchat.core.reconnect import IdentityMismatch, check_psk
 
 SALT_SIZE: Final = 16
 _NONCE: Final = bytes(nacl.secret.SecretBox.NONCE_SIZE)
@@ -82,11 +82,9 @@ class ManualReconnect:
         appid: str = APPID,
         random: crypto.RandomSource = os.urandom,
     ) -> None:
-        if not isinstance(psk, bytes) or len(psk) != PSK_SIZE:
-            raise LocalProtocolError(f"a reconnect key is {PSK_SIZE} bytes")
         if not isinstance(pinned_peer_identity, bytes) or len(pinned_peer_identity) != 32:
             raise LocalProtocolError("the pinned identity key must be 32 bytes")
-        self._psk = psk
+        self._psk = check_psk(psk)
         self._identity = identity
         self._pinned = pinned_peer_identity
         self._capabilities = capabilities
@@ -95,10 +93,11 @@ class ManualReconnect:
         self._peer_side = JOINER_SIDE if inviter else INVITER_SIDE
         self.role: Role = "offerer" if inviter else "answerer"
         self._ephemeral = new_ephemeral(random)
-        self._own_salt = bytes(random(SALT_SIZE))
-        if len(self._own_salt) != SALT_SIZE:
+        own_salt = bytes(random(SALT_SIZE))
+        if len(own_salt) != SALT_SIZE:
             raise LocalProtocolError("the random source gave too few bytes")
-        self._salts: tuple[bytes, bytes] | None = None  # (inviter's, joiner's)
+        # Each side knows its own salt from the start and the other's from its blob.
+        self._salts = {self.side: own_salt, self._peer_side: b""}
         self._payloads: dict[str, bytes] = {}
         self._shared = b""
         self.peer_identity: bytes | None = None
@@ -110,25 +109,24 @@ class ManualReconnect:
     # --- the inviter: blob 1, then blob 2 in ----------------------------------------
     def first_blob(self, offer_sdp: str) -> str:
         self._require(inviter=True, step=not self._payloads)
-        return encode_blob(KIND_PINNED_1, [self._own_salt, self._seal_own(offer_sdp)])
+        return encode_blob(KIND_PINNED_1, [self._salts[self.side], self._seal_own(offer_sdp)])
 
     def receive_second(self, blob: str) -> str:
         """The joiner's answer SDP (full form), once its blob opened and verified."""
         self._require(inviter=True, step=len(self._payloads) == 1)
-        salt, sealed = self._checked(decode_blob(blob, KIND_PINNED_2))
-        self._salts = (self._own_salt, salt)
+        self._salts[JOINER_SIDE], sealed = self._checked(decode_blob(blob, KIND_PINNED_2))
         return self._open_peer(sealed)
 
     # --- the joiner: blob 1 in, then blob 2 ------------------------------------------
     def receive_first(self, blob: str) -> str:
         """The inviter's offer SDP (full form), once its blob opened and verified."""
         self._require(inviter=False, step=not self._payloads)
-        salt, sealed = self._checked(decode_blob(blob, KIND_PINNED_1))
-        return self._open_peer(sealed, inviter_salt=salt)
+        self._salts[INVITER_SIDE], sealed = self._checked(decode_blob(blob, KIND_PINNED_1))
+        return self._open_peer(sealed)
 
     def second_blob(self, answer_sdp: str) -> str:
         self._require(inviter=False, step=len(self._payloads) == 1)
-        return encode_blob(KIND_PINNED_2, [self._own_salt, self._seal_own(answer_sdp)])
+        return encode_blob(KIND_PINNED_2, [self._salts[self.side], self._seal_own(answer_sdp)])
 
     # --- internals --------------------------------------------------------------------
     def _require(self, *, inviter: bool, step: bool) -> None:
@@ -148,9 +146,8 @@ class ManualReconnect:
     def _salt_bytes(self, side: str) -> bytes:
         """What ``side``'s key and signature cover: the inviter's salt, then the joiner's."""
         if side == INVITER_SIDE:
-            return self._salts[0] if self._salts else self._own_salt
-        assert self._salts is not None
-        return self._salts[0] + self._salts[1]
+            return self._salts[INVITER_SIDE]
+        return self._salts[INVITER_SIDE] + self._salts[JOINER_SIDE]
 
     def _box(self, side: str) -> nacl.secret.SecretBox:
         return nacl.secret.SecretBox(
@@ -161,11 +158,6 @@ class ManualReconnect:
         return hash_items((_SIGNATURE_LABEL, side.encode(), self._salt_bytes(side), ephemeral, sdp))
 
     def _seal_own(self, sdp_text: str) -> bytes:
-        if self.side == INVITER_SIDE:
-            self._salts = None  # only our salt is known yet
-        else:
-            assert self._salts is not None
-            self._salts = (self._salts[0], self._own_salt)
         sdp = compact_sdp(sdp_text).encode("ascii")
         ephemeral = crypto.x25519_public(self._ephemeral)
         version = pack_version(bytes(self._identity.verify_key), ephemeral, self._capabilities)
@@ -174,9 +166,7 @@ class ManualReconnect:
         self._payloads[self.side] = payload
         return bytes(self._box(self.side).encrypt(payload, _NONCE).ciphertext)
 
-    def _open_peer(self, sealed: bytes, *, inviter_salt: bytes | None = None) -> str:
-        if inviter_salt is not None:
-            self._salts = (inviter_salt, b"")  # the joiner's salt joins in second_blob
+    def _open_peer(self, sealed: bytes) -> str:
         try:
             try:
                 payload = bytes(self._box(self._peer_side).decrypt(sealed, _NONCE))
@@ -214,12 +204,13 @@ class ManualReconnect:
 
     # --- bind (over the data channel) ---------------------------------------------------
     def transcript(self) -> bytes:
-        if len(self._payloads) != 2 or self._salts is None:
+        if len(self._payloads) != 2:
             raise LocalProtocolError("the transcript is complete only after both blobs")
         return hash_items(
             (
                 _TRANSCRIPT_LABEL,
-                *self._salts,
+                self._salts[INVITER_SIDE],
+                self._salts[JOINER_SIDE],
                 self._payloads[INVITER_SIDE],
                 self._payloads[JOINER_SIDE],
                 self.appid.encode("utf-8"),

@@ -100,13 +100,14 @@ def rendezvous_nameplate(psk: bytes) -> str:
     the mailbox server can tell that the same pair met again, as it can from
     their IP addresses anyway.
     """
-    _check_psk(psk)
+    check_psk(psk)
     number = int.from_bytes(_psk_key(psk, "nameplate")[:8], "big")
     low = 10 ** (NAMEPLATE_DIGITS - 1)
     return str(low + number % (9 * low))
 
 
-def _check_psk(psk: object) -> bytes:
+def check_psk(psk: object) -> bytes:
+    """``psk`` if it is a reconnect key (PSK_SIZE bytes), else LocalProtocolError."""
     if not isinstance(psk, bytes) or len(psk) != PSK_SIZE:
         raise LocalProtocolError(f"a reconnect key is {PSK_SIZE} bytes")
     return psk
@@ -195,7 +196,7 @@ class Reconnect:
         peer_side: str | None = None,
         random: crypto.RandomSource = os.urandom,
     ) -> None:
-        self._psk = _check_psk(psk)
+        self._psk = check_psk(psk)
         self.side = validate_side(side, LocalProtocolError, "our side id")
         if not isinstance(pinned_peer_identity, bytes) or len(pinned_peer_identity) != 32:
             raise LocalProtocolError("the pinned identity key must be 32 bytes")
