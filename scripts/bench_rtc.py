@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection
 
 from p2pchat.net.loop import install_best_event_loop, run
 from p2pchat.net.rtc import SEND_BUFFER_LIMIT, loopback_only
@@ -26,10 +26,33 @@ from p2pchat.net.rtc import SEND_BUFFER_LIMIT, loopback_only
 CHUNK_BYTES = 60 * 1024
 
 
+def pace_on_low_buffer(channel: RTCDataChannel) -> asyncio.Event:
+    """The event ``send_paced`` waits on: set when ``channel`` drains to half the limit."""
+    low = asyncio.Event()
+    channel.bufferedAmountLowThreshold = SEND_BUFFER_LIMIT // 2
+    channel.on("bufferedamountlow", low.set)
+    return low
+
+
+async def send_paced(
+    channel: RTCDataChannel, low: asyncio.Event, total: int, chunk_bytes: int = CHUNK_BYTES
+) -> None:
+    """``total`` random bytes in ``chunk_bytes`` messages, never more than
+    ``SEND_BUFFER_LIMIT`` queued: what p2pchat's own sender allows itself."""
+    payload = os.urandom(chunk_bytes)
+    sent = 0
+    while sent < total:
+        size = min(chunk_bytes, total - sent)
+        if channel.bufferedAmount + size > SEND_BUFFER_LIMIT:
+            low.clear()
+            await low.wait()
+        channel.send(payload[:size])
+        sent += size
+
+
 async def bare_throughput(megabytes: float, *, chunk_bytes: int = CHUNK_BYTES) -> float:
     """MB/s (10^6 bytes) from the first send until the last byte has arrived."""
     total = int(megabytes * 1_000_000)
-    payload = os.urandom(chunk_bytes)
     with loopback_only():
         sender_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         receiver_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -48,9 +71,7 @@ async def bare_throughput(megabytes: float, *, chunk_bytes: int = CHUNK_BYTES) -
                     done.set()
 
             inc.on("message", on_message)
-            low = asyncio.Event()
-            out.bufferedAmountLowThreshold = SEND_BUFFER_LIMIT // 2
-            out.on("bufferedamountlow", low.set)
+            low = pace_on_low_buffer(out)
 
             await sender_pc.setLocalDescription(await sender_pc.createOffer())
             await receiver_pc.setRemoteDescription(sender_pc.localDescription)
@@ -61,14 +82,7 @@ async def bare_throughput(megabytes: float, *, chunk_bytes: int = CHUNK_BYTES) -
                 await asyncio.sleep(0.01)
 
             started = time.perf_counter()
-            sent = 0
-            while sent < total:
-                size = min(chunk_bytes, total - sent)
-                if out.bufferedAmount + size > SEND_BUFFER_LIMIT:
-                    low.clear()
-                    await low.wait()
-                out.send(payload[:size])
-                sent += size
+            await send_paced(out, low, total, chunk_bytes)
             await asyncio.wait_for(done.wait(), 120)
             elapsed = time.perf_counter() - started
         finally:

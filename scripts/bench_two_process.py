@@ -27,7 +27,6 @@ import time
 from multiprocessing.queues import Queue
 from typing import Any
 
-CHUNK_BYTES = 60 * 1024
 TEXT_INTERVAL = 0.05
 ROUNDS = 3
 
@@ -180,8 +179,7 @@ def _bare_receiver(total: int, offers: Queue[Any], out: Queue[Any]) -> None:
 
 async def bare_round(megabytes: float) -> dict[str, Any]:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-
-    from p2pchat.net.rtc import SEND_BUFFER_LIMIT
+    from bench_rtc import pace_on_low_buffer, send_paced
 
     total = int(megabytes * 1_000_000)
     ctx = _context()
@@ -195,9 +193,7 @@ async def bare_round(megabytes: float) -> dict[str, Any]:
         control = pc.createDataChannel("control", negotiated=True, id=0, ordered=True)
         opened = asyncio.Event()
         data.on("open", opened.set)
-        low = asyncio.Event()
-        data.bufferedAmountLowThreshold = SEND_BUFFER_LIMIT // 2
-        data.on("bufferedamountlow", low.set)
+        low = pace_on_low_buffer(data)
         await pc.setLocalDescription(await pc.createOffer())
         offers.put((pc.localDescription.sdp, pc.localDescription.type))
         sdp, kind = await _from_queue(out)
@@ -209,18 +205,10 @@ async def bare_round(megabytes: float) -> dict[str, Any]:
                 control.send(repr(time.perf_counter()))
                 await asyncio.sleep(TEXT_INTERVAL)
 
-        payload = os.urandom(CHUNK_BYTES)
         started = time.perf_counter()
         chatting = asyncio.ensure_future(chatter())
-        sent = 0
         try:
-            while sent < total:
-                size = min(CHUNK_BYTES, total - sent)
-                if data.bufferedAmount + size > SEND_BUFFER_LIMIT:
-                    low.clear()
-                    await low.wait()
-                data.send(payload[:size])
-                sent += size
+            await send_paced(data, low, total)
             finished, latencies = await _from_queue(out, 300)
         finally:
             chatting.cancel()
