@@ -10,6 +10,8 @@ waited forever for a close that would never finish.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiortc
@@ -33,6 +35,18 @@ async def next_of(service: ChatService, kind: type[ev.ServiceEvent]) -> ev.Servi
             return event
 
 
+@contextlib.asynccontextmanager
+async def paired(url: str) -> AsyncIterator[tuple[ChatService, ChatService]]:
+    """Alice and Bob paired on loopback; both closed (bounded) afterwards."""
+    alice, bob = ChatService(config(url, "alice")), ChatService(config(url, "bob"))
+    try:
+        await bob.join(await alice.invite())
+        await asyncio.gather(alice.wait_paired(DEADLINE), bob.wait_paired(DEADLINE))
+        yield alice, bob
+    finally:
+        await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
+
+
 @pytest.fixture
 def slow_sctp_stop(monkeypatch: pytest.MonkeyPatch) -> None:
     """aiortc's close takes a while, as on a loaded machine: the window the race needs."""
@@ -48,13 +62,7 @@ def slow_sctp_stop(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_close_during_the_shutdown_a_goodbye_started_returns(
     embedded_mailbox: str, slow_sctp_stop: None
 ) -> None:
-    alice = ChatService(config(embedded_mailbox, "alice"))
-    bob = ChatService(config(embedded_mailbox, "bob"))
-    try:
-        code = await alice.invite()
-        await bob.join(code)
-        await asyncio.gather(alice.wait_paired(DEADLINE), bob.wait_paired(DEADLINE))
-
+    async with paired(embedded_mailbox) as (alice, bob):
         alice_closing = asyncio.ensure_future(alice.close())
         await next_of(bob, ev.PeerLeft)
         # Bob's own shutdown is under way now; closing again must join it, not break it.
@@ -66,18 +74,10 @@ async def test_close_during_the_shutdown_a_goodbye_started_returns(
         assert bob.state == "closed"
         await next_of(bob, ev.Closed)
         await asyncio.wait_for(alice_closing, DEADLINE)
-    finally:
-        await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
 
 
 async def test_close_twice_at_once_on_a_paired_service(embedded_mailbox: str) -> None:
-    alice = ChatService(config(embedded_mailbox, "alice"))
-    bob = ChatService(config(embedded_mailbox, "bob"))
-    try:
-        code = await alice.invite()
-        await bob.join(code)
-        await asyncio.gather(alice.wait_paired(DEADLINE), bob.wait_paired(DEADLINE))
-
+    async with paired(embedded_mailbox) as (alice, bob):
         first, second = asyncio.ensure_future(alice.close()), asyncio.ensure_future(alice.close())
         done, pending = await asyncio.wait([first, second], timeout=DEADLINE)
         assert not pending, "one of two simultaneous closes never returned"
@@ -85,5 +85,3 @@ async def test_close_twice_at_once_on_a_paired_service(embedded_mailbox: str) ->
         assert alice.state == "closed"
         # The goodbye went out once and bob heard it.
         assert isinstance(await next_of(bob, ev.PeerLeft), ev.PeerLeft)
-    finally:
-        await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)

@@ -9,6 +9,7 @@ invite code kept in memory as plain text. Every ``@work`` in the TUI names itsel
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -48,17 +49,24 @@ def test_every_work_decorator_in_the_tui_names_itself() -> None:
     assert work_decorators_without_description() == []
 
 
+def worker_descriptions() -> tuple[list[str], Callable[[Message], None]]:
+    """A list, and a ``message_hook`` that appends each worker's description to it."""
+    descriptions: list[str] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, Worker.StateChanged):
+            descriptions.append(message.worker.description)
+
+    return descriptions, hook
+
+
 class OneImage(App[None]):
     def compose(self) -> ComposeResult:
         yield ImageView(GPS_PHOTO.read_bytes(), renderer="halfcell")
 
 
 async def test_decoding_a_photo_keeps_its_bytes_out_of_the_worker() -> None:
-    descriptions: list[str] = []
-
-    def hook(message: Message) -> None:
-        if isinstance(message, Worker.StateChanged):
-            descriptions.append(message.worker.description)
+    descriptions, hook = worker_descriptions()
 
     app = OneImage()
     async with app.run_test(message_hook=hook) as pilot:
@@ -72,11 +80,7 @@ async def test_decoding_a_photo_keeps_its_bytes_out_of_the_worker() -> None:
 async def test_the_join_worker_does_not_hold_the_code(embedded_mailbox: str) -> None:
     code = str(codes.generate("7"))
     secret_word = code.split("-")[1]
-    descriptions: list[str] = []
-
-    def hook(message: Message) -> None:
-        if isinstance(message, Worker.StateChanged):
-            descriptions.append(message.worker.description)
+    descriptions, hook = worker_descriptions()
 
     config = ServiceConfig(mailbox_url=embedded_mailbox, ice=IceSettings(), loopback=True)
     app = make_app(config, start="join", code=code, language="en", image_renderer="halfcell")
