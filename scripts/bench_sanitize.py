@@ -20,7 +20,7 @@ from p2pchat.core.errors import ImageRejected
 from p2pchat.media.samples import demo_photo
 from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "photos"
 SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".heic"}
 RUNS = 7
 

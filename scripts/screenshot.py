@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PHOTO = ROOT.parent / "shared" / "corpus" / "nikon-gps-DSCN0010.jpg"
+PHOTO = ROOT / "tests" / "data" / "photos" / "nikon-gps-DSCN0010.jpg"
 SIZE = (110, 32)
 DEADLINE = 60.0
 

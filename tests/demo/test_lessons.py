@@ -26,11 +26,12 @@ from p2pchat.tui.screens.send_dialog import SendDialog
 from p2pchat.tui.widgets.composer import Composer
 from p2pchat.tui.widgets.message_list import ImageMessage, TextMessage
 from p2pchat.tui.widgets.sealed import SealedPhoto
+from tests.photos import photo
 
 from .helpers import exiftool_tags, metadata_tags, text_of, until
 
 STEP_KEYS = [step.key for step in STEPS]
-GPS_PHOTO = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "nikon-gps-DSCN0010.jpg"
+GPS_PHOTO = photo("nikon-gps-DSCN0010.jpg")
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -169,15 +170,14 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
             ),
             "Alice received Bob's typed text",
         )
-        if GPS_PHOTO.exists():
-            composer.insert(f"/send {GPS_PHOTO}")
-            await pilot.press("enter")
-            await until(lambda: isinstance(app.screen, SendDialog), "the send dialog")
-            await until(lambda: not app.screen.query_one("#send", Button).disabled, "prepared")
-            await pilot.click("#send")
-            arrived = await stage.wait_for(
-                "alice", lambda e: isinstance(e, ev.ImageReceived) and bool(e.data)
-            )
-            assert "gps" not in inspect_image(arrived.data).categories()
+        composer.insert(f"/send {GPS_PHOTO}")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, SendDialog), "the send dialog")
+        await until(lambda: not app.screen.query_one("#send", Button).disabled, "prepared")
+        await pilot.click("#send")
+        arrived = await stage.wait_for(
+            "alice", lambda e: isinstance(e, ev.ImageReceived) and bool(e.data)
+        )
+        assert "gps" not in inspect_image(arrived.data).categories()
         await pilot.press("ctrl+q")
     assert not exported.exists()  # the demo leaves no conversation file behind

@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.photos import PHOTOS
+
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = PHOTOS
 
 
 def p2pchat_env(config_dir: Path, **extra: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Fuzzing the image sanitiser on the receive side (``sanitize(data, side="receive")``).
 
-Seeds: small real photos from ../shared/corpus (with their EXIF/GPS/text chunks)
+Seeds: small real photos from tests/data/photos (with their EXIF/GPS/text chunks)
 plus tiny images in the modes the decoders branch on (palette, grey, 16-bit, RGBA,
 CMYK and progressive JPEG, interlaced PNG), generated here. Mutations hit headers,
 chunk lengths, markers and compressed data. The sanitiser must return an image that
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from p2pchat.media.sanitize import SanitizePolicy, sanitize
-from tests.e2e.procs import CORPUS
+from tests.photos import photo
 from tests.fuzz.conftest import assert_only_p2pchat_errors, mutated
 
 RECEIVE = SanitizePolicy(max_long_edge=None, side="receive")
@@ -44,7 +44,7 @@ def _generated() -> list[bytes]:
     return out
 
 
-SEEDS = [(CORPUS / name).read_bytes() for name in CORPUS_SEEDS if (CORPUS / name).exists()]
+SEEDS = [photo(name).read_bytes() for name in CORPUS_SEEDS]
 SEEDS += _generated()
 FAST = settings(
     max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck)

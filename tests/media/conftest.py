@@ -11,20 +11,18 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".heic"}
+from tests.photos import PHOTOS, photo_files
+
+CORPUS = PHOTOS
 
 
 def corpus_files() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    return sorted(p for p in CORPUS.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return photo_files()
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"the sample corpus is missing at {CORPUS}")
+    photo_files()  # fails, never skips, when the repository's test data is missing
     return CORPUS
 
 

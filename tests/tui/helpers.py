@@ -15,9 +15,10 @@ from p2pchat.core.keys import SessionKeys
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ServiceConfig
 from p2pchat.tui.app import P2PChatApp, make_app
+from tests.photos import PHOTOS, photo
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-GPS_PHOTO = CORPUS / "nikon-gps-DSCN0010.jpg"
+CORPUS = PHOTOS
+GPS_PHOTO = photo("nikon-gps-DSCN0010.jpg")
 
 ALICE_KEY = nacl.signing.SigningKey(bytes(range(32)))
 BOB_KEY = nacl.signing.SigningKey(bytes(range(32, 64)))

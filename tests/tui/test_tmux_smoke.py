@@ -25,7 +25,7 @@ from .tmux import Pane, TmuxError, TmuxServer, tmux_available
 
 ROOT = Path(__file__).resolve().parents[2]
 P2PCHAT = Path(sys.executable).with_name("p2pchat")
-PHOTO_ARG = "../shared/corpus/nikon-gps-DSCN0010.jpg"
+PHOTO_ARG = "tests/data/photos/nikon-gps-DSCN0010.jpg"
 CODE_RE = re.compile(r"\b\d+-[a-z]+-[a-z]+-[a-z]+\b")
 # textual-image draws half cells with the upper/lower half block characters.
 HALF_BLOCKS = ("▀", "▄")
@@ -36,7 +36,6 @@ STEP_TIMEOUT = 30.0
 pytestmark = [
     pytest.mark.skipif(not tmux_available(), reason="tmux is not installed"),
     pytest.mark.skipif(not P2PCHAT.exists(), reason="the p2pchat console script is not installed"),
-    pytest.mark.skipif(not (ROOT / PHOTO_ARG).exists(), reason="the shared corpus is missing"),
 ]
 
 
