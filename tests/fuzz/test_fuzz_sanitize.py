@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from p2pchat.media.sanitize import SanitizePolicy, sanitize
-from tests.photos import photo
 from tests.fuzz.conftest import assert_only_p2pchat_errors, mutated
+from tests.photos import photo
 
 RECEIVE = SanitizePolicy(max_long_edge=None, side="receive")
 CORPUS_SEEDS = ["apple-runtime-gpsdirection.jpg", "png-text-alpha.png", "nikon-gps-DSCN0010.jpg"]
