@@ -12,21 +12,27 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from p2pchat.i18n import t
+
 Severity = Literal["high", "medium", "low"]
 
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
-# The summary leads with what identifies a place, a device or a person.
+# The summary leads with what identifies a place, then a person, then one device.
 _SUMMARY_ORDER = {
     name: rank
     for rank, name in enumerate(
         (
             "gps",
-            "device",
-            "serial",
+            "place",
             "person",
             "faces",
-            "place",
+            "serial",
+            "device",
             "trailer",
+            "transparent",
+            "provenance",
+            "unknown",
+            "preview",
             "thumbnail",
             "frames",
             "time",
@@ -111,7 +117,7 @@ class PrivacyReport:
 
 
 def importance(finding: Finding) -> tuple[int, int]:
-    """Sort key: what identifies a place, a device or a person first; then severity."""
+    """Sort key: a place, a person's name, a device serial first; then severity."""
     return (
         _SUMMARY_ORDER.get(finding.category, len(_SUMMARY_ORDER)),
         _SEVERITY_ORDER.get(finding.severity, 3),
@@ -119,5 +125,8 @@ def importance(finding: Finding) -> tuple[int, int]:
 
 
 def _short(finding: Finding) -> str:
+    key = finding.detail.get("i18n")
+    if isinstance(key, str) and key.startswith("report."):
+        return t(key)  # in the reader's language, not the worker's
     short = finding.detail.get("short")
     return str(short) if short else finding.message.rstrip(".")

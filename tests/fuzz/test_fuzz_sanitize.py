@@ -2,9 +2,12 @@
 
 Seeds: small real photos from tests/data/photos (with their EXIF/GPS/text chunks)
 plus tiny images in the modes the decoders branch on (palette, grey, 16-bit, RGBA,
-CMYK and progressive JPEG, interlaced PNG), generated here. Mutations hit headers,
-chunk lengths, markers and compressed data. The sanitiser must return an image that
-re-opens cleanly, or refuse with a ``P2PChatError`` (``ImageRejected``).
+CMYK and progressive JPEG, interlaced PNG), generated here, and the classes of issue 13:
+colour hidden under transparent pixels, palette and greyscale ``tRNS`` keys (8 and 16
+bits), JPEGs with unknown or vendor segments (APP4 text, APP11 JUMBF, Casio QVCI).
+Mutations hit headers, chunk lengths, markers and compressed data. The sanitiser must
+return an image that re-opens cleanly with no colour under a fully transparent pixel,
+or refuse with a ``P2PChatError`` (``ImageRejected``).
 """
 
 from __future__ import annotations
@@ -37,11 +40,38 @@ def _generated() -> list[bytes]:
         ("I;16", "PNG", {}),
         ("1", "PNG", {}),
         ("LA", "PNG", {"interlace": 1}),
+        ("L", "PNG", {"transparency": 40}),
+        ("I;16", "PNG", {"transparency": 0}),
+        ("RGB", "PNG", {"transparency": (0, 0, 0)}),
     ]:
         buffer = io.BytesIO()
         gradient.convert(mode).save(buffer, format=fmt, **options)
         out.append(buffer.getvalue())
+    # An area erased to transparency that still holds its colour.
+    erased = gradient.convert("RGB")
+    erased.putalpha(gradient.point(lambda value: 0 if value < 128 else value))
+    buffer = io.BytesIO()
+    erased.save(buffer, format="PNG")
+    out.append(buffer.getvalue())
+    out.append(_with_segments(out[0], [(0xE4, b"GPS 35.6586N 139.7454E"), (0xEB, _JUMBF)]))
+    out.append(_with_segments(out[0], [(0xE1, b"QVCI\x00" + bytes(range(64)))]))
     return out
+
+
+# A tiny APP11 JUMBF superbox (C2PA-style): "JP", instance, sequence, then boxes.
+_JUMBF = (
+    b"JP\x00\x01\x00\x00\x00\x01"
+    + b"\x00\x00\x00\x26jumb\x00\x00\x00\x1ejumd"
+    + b"c2pa\x00\x11\x00\x10\x80\x00\x00\xaa\x00\x38\x9b\x71\x03c2pa\x00"
+)
+
+
+def _with_segments(jpeg: bytes, segments: list[tuple[int, bytes]]) -> bytes:
+    inserted = b"".join(
+        bytes([0xFF, marker]) + (len(body) + 2).to_bytes(2, "big") + body
+        for marker, body in segments
+    )
+    return jpeg[:2] + inserted + jpeg[2:]
 
 
 SEEDS = [photo(name).read_bytes() for name in CORPUS_SEEDS]
@@ -62,6 +92,12 @@ def check(data: bytes) -> None:
         with Image.open(io.BytesIO(clean)) as image:
             assert image.format in ("JPEG", "PNG")
             image.load()
+            if image.mode == "RGBA":
+                # Nothing hidden under a fully transparent pixel.
+                transparent = image.getchannel("A").point(lambda a: 255 if a == 0 else 0)
+                hidden = Image.new("RGBA", image.size)
+                hidden.paste(image, mask=transparent)
+                assert hidden.convert("RGB").getbbox() is None, "colour under transparency"
 
 
 def test_seeds_sanitise():
