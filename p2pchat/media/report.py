@@ -32,6 +32,7 @@ _SUMMARY_ORDER = {
             "transparent",
             "provenance",
             "unknown",
+            "vendor",
             "preview",
             "thumbnail",
             "frames",
