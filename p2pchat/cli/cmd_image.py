@@ -160,7 +160,14 @@ def _write_atomically(target: Path, data: bytes, force: bool) -> None:
             os.replace(temporary, target)
         else:
             # A hard link never replaces: a file that appeared meanwhile is kept.
-            os.link(temporary, target)
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here (FAT, some shares): check, then rename
+                if os.path.lexists(target):
+                    raise FileExistsError(target) from None
+                os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
 

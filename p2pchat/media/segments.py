@@ -16,7 +16,7 @@ import struct
 from typing import Any
 
 from p2pchat.media.collector import FindingCollector, as_label, gps_finding
-from p2pchat.media.container_findings import thumbnail_finding
+from p2pchat.media.container_findings import png_text, thumbnail_finding
 from p2pchat.media.containers import Container
 from p2pchat.media.iptc import parse_iim, report_iim
 from p2pchat.media.jumbf import analyse_jumbf, jpeg_jumbf
@@ -232,9 +232,17 @@ def heif_boxes(data: bytes) -> list[tuple[str, int, int]]:
     return boxes
 
 
+_C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+
+
 def report_heif_boxes(data: bytes, out: FindingCollector) -> None:
     for kind, start, end in heif_boxes(data):
-        if kind not in _HEIF_KNOWN:
+        if kind == "uuid" and data[start : start + 16] == _C2PA_UUID:
+            # version and flags, a purpose string, a merkle offset, then the JUMBF store
+            at = data.find(b"jumb", start + 16, min(end, start + 256))
+            if at >= 4:
+                analyse_jumbf(data[at - 4 : end], "a HEIF uuid box", out)
+        elif kind not in _HEIF_KNOWN:
             name = as_label(kind, 8)
             what = f"An unknown top-level box {name!r}"
             _block_finding("unknown", name, what, data[start : min(end, start + _SCAN)], out)
@@ -260,6 +268,8 @@ def report_segments(
         for chunk, payload in container.segments:
             if chunk == "caBX":
                 analyse_jumbf(payload, "a PNG caBX chunk", out)
+            elif chunk in ("tEXt", "zTXt", "iTXt"):
+                _png_raw_profile(chunk, payload, out)
     elif kind == "WEBP":
         report_riff_chunks(container.segments, out)
         for chunk, payload in container.segments:
@@ -283,6 +293,21 @@ def report_segments(
                 else ("in the bytes after the image")
             )
             report_iim(records, where, out)
+
+
+def _png_raw_profile(chunk: str, payload: bytes, out: FindingCollector) -> None:
+    """ImageMagick's "Raw profile type iptc" (or 8bim): hex text around an IPTC record."""
+    key, value = png_text(chunk, payload)
+    if key.lower() not in ("raw profile type iptc", "raw profile type 8bim"):
+        return
+    lines = value.strip().split("\n")
+    try:
+        raw = bytes.fromhex("".join(line.strip() for line in lines[2:]))
+    except ValueError:
+        return
+    records = parse_iim(raw)
+    if records:
+        report_iim(records, f"in a PNG {chunk} chunk", out)
 
 
 def extended_xmp(segments: list[tuple[str, bytes]]) -> bytes:

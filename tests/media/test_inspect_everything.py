@@ -285,3 +285,27 @@ def test_crafted_files_come_out_clean_under_exiftool(tmp_path: Path) -> None:
             k: v for k, v in tags.items() if k not in ALLOWED_TAGS and not k.startswith("System:")
         }
         assert leaks == {}, f"{name}: {leaks}"
+
+
+def test_iptc_in_a_png_raw_profile_text_chunk() -> None:
+    record = b"\x1c\x02\x50\x00\x0bAiko Mori  \x1c\x02\x5a\x00\x07Sapporo"
+    text = f"\niptc\n{len(record):8d}\n{record.hex()}\n".encode()
+    for kind, body in (
+        (b"tEXt", b"Raw profile type iptc\x00" + text),
+        (b"zTXt", b"Raw profile type iptc\x00\x00" + zlib.compress(text)),
+    ):
+        report = inspect_image(png_with((kind, body)))
+        assert one(report, "iptc").detail["where"] == f"in a PNG {kind.decode()} chunk"
+        assert "Aiko Mori" in one(report, "person").message
+        assert "Sapporo" in one(report, "place").message
+
+
+def test_heif_c2pa_uuid_box_and_unknown_top_level_box() -> None:
+    heic = photo("iphone13promax.heic").read_bytes()
+    c2pa_uuid = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+    payload = c2pa_uuid + b"\x00\x00\x00\x00manifest\x00" + bytes(8) + c2pa_store()
+    data = heic + box(b"uuid", payload) + box(b"xtra", b"owner Ichiro")
+    report = inspect_image(data)
+    assert "a HEIF uuid box" in one(report, "provenance").message
+    assert "Hanako Yamada" in one(report, "person").message
+    assert "owner Ichiro" in one(report, "unknown").message
