@@ -133,7 +133,7 @@ def analyse_xmp(raw: bytes, out: FindingCollector) -> None:
     gps_prefix = ""
     history: list[str] = []
     region_names: list[str] = []
-    regions = bool(re.search(r"RegionInfo|mwg-rs:Regions|MPRI:Regions", xmp))
+    regions = bool(re.search(r"RegionInfo|mwg-rs:Regions|MPRI:Regions|ImageRegion", xmp))
     ids: list[str] = []
     for prefix, local, value in _xmp_properties(xmp):
         key = local.lower()
@@ -157,7 +157,9 @@ def analyse_xmp(raw: bytes, out: FindingCollector) -> None:
         elif key in _XMP_PLACE:
             add_named(out.places, _XMP_PLACE[key], text, f"XMP-{prefix}")
         elif (
-            key in ("persondisplayname", "name") and regions and prefix in ("MPReg", "mwg-rs", "MP")
+            key in ("persondisplayname", "name")
+            and regions
+            and prefix in ("MPReg", "mwg-rs", "MP", "Iptc4xmpExt")
         ):
             region_names.append(text)
         elif key == "action" and prefix == "stEvt":

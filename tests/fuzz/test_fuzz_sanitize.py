@@ -13,6 +13,8 @@ or refuse with a ``P2PChatError`` (``ImageRejected``).
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -67,6 +69,13 @@ def _generated() -> list[bytes]:
     out.append(buffer.getvalue())
     out.append(_with_segments(out[0], [(0xE4, b"GPS 35.6586N 139.7454E"), (0xEB, _JUMBF)]))
     out.append(_with_segments(out[0], [(0xE1, b"QVCI\x00" + bytes(range(64)))]))
+    # A PNG with a C2PA caBX chunk and an unknown chunk, after IHDR.
+    png = out[4]
+    extra = b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        for kind, body in ((b"caBX", _JUMBF[8:]), (b"prVW", b"GPS 35.6N 139.7E"))
+    )
+    out.append(png[:33] + extra + png[33:])
     return out
 
 

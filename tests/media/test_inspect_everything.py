@@ -309,3 +309,15 @@ def test_heif_c2pa_uuid_box_and_unknown_top_level_box() -> None:
     assert "a HEIF uuid box" in one(report, "provenance").message
     assert "Hanako Yamada" in one(report, "person").message
     assert "owner Ichiro" in one(report, "unknown").message
+
+
+def test_iptc_extension_image_region_names_a_face() -> None:
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description>'
+        b"<Iptc4xmpExt:ImageRegion><rdf:Bag><rdf:li rdf:parseType='Resource'>"
+        b"<Iptc4xmpExt:Name>Yuki Ito</Iptc4xmpExt:Name>"
+        b"</rdf:li></rdf:Bag></Iptc4xmpExt:ImageRegion>"
+        b"</rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    report = inspect_image(jpeg_with((0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + xmp)))
+    assert one(report, "faces").detail["names"] == ["Yuki Ito"]
