@@ -109,9 +109,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
 
     # textual-image asks the terminal about its graphics support; that must happen
     # before Textual takes the terminal over.
-    renderer = getattr(args, "images", "auto")
-    if not load_image_support():
-        renderer = "halfcell"
+    renderer = load_image_support(getattr(args, "images", "auto"))
 
     code = os.environ.get("P2PCHAT_CODE", "") if start == "join" else ""
     app = make_app(
