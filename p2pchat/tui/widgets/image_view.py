@@ -94,7 +94,7 @@ def load_image_support(renderer: str = "auto", environ: Mapping[str, str] | None
         with asked(start_marker, end_marker, timeout) as response:
             yield response
 
-    _terminal.capture_terminal_response = only_allowed  # type: ignore[assignment]
+    _terminal.capture_terminal_response = only_allowed
     try:
         import textual_image.widget
     except (ZeroDivisionError, OSError, ValueError, TimeoutError) as error:
