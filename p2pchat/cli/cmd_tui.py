@@ -29,13 +29,19 @@ def _add_tui_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    home = subparsers.add_parser("home", help=t("cli.home_help"))
+    home = subparsers.add_parser(
+        "home", help=t("cli.home_help"), description=t("cli.home_description")
+    )
     _add_tui_options(home)
     home.set_defaults(func=run_home)
-    invite = subparsers.add_parser("invite", help=t("cli.invite_help"))
+    invite = subparsers.add_parser(
+        "invite", help=t("cli.invite_help"), description=t("cli.invite_description")
+    )
     _add_tui_options(invite)
     invite.set_defaults(func=lambda args: _run(args, "invite"))
-    join = subparsers.add_parser("join", help=t("cli.join_help"))
+    join = subparsers.add_parser(
+        "join", help=t("cli.join_help"), description=t("cli.join_description")
+    )
     _add_tui_options(join)
     join.set_defaults(func=lambda args: _run(args, "join"))
 
@@ -109,9 +115,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
 
     # textual-image asks the terminal about its graphics support; that must happen
     # before Textual takes the terminal over.
-    renderer = getattr(args, "images", "auto")
-    if not load_image_support():
-        renderer = "halfcell"
+    renderer = load_image_support(getattr(args, "images", "auto"))
 
     code = os.environ.get("P2PCHAT_CODE", "") if start == "join" else ""
     app = make_app(

@@ -21,12 +21,14 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 from textual import on, work
+from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from p2pchat import events as ev
 from p2pchat.contacts_flow import ContactGuard, as_key_changed
@@ -42,6 +44,7 @@ from p2pchat.tui.messages import (
     ServiceClosed,
     ServiceEventPosted,
 )
+from p2pchat.tui.palette import app_commands, kept_system_commands
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.home import HomeScreen
@@ -136,6 +139,10 @@ class P2PChatApp(ChatRequests):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from app_commands(self, screen)
+        yield from kept_system_commands(super().get_system_commands(screen))
 
     async def action_quit(self) -> None:
         self.phase = "closing"
@@ -436,6 +443,25 @@ class P2PChatApp(ChatRequests):
             return
         service, self.service = self.service, None
         self._back_home("", status=t("contacts.blocked", name=petname))
+        if service is not None:
+            self._close(service)
+
+    @on(ChatScreen.RenameContact)
+    def _rename_from_chat(self, message: ChatScreen.RenameContact) -> None:
+        chat, book = self.chat_screen, self.contact_book
+        if chat is None or chat.contact is None or book is None:
+            return
+        try:
+            changed = book.rename(chat.contact.petname, message.new_petname)
+        except ContactError as error:
+            self.notify(str(error), severity="error")
+            return
+        chat.contact_renamed(changed)
+
+    @on(ChatScreen.BackHome)
+    def _chat_over_back_home(self) -> None:
+        service, self.service = self.service, None
+        self._back_home("")
         if service is not None:
             self._close(service)
 
