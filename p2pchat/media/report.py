@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from p2pchat.i18n import t
+from p2pchat.media.report_words import localized_short
 
 Severity = Literal["high", "medium", "low"]
 
@@ -80,7 +81,7 @@ class PrivacyReport:
     def summary(self) -> str:
         """One plain-words line: the most revealing things first."""
         if not self.findings:
-            return "no metadata found"
+            return t("report.no_metadata")
         ordered = sorted(self.findings, key=importance)
         return "; ".join(_short(finding) for finding in ordered)
 
@@ -129,5 +130,8 @@ def _short(finding: Finding) -> str:
     key = finding.detail.get("i18n")
     if isinstance(key, str) and key.startswith("report."):
         return t(key)  # in the reader's language, not the worker's
+    localized = localized_short(finding.category, finding.detail)
+    if localized is not None:
+        return localized
     short = finding.detail.get("short")
     return str(short) if short else finding.message.rstrip(".")
