@@ -21,6 +21,15 @@ from p2pchat.i18n import t
 #: Textual's own entries kept: theme, the keys panel, quit, maximise. Matched by
 #: callback name, not title, so a Textual translation cannot smuggle one back in.
 DROPPED_SYSTEM_CALLBACKS = frozenset({"deliver_screenshot", "<lambda>"})
+#: Textual's entries we keep, by callback name -> our catalogue key (so they speak Japanese).
+TEXTUAL_COMMAND_KEYS = {
+    "action_change_theme": "theme",
+    "action_quit": "quit",
+    "action_show_help_panel": "keys_panel",
+    "action_hide_help_panel": "keys_panel_hide",
+    "action_maximize": "maximize",
+    "action_minimize": "minimize",
+}
 
 
 def _command(key: str, callback: Callable[[], object]) -> SystemCommand:
@@ -51,9 +60,12 @@ def app_commands(app: Any, screen: Screen[Any]) -> Iterator[SystemCommand]:
 
 
 def kept_system_commands(commands: Iterable[SystemCommand]) -> Iterator[SystemCommand]:
-    """Textual's system commands without the screenshot entry."""
+    """Textual's system commands without the screenshot entry, named in our language."""
     for command in commands:
         name = getattr(command.callback, "__name__", "")
         if name in DROPPED_SYSTEM_CALLBACKS:
             continue
+        key = TEXTUAL_COMMAND_KEYS.get(name)
+        if key is not None:
+            command = SystemCommand(t(f"palette.{key}"), t(f"palette.{key}_help"), command.callback)
         yield command

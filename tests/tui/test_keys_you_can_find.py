@@ -124,7 +124,7 @@ async def test_palette_offers_the_apps_commands_and_no_screenshot() -> None:
         ):
             assert wanted in titles
         assert "Screenshot" not in titles
-        assert "Theme" in titles  # Textual's harmless ones stay
+        assert "Theme" in titles  # Textual's harmless ones stay, in our words
         kept = {
             c.title
             for c in kept_system_commands(app.__class__.__mro__[1].get_system_commands(app, chat))
@@ -171,3 +171,18 @@ async def test_help_screen_has_a_footer_and_closes_with_escape() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_speaks_japanese() -> None:
+    from p2pchat.i18n import set_language
+
+    app = offline_app()
+    async with app.run_test() as pilot:
+        chat = await open_chat(app, pilot)
+        set_language("ja")
+        try:
+            titles = {c.title for c in app.get_system_commands(chat)}
+        finally:
+            set_language("en")
+        assert {"安全番号を照合", "テーマ", "退出して終了"} <= titles
+        assert not {"Theme", "Keys", "Quit"} & titles
