@@ -195,7 +195,6 @@ class ChatService:
                 make_handshake,
                 self._open_link,
                 lambda message: self._emit(ev.Notice(message=message)),
-                time.time,
             )
             self._mailbox = None
             await self._bind_and_start(link, handshake)

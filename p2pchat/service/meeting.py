@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from p2pchat.core.errors import P2PChatError, TransportError
@@ -45,13 +46,14 @@ async def meet_contact(
     make_handshake: Callable[[str], Reconnect],
     open_link: Callable[[], RtcLink],
     notify: Callable[[str], None],
-    clock: Callable[[], float],
+    clock: Callable[[], float] | None = None,
 ) -> tuple[RtcLink, Reconnect]:
     """Meet the contact; the link holding both descriptions, and the handshake to bind.
 
     ``connect`` opens a new mailbox connection (the caller keeps it to close it on
     failure); ``make_handshake`` makes a fresh ``Reconnect`` for our side id.
     """
+    clock = clock or _now
     window, attempt = meeting_window(clock()), 0
     while True:
         mailbox = await connect()
@@ -77,6 +79,10 @@ async def meet_contact(
         with contextlib.suppress(P2PChatError):
             await mailbox.close("lonely")
         window, attempt = meeting_window(clock()), 0
+
+
+def _now() -> float:
+    return time.time()
 
 
 async def _until_window_ends(
