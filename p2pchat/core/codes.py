@@ -1,11 +1,13 @@
 """Invite codes: ``<nameplate>-<word>-<word>-<word>``, their parsing and completion.
 
 A code is the mailbox nameplate (a number the server allocated) and three words
-from the PGP word list carrying 24 random bits. Word ``i`` comes from
-``EVEN_WORDS`` when ``i`` is even and from ``ODD_WORDS`` otherwise, so a swapped
-or skipped word is caught here, before it costs the one online guess a code
-gives. ``InvalidCode`` messages quote what was typed: show them to the person
-typing, never log them.
+from the PGP word list. Word ``i`` comes from ``EVEN_WORDS`` when ``i`` is even
+and from ``ODD_WORDS`` otherwise, so a skipped word or one swapped with its
+neighbour is caught here, before it costs an online guess. Words 1 and 3 come
+from the same list, so the first never comes after the third in it: swapping
+them is caught too. That ordering costs one bit: 8,421,376 codes per nameplate
+(23 bits) instead of 16,777,216. ``InvalidCode`` messages quote what was typed:
+show them to the person typing, never log them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ MAX_CODE_CHARS: Final = 200  # far above any real code; longer input is refused 
 EXAMPLE_CODE: Final = f"7-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}"
 
 _EVEN_SET: Final = frozenset(EVEN_WORDS)
+_EVEN_INDEX: Final = {word: index for index, word in enumerate(EVEN_WORDS)}
 _ODD_SET: Final = frozenset(ODD_WORDS)
 # Hyphen look-alikes and the Japanese long-vowel mark that IMEs produce for "-";
 # NFKC has already folded full-width forms to ASCII when this runs.
@@ -56,6 +59,10 @@ def _check_nameplate(nameplate: str) -> None:
             f"A code starts with a number, like the 7 in {EXAMPLE_CODE}; "
             f"{nameplate!r} is not a number."
         )
+    if nameplate == "0":
+        raise InvalidCode(
+            f"A code's number starts at 1; 0 is not one. A code looks like {EXAMPLE_CODE}."
+        )
     if len(nameplate) > 1 and nameplate.startswith("0"):
         raise InvalidCode(
             f"The number at the start of the code has a leading zero; "
@@ -77,6 +84,16 @@ def _check_word(index: int, word: str) -> None:
     raise InvalidCode(f"The {ordinal} word {word!r} is not in the code word list.{hint}")
 
 
+def _check_order(words: tuple[str, ...]) -> None:
+    """Words 1 and 3 share a list; a code never has the first after the third in it."""
+    first, third = words[0], words[2]
+    if _EVEN_INDEX[first] > _EVEN_INDEX[third]:
+        raise InvalidCode(
+            f"The first and third words look swapped ({first!r} never comes before "
+            f"{third!r} in a code): check the order of the words, or ask for the code again."
+        )
+
+
 @dataclass(frozen=True)
 class InviteCode:
     """A well-formed code; ``str()`` gives the canonical ``7-word-word-word``."""
@@ -90,6 +107,7 @@ class InviteCode:
             raise InvalidCode(f"A code has exactly {WORD_COUNT} words.")
         for index, word in enumerate(self.words):
             _check_word(index, word)
+        _check_order(self.words)
 
     def __str__(self) -> str:
         return "-".join((self.nameplate, *self.words))
@@ -100,7 +118,8 @@ def generate(nameplate: str, random: Callable[[int], bytes] = os.urandom) -> Inv
     entropy = random(ENTROPY_BYTES)
     if len(entropy) != ENTROPY_BYTES:
         raise InvalidCode("The random source returned the wrong number of bytes.")
-    first, second, third = (words_for_position(i)[entropy[i]] for i in range(WORD_COUNT))
+    low, high = sorted((entropy[0], entropy[2]))  # first before third: a swap is a typo
+    first, second, third = EVEN_WORDS[low], ODD_WORDS[entropy[1]], EVEN_WORDS[high]
     return InviteCode(nameplate, (first, second, third))
 
 
@@ -115,7 +134,12 @@ def parse(text: str) -> InviteCode:
         raise InvalidCode("A code must be text.")
     if len(text) > MAX_CODE_CHARS:
         raise InvalidCode(f"That is far too long to be a code; a code looks like {EXAMPLE_CODE}.")
-    parts = [part for part in _SEPARATORS.split(_normalise(text)) if part]
+    normalised = _normalise(text).strip()
+    if _SEPARATORS.match(normalised):
+        raise InvalidCode(
+            f"A code starts with a number, like the 7 in {EXAMPLE_CODE}, not with a dash."
+        )
+    parts = [part for part in _SEPARATORS.split(normalised) if part]
     if not parts:
         raise InvalidCode(f"Type the code you were given; it looks like {EXAMPLE_CODE}.")
     nameplate, words = parts[0], parts[1:]
@@ -131,6 +155,7 @@ def parse(text: str) -> InviteCode:
         )
     for index, word in enumerate(words):
         _check_word(index, word)
+    _check_order(tuple(words))
     return InviteCode(nameplate, (words[0], words[1], words[2]))
 
 
@@ -157,9 +182,10 @@ def completions(prefix: str) -> list[str]:
     position = len(done)
     stem = "-".join((nameplate, *done)) + "-"
     more = "-" if position + 1 < WORD_COUNT else ""
-    return sorted(
-        stem + word + more for word in words_for_position(position) if word.startswith(partial)
-    )
+    # The third word never comes before the first in their shared list.
+    floor = _EVEN_INDEX[done[0]] if position == WORD_COUNT - 1 else 0
+    candidates = words_for_position(position)[floor:] if position != 1 else ODD_WORDS
+    return sorted(stem + word + more for word in candidates if word.startswith(partial))
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -31,7 +31,9 @@ from p2pchat.core.errors import (
     LocalProtocolError,
     P2PChatError,
     PeerLost,
+    RemoteProtocolError,
     TransportError,
+    WrongCode,
 )
 from p2pchat.core.keys import Capabilities
 from p2pchat.core.labels import safe_label
@@ -41,6 +43,7 @@ from p2pchat.events import TimerChanged
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink, ice_configuration
+from p2pchat.service import failed_codes
 from p2pchat.service.config import (
     CLOSE_GRACE,
     CONNECT_TIMEOUT,
@@ -83,6 +86,7 @@ class ChatService:
         self.connection_kind: ev.ConnectionKind = "unknown"
         self.rtt: float | None = None
         self.reconnect_psk: bytes | None = None
+        self._joined_code: bytes | None = None
         self._events: asyncio.Queue[ev.ServiceEvent] = asyncio.Queue()
         self._paired = asyncio.Event()
         self._pair_error: BaseException | None = None
@@ -126,6 +130,7 @@ class ChatService:
         """Join with a code read aloud by the other person; pairs in the background."""
         self._require_state("idle")
         parsed = codes.parse(code)  # InvalidCode before touching the network
+        self._joined_code = failed_codes.refuse_if_failed(parsed)
         self.state = "pairing"
         mailbox = await self._connect_mailbox()
         await mailbox.open(await mailbox.claim(parsed.nameplate))
@@ -315,6 +320,8 @@ class ChatService:
     async def _pairing_failed(self, error: BaseException) -> None:
         self.state = "failed"
         self._pair_error = error
+        if self._joined_code is not None and isinstance(error, WrongCode | RemoteProtocolError):
+            failed_codes.remember_failure(self._joined_code)
         if self._mailbox is not None:
             await announce_failure(self._mailbox, error)
         if self._link is not None:

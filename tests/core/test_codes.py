@@ -38,7 +38,7 @@ def test_generate_refuses_a_short_random_source_and_bad_nameplates():
         codes.generate("x", random=lambda size: bytes(size))
 
 
-@given(st.binary(min_size=3, max_size=3), st.integers(min_value=0, max_value=10**9))
+@given(st.binary(min_size=3, max_size=3), st.integers(min_value=1, max_value=10**9))
 def test_every_generated_code_round_trips(entropy, number):
     code = codes.generate(str(number), random=lambda size: entropy)
     assert codes.parse(str(code)) == code
@@ -204,3 +204,46 @@ def test_fuzz_parse_raises_only_invalid_code(text):
 def test_fuzz_parse_raises_only_invalid_code_long(text):
     _parse_or_invalid(text)
     assert isinstance(codes.completions(text), list)
+
+
+# --- issue 19 section 4 and issue 13 section 7: what must never reach the PAKE
+
+
+def test_swapping_the_first_and_third_word_is_a_typo_not_a_guess():
+    code = codes.generate("7", random=lambda size: bytes([3, 9, 200]))
+    first, second, third = code.words
+    assert codes.parse(f"7-{first}-{second}-{third}") == code
+    with pytest.raises(InvalidCode, match="first and third words look swapped"):
+        codes.parse(f"7-{third}-{second}-{first}")
+    with pytest.raises(InvalidCode, match="swapped"):
+        codes.InviteCode("7", (third, second, first))
+
+
+@given(st.binary(min_size=3, max_size=3))
+def test_no_generated_code_survives_a_swap_of_its_outer_words(entropy):
+    code = codes.generate("7", random=lambda size: entropy)
+    first, second, third = code.words
+    if first != third:
+        with pytest.raises(InvalidCode):
+            codes.parse(f"7-{third}-{second}-{first}")
+
+
+def test_the_last_word_completes_only_to_words_after_the_first():
+    first = EVEN_WORDS[200]
+    options = codes.completions(f"7-{first}-{ODD_WORDS[0]}-")
+    assert options == sorted(f"7-{first}-{ODD_WORDS[0]}-{word}" for word in EVEN_WORDS[200:])
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        f"-1-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}",
+        f" -1-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}",
+        f"\u2212 7 {EVEN_WORDS[0]} {ODD_WORDS[0]} {EVEN_WORDS[1]}",
+        f"0-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}",
+        f"00-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}",
+    ],
+)
+def test_negative_and_zero_nameplates_are_malformed(typed):
+    with pytest.raises(InvalidCode, match="number"):
+        codes.parse(typed)
