@@ -193,6 +193,8 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                 _status(f"timer set by {who}: {describe_timer(event.seconds)}")
             elif isinstance(event, ev.PeerLeft):
                 _status(f"{petname} left")
+            elif isinstance(event, ev.Notice):
+                _status(event.message)
             elif isinstance(event, ev.Failed):
                 print(f"p2pchat chat: {event.message}", file=sys.stderr)
                 exit_code = event.exit_code

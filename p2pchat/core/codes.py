@@ -23,7 +23,7 @@ from p2pchat.core.errors import InvalidCode
 from p2pchat.core.wordlist import EVEN_WORDS, ODD_WORDS
 
 WORD_COUNT: Final = 3
-ENTROPY_BYTES: Final = WORD_COUNT  # one byte (8 bits) per word: 24 bits
+ENTROPY_BYTES: Final = WORD_COUNT  # one byte per word; the ordering of words 1 and 3 costs a bit
 MAX_NAMEPLATE_DIGITS: Final = 10
 MAX_CODE_CHARS: Final = 200  # far above any real code; longer input is refused unread
 EXAMPLE_CODE: Final = f"7-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}"
@@ -114,7 +114,7 @@ class InviteCode:
 
 
 def generate(nameplate: str, random: Callable[[int], bytes] = os.urandom) -> InviteCode:
-    """A fresh code for ``nameplate`` with 24 bits from ``random`` (a CSPRNG by default)."""
+    """A fresh code for ``nameplate`` from 3 bytes of ``random`` (a CSPRNG by default)."""
     entropy = random(ENTROPY_BYTES)
     if len(entropy) != ENTROPY_BYTES:
         raise InvalidCode("The random source returned the wrong number of bytes.")

@@ -416,6 +416,9 @@ class P2PChatApp(ChatRequests):
                 self.post_message(PairingSucceeded(message.service, event))
             elif isinstance(event, ev.PeerLeft):
                 self.post_message(PairingFailed(message.service, event.reason))
+            elif isinstance(event, ev.Notice):
+                # Our own words (a moved meeting point), never the peer's.
+                self.notify(event.message, severity="warning", markup=False)
             # A Failed is left to the pairing worker: wait_paired() raises the error
             # itself, and a changed key needs the exception, not its text.
             return

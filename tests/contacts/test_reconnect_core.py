@@ -228,7 +228,7 @@ def test_psk_holder_with_another_identity_cannot_get_an_answer() -> None:
     # The thief of contacts.json re-signs everything with its own key: the hello is
     # refused for the pinned key, so no offer is ever accepted from it.
     thief = nacl.signing.SigningKey.generate()
-    a, b, id_a, id_b = _pair()
+    _, b, _, id_b = _pair()
     forged = Reconnect(PSK, "0000", thief, bytes(id_b.verify_key), Capabilities())
     (hello,) = forged.start()
     b.start()
