@@ -24,9 +24,12 @@ messages and keys live in ``core.reconnect_wire``.
 
 Session keys: ``HKDF(X25519(eph, eph_peer) || K, salt=transcript, info=direction)``
 with ``K`` derived from the PSK: fresh ephemerals give forward secrecy per
-session. The first failure is final, as in ``Pairing``: whoever holds only the
-reconnect key, or replays an old meeting, can stop a meeting but never learn an
-address from it.
+session. The PSK ratchets: a meeting that bound yields ``next_psk`` (from the
+PSK, the DH secret and the transcript) and the key it used becomes the
+fallback; the hello carries one box per key held, so a side that missed the
+last step still meets. The first failure is final, as in ``Pairing``: whoever
+holds only the reconnect key, or replays an old meeting, can stop a meeting but
+never learn an address from it.
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ from p2pchat.core.errors import DecryptError, LocalProtocolError, P2PChatError, 
 from p2pchat.core.handshake import (
     bind_message,
     check_sdp,
-    hash_items,
     new_ephemeral,
     session_keys,
     validate_side,
@@ -68,16 +70,20 @@ from p2pchat.core.reconnect_wire import (
     check_psk,
     decode_hello,
     hello_signed,
+    meeting_key,
     meeting_window,
+    next_psk,
+    open_hello,
     open_signed,
     pack_signed,
     psk_key,
+    reconnect_transcript,
     rendezvous_nameplate,
+    seal_hello,
     sealed_phase_key,
 )
 
 _BIND_LABEL = b"p2pchat/v1 reconnect bind"
-_TRANSCRIPT_LABEL = b"p2pchat/v2 reconnect transcript"
 
 
 class ReconnectState(enum.Enum):
@@ -91,13 +97,6 @@ class ReconnectState(enum.Enum):
     SDP_DONE = "sdp-done"
     PAIRED = "paired"
     FAILED = "failed"
-
-
-def reconnect_transcript(
-    hellos: tuple[bytes, bytes], offer_sdp: bytes, answer_sdp: bytes, appid: str
-) -> bytes:
-    """SHA-256 over length-prefixed items; hellos sorted so arrival order cannot matter."""
-    return hash_items((_TRANSCRIPT_LABEL, *sorted(hellos), offer_sdp, answer_sdp, appid.encode()))
 
 
 _S = ReconnectState
@@ -127,9 +126,14 @@ class Reconnect:
         capabilities: Capabilities,
         *,
         appid: str = APPID,
+        previous_psk: bytes | None = None,
         random: crypto.RandomSource = os.urandom,
     ) -> None:
-        self._psk = check_psk(psk)
+        # Current key first: the newest key both sides hold is the one used.
+        self._psks = [check_psk(psk)]
+        if previous_psk is not None and check_psk(previous_psk) != psk:
+            self._psks.append(previous_psk)
+        self._psk = b""  # the key of this meeting, once the peer's hello opened
         self.side = validate_side(side, LocalProtocolError, "our side id")
         if not isinstance(pinned_peer_identity, bytes) or len(pinned_peer_identity) != 32:
             raise LocalProtocolError("the pinned identity key must be 32 bytes")
@@ -202,7 +206,7 @@ class Reconnect:
         )
         if len(self._own_hello) > MAX_HELLO_PLAINTEXT:
             raise LocalProtocolError("our capabilities are too large (shorten the label)")
-        sealed = crypto.seal(self._hello_key(self.side), self._own_hello, self._random)
+        sealed = seal_hello(self._psks, self.side, self._own_hello, self._random)
         self._state = _S.SENT_HELLO
         return [Outgoing(PHASE_HELLO, sealed)]
 
@@ -252,17 +256,12 @@ class Reconnect:
         return []
 
     def _receive_hello(self, peer_side: str, body: bytes) -> list[Outgoing]:
-        try:
-            plaintext = crypto.open_sealed(self._hello_key(peer_side), body)
-        except DecryptError as exc:
-            raise NotTheContact(
-                "Someone who does not hold this contact's reconnect key answered at the "
-                "meeting point; the session was stopped."
-            ) from exc
+        psk, plaintext = open_hello(self._psks, peer_side, body)
         hello = decode_hello(plaintext, peer_side)
         if not hmac.compare_digest(hello.identity, self._pinned):
             raise IdentityMismatch(self._pinned, hello.identity)
         self._shared_secret = crypto.x25519(self._ephemeral_private, hello.ephemeral)
+        self._psk = psk
         self._peer_side = peer_side
         self._role = "offerer" if self.side < peer_side else "answerer"
         self._peer_hello = hello
@@ -305,9 +304,6 @@ class Reconnect:
         )
         key = sealed_phase_key(self._psk, self._shared_secret, self.side, phase)
         return Outgoing(phase, crypto.seal(key, plaintext, self._random))
-
-    def _hello_key(self, side: str) -> bytes:
-        return crypto.phase_key(psk_key(self._psk, "phase"), side, PHASE_HELLO)
 
     def seal_sdp(self, sdp: str) -> Outgoing:
         """Our offer (offerer, after the contact's ``ready``) or answer (after its offer)."""
@@ -387,7 +383,8 @@ class Reconnect:
             safety_number=self.safety_number,
             peer_identity=self._peer_hello.identity,
             peer_capabilities=self._peer_hello.capabilities,
-            reconnect_psk=self._psk,
+            reconnect_psk=next_psk(self._psk, self._shared_secret, transcript),
+            previous_psk=self._psk,
         )
         self._state = _S.PAIRED
         return keys
@@ -402,6 +399,7 @@ __all__ = [
     "Reconnect",
     "ReconnectState",
     "check_psk",
+    "meeting_key",
     "meeting_window",
     "reconnect_transcript",
     "rendezvous_nameplate",

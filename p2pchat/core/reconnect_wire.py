@@ -23,7 +23,7 @@ import msgpack
 import nacl.signing
 
 from p2pchat.core import crypto
-from p2pchat.core.errors import LocalProtocolError, RemoteProtocolError
+from p2pchat.core.errors import DecryptError, LocalProtocolError, RemoteProtocolError
 from p2pchat.core.handshake import (
     MAX_SDP_BYTES,
     SIGNATURE_SIZE,
@@ -45,8 +45,10 @@ PSK_SIZE: Final = 32
 NAMEPLATE_DIGITS: Final = 12
 MAX_HELLO_PLAINTEXT: Final = 2048
 _PAYLOAD_OVERHEAD: Final = 128  # msgpack map, keys and the signature around the SDP
+MAX_HELLO_BOXES: Final = 2  # under the current reconnect key, and under the previous one
 MAX_SEALED: Final = {
-    PHASE_HELLO: MAX_HELLO_PLAINTEXT + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
+    PHASE_HELLO: MAX_HELLO_BOXES * (MAX_HELLO_PLAINTEXT + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD)
+    + 16,
     PHASE_READY: _PAYLOAD_OVERHEAD + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
     PHASE_OFFER: MAX_SDP_BYTES + _PAYLOAD_OVERHEAD + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
     PHASE_ANSWER: MAX_SDP_BYTES + _PAYLOAD_OVERHEAD + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
@@ -54,6 +56,9 @@ MAX_SEALED: Final = {
 _HELLO_SIGNATURE_LABEL: Final = b"p2pchat/v2 reconnect hello"
 _PROOF_LABEL: Final = b"p2pchat/v2 reconnect signed phase"
 _SEALED_LABEL: Final = b"p2pchat/v2 reconnect after hello:"
+_TRANSCRIPT_LABEL: Final = b"p2pchat/v2 reconnect transcript"
+_NEXT_KEY_LABEL: Final = b"p2pchat/v2 reconnect next key"
+_MEETING_KEY_LABEL: Final = b"p2pchat/v2 reconnect meeting key"
 # The meeting point changes every window, so the mailbox operator cannot link a
 # pair's meetings on different days and a squatter holds one point for one day at
 # most. One day: both sides of a meeting are almost always in the same window, and
@@ -92,6 +97,32 @@ def check_psk(psk: object) -> bytes:
 
 def psk_key(psk: bytes, purpose: str) -> bytes:
     return crypto.hkdf_sha256(psk, b"p2pchat/v1:reconnect:" + purpose.encode("ascii"))
+
+
+def reconnect_transcript(
+    hellos: tuple[bytes, bytes], offer_sdp: bytes, answer_sdp: bytes, appid: str
+) -> bytes:
+    """SHA-256 over length-prefixed items; hellos sorted so arrival order cannot matter."""
+    return hash_items((_TRANSCRIPT_LABEL, *sorted(hellos), offer_sdp, answer_sdp, appid.encode()))
+
+
+def meeting_key(psk: bytes) -> bytes:
+    """The key meeting points are derived from: fixed at pairing, while the PSK ratchets.
+
+    Both sides derive it from the pairing's PSK once and keep it, so they find the
+    same meeting point even when one of them missed the last ratchet step.
+    """
+    return crypto.hkdf_sha256(check_psk(psk), _MEETING_KEY_LABEL)
+
+
+def next_psk(psk: bytes, shared_secret: bytes, transcript: bytes) -> bytes:
+    """The reconnect key after a meeting that bound: one-way, and needs that meeting's DH.
+
+    Whoever later steals the new key can compute neither the old one nor this
+    meeting's keys, and someone who stole the old key and did not take part in
+    the meeting cannot follow.
+    """
+    return crypto.hkdf_sha256(psk + shared_secret, _NEXT_KEY_LABEL, transcript)
 
 
 def meeting_window(now: float) -> int:
@@ -155,6 +186,44 @@ def decode_hello(plaintext: bytes, side: str) -> PeerHello:
         "the contact's hello signature does not verify with its identity key",
     )
     return PeerHello(identity, ephemeral, capabilities)
+
+
+def hello_key(psk: bytes, side: str) -> bytes:
+    return crypto.phase_key(psk_key(psk, "phase"), side, PHASE_HELLO)
+
+
+def seal_hello(
+    psks: list[bytes], side: str, plaintext: bytes, random: crypto.RandomSource
+) -> bytes:
+    """Our hello, one box per reconnect key we hold (current first, then the previous)."""
+    boxes = [crypto.seal(hello_key(psk, side), plaintext, random) for psk in psks]
+    return bytes(msgpack.packb({"boxes": boxes}, use_bin_type=True))
+
+
+def open_hello(psks: list[bytes], side: str, body: bytes) -> tuple[bytes, bytes]:
+    """``(psk, plaintext)``: the newest of our keys that opens one of the peer's boxes.
+
+    Both sides hold a key chain's last one or two links; the newest key both hold
+    is the same whichever side looks, so both agree on it without a round trip.
+    """
+    fields = decode_msgpack_map(body, "the hello")
+    boxes = fields.get("boxes")
+    if (
+        not isinstance(boxes, list)
+        or not 0 < len(boxes) <= MAX_HELLO_BOXES
+        or not all(isinstance(box, bytes) for box in boxes)
+    ):
+        raise RemoteProtocolError("the hello is malformed")
+    for psk in psks:
+        for box in boxes:
+            try:
+                return psk, crypto.open_sealed(hello_key(psk, side), box)
+            except DecryptError:
+                continue
+    raise NotTheContact(
+        "Someone who does not hold this contact's reconnect key answered at the "
+        "meeting point; the session was stopped."
+    )
 
 
 def sealed_phase_key(psk: bytes, shared_secret: bytes, side: str, phase: str) -> bytes:

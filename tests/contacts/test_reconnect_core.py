@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nacl.signing
 import pytest
 
@@ -70,7 +72,10 @@ def test_two_sides_agree_on_keys_and_safety_number() -> None:
     )
     assert keys_a.peer_identity == bytes(id_b.verify_key)
     assert keys_b.peer_capabilities.label == "A"
-    assert keys_a.reconnect_psk == PSK
+    # The reconnect key ratchets, the same on both sides; the used one is the fallback.
+    assert keys_a.reconnect_psk == keys_b.reconnect_psk
+    assert keys_a.reconnect_psk not in (PSK, b"")
+    assert keys_a.previous_psk == keys_b.previous_psk == PSK
 
 
 def test_fresh_ephemerals_give_fresh_session_keys() -> None:
@@ -106,12 +111,10 @@ def test_forged_hello_signature_is_refused() -> None:
     a, b, *_ = _pair()
     (hello_a,) = a.start()
     b.start()
-    from p2pchat.core.reconnect_wire import psk_key
+    from p2pchat.core.reconnect_wire import open_hello, seal_hello
 
-    plaintext = crypto.open_sealed(
-        crypto.phase_key(psk_key(PSK, "phase"), a.side, "hello"), hello_a.body
-    )
-    resealed = crypto.seal(crypto.phase_key(psk_key(PSK, "phase"), "aaab", "hello"), plaintext)
+    _, plaintext = open_hello([PSK], a.side, hello_a.body)
+    resealed = seal_hello([PSK], "aaab", plaintext, os.urandom)
     with pytest.raises(RemoteProtocolError, match="signature"):
         b.receive("hello", "aaab", resealed)
 
@@ -242,3 +245,55 @@ def test_a_stranger_at_the_meeting_point_is_told_apart() -> None:
     b.start()
     with pytest.raises(NotTheContact):
         b.receive("hello", a.side, hello_a.body)
+
+
+# --- issue 19 section 3: the reconnect key ratchets after each meeting that bound
+
+
+def _contact(psk: bytes, me, peer, side: str, previous: bytes | None = None) -> Reconnect:  # type: ignore[no-untyped-def]
+    return Reconnect(psk, side, me, bytes(peer.verify_key), Capabilities(), previous_psk=previous)
+
+
+def test_a_side_that_missed_the_last_ratchet_step_still_meets() -> None:
+    # Alice verified the last bind and ratcheted; Bob's connection dropped first.
+    id_a, id_b = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
+    k0 = PSK
+    first_a, _ = _run(_contact(k0, id_a, id_b, "aaaa"), _contact(k0, id_b, id_a, "bbbb"))
+    k1 = first_a.reconnect_psk
+    ahead = _contact(k1, id_a, id_b, "aaaa", previous=k0)
+    behind = _contact(k0, id_b, id_a, "bbbb")
+    keys_a, keys_b = _run(ahead, behind)
+    assert keys_a.previous_psk == keys_b.previous_psk == k0  # the newest key both held
+    assert keys_a.reconnect_psk == keys_b.reconnect_psk != k1
+    # And back in step: both meet on the new key.
+    k2 = keys_a.reconnect_psk
+    keys_a, keys_b = _run(
+        _contact(k2, id_a, id_b, "aaaa", previous=k0), _contact(k2, id_b, id_a, "bbbb", k0)
+    )
+    assert keys_a.previous_psk == k2
+
+
+def test_a_stolen_key_is_useless_two_meetings_later() -> None:
+    id_a, id_b = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
+    stolen = PSK
+    k1 = _run(_contact(stolen, id_a, id_b, "aaaa"), _contact(stolen, id_b, id_a, "bbbb"))[0]
+    k2 = _run(
+        _contact(k1.reconnect_psk, id_a, id_b, "aaaa", stolen),
+        _contact(k1.reconnect_psk, id_b, id_a, "bbbb", stolen),
+    )[0]
+    # The thief (with the old contacts.json) speaks at the meeting point.
+    thief = _contact(stolen, id_a, id_b, "aaaa")
+    (hello,) = thief.start()
+    bob = _contact(k2.reconnect_psk, id_b, id_a, "bbbb", k2.previous_psk)
+    bob.start()
+    with pytest.raises(NotTheContact):
+        bob.receive("hello", "aaaa", hello.body)
+
+
+def test_the_next_key_needs_the_meetings_secret() -> None:
+    # Someone who knows the key and watched a meeting's messages cannot follow the
+    # ratchet: the next key needs that meeting's X25519 secret.
+    from p2pchat.core.reconnect_wire import next_psk
+
+    transcript = bytes(32)
+    assert next_psk(PSK, bytes(32), transcript) != next_psk(PSK, bytes([1]) * 32, transcript)
