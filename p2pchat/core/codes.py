@@ -59,10 +59,6 @@ def _check_nameplate(nameplate: str) -> None:
             f"A code starts with a number, like the 7 in {EXAMPLE_CODE}; "
             f"{nameplate!r} is not a number."
         )
-    if nameplate == "0":
-        raise InvalidCode(
-            f"A code's number starts at 1; 0 is not one. A code looks like {EXAMPLE_CODE}."
-        )
     if len(nameplate) > 1 and nameplate.startswith("0"):
         raise InvalidCode(
             f"The number at the start of the code has a leading zero; "
@@ -128,8 +124,12 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def parse(text: str) -> InviteCode:
-    """Read a typed code strictly; spaces (or other dashes) may stand for ``-``."""
+def parse(text: str, *, manual: bool = False) -> InviteCode:
+    """Read a typed code strictly; spaces (or other dashes) may stand for ``-``.
+
+    A mailbox code's number is a nameplate, 1 or more; ``0`` marks a copy-paste
+    code (``core.manual``), accepted only with ``manual``.
+    """
     if not isinstance(text, str):
         raise InvalidCode("A code must be text.")
     if len(text) > MAX_CODE_CHARS:
@@ -148,6 +148,11 @@ def parse(text: str) -> InviteCode:
             f"The number at the start of the code is missing; a code looks like {EXAMPLE_CODE}."
         )
     _check_nameplate(nameplate)
+    if not manual and int(nameplate) == 0:
+        raise InvalidCode(
+            "A code's number starts at 1; a code starting with 0 is a copy-paste code "
+            f"(p2pchat manual join). A code looks like {EXAMPLE_CODE}."
+        )
     if len(words) != WORD_COUNT:
         raise InvalidCode(
             f"A code is a number and {WORD_COUNT} words, like {EXAMPLE_CODE}; "

@@ -206,24 +206,27 @@ def open_hello(psks: list[bytes], side: str, body: bytes) -> tuple[bytes, bytes]
     Both sides hold a key chain's last one or two links; the newest key both hold
     is the same whichever side looks, so both agree on it without a round trip.
     """
-    fields = decode_msgpack_map(body, "the hello")
-    boxes = fields.get("boxes")
+    stranger = NotTheContact(
+        "Someone who does not hold this contact's reconnect key answered at the "
+        "meeting point; the session was stopped."
+    )
+    try:
+        boxes = decode_msgpack_map(body, "the hello").get("boxes")
+    except RemoteProtocolError:
+        raise stranger from None
     if (
         not isinstance(boxes, list)
         or not 0 < len(boxes) <= MAX_HELLO_BOXES
         or not all(isinstance(box, bytes) for box in boxes)
     ):
-        raise RemoteProtocolError("the hello is malformed")
+        raise stranger
     for psk in psks:
         for box in boxes:
             try:
                 return psk, crypto.open_sealed(hello_key(psk, side), box)
             except DecryptError:
                 continue
-    raise NotTheContact(
-        "Someone who does not hold this contact's reconnect key answered at the "
-        "meeting point; the session was stopped."
-    )
+    raise stranger
 
 
 def sealed_phase_key(psk: bytes, shared_secret: bytes, side: str, phase: str) -> bytes:

@@ -39,6 +39,7 @@ from p2pchat.core.keys import Capabilities
 from p2pchat.core.labels import safe_label
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect
+from p2pchat.core.reconnect import meeting_key as reconnect_meeting_key
 from p2pchat.events import TimerChanged
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
 from p2pchat.net.mailbox import MailboxClient
@@ -164,22 +165,28 @@ class ChatService:
         )
         return self._mailbox
 
-    async def reconnect(self, psk: bytes, peer_identity: bytes) -> None:
+    async def reconnect(
+        self,
+        psk: bytes,
+        peer_identity: bytes,
+        *,
+        previous_psk: bytes | None = None,
+        meeting_key: bytes | None = None,
+    ) -> None:
         """Meet a pinned contact again without a code; pairs in the background.
 
-        Both sides claim a meeting point derived from the shared reconnect key and
-        the day (``service.meeting``) and run ``core.reconnect`` (identity-signed
-        hellos, fresh ephemerals, signed descriptions).
+        Both sides claim a meeting point derived from the contact's meeting key
+        (default: from ``psk``) and the day (``service.meeting``) and run
+        ``core.reconnect`` with the current reconnect key and, when one is kept,
+        the previous one. The ratcheted key arrives in ``Paired``'s session keys
+        (``peer_check``), for the contact book.
         """
         self._require_state("idle")
         self.state = "pairing"
+        point_key = meeting_key or reconnect_meeting_key(psk)
         # The first connection here, so that an unreachable mailbox raises at once.
         first: list[MailboxClient] = [await self._connect_mailbox()]
-        self._spawn(self._pair_pinned(psk, peer_identity, first))
 
-    async def _pair_pinned(
-        self, psk: bytes, peer_identity: bytes, first: list[MailboxClient]
-    ) -> None:
         async def connect() -> MailboxClient:
             return first.pop() if first else await self._connect_mailbox()
 
@@ -191,11 +198,12 @@ class ChatService:
                 peer_identity,
                 self._capabilities(),
                 appid=self.config.appid,
+                previous_psk=previous_psk,
             )
 
         async def steps() -> None:
             link, handshake = await meet_contact(
-                psk,
+                point_key,
                 connect,
                 make_handshake,
                 self._open_link,
@@ -204,7 +212,7 @@ class ChatService:
             self._mailbox = None
             await self._bind_and_start(link, handshake)
 
-        await self._guard_pairing(steps(), self.config.reconnect_wait)
+        self._spawn(self._guard_pairing(steps(), self.config.reconnect_wait))
 
     def _start_pairing(self, code: str, mailbox: MailboxClient, timeout: float) -> None:
         self._spawn(self._pair(code, mailbox, timeout))

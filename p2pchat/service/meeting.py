@@ -41,7 +41,7 @@ MOVED_NOTICE = (
 
 
 async def meet_contact(
-    psk: bytes,
+    meeting_key: bytes,
     connect: Callable[[], Awaitable[MailboxClient]],
     make_handshake: Callable[[str], Reconnect],
     open_link: Callable[[], RtcLink],
@@ -50,6 +50,8 @@ async def meet_contact(
 ) -> tuple[RtcLink, Reconnect]:
     """Meet the contact; the link holding both descriptions, and the handshake to bind.
 
+    ``meeting_key`` is the contact's fixed meeting key (``core.reconnect.meeting_key``).
+
     ``connect`` opens a new mailbox connection (the caller keeps it to close it on
     failure); ``make_handshake`` makes a fresh ``Reconnect`` for our side id.
     """
@@ -57,7 +59,7 @@ async def meet_contact(
     window, attempt = meeting_window(clock()), 0
     while True:
         mailbox = await connect()
-        nameplate = rendezvous_nameplate(psk, window, attempt)
+        nameplate = rendezvous_nameplate(meeting_key, window, attempt)
         try:
             await mailbox.open(await mailbox.claim(nameplate))
         except MailboxCrowded:

@@ -25,6 +25,7 @@ from p2pchat.core import crypto
 from p2pchat.core.reconnect import (
     MEETING_ATTEMPTS,
     MEETING_WINDOW_SECONDS,
+    meeting_key,
     meeting_window,
     rendezvous_nameplate,
 )
@@ -37,6 +38,7 @@ from p2pchat.service import meeting as meeting_module
 
 DEADLINE = 30.0
 PSK = bytes(range(100, 132))
+POINT_KEY = meeting_key(PSK)
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
 ALICE, BOB = nacl.signing.SigningKey.generate(), nacl.signing.SigningKey.generate()
 ADDRESS_PHASES = {"offer", "answer"}
@@ -230,7 +232,7 @@ async def test_replayed_hello_gets_no_offer(operator: Operator) -> None:
 
 def todays_points() -> list[str]:
     window = meeting_window(time.time())
-    return [rendezvous_nameplate(PSK, window, attempt) for attempt in range(MEETING_ATTEMPTS)]
+    return [rendezvous_nameplate(POINT_KEY, window, attempt) for attempt in range(MEETING_ATTEMPTS)]
 
 
 async def test_a_crowded_meeting_point_is_left_for_the_next_one(operator: Operator) -> None:
@@ -295,5 +297,5 @@ async def test_sides_straddling_the_end_of_a_window_still_meet(
     finally:
         await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
     next_window = meeting_window(end)
-    assert rendezvous_nameplate(PSK, next_window) in operator.claimed
-    assert rendezvous_nameplate(PSK, next_window - 1) in operator.claimed
+    assert rendezvous_nameplate(POINT_KEY, next_window) in operator.claimed
+    assert rendezvous_nameplate(POINT_KEY, next_window - 1) in operator.claimed

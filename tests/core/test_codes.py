@@ -38,11 +38,11 @@ def test_generate_refuses_a_short_random_source_and_bad_nameplates():
         codes.generate("x", random=lambda size: bytes(size))
 
 
-@given(st.binary(min_size=3, max_size=3), st.integers(min_value=1, max_value=10**9))
+@given(st.binary(min_size=3, max_size=3), st.integers(min_value=0, max_value=10**9))
 def test_every_generated_code_round_trips(entropy, number):
     code = codes.generate(str(number), random=lambda size: entropy)
-    assert codes.parse(str(code)) == code
-    assert codes.parse(str(code).upper().replace("-", "  ")) == code
+    assert codes.parse(str(code), manual=number == 0) == code
+    assert codes.parse(str(code).upper().replace("-", "  "), manual=True) == code
 
 
 @pytest.mark.parametrize(
@@ -247,3 +247,12 @@ def test_the_last_word_completes_only_to_words_after_the_first():
 def test_negative_and_zero_nameplates_are_malformed(typed):
     with pytest.raises(InvalidCode, match="number"):
         codes.parse(typed)
+
+
+def test_zero_is_the_copy_paste_codes_number():
+    words = f"{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}"
+    assert codes.parse(f"0-{words}", manual=True).nameplate == "0"
+    with pytest.raises(InvalidCode, match="copy-paste"):
+        codes.parse(f"0-{words}")
+    with pytest.raises(InvalidCode, match="dash"):
+        codes.parse(f"-0-{words}", manual=True)
