@@ -45,15 +45,16 @@ def run_home(args: argparse.Namespace) -> int:
     return _run(args, "home")
 
 
-def _identity_key() -> Any:
-    """This install's signing key, or a fresh ephemeral one when the store is unavailable."""
+def _identity_key() -> tuple[Any, bool]:
+    """This install's signing key and whether it is sealed (a fresh key without a store)."""
     import nacl.signing
 
     try:
         from p2pchat.store.identity import load_or_create
     except ImportError:
-        return nacl.signing.SigningKey.generate()
-    return load_or_create().signing_key
+        return nacl.signing.SigningKey.generate(), False
+    identity = load_or_create()
+    return identity.signing_key, identity.sealed
 
 
 def _settings() -> Any:
@@ -76,15 +77,14 @@ def _run(args: argparse.Namespace, start: str) -> int:
     from p2pchat.core.errors import P2PChatError
 
     try:
-        identity = _identity_key()
+        identity, sealed = _identity_key()
     except P2PChatError as error:
         print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
         return EXIT_INPUT_REJECTED
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
-    from p2pchat.contacts_flow import ContactGuard
+    from p2pchat.contacts_flow import ContactGuard, open_book
     from p2pchat.service import ServiceConfig
-    from p2pchat.store.contacts import ContactBook
 
     network = argparse.Namespace(
         mailbox=getattr(args, "mailbox", None),
@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
         identity=identity,
         label=getattr(args, "name", "") or "",
         # Pin the peer's key on first pairing; refuse a changed key or a blocked contact.
-        peer_check=ContactGuard(ContactBook()),
+        peer_check=ContactGuard(open_book(identity, sealed=sealed)),
     )
     from p2pchat.tui.app import make_app
     from p2pchat.tui.widgets.image_view import load_image_support

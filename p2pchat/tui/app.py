@@ -28,6 +28,7 @@ from typing import Any, Literal
 from textual import on, work
 from textual.binding import Binding
 
+from p2pchat import contacts_flow
 from p2pchat import events as ev
 from p2pchat.contacts_flow import ContactGuard, as_key_changed
 from p2pchat.core.errors import P2PChatError
@@ -231,7 +232,7 @@ class P2PChatApp(ChatRequests):
     @work(group="pairing", exit_on_error=False, description="reconnect")
     async def _reconnect(self, service: Any, contact: Contact) -> None:
         try:
-            await service.reconnect(contact.reconnect_psk, contact.identity_key)
+            await contacts_flow.reconnect(service, contact)
             paired = await service.wait_paired()
         except P2PChatError as error:
             self.post_message(PairingFailed(service, describe_error(error), error))
