@@ -355,6 +355,11 @@ class ContactBook:
 
         return self._mutate(change)
 
+    def seal_with(self, secrets_key: bytes) -> None:
+        """From now on seal every contact's secrets with ``secrets_key``; rewrite the file."""
+        self._secrets_key = secrets_key
+        self.reseal()
+
     def reseal(self) -> None:
         """Rewrite the file now (sealing every secret when the book has a key)."""
 

@@ -49,6 +49,7 @@ from p2pchat.tui.screens.home import HomeScreen
 from p2pchat.tui.screens.invite import InviteScreen
 from p2pchat.tui.screens.key_changed import KeyChangedScreen, RePair
 from p2pchat.tui.screens.reconnect import ReconnectScreen
+from p2pchat.tui.screens.seal import offer_sealing
 
 StartMode = Literal["home", "invite", "join"]
 ServiceFactory = Callable[[], Any]
@@ -84,8 +85,11 @@ class P2PChatApp(ChatRequests):
         contact_book: ContactBook | None = None,
         clock: Callable[[], float] = time.time,
         view_seconds: float = 10.0,
+        seal_offer: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
+        # First run with an unsealed new identity: offer a passphrase (skippable).
+        self.seal_offer = seal_offer
         self.service_factory = service_factory
         # A ServiceConfig: lets each pairing get its own ContactGuard as peer_check.
         self.config = config
@@ -117,6 +121,8 @@ class P2PChatApp(ChatRequests):
             contacts=self._read_contacts(),
         )
         self.push_screen(home)
+        if self.seal_offer is not None and self.start_mode == "home":
+            offer_sealing(self, self.seal_offer)
         if self.start_mode == "invite":
             self.start_invite()
         elif self.start_mode == "join" and self.start_code:
@@ -487,6 +493,7 @@ def make_app(
     contact_book: ContactBook | None = None,
     settings: Any = None,
     clock: Callable[[], float] = time.time,
+    seal_offer: Callable[[str], None] | None = None,
 ) -> P2PChatApp:
     """The app, ready to ``run()`` (CLI) or ``run_test()`` (tests).
 
@@ -531,4 +538,5 @@ def make_app(
         contact_book=contact_book,
         clock=clock,
         view_seconds=view_seconds,
+        seal_offer=seal_offer,
     )
