@@ -35,6 +35,9 @@ from p2pchat.store.atomic import directory_lock, read_limited, write_atomic
 
 FORMAT_NAME: Final = "p2pchat-contacts"
 FORMAT_VERSION: Final = 1
+# Written when an entry's secrets are sealed, so that an older p2pchat says "written by a
+# newer p2pchat" instead of calling the file corrupt.
+SEALED_FORMAT_VERSION: Final = 2
 FILE_MODE: Final = 0o600
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 MAX_CONTACTS: Final = 10_000
@@ -501,9 +504,10 @@ class _Malformed(Exception):
 
 
 def _encode(contacts: list[Contact], secrets_key: bytes | None = None) -> bytes:
+    sealed = secrets_key is not None or any(c.locked for c in contacts)
     document = {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": SEALED_FORMAT_VERSION if sealed and contacts else FORMAT_VERSION,
         "contacts": [
             {
                 "petname": c.petname,
@@ -529,7 +533,7 @@ def _decode(data: bytes, secrets_key: bytes | None = None) -> list[Contact]:
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise _Malformed("it is not a p2pchat contacts file")
     version = document.get("version")
-    if version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in (FORMAT_VERSION, SEALED_FORMAT_VERSION):
         raise _Malformed(f"unsupported format version {version!r}; a newer p2pchat wrote it?")
     entries = document.get("contacts")
     if not isinstance(entries, list):

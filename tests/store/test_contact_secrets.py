@@ -127,3 +127,13 @@ def test_a_reconnect_that_bound_ratchets_the_stored_key(config_dir: Path, sealed
     repinned = book.pin("bob", PEER, NUMBER, fresh, 2000.0)
     assert (repinned.reconnect_psk, repinned.previous_psk) == (fresh, b"")
     assert repinned.meeting_key == meeting_key(fresh)
+
+
+def test_a_sealed_file_says_it_needs_a_newer_reader(config_dir: Path) -> None:
+    # An older p2pchat reads "version 2: written by a newer p2pchat", not "corrupt entry".
+    ContactBook().pin("bob", PEER, NUMBER, os.urandom(32), 1000.0)
+    assert json.loads(ContactBook().path.read_text())["version"] == 1
+    open_book(ME, sealed=True).reseal()
+    assert json.loads(ContactBook().path.read_text())["version"] == 2
+    ContactBook().rename("bob", "robert")  # still sealed inside: stays version 2
+    assert json.loads(ContactBook().path.read_text())["version"] == 2
