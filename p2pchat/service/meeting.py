@@ -118,8 +118,10 @@ async def _move_on(
     if attempt >= MEETING_ATTEMPTS:
         raise TransportError(
             f"All {MEETING_ATTEMPTS} meeting points for this contact at the mailbox are "
-            "taken by someone else. Try again later (they change every day), use another "
-            "mailbox server (--mailbox), or meet with a new code or copy-paste."
+            "taken by someone else, or your contact's p2pchat no longer holds the same "
+            "reconnect key (an older p2pchat, a contact list restored from an old backup, "
+            "or they paired with you again). Try again later (the meeting points change "
+            "every day), use another mailbox server (--mailbox), or meet with a new code."
         )
     log.info("meeting point taken (%s); trying the next one", why)
     notify(MOVED_NOTICE.format(why=why, attempt=attempt + 1, attempts=MEETING_ATTEMPTS))
