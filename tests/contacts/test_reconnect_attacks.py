@@ -299,3 +299,20 @@ async def test_sides_straddling_the_end_of_a_window_still_meet(
     next_window = meeting_window(end)
     assert rendezvous_nameplate(POINT_KEY, next_window) in operator.claimed
     assert rendezvous_nameplate(POINT_KEY, next_window - 1) in operator.claimed
+
+
+async def test_a_contact_with_another_key_fails_with_an_explanation(operator: Operator) -> None:
+    # Bob's contact list was restored from an old backup: his key is not Alice's. They
+    # walk the day's meeting points together, then both stop with advice, not a hang.
+    alice = service(operator.url, ALICE, "alice")
+    bob = service(operator.url, BOB, "bob")
+    try:
+        await alice.reconnect(PSK, bytes(BOB.verify_key))
+        await bob.reconnect(bytes(32), bytes(ALICE.verify_key), meeting_key=POINT_KEY)
+        seen = await asyncio.gather(drain(alice), drain(bob))
+        for events in seen:
+            assert isinstance(events[-1], ev.Failed)
+            assert "reconnect key" in events[-1].message
+            assert not started_a_connection(events)
+    finally:
+        await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
