@@ -316,3 +316,15 @@ async def test_a_contact_with_another_key_fails_with_an_explanation(operator: Op
             assert not started_a_connection(events)
     finally:
         await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
+
+
+async def test_the_real_mailbox_servers_crowded_point_is_left_too(real_mailbox_server: str) -> None:
+    # magic-wormhole-mailbox-server words "crowded" its own way round: still a squat.
+    squatters = [await MailboxClient.connect(real_mailbox_server, APPID) for _ in range(2)]
+    for squatter in squatters:
+        await squatter.claim(todays_points()[0])
+    alice_events, bob_events = await assert_they_still_meet(real_mailbox_server)
+    assert any(isinstance(e, ev.Notice) for e in alice_events)
+    assert any(isinstance(e, ev.Notice) for e in bob_events)
+    for squatter in squatters:
+        await squatter.close()
