@@ -66,6 +66,10 @@ from p2pchat.net.mailbox_protocol import (  # re-exported: callers import them f
 log = logging.getLogger(__name__)
 
 
+class MailboxCrowded(P2PChatError):
+    """The nameplate or mailbox already has two other sides (taken, or squatted)."""
+
+
 class MailboxClient:
     """A bound connection to a mailbox server. Create it with ``await MailboxClient.connect()``."""
 
@@ -483,7 +487,8 @@ class MailboxClient:
         orig = frame.get("orig")
         command = orig.get("type") if isinstance(orig, dict) else None
         command_name = printable(command, 20) if isinstance(command, str) else "a command"
-        error = P2PChatError(
+        error_class = MailboxCrowded if text == "crowded" else P2PChatError
+        error = error_class(
             _FRIENDLY_ERRORS.get(
                 text, f"The mailbox server at {self.url} refused {command_name!r}: {text}."
             )
