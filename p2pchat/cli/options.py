@@ -9,15 +9,19 @@ import sys
 from p2pchat.core.errors import InvalidCode
 
 
-def add_network_options(parser: argparse.ArgumentParser) -> None:
+def add_network_options(parser: argparse.ArgumentParser, *, mailbox: bool = True) -> None:
+    """ICE options; ``mailbox=False`` for commands that use no rendezvous server."""
     group = parser.add_argument_group("network")
-    group.add_argument(
-        "--mailbox",
-        metavar="URL",
-        help="rendezvous (mailbox) server, e.g. ws://127.0.0.1:4000/v1; "
-        "default: $P2PCHAT_MAILBOX, then the settings file, then the public "
-        "magic-wormhole mailbox",
-    )
+    if mailbox:
+        group.add_argument(
+            "--mailbox",
+            metavar="URL",
+            help="rendezvous (mailbox) server, e.g. ws://127.0.0.1:4000/v1; "
+            "default: $P2PCHAT_MAILBOX, then the settings file, then the public "
+            "magic-wormhole mailbox",
+        )
+    else:
+        parser.set_defaults(mailbox=None)
     group.add_argument(
         "--loopback",
         action="store_true",
