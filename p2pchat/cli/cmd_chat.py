@@ -28,7 +28,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
-from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args
+from p2pchat.cli.options import (
+    add_network_options,
+    display_name,
+    ice_from_args,
+    mailbox_from_args,
+)
 from p2pchat.core.errors import P2PChatError
 
 HELP_TEXT = (
@@ -61,7 +66,9 @@ def register(subparsers: Any) -> None:
         help="with --as: deliberately accept a new identity key for that contact "
         "(after a key-change warning you checked with them)",
     )
-    parser.add_argument("--name", default="", help="a display name announced to the peer")
+    parser.add_argument(
+        "--name", default="", type=display_name, help="a display name announced to the peer"
+    )
     parser.add_argument(
         "--wait",
         type=float,
