@@ -191,7 +191,8 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                 conversation.apply(
                     core_session.TextReceived(event.message_id, event.text, event.sent_at)
                 )
-                print(f"{petname}: {event.text}", flush=True)
+                # Continuation lines indented: a message cannot pass for a status line.
+                print(f"{petname}: {event.text}".replace("\n", "\n  "), flush=True)
             elif isinstance(event, ev.ImageReceived):
                 _status(f"{petname} sent a photo (not shown in line mode)")
             elif isinstance(event, TimerChanged):
