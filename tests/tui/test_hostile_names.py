@@ -11,6 +11,7 @@ clear message on both sides, not a silent wait.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from p2pchat.tui.widgets.message_list import TextMessage
 from tests.hostile_names import HOSTILE_NAMES, LONG_NAME, MARKER, recording_markup
 
 from .helpers import ALICE_KEY, BOB_KEY, SAFETY_NUMBER, loopback_app, text_of
-from .test_contacts_ui import book_for, choose_contact, contact_rows, running
+from .test_contacts_ui import book_for, choose_contact, contact_rows
 from .test_loopback import enter_code, invite_code, notices, until
 from .test_offline import offline_app
 
@@ -43,6 +44,13 @@ PSK = bytes(range(100, 132))
 @pytest.fixture(autouse=True)
 def private_config(tmp_path, monkeypatch):
     monkeypatch.setenv("P2PCHAT_CONFIG_DIR", str(tmp_path / "default-config"))
+
+
+@contextlib.asynccontextmanager
+async def running(app: P2PChatApp, size: tuple[int, int] = (100, 40)):
+    # Notifications on: a toast renders its message, and that is a sink too.
+    async with app.run_test(size=size, notifications=True) as pilot:
+        yield pilot
 
 
 def shown_name(label: str) -> str:
@@ -208,7 +216,7 @@ async def test_a_book_holding_hostile_petnames_crashes_nothing(tmp_path):
     book = ContactBook(path)
     with recording_markup() as recorder:
         app = offline_app(contact_book=book)
-        async with app.run_test(size=(110, 40)) as pilot:
+        async with running(app, (110, 40)) as pilot:
             await pilot.pause()
             assert set(contact_rows(app)) == set(valid)
             for petname in valid:
@@ -257,7 +265,7 @@ async def test_an_unreadable_book_with_a_hostile_petname_is_a_notice_not_a_crash
     path.write_text(json.dumps(data), "utf-8")
     with recording_markup() as recorder:
         app = offline_app(contact_book=book)
-        async with app.run_test(size=(110, 40)) as pilot:
+        async with running(app, (110, 40)) as pilot:
             await pilot.pause()
             assert isinstance(app.screen, HomeScreen)
             [notification] = app._notifications
