@@ -46,6 +46,10 @@ class LabelRefused(RemoteProtocolError):
     """The peer announced a display name that is too long: pairing stops, the peer is told."""
 
 
+class PeerRefusedLabel(RemoteProtocolError):
+    """The peer stopped pairing because it refused our display name (its ``error`` phase)."""
+
+
 class ImageRejected(P2PChatError):
     """An image was refused: too big, not an allowed format, corrupt or hostile."""
 

@@ -18,6 +18,7 @@ from p2pchat.core.errors import (
     LabelRefused,
     LocalProtocolError,
     P2PChatError,
+    PeerRefusedLabel,
     RemoteProtocolError,
     WrongCode,
 )
@@ -73,6 +74,8 @@ async def exchange_descriptions(
         if message.phase == ERROR_PHASE:
             # Unauthenticated, so it can only ever stop a pairing, never advance one.
             said = _STOPPED_BECAUSE.get(message.body, _STOPPED_BECAUSE[b"pairing failed"])
+            if message.body == b"label refused":
+                raise PeerRefusedLabel(said)
             raise RemoteProtocolError(said)
         for out in pairing.receive(message.phase, message.side, message.body):
             await mailbox.add(out.phase, out.body)

@@ -273,3 +273,13 @@ async def test_an_unreadable_book_with_a_hostile_petname_is_a_notice_not_a_crash
             await pilot.pause(0.2)
             assert app.is_running and app.return_code is None
     assert recorder.with_marker() == []
+
+
+async def test_our_own_name_over_the_limit_stops_the_app_before_any_network(tmp_path):
+    """The app's config carries the name: an invite says why at once, and nothing is sent."""
+    app = loopback_app("ws://127.0.0.1:9/v1", ALICE_KEY, "n" * 65)
+    async with running(app) as pilot:
+        await pilot.press("ctrl+n")
+        error = app.screen.query_one("#join-error")
+        await until(lambda: "cannot be used" in plain(error), "refused at once")
+        assert "64" in plain(error) and app.service is None and isinstance(app.screen, HomeScreen)
