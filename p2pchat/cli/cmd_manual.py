@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from p2pchat.cli.main import EXIT_USAGE
-from p2pchat.cli.options import add_network_options
+from p2pchat.cli.options import add_network_options, display_name
 from p2pchat.i18n import t
 
 
@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--contact", metavar="PETNAME", help="a pinned contact (no code needed)")
     parser.add_argument("--as", dest="pin_as", metavar="NAME", help="petname for a new contact")
     parser.add_argument("--replace-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--name", default="", help="a display name announced to the peer")
+    parser.add_argument(
+        "--name", default="", type=display_name, help="a display name announced to the peer"
+    )
     parser.set_defaults(func=run_manual)
 
 

@@ -6,7 +6,17 @@ import argparse
 import os
 import sys
 
-from p2pchat.core.errors import InvalidCode
+from p2pchat.core.errors import InvalidCode, InvalidLabel
+from p2pchat.core.labels import check_own_label
+
+
+def display_name(value: str) -> str:
+    """argparse type of ``--name`` / ``--label``: refused here (exit 2), before any pairing."""
+    try:
+        check_own_label(value)
+    except InvalidLabel as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
 
 
 def add_network_options(parser: argparse.ArgumentParser, *, mailbox: bool = True) -> None:

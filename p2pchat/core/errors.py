@@ -38,6 +38,18 @@ class InvalidCode(P2PChatError):
     """The text typed as a code is not a well-formed invite code."""
 
 
+class InvalidLabel(P2PChatError):
+    """Our own display name is too long or not printable: a usage error, before pairing."""
+
+
+class LabelRefused(RemoteProtocolError):
+    """The peer announced a display name that is too long: pairing stops, the peer is told."""
+
+
+class PeerRefusedLabel(RemoteProtocolError):
+    """The peer stopped pairing because it refused our display name (its ``error`` phase)."""
+
+
 class ImageRejected(P2PChatError):
     """An image was refused: too big, not an allowed format, corrupt or hostile."""
 
