@@ -44,6 +44,7 @@ from p2pchat.net.ice import (
     server_hosts,
     turn_rest_credentials,
 )
+from p2pchat.net.link import ConnectionKind
 from p2pchat.net.loopback import (
     install_host_address_hook,
     keep_loopback_candidates,
@@ -53,7 +54,6 @@ from p2pchat.net.loopback import (
 
 logger = logging.getLogger(__name__)
 
-ConnectionKind = Literal["direct", "relay", "unknown"]
 
 #: At most this many bytes wait in the data channels' send queues. DESIGN.md section 4
 #: allows 256 KiB; scripts/bench.py measured the same throughput at 128 KiB with half
@@ -78,7 +78,8 @@ _LOW_THRESHOLD: Final = SEND_BUFFER_LIMIT // (2 * len(_CHANNEL_LABELS))
 _SUM_OF_THRESHOLDS: Final = _LOW_THRESHOLD * len(_CHANNEL_LABELS)
 
 
-def _count_candidates(sdp: str) -> int:
+def count_candidates(sdp: str) -> int:
+    """How many ICE candidates a description offers (0: only a relay can reach it)."""
     return sum(1 for line in sdp.splitlines() if line.startswith("a=candidate:"))
 
 
@@ -104,7 +105,8 @@ class RtcLink:
         loopback: bool = False,
         recv_buffer_limit: int = DEFAULT_RECV_BUFFER_LIMIT,
     ) -> None:
-        self._configuration = ice_configuration(ice or IceSettings())
+        self._ice = ice or IceSettings()
+        self._configuration = ice_configuration(self._ice)
         self._loopback = loopback
         if loopback:
             install_host_address_hook()
@@ -179,7 +181,7 @@ class RtcLink:
         local = self._pc.localDescription
         if local is None:
             raise LocalProtocolError("No local description after gathering (a bug).")
-        if _count_candidates(local.sdp) == 0:
+        if count_candidates(local.sdp) == 0 and not self._ice.transit_only:
             if self._configuration.iceTransportPolicy == RTCIceTransportPolicy.RELAY:
                 hint = (
                     "the TURN server gave no relay address: check its URL, that it is "
@@ -211,6 +213,18 @@ class RtcLink:
                 f"The peer's {kind} could not be understood ({type(exc).__name__})."
             ) from exc
 
+    @property
+    def offers_no_candidates(self) -> bool:
+        """Our description offered no address (transit only): no direct path can open."""
+        local = self._pc.localDescription
+        return local is not None and count_candidates(local.sdp) == 0
+
+    @property
+    def found_public_address(self) -> bool:
+        """A STUN server told us our public address (a server-reflexive candidate)."""
+        local = self._pc.localDescription
+        return local is not None and " typ srflx" in local.sdp
+
     # --------------------------------------------------------------------- opening
 
     async def wait_open(self, timeout: float) -> None:
@@ -228,8 +242,7 @@ class RtcLink:
             raise self._closed_error()
         if not self._opened.is_set():
             raise TransportError(
-                f"Could not reach the peer within {timeout:g} s. On different networks "
-                "a TURN relay may be needed (set a TURN server in the settings)."
+                f"No direct path to the peer within {timeout:g} s (firewalls or NATs in the way)."
             )
 
     @property
@@ -464,6 +477,7 @@ __all__ = [
     "ConnectionKind",
     "IceSettings",
     "RtcLink",
+    "count_candidates",
     "ice_configuration",
     "loopback_only",
     "turn_rest_credentials",
