@@ -188,9 +188,9 @@ def transit_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _no_public_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_public_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     from tests.netguard import install
 
-    attempts = install(monkeypatch)
-    yield
+    attempts = install(monkeypatch.setattr)
+    yield attempts
     assert not attempts, f"the test tried to contact public servers: {attempts}"

@@ -2,18 +2,21 @@
 
 ``install`` wraps ``socket.getaddrinfo`` (what asyncio, aioice and websockets all
 resolve through), ``socket.socket.connect`` and ``sendto``. Resolving a default
-public server's name, or sending to an address outside loopback, the private
-ranges and the 100.64/10 namespace lab, raises ``PublicServerContacted`` and
-records it, so even a swallowed error fails the test (see ``tests/conftest.py``).
+public server's name, or sending to an address outside loopback, 10/8 and the
+100.64/10 namespace lab, raises ``PublicServerContacted`` and records it, so even
+a swallowed error fails the test (``tests/conftest.py``). The ``p2pchat``
+processes tests start get the same guard from ``netguard_site/sitecustomize.py``
+(``tests.e2e.procs.p2pchat_env`` puts it on their PYTHONPATH); there a refused
+contact ends the process with ``GUARD_EXIT``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
+from typing import Any, Final
 
-import pytest
+from collections.abc import Callable
 
 from p2pchat.store.settings import DEFAULT_MAILBOX_URL, DEFAULT_STUN_URLS, DEFAULT_TRANSIT_RELAY
 
@@ -28,6 +31,10 @@ _ALLOWED_NETWORKS = tuple(
     ipaddress.ip_network(net)
     for net in ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "100.64.0.0/10", "0.0.0.0/32", "::/128")
 )
+
+
+GUARD_EXIT: Final = 97
+GUARD_DIR: Final = str(__import__("pathlib").Path(__file__).resolve().parent / "netguard_site")
 
 
 class PublicServerContacted(AssertionError):
@@ -47,12 +54,21 @@ def _allowed(host: object) -> bool:
     return any(address in net for net in _ALLOWED_NETWORKS) or address.is_link_local
 
 
-def install(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Refuse public servers for the rest of the test; returns the list of attempts."""
+def install(
+    setattr_: Callable[[object, str, object], None],
+    on_refuse: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Refuse public servers from now on; returns the (growing) list of attempts.
+
+    ``setattr_`` is ``monkeypatch.setattr`` in tests (undone afterwards) or the
+    builtin in a child process; ``on_refuse`` runs before the error is raised.
+    """
     attempts: list[str] = []
 
     def refuse(host: object) -> None:
         attempts.append(str(host))
+        if on_refuse is not None:
+            on_refuse(str(host))
         raise PublicServerContacted(f"a test tried to contact a public server: {host}")
 
     real_getaddrinfo = socket.getaddrinfo
@@ -82,7 +98,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             refuse(address[0])
         return real_sendto(self, data, *args)
 
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "sendto", sendto)
+    setattr_(socket, "getaddrinfo", getaddrinfo)
+    setattr_(socket.socket, "connect", connect)
+    setattr_(socket.socket, "sendto", sendto)
     return attempts

@@ -160,7 +160,15 @@ class RtcLink:
         return self._local_sdp()
 
     async def accept_offer(self, sdp: str) -> str:
-        """Take the peer's offer, gather, and return the answer SDP."""
+        """Take the peer's offer, gather, and return the answer SDP.
+
+        An offer without a single candidate comes from a peer that only talks
+        through the transit relay: aiortc would fail its ICE at once and then
+        gather nothing, so we only describe ourselves (the session meets at the
+        relay, and the description still goes into the pairing transcript).
+        """
+        if isinstance(sdp, str) and count_candidates(sdp) == 0:
+            return await self.create_offer()
         await self._set_remote(sdp, "offer")
         try:
             answer = await self._pc.createAnswer()
@@ -170,7 +178,13 @@ class RtcLink:
         return self._local_sdp()
 
     async def accept_answer(self, sdp: str) -> None:
-        """Take the peer's answer; connectivity checks start in the background."""
+        """Take the peer's answer; connectivity checks start in the background.
+
+        Transit-only links offered no address, so no check could ever succeed: the
+        answer is not taken (nor parsed) at all.
+        """
+        if self._ice.transit_only:
+            return
         await self._set_remote(sdp, "answer")
 
     async def _set_local(self, description: RTCSessionDescription) -> None:
