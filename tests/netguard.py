@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any, Final
-
 from collections.abc import Callable
+from typing import Any, Final
 
 from p2pchat.store.settings import DEFAULT_MAILBOX_URL, DEFAULT_STUN_URLS, DEFAULT_TRANSIT_RELAY
 

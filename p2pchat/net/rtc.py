@@ -26,6 +26,7 @@ from aiortc import (
 )
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc.sdp import SessionDescription
 
 from p2pchat.core.errors import (
     LocalProtocolError,
@@ -81,6 +82,26 @@ _SUM_OF_THRESHOLDS: Final = _LOW_THRESHOLD * len(_CHANNEL_LABELS)
 def count_candidates(sdp: str) -> int:
     """How many ICE candidates a description offers (0: only a relay can reach it)."""
     return sum(1 for line in sdp.splitlines() if line.startswith("a=candidate:"))
+
+
+def _check_description(sdp: str) -> None:
+    """Refuse what aiortc would refuse, for an offer that never reaches aiortc."""
+    if len(sdp) > MAX_SDP_CHARS:
+        raise RemoteProtocolError("The peer's offer is not a plausible session description.")
+    try:
+        parsed = SessionDescription.parse(sdp)
+        usable = (
+            len(parsed.media) == 1
+            and parsed.media[0].kind == "application"
+            and parsed.media[0].ice is not None
+            and bool(parsed.media[0].ice.usernameFragment)
+            and parsed.media[0].dtls is not None
+            and bool(parsed.media[0].dtls.fingerprints)
+        )
+    except (ValueError, AssertionError, IndexError, KeyError, TypeError, AttributeError):
+        usable = False
+    if not usable:
+        raise RemoteProtocolError("The peer's offer could not be understood.")
 
 
 # ---------------------------------------------------------------------------- the link
@@ -168,6 +189,7 @@ class RtcLink:
         relay, and the description still goes into the pairing transcript).
         """
         if isinstance(sdp, str) and count_candidates(sdp) == 0:
+            _check_description(sdp)
             return await self.create_offer()
         await self._set_remote(sdp, "offer")
         try:
