@@ -48,6 +48,7 @@ from p2pchat.tui.screens.home import HomeScreen
 from p2pchat.tui.screens.invite import InviteScreen
 from p2pchat.tui.screens.key_changed import KeyChangedScreen, RePair
 from p2pchat.tui.screens.reconnect import ReconnectScreen
+from p2pchat.tui.stun_notice import StunNotice, stun_notice_for
 
 StartMode = Literal["home", "invite", "join"]
 ServiceFactory = Callable[[], Any]
@@ -83,8 +84,10 @@ class P2PChatApp(ChatRequests):
         contact_book: ContactBook | None = None,
         clock: Callable[[], float] = time.time,
         view_seconds: float = 10.0,
+        stun_notice: StunNotice | None = None,
     ) -> None:
         super().__init__()
+        self.stun_notice = stun_notice
         self.service_factory = service_factory
         # A ServiceConfig: lets each pairing get its own ContactGuard as peer_check.
         self.config = config
@@ -116,10 +119,25 @@ class P2PChatApp(ChatRequests):
             contacts=self._read_contacts(),
         )
         self.push_screen(home)
+        if self.stun_notice is not None:
+            # Asked before anything reaches the network, so the answer applies at once.
+            self.push_screen(self.stun_notice.dialog(), self._stun_answered)
+        else:
+            self._start()
+
+    def _start(self) -> None:
         if self.start_mode == "invite":
             self.start_invite()
         elif self.start_mode == "join" and self.start_code:
             self.call_after_refresh(self._submit_start_code)
+
+    def _stun_answered(self, turn_off: bool | None) -> None:
+        if self.stun_notice is not None:
+            self.stun_notice.answer(bool(turn_off))
+            self.stun_notice = None
+            if turn_off:
+                self.notify(t("stun_notice.saved_off"))
+        self._start()
 
     def _submit_start_code(self) -> None:
         home = self.home_screen
@@ -527,4 +545,5 @@ def make_app(
         contact_book=contact_book,
         clock=clock,
         view_seconds=view_seconds,
+        stun_notice=stun_notice_for(settings, config),
     )
