@@ -24,8 +24,8 @@ from p2pchat.core.keys import Channel, SessionKeys
 from p2pchat.net.link import Link
 from p2pchat.net.rtc import RtcLink, count_candidates
 from p2pchat.net.transit import open_transit, parse_relay
+from p2pchat.service.rendezvous import MAX_EARLY_FRAMES
 
-MAX_EARLY_FRAMES: Final = 64
 Role = Literal["offerer", "answerer"]
 StunResult = Literal["found", "none", "off"]
 
