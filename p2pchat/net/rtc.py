@@ -79,6 +79,10 @@ _LOW_THRESHOLD: Final = SEND_BUFFER_LIMIT // (2 * len(_CHANNEL_LABELS))
 _SUM_OF_THRESHOLDS: Final = _LOW_THRESHOLD * len(_CHANNEL_LABELS)
 
 
+class NoDirectPath(TransportError):
+    """ICE found no working pair in time (the transit relay may still connect)."""
+
+
 def count_candidates(sdp: str) -> int:
     """How many ICE candidates a description offers (0: only a relay can reach it)."""
     return sum(1 for line in sdp.splitlines() if line.startswith("a=candidate:"))
@@ -277,7 +281,7 @@ class RtcLink:
         if self.closed.is_set():
             raise self._closed_error()
         if not self._opened.is_set():
-            raise TransportError(
+            raise NoDirectPath(
                 f"No direct path to the peer within {timeout:g} s (firewalls or NATs in the way)."
             )
 

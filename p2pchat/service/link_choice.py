@@ -22,7 +22,7 @@ from typing import Final, Literal, Protocol
 from p2pchat.core.errors import P2PChatError, RemoteProtocolError, TransportError
 from p2pchat.core.keys import Channel, SessionKeys
 from p2pchat.net.link import Link
-from p2pchat.net.rtc import RtcLink, count_candidates
+from p2pchat.net.rtc import NoDirectPath, RtcLink, count_candidates
 from p2pchat.net.transit import open_transit, parse_relay
 from p2pchat.service.rendezvous import MAX_EARLY_FRAMES
 
@@ -89,11 +89,12 @@ async def connect_and_bind(
 ) -> tuple[Link, SessionKeys, list[tuple[Channel, bytes]]]:
     """Choose the link (see the module docstring), exchange binds on it, return it."""
     leader = handshake.role == "offerer"
+    if plan.relay is not None:
+        parse_relay(plan.relay)  # a malformed address is the user's to fix, not a path
     attempts: dict[asyncio.Future[tuple[Link, bytes | None]], str] = {
         asyncio.ensure_future(_over_ice(rtc, leader, plan.timeout)): "ice"
     }
     if plan.relay is not None:
-        parse_relay(plan.relay)  # a malformed address is the user's to fix, not a path
         hopeless = rtc.offers_no_candidates or count_candidates(remote_sdp) == 0
         delay = 0.0 if hopeless else plan.transit_after
         key = handshake.transit_key()
@@ -106,19 +107,19 @@ async def connect_and_bind(
         link, first = await _first_to_open(attempts, plan.timeout, errors)
     except TimeoutError:
         ice_error = errors.get("ice")
-        if plan.relay is None and ice_error is not None and not _is_timeout(ice_error):
+        if plan.relay is None and ice_error is not None and not isinstance(ice_error, NoDirectPath):
             raise ice_error from None  # the peer left or misbehaved: not a path problem
         raise _no_path(rtc, plan, errors) from None
     if link is not rtc:
         _close_later(rtc.close())
-    if leader:
-        return (link, *await _bind_as_leader(link, handshake, plan.timeout))
-    assert first is not None
     try:
+        if leader:
+            return (link, *await _bind_as_leader(link, handshake, plan.timeout))
+        assert first is not None
         keys = handshake.receive_bind(first)
         await link.send(Channel.CONTROL, handshake.bind_message())
     except BaseException:
-        _close_later(link.close())
+        _close_later(link.close())  # the service only knows the link once this returns
         raise
     return link, keys, []
 
@@ -207,10 +208,6 @@ async def _bind_as_leader(
         if len(early) >= MAX_EARLY_FRAMES:
             raise RemoteProtocolError("peer sent data before proving who it is")
         early.append((channel, data))
-
-
-def _is_timeout(error: P2PChatError) -> bool:
-    return str(error).startswith("No direct path")
 
 
 def _no_path(rtc: RtcLink, plan: PathPlan, errors: dict[str, P2PChatError]) -> NoPathFound:
