@@ -12,6 +12,7 @@ contact ends the process with ``GUARD_EXIT``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class PublicServerContacted(AssertionError):
     """A test reached for a server outside this machine."""
 
 
+@functools.lru_cache(maxsize=1024)  # sendto runs per packet: judge each address once
 def _allowed(host: object) -> bool:
     if not isinstance(host, str):
         return True  # AF_UNIX paths and the like
