@@ -47,7 +47,6 @@ MAX_FRAME: Final = 256 * 1024
 HANDSHAKE_TIMEOUT: Final = 10.0
 CLOSE_TIMEOUT: Final = 2.0
 _HEADER: Final = struct.Struct(">BI")
-_MAX_REPLY: Final = 64
 
 Role = Literal["offerer", "answerer"]
 
@@ -83,7 +82,10 @@ async def open_transit(relay: str, key: bytes, role: Role) -> TransitLink:
     host, port = parse_relay(relay)
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, limit=_MAX_REPLY * 2), HANDSHAKE_TIMEOUT
+            # The limit bounds the relay's reply line and, later, how much the
+            # stream buffers before it stops reading the socket.
+            asyncio.open_connection(host, port, limit=MAX_FRAME),
+            HANDSHAKE_TIMEOUT,
         )
     except (OSError, TimeoutError) as error:
         raise TransportError(
