@@ -112,3 +112,21 @@ async def test_an_unreachable_relay_says_which_step_failed(real_mailbox_server: 
             assert failed.exit_code == 4  # type: ignore[attr-defined]
     finally:
         await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
+
+
+@pytest.mark.parametrize("head_start", [0.0, 0.03, 0.06, 0.1])
+async def test_when_both_paths_open_at_once_both_sides_keep_the_same_one(
+    real_mailbox_server: str, transit_relay: str, head_start: float
+) -> None:
+    """ICE and the relay race: the inviter's choice is the one both keep.
+
+    On loopback the relay wins with no head start for ICE and ICE wins with 0.1 s;
+    in between either may, and the loser's link must be closed on both sides.
+    """
+    alice_config = config(real_mailbox_server, "alice", relay=transit_relay, relay_only=False)
+    bob_config = config(real_mailbox_server, "bob", relay=transit_relay, relay_only=False)
+    alice_config.transit_after = bob_config.transit_after = head_start
+    async with pair(alice_config, bob_config) as (alice, bob, a_paired, b_paired):
+        assert a_paired.connection == b_paired.connection
+        assert a_paired.connection in ("direct", "transit")
+        await chat_and_photo(alice, bob)
