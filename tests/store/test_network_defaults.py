@@ -59,3 +59,19 @@ def test_relay_only_without_turn_is_transit_only(config_dir: Path) -> None:
 def test_every_talking_command_has_the_flags(flag: str) -> None:
     for command in ("send", "receive", "chat", "headless"):
         assert flag in build_parser()._subparsers._group_actions[0].choices[command].format_help()  # type: ignore[union-attr]
+
+
+def test_the_relay_script_passes_the_new_flags_on() -> None:
+    import subprocess
+    import sys
+
+    from tests.e2e.procs import ROOT
+
+    help_text = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "relay"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    for flag in ("--no-stun", "--transit-relay", "--no-transit"):
+        assert flag in help_text
