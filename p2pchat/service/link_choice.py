@@ -1,7 +1,8 @@
 """Which path carries the session: WebRTC where ICE finds one, else the transit relay.
 
-After the SDPs crossed, ``connect_and_bind`` gives ICE ``transit_after`` seconds;
-then (or at once, when either side offered no ICE candidate) both sides also try
+After the SDPs crossed, ``connect_and_bind`` gives ICE ``transit_after`` seconds
+(one second when STUN got no answer; none when either side offered no ICE
+candidate); then both sides also try
 the magic-wormhole transit relay, with a token derived from the pairing's key and
 transcript. Both may end up with two open links, so one side decides: the
 offerer (the "leader") sends its bind on the first link that opens, and the
@@ -26,6 +27,8 @@ from p2pchat.net.rtc import NoDirectPath, RtcLink, count_candidates
 from p2pchat.net.transit import open_transit, parse_relay
 from p2pchat.service.rendezvous import MAX_EARLY_FRAMES
 
+#: ICE's head start when STUN found no public address (instead of ``transit_after``).
+UDP_BLOCKED_TRANSIT_AFTER: Final = 1.0
 Role = Literal["offerer", "answerer"]
 StunResult = Literal["found", "none", "off"]
 
@@ -97,6 +100,10 @@ async def connect_and_bind(
     if plan.relay is not None:
         hopeless = rtc.offers_no_candidates or count_candidates(remote_sdp) == 0
         delay = 0.0 if hopeless else plan.transit_after
+        if plan.stun_configured and not rtc.found_public_address:
+            # STUN got no answer: UDP is likely blocked, and the only direct path left
+            # is a shared LAN, where ICE opens well within a second.
+            delay = min(delay, UDP_BLOCKED_TRANSIT_AFTER)
         key = handshake.transit_key()
         role: Role = "offerer" if leader else "answerer"
         attempts[asyncio.ensure_future(_over_transit(plan.relay, key, role, leader, delay))] = (
