@@ -229,7 +229,8 @@ class ChatService:
             relay=self.config.ice.transit_relay,
             transit_after=self.config.transit_after,
             timeout=CONNECT_TIMEOUT,
-            stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.transit_only,
+            # Relay-only gathers no server-reflexive address, whatever STUN says.
+            stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.relay_only,
         )
         link, keys, early = await connect_and_bind(rtc, pairing.remote_sdp, pairing, plan)
         self._link = link
