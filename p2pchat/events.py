@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 Direction = Literal["in", "out"]
-ConnectionKind = Literal["direct", "relay", "unknown"]
+ConnectionKind = Literal["direct", "relay", "transit", "unknown"]
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,10 @@ def _run(args: argparse.Namespace, start: str) -> int:
         turn_credential_env=getattr(args, "turn_credential_env", "P2PCHAT_TURN_CREDENTIAL"),
         turn_secret_env=getattr(args, "turn_secret_env", "P2PCHAT_TURN_SECRET"),
         relay_only=getattr(args, "relay_only", False),
+        loopback=getattr(args, "loopback", False),
+        no_stun=getattr(args, "no_stun", False),
+        transit_relay=getattr(args, "transit_relay", None),
+        no_transit=getattr(args, "no_transit", False),
     )
     config = ServiceConfig(
         mailbox_url=mailbox_from_args(network),

@@ -42,8 +42,26 @@ def add_network_options(parser: argparse.ArgumentParser, *, mailbox: bool = True
         metavar="URL",
         action="append",
         default=None,
-        help="STUN server (stun:HOST:PORT) to learn your public address behind a NAT. "
-        "Off by default: the STUN server sees your IP address",
+        help="STUN server (stun:HOST:PORT) to learn your public address behind a NAT "
+        "(repeatable); default: the settings file, else two public servers. A STUN "
+        "server sees your IP address",
+    )
+    group.add_argument(
+        "--no-stun",
+        action="store_true",
+        help="use no STUN server (then only a relay can cross most home routers)",
+    )
+    group.add_argument(
+        "--transit-relay",
+        metavar="tcp:HOST:PORT",
+        help="magic-wormhole transit relay used when no direct path opens; default: the "
+        "settings file, else the public tcp:transit.magic-wormhole.io:4001. It sees "
+        "both IP addresses and ciphertext, never keys or messages",
+    )
+    group.add_argument(
+        "--no-transit",
+        action="store_true",
+        help="never fall back to a transit relay",
     )
     group.add_argument("--turn", metavar="URL", help="TURN relay (turn:HOST:PORT?transport=udp)")
     group.add_argument("--turn-user", metavar="NAME", help="TURN username")
@@ -62,19 +80,34 @@ def add_network_options(parser: argparse.ArgumentParser, *, mailbox: bool = True
     group.add_argument(
         "--relay-only",
         action="store_true",
-        help="hide your IP address from the peer: all traffic goes through the TURN relay "
-        "(slower; the relay operator still sees your address)",
+        help="hide your IP address from the peer: all traffic goes through the TURN relay, "
+        "else the transit relay (slower; the relay operator still sees your address)",
     )
 
 
 def ice_from_args(args: argparse.Namespace) -> object:
     from p2pchat.net.rtc import IceSettings
+    from p2pchat.store.settings import DEFAULT_STUN_URLS, DEFAULT_TRANSIT_RELAY
 
     settings = _settings()
-    stun = tuple(args.stun or getattr(settings, "stun_urls", ()) or ())
+    stun = tuple(args.stun or getattr(settings, "stun_urls", DEFAULT_STUN_URLS))
+    transit: str | None = getattr(args, "transit_relay", None) or getattr(
+        settings, "transit_relay", DEFAULT_TRANSIT_RELAY
+    )
+    if getattr(args, "loopback", False):
+        # Same machine only: the public defaults are useless here and would be refused.
+        if not args.stun and stun == DEFAULT_STUN_URLS:
+            stun = ()
+        if not getattr(args, "transit_relay", None) and transit == DEFAULT_TRANSIT_RELAY:
+            transit = None
+    if getattr(args, "no_stun", False):
+        stun = ()
+    if getattr(args, "no_transit", False):
+        transit = None
     turn = args.turn or getattr(settings, "turn_url", None)
     return IceSettings(
         stun_urls=stun,
+        transit_relay=transit or None,
         turn_url=turn,
         turn_username=args.turn_user or getattr(settings, "turn_username", None),
         turn_credential=os.environ.get(args.turn_credential_env)

@@ -521,6 +521,17 @@ class Pairing:
         self._transition(_E.BIND_VERIFIED)
         return keys
 
+    def transit_key(self) -> bytes:
+        """The key both sides derive their transit relay token from (after both SDPs).
+
+        Bound to this pairing's transcript, so no two sessions share a token.
+        """
+        self._require_usable()
+        assert self._pake_key is not None
+        return crypto.hkdf_sha256(
+            crypto.purpose_key(self._pake_key, "transit"), b"transit:" + self.transcript()
+        )
+
     def reconnect_psk(self) -> bytes:
         """The pre-shared key for reconnecting a pinned contact; only after pairing."""
         if self._state is not PairingState.PAIRED or self._pake_key is None:

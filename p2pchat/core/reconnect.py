@@ -351,6 +351,12 @@ class Reconnect:
             self._identity, psk_key(self._psk, "bind"), _BIND_LABEL, self.transcript(), self.side
         )
 
+    def transit_key(self) -> bytes:
+        """The key of the transit relay token; bound to the transcript, so a relay
+        cannot tell that two sessions are the same two people."""
+        self._require_usable()
+        return crypto.hkdf_sha256(psk_key(self._psk, "transit"), b"transit:" + self.transcript())
+
     def receive_bind(self, data: bytes) -> SessionKeys:
         self._require_usable()
         if self._state is not _S.SDP_DONE:

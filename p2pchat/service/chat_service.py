@@ -35,13 +35,14 @@ from p2pchat.core.errors import (
     TransportError,
     WrongCode,
 )
-from p2pchat.core.keys import Capabilities
+from p2pchat.core.keys import Capabilities, Channel, SessionKeys
 from p2pchat.core.labels import check_own_label, safe_label
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect
 from p2pchat.core.reconnect import meeting_key as reconnect_meeting_key
 from p2pchat.events import TimerChanged
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
+from p2pchat.net.link import Link
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink, ice_configuration
 from p2pchat.service import failed_codes
@@ -54,6 +55,7 @@ from p2pchat.service.config import (
     exit_code_of,
 )
 from p2pchat.service.incoming_images import IncomingImages
+from p2pchat.service.link_choice import PathPlan, connect_and_bind
 from p2pchat.service.meeting import meet_contact
 from p2pchat.service.pump import FramePump
 from p2pchat.service.rendezvous import (
@@ -94,7 +96,7 @@ class ChatService:
         self._paired = asyncio.Event()
         self._pair_error: BaseException | None = None
         self._mailbox: MailboxClient | None = None
-        self._link: RtcLink | None = None
+        self._link: Link | None = None
         self._session: core_session.Session | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._output_ready = asyncio.Event()
@@ -261,9 +263,19 @@ class ChatService:
         pairing = handshake or Pairing(
             code, mailbox.side, self.identity, self._capabilities(), appid=self.config.appid
         )
-        link = await exchange_descriptions(mailbox, pairing, self._open_link)
+        rtc = await exchange_descriptions(mailbox, pairing, self._open_link)
         self._mailbox = None
-        await self._bind_and_start(link, pairing)
+        assert pairing.remote_sdp is not None
+        plan = PathPlan(
+            relay=self.config.ice.transit_relay,
+            transit_after=self.config.transit_after,
+            timeout=CONNECT_TIMEOUT,
+            # Relay-only gathers no server-reflexive address, whatever STUN says.
+            stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.relay_only,
+        )
+        link, keys, early = await connect_and_bind(rtc, pairing.remote_sdp, pairing, plan)
+        self._link = link
+        self._start_session(link, keys, early)
 
     def _open_link(self) -> RtcLink:
         self._link = RtcLink(self.config.ice, loopback=self.config.loopback)
@@ -305,6 +317,11 @@ class ChatService:
     async def _bind_and_start(self, link: RtcLink, pairing: BindingHandshake) -> None:
         """Open the channels, exchange and verify the bind, then run the session."""
         keys, early = await exchange_bind(link, pairing)
+        self._start_session(link, keys, early)
+
+    def _start_session(
+        self, link: Link, keys: SessionKeys, early: list[tuple[Channel, bytes]]
+    ) -> None:
         if self.config.peer_check is not None:
             self.config.peer_check(keys)
         self._session = core_session.Session(keys, limits=self.config.limits, clock=time.time)

@@ -27,6 +27,9 @@ CODE_VALIDITY: Final = 600.0
 RECONNECT_WAIT: Final = 600.0  # how long to wait at the meeting point for a contact
 MAILBOX_TIMEOUT: Final = 10.0
 CONNECT_TIMEOUT: Final = 20.0
+#: How long ICE has on its own before the transit relay is tried too (issue 18:
+#: "a few seconds"; a cone NAT hole punch takes under 2 s in scripts/nat-lab).
+TRANSIT_AFTER: Final = 5.0
 CLOSE_GRACE: Final = 2.0
 MAX_WIRE_FRAME: Final = 64 * 1024  # a chunk frame: 60 KiB of data plus framing and MAC
 
@@ -53,6 +56,7 @@ class ServiceConfig:
     # read; raising a P2PChatError stops the session (pinned key changed, blocked).
     peer_check: Callable[[SessionKeys], None] | None = None
     reconnect_wait: float = RECONNECT_WAIT
+    transit_after: float = TRANSIT_AFTER
 
 
 def exit_code_of(error: BaseException) -> int:

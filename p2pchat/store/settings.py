@@ -11,16 +11,23 @@ key                 default                                   meaning
 mailbox_url         ws://relay.magic-wormhole.io:4000/v1      rendezvous (magic-wormhole mailbox
                                                               protocol); ``ws://`` or ``wss://``.
                                                               Env ``P2PCHAT_MAILBOX`` overrides.
-stun_urls           [] (none)                                 STUN servers (``stun:host:port``);
-                                                              only the first is used by aioice.
+stun_urls           stun:stun.l.google.com:19302,             STUN servers (``stun:host:port``):
+                    stun:stun.cloudflare.com:3478             they learn your public IP address;
+                                                              ``[]`` turns STUN off. Only the
+                                                              first is used by aioice.
 turn_url            unset                                     TURN relay (``turn:host:port?...``)
 turn_username       unset                                     TURN long-term credential user
 turn_credential     unset                                     TURN long-term credential password
 turn_secret         unset                                     TURN REST-API shared secret (the
                                                               username/credential pair is then
                                                               derived from it)
-relay_only          false                                     "hide my IP": only relayed (TURN)
-                                                              paths; needs turn_url
+relay_only          false                                     "hide my IP": only relayed paths
+                                                              (TURN, else the transit relay)
+transit_relay       tcp:transit.magic-wormhole.io:4001        magic-wormhole transit relay used
+                                                              when no direct path opens; it sees
+                                                              both IPs and ciphertext. ``""``
+                                                              turns the fallback off.
+stun_notice_shown   false                                     the app told you what STUN learns
 max_long_edge       2048                                      photos are scaled down so their
                                                               longer side is at most this many
                                                               pixels (64..20000)
@@ -50,6 +57,10 @@ from p2pchat.store.atomic import read_limited, write_atomic
 log = logging.getLogger(__name__)
 
 DEFAULT_MAILBOX_URL: Final = "ws://relay.magic-wormhole.io:4000/v1"
+#: Public STUN servers: they learn this computer's public IP address, as the mailbox does.
+DEFAULT_STUN_URLS: Final = ("stun:stun.l.google.com:19302", "stun:stun.cloudflare.com:3478")
+#: magic-wormhole's public transit relay (the same project runs the default mailbox).
+DEFAULT_TRANSIT_RELAY: Final = "tcp:transit.magic-wormhole.io:4001"
 MAILBOX_ENV: Final = "P2PCHAT_MAILBOX"
 LANGUAGES: Final = ("auto", "en", "ja")
 MAX_FILE_BYTES: Final = 256 * 1024
@@ -68,12 +79,14 @@ class Settings:
     """The user's settings; see the module docstring for each key."""
 
     mailbox_url: str = DEFAULT_MAILBOX_URL
-    stun_urls: tuple[str, ...] = field(default_factory=tuple)
+    stun_urls: tuple[str, ...] = DEFAULT_STUN_URLS
     turn_url: str | None = None
     turn_username: str | None = None
     turn_credential: str | None = field(default=None, repr=False)
     turn_secret: str | None = field(default=None, repr=False)
     relay_only: bool = False
+    transit_relay: str = DEFAULT_TRANSIT_RELAY
+    stun_notice_shown: bool = False
     max_long_edge: int = 2048
     language: str = "auto"
     view_seconds: int = 10
@@ -177,17 +190,30 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"Setting 'turn_url' must start with turn: or turns: (got {turn!r}).")
     for name in ("turn_username", "turn_credential", "turn_secret"):
         text(name, optional=True)
-    if not isinstance(settings.relay_only, bool):
+    for name in ("relay_only", "stun_notice_shown"):
+        flag = getattr(settings, name)
+        if not isinstance(flag, bool):
+            raise SettingsError(f"Setting {name!r} must be true or false, not {_type_name(flag)}.")
+    transit = text("transit_relay", optional=False)
+    if transit and not _is_tcp_hint(transit):
         raise SettingsError(
-            f"Setting 'relay_only' must be true or false, not {_type_name(settings.relay_only)}."
+            f"Setting 'transit_relay' must be tcp:HOST:PORT, or \"\" for none (got {transit!r})."
         )
-    if settings.relay_only and turn is None:
-        raise SettingsError("Setting 'relay_only' needs a TURN server: set 'turn_url' too.")
+    if settings.relay_only and turn is None and not transit:
+        raise SettingsError(
+            "Setting 'relay_only' needs a relay: set 'turn_url' or 'transit_relay' too."
+        )
     integer("max_long_edge", LONG_EDGE_RANGE)
     integer("view_seconds", VIEW_SECONDS_RANGE)
     language = text("language", optional=False)
     if language not in LANGUAGES:
         raise SettingsError(f"Setting 'language' must be one of {', '.join(LANGUAGES)}.")
+
+
+def _is_tcp_hint(hint: str) -> bool:
+    kind, _, rest = hint.partition(":")
+    host, _, port = rest.rpartition(":")
+    return kind == "tcp" and bool(host) and port.isdigit() and 0 < int(port) < 65536
 
 
 def _type_name(value: object) -> str:

@@ -53,6 +53,7 @@ from p2pchat.tui.screens.invite import InviteScreen
 from p2pchat.tui.screens.key_changed import KeyChangedScreen, RePair
 from p2pchat.tui.screens.reconnect import ReconnectScreen
 from p2pchat.tui.screens.seal import offer_sealing
+from p2pchat.tui.stun_notice import StunNotice, stun_notice_for
 
 StartMode = Literal["home", "invite", "join"]
 ServiceFactory = Callable[[], Any]
@@ -89,10 +90,12 @@ class P2PChatApp(ChatRequests):
         clock: Callable[[], float] = time.time,
         view_seconds: float = 10.0,
         seal_offer: Callable[[str], None] | None = None,
+        stun_notice: StunNotice | None = None,
     ) -> None:
         super().__init__()
         # First run with an unsealed new identity: offer a passphrase (skippable).
         self.seal_offer = seal_offer
+        self.stun_notice = stun_notice
         self.service_factory = service_factory
         # A ServiceConfig: lets each pairing get its own ContactGuard as peer_check.
         self.config = config
@@ -124,12 +127,27 @@ class P2PChatApp(ChatRequests):
             contacts=self._read_contacts(),
         )
         self.push_screen(home)
+        if self.stun_notice is not None:
+            # Asked before anything reaches the network, so the answer applies at once.
+            self.push_screen(self.stun_notice.dialog(), self._stun_answered)
+        else:
+            self._start()
+
+    def _start(self) -> None:
         if self.seal_offer is not None and self.start_mode == "home":
             offer_sealing(self, self.seal_offer)
         if self.start_mode == "invite":
             self.start_invite()
         elif self.start_mode == "join" and self.start_code:
             self.call_after_refresh(self._submit_start_code)
+
+    def _stun_answered(self, turn_off: bool | None) -> None:
+        if self.stun_notice is not None:
+            self.stun_notice.answer(bool(turn_off))
+            self.stun_notice = None
+            if turn_off:
+                self.notify(t("stun_notice.saved_off"))
+        self._start()
 
     def _submit_start_code(self) -> None:
         home = self.home_screen
@@ -565,4 +583,5 @@ def make_app(
         clock=clock,
         view_seconds=view_seconds,
         seal_offer=seal_offer,
+        stun_notice=stun_notice_for(settings, config),
     )

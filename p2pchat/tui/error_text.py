@@ -12,6 +12,7 @@ from p2pchat.core.errors import (
 )
 from p2pchat.core.keys import MAX_LABEL_CHARS
 from p2pchat.i18n import t
+from p2pchat.service import NoPathFound
 from p2pchat.store.contacts import KeyAlreadyPinned, KeyChanged
 
 
@@ -19,6 +20,17 @@ def describe_error(error: BaseException) -> str:
     """A sentence for the home screen: translated for the errors people meet most."""
     if isinstance(error, WrongCode):
         return t("errors.wrong_code")
+    if isinstance(error, NoPathFound):
+        stun = t(f"errors.stun_{error.stun}")
+        if error.relay is None:
+            return t("errors.no_path_no_relay", stun=stun, seconds=f"{error.seconds:g}")
+        return t(
+            "errors.no_path",
+            stun=stun,
+            seconds=f"{error.seconds:g}",
+            relay=error.relay,
+            reason=error.relay_error.rstrip("."),
+        )
     if isinstance(error, TransportError):
         return t("errors.transport", detail=str(error))
     if isinstance(error, LabelRefused):
