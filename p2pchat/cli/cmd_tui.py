@@ -127,7 +127,8 @@ def _run(args: argparse.Namespace, start: str) -> int:
         ice=ice_from_args(network),  # type: ignore[arg-type]
         loopback=bool(getattr(args, "loopback", False)),
         identity=identity,
-        label=getattr(args, "name", "") or "",
+        # --name for this run; else the display name from the settings (asked on first run).
+        label=getattr(args, "name", "") or getattr(settings, "display_name", "") or "",
         # Pin the peer's key on first pairing; refuse a changed key or a blocked contact.
         peer_check=ContactGuard(book),
     )

@@ -34,6 +34,10 @@ max_long_edge       2048                                      photos are scaled 
 language            "auto"                                    "en", "ja" or "auto" (from locale)
 view_seconds        10                                        default display time of a view-once
                                                               photo, in seconds (1..300)
+display_name        "" (asked on the app's first run)         the name the other person sees (at
+                                                              most 64 printable characters);
+                                                              headless and scripts use --label
+display_name_asked  false                                     whether the app asked for it yet
 ==================  ========================================  ==================================
 
 The file holds TURN secrets, so ``save`` writes it mode 0600.
@@ -51,6 +55,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.labels import check_own_label
 from p2pchat.store import paths
 from p2pchat.store.atomic import read_limited, write_atomic
 
@@ -90,6 +95,8 @@ class Settings:
     max_long_edge: int = 2048
     language: str = "auto"
     view_seconds: int = 10
+    display_name: str = ""
+    display_name_asked: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -132,9 +139,22 @@ def save(settings: Settings, path: Path | None = None) -> Path:
     return target
 
 
+def update(path: Path | None = None, **changes: Any) -> Settings:
+    """Read the file as it is now, change ``changes``, write it back; the new settings.
+
+    Read-modify-write, so two first-run answers (the STUN notice, the display name)
+    never undo each other, and a line another program wrote meanwhile is kept.
+    """
+    current = load(path, environ={})
+    updated = dataclasses.replace(current, **changes)
+    save(updated, path)
+    return updated
+
+
 # The names other modules import (p2pchat/service/, cli/options.py).
 load_settings = load
 save_settings = save
+update_settings = update
 
 
 def _parse(data: bytes, target: Path) -> dict[str, Any]:
@@ -190,7 +210,13 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"Setting 'turn_url' must start with turn: or turns: (got {turn!r}).")
     for name in ("turn_username", "turn_credential", "turn_secret"):
         text(name, optional=True)
-    for name in ("relay_only", "stun_notice_shown"):
+    name_value = text("display_name", optional=False)
+    if name_value:
+        try:
+            check_own_label(name_value)
+        except P2PChatError as error:
+            raise SettingsError(f"Setting 'display_name': {error}") from None
+    for name in ("relay_only", "stun_notice_shown", "display_name_asked"):
         flag = getattr(settings, name)
         if not isinstance(flag, bool):
             raise SettingsError(f"Setting {name!r} must be true or false, not {_type_name(flag)}.")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -45,6 +46,7 @@ from p2pchat.tui.messages import (
     ServiceClosed,
     ServiceEventPosted,
 )
+from p2pchat.tui.name_prompt import NamePrompt, name_prompt_for, save_display_name
 from p2pchat.tui.palette import app_commands, kept_system_commands
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.help import HelpScreen
@@ -55,11 +57,14 @@ from p2pchat.tui.screens.reconnect import ReconnectScreen
 from p2pchat.tui.screens.seal import offer_sealing
 from p2pchat.tui.stun_notice import StunNotice, stun_notice_for
 
+log = logging.getLogger(__name__)
 StartMode = Literal["home", "invite", "join"]
 ServiceFactory = Callable[[], Any]
 # Called with the Paired event; True when this peer's key differs from the one pinned.
 KeyChangeCheck = Callable[[ev.Paired], bool]
 DEFAULT_CODE_LIFETIME = 600.0
+# How often "last seen" is written while a conversation goes on (a disk write each time).
+LAST_SEEN_EVERY = 60.0
 # Closing must not hang the terminal if the network is gone.
 CLOSE_TIMEOUT = 3.0
 
@@ -91,8 +96,11 @@ class P2PChatApp(ChatRequests):
         view_seconds: float = 10.0,
         seal_offer: Callable[[str], None] | None = None,
         stun_notice: StunNotice | None = None,
+        name_prompt: NamePrompt | None = None,
     ) -> None:
         super().__init__()
+        self.name_prompt = name_prompt
+        self._last_seen_saved = float("-inf")
         # First run with an unsealed new identity: offer a passphrase (skippable).
         self.seal_offer = seal_offer
         self.stun_notice = stun_notice
@@ -136,6 +144,9 @@ class P2PChatApp(ChatRequests):
     def _start(self) -> None:
         if self.seal_offer is not None and self.start_mode == "home":
             offer_sealing(self, self.seal_offer)
+        if self.name_prompt is not None and self.start_mode == "home":
+            # On top of the sealing offer: the name is asked first, then the passphrase.
+            self.push_screen(self.name_prompt.dialog(), self._name_answered)
         if self.start_mode == "invite":
             self.start_invite()
         elif self.start_mode == "join" and self.start_code:
@@ -148,6 +159,22 @@ class P2PChatApp(ChatRequests):
             if turn_off:
                 self.notify(t("stun_notice.saved_off"))
         self._start()
+
+    def _name_answered(self, name: str | None) -> None:
+        prompt, self.name_prompt = self.name_prompt, None
+        self.set_display_name(name, config=prompt.config if prompt is not None else self.config)
+
+    def set_display_name(self, name: str | None, *, config: Any = None) -> str:
+        """Save the name the other person sees; used from the next pairing on."""
+        try:
+            shown = save_display_name(config if config is not None else self.config, name)
+        except P2PChatError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return ""
+        if shown:
+            self.my_label = shown
+            self.notify(t("name_prompt.saved", name=shown), markup=False)
+        return shown
 
     def _submit_start_code(self) -> None:
         home = self.home_screen
@@ -457,6 +484,22 @@ class P2PChatApp(ChatRequests):
         chat = self.chat_screen
         if chat is not None:
             chat.apply_event(event)
+            self._seen(chat, event)
+
+    def _seen(self, chat: ChatScreen, event: ev.ServiceEvent) -> None:
+        """Keep the contact's "last seen" current while you chat (not only at pairing)."""
+        if chat.contact is None or self.contact_book is None:
+            return
+        if not isinstance(event, ev.TextReceived | ev.ImageReceived | ev.Delivered):
+            return
+        now = time.monotonic()
+        if now - self._last_seen_saved < LAST_SEEN_EVERY:
+            return
+        self._last_seen_saved = now
+        try:
+            self.contact_book.touch(chat.contact.petname)
+        except ContactError as error:
+            log.debug("could not record last seen: %s", error)
 
     @on(ChatScreen.BlockPeer)
     def _block_peer(self) -> None:
@@ -556,6 +599,8 @@ def make_app(
     view_seconds = 10.0
     if settings is not None:
         view_seconds = float(settings.view_seconds)
+        if config is not None and not config.label and getattr(settings, "display_name", ""):
+            config.label = settings.display_name  # the name the other person sees
         if config is not None:
             policy = dataclasses.replace(config.image_policy, max_long_edge=settings.max_long_edge)
             config = dataclasses.replace(config, image_policy=policy)
@@ -575,7 +620,8 @@ def make_app(
         start=start,
         code=code,
         image_renderer=image_renderer,
-        my_label=my_label,
+        # The name the other person sees is also how our own lines are labelled.
+        my_label=my_label or (getattr(config, "label", "") if config is not None else ""),
         key_change_check=key_change_check,
         start_dir=start_dir,
         config=config,
@@ -584,4 +630,5 @@ def make_app(
         view_seconds=view_seconds,
         seal_offer=seal_offer,
         stun_notice=stun_notice_for(settings, config),
+        name_prompt=name_prompt_for(settings, config),
     )

@@ -40,14 +40,14 @@ class StunNotice:
 
     def answer(self, turn_off: bool) -> None:
         """Remember that the notice was shown; turn STUN off now and for good if asked."""
-        from p2pchat.store.settings import save_settings
+        from p2pchat.store.settings import update_settings
 
         changes: dict[str, Any] = {"stun_notice_shown": True}
         if turn_off:
             changes["stun_urls"] = ()
             self.config.ice = dataclasses.replace(self.config.ice, stun_urls=())
         try:
-            save_settings(dataclasses.replace(self.settings, **changes))
+            update_settings(**changes)
         except (OSError, P2PChatError) as error:
             log.warning("could not save the settings: %s", error)
 

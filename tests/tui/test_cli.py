@@ -43,8 +43,11 @@ def test_bare_command_opens_the_home_screen_and_quits_cleanly(tmp_path: Path) ->
             size=(80, 24),
         )
         try:
-            # First run of a new identity: the app offers to seal it; skip that for now.
-            pane.wait_for("Skip for now", timeout=60)
+            # First run: the app asks for a display name, then offers to seal the new
+            # identity; Esc skips each.
+            pane.wait_for("Which name should the other person see?", timeout=60)
+            pane.press("Escape")
+            pane.wait_for("Skip for now", timeout=30)
             pane.press("Escape")
             screen = pane.wait_for(lambda s: "Skip for now" not in s, timeout=30)
             assert "New invite" in screen and "Your identity fingerprint" in screen

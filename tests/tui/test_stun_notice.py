@@ -40,6 +40,8 @@ def _refuse_service() -> object:
 
 def app_with(settings: store.Settings, stun: tuple[str, ...] = (LOCAL_STUN,)):  # type: ignore[no-untyped-def]
     config = ServiceConfig(mailbox_url="ws://127.0.0.1:9/v1", ice=IceSettings(stun_urls=stun))
+    # The display-name question (asked after this notice) is tested on its own.
+    settings = dataclasses.replace(settings, display_name_asked=True)
     return make_app(config, service_factory=_refuse_service, settings=settings, language="en")
 
 

@@ -32,6 +32,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("/export PATH [--force]", "chatcmd.help_export"),
     ("/timer off|30s|5m|1h|1d", "chatcmd.help_timer"),
     ("/block", "chatcmd.help_block"),
+    ("/name NAME", "name_prompt.help"),
     ("/help", "help.cmd_help"),
     ("/quit", "help.cmd_quit"),
 )
