@@ -599,8 +599,9 @@ def make_app(
     view_seconds = 10.0
     if settings is not None:
         view_seconds = float(settings.view_seconds)
-        if config is not None and not config.label and getattr(settings, "display_name", ""):
-            config.label = settings.display_name  # the name the other person sees
+        display_name = str(getattr(settings, "display_name", "") or "")
+        if config is not None and not config.label and display_name:
+            config.label = display_name  # the name the other person sees
         if config is not None:
             policy = dataclasses.replace(config.image_policy, max_long_edge=settings.max_long_edge)
             config = dataclasses.replace(config, image_policy=policy)
