@@ -38,9 +38,9 @@ from p2pchat.core.errors import (
     TransportError,
 )
 from p2pchat.net.mailbox_protocol import (  # re-exported: callers import them from here
-    _FRIENDLY_ERRORS,
     _REPLY_FOR_COMMAND,
     APPID_RE,
+    BUSY_HINT,
     DEFAULT_TIMEOUT,
     FIX_HINT,
     HEX_RE,
@@ -53,6 +53,7 @@ from p2pchat.net.mailbox_protocol import (  # re-exported: callers import them f
     MOODS,
     SHORT_TOKEN_RE,
     MailboxMessage,
+    MailboxRefused,
     MailboxTimeout,
     Mood,
     _check_url,
@@ -61,6 +62,7 @@ from p2pchat.net.mailbox_protocol import (  # re-exported: callers import them f
     _random_hex,
     is_valid_nameplate,
     printable,
+    refusal_error,
 )
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,16 @@ class MailboxClient:
                 # Honour a configured HTTP proxy for remote servers, never for loopback.
                 proxy=None if _is_loopback_url(url) else True,
             )
+        except websockets.exceptions.InvalidStatus as error:
+            status = error.response.status_code
+            if status == 503:
+                raise MailboxRefused(
+                    f"The mailbox server at {url} is too busy (too many connections, "
+                    f"or too many from your address). {BUSY_HINT}"
+                ) from error
+            raise TransportError(
+                f"Cannot reach {where} (HTTP status {status}). {FIX_HINT}"
+            ) from error
         except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as error:
             reason = printable(str(error)) or type(error).__name__
             raise TransportError(f"Cannot reach {where} ({reason}). {FIX_HINT}") from error
@@ -186,7 +198,7 @@ class MailboxClient:
         refusal = welcome.get("error")
         if refusal is not None:
             text = printable(refusal) if isinstance(refusal, str) else "no reason given"
-            raise P2PChatError(f"The mailbox server at {url} refuses service: {text}. {FIX_HINT}")
+            raise MailboxRefused(f"The mailbox server at {url} refuses service: {text}. {FIX_HINT}")
         return welcome
 
     # --------------------------------------------------------------- commands
@@ -483,11 +495,7 @@ class MailboxClient:
         orig = frame.get("orig")
         command = orig.get("type") if isinstance(orig, dict) else None
         command_name = printable(command, 20) if isinstance(command, str) else "a command"
-        error = P2PChatError(
-            _FRIENDLY_ERRORS.get(
-                text, f"The mailbox server at {self.url} refused {command_name!r}: {text}."
-            )
-        )
+        error = refusal_error(self.url, command_name, text)
         reply_type = _REPLY_FOR_COMMAND.get(command) if isinstance(command, str) else None
         future = self._pending.get(reply_type) if reply_type is not None else None
         if future is not None and not future.done():

@@ -57,7 +57,8 @@ async def test_messages_added_before_the_peer_opens_are_delivered(embedded_mailb
     await joiner.close()
 
 
-async def test_nameplate_is_freed_after_both_release_and_reusable(embedded_mailbox: str) -> None:
+async def test_nameplate_is_freed_after_both_release_and_reusable(start_mailbox: Any) -> None:
+    embedded_mailbox = (await start_mailbox(allow_list=True)).url
     inviter, joiner, nameplate = await open_pair(embedded_mailbox)
     old_mailbox = inviter.mailbox
     await inviter.release()
