@@ -17,6 +17,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# Its own logger, silent unless `p2pchat mailbox` gives it a handler: an embedded
+# server (the demo, a test) must not print refusals over someone's screen.
+OPERATOR_LOG = logging.getLogger("p2pchat.mailbox.operator")
+OPERATOR_LOG.addHandler(logging.NullHandler())
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -39,7 +44,7 @@ class OperatorLog:
         self,
         read: Callable[[], Snapshot],
         refusals: Counter[str],
-        logger: logging.Logger,
+        logger: logging.Logger = OPERATOR_LOG,
         *,
         every: float = 60.0,
         gap: float = 5.0,

@@ -89,11 +89,7 @@ class MailboxServer:
         self._connections = 0
         self._by_client: Counter[str] = Counter()
         self.operator_log = OperatorLog(
-            self.snapshot,
-            self._rendezvous.refusals,
-            log,
-            every=report_every,
-            gap=report_gap,
+            self.snapshot, self._rendezvous.refusals, every=report_every, gap=report_gap
         )
         self.url: str | None = None
 

@@ -208,3 +208,41 @@ async def test_nameplates_and_mailbox_ids_do_not_come_from_random(
     assert nameplate.isdigit() and inviter.mailbox is not None and len(inviter.mailbox) == 13
     for client in (inviter, joiner):
         await client.close()
+
+
+def test_deploy_docs_state_the_limits_the_code_has() -> None:
+    from p2pchat.net.mailbox_rendezvous import ServerLimits
+
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    section = docs[docs.index("### The embedded server") : docs.index("## 2. The relay")]
+    limits = ServerLimits()
+    assert "`p2pchat/net/mailbox_rendezvous.py`" in section
+    for stated in (
+        f"| frame size | {limits.max_message_bytes // 1024} KiB |",
+        f"| connections | {limits.max_connections:,} ",
+        f"| nameplates, mailboxes | {limits.max_nameplates:,} each |",
+        f"{limits.max_connections_per_client} connections, "
+        f"{limits.max_nameplates_per_client} nameplates, "
+        f"{limits.max_mailboxes_per_client} mailboxes",
+        f"| messages per mailbox | {limits.max_messages_per_mailbox} |",
+        f"{limits.messages_per_second:g}/s (bursts of {limits.burst})",
+        f"freed after {limits.abandoned_grace:g} s",
+        f"freed after {limits.nameplate_timeout / 60:g} min",
+    ):
+        assert stated in section, stated
+    assert limits.max_nameplates == limits.max_mailboxes
+
+
+def test_cli_options_set_the_per_client_limits_and_list() -> None:
+    from p2pchat.cli.cmd_mailbox import _limits
+    from p2pchat.cli.main import build_parser
+
+    parser = build_parser()
+    default = _limits(parser.parse_args(["mailbox"]))
+    assert not default.allow_list and default.max_nameplates_per_client == 64
+    tuned = _limits(parser.parse_args(["mailbox", "--max-per-client", "500", "--allow-list"]))
+    assert tuned.allow_list
+    assert (tuned.max_nameplates_per_client, tuned.max_mailboxes_per_client) == (500, 500)
+    assert tuned.max_connections_per_client == 2000
+    with pytest.raises(SystemExit):
+        parser.parse_args(["mailbox", "--max-per-client", "0"])
