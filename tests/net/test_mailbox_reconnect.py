@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from typing import Any
 
 import pytest
@@ -211,3 +212,33 @@ async def test_the_joiner_is_not_told_nobody_joined_when_the_inviter_lost_the_se
     assert failures["alice"].exit_code == 4
     assert "did not join" not in failures["bob"].message
     assert "the other person joined" in failures["bob"].message
+
+
+@pytest.mark.parametrize("trigger", [b'"type": "claimed"', b'"type": "message"'])
+async def test_a_pinned_reconnect_survives_a_cut_mailbox_connection(
+    embedded_mailbox: str, trigger: bytes
+) -> None:
+    alice = ChatService(config(embedded_mailbox, "alice"))
+    bob = ChatService(config(embedded_mailbox, "bob"))
+    await bob.join(await asyncio.wait_for(alice.invite(), DEADLINE))
+    await asyncio.gather(alice.wait_paired(DEADLINE), bob.wait_paired(DEADLINE))
+    psk = alice.reconnect_psk
+    assert psk is not None and psk == bob.reconnect_psk
+    await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
+
+    async with CuttingProxy(embedded_mailbox, trigger) as proxy:
+        again_a = ChatService(
+            dataclasses.replace(config(proxy.url, "alice"), identity=alice.identity)
+        )
+        again_b = ChatService(
+            dataclasses.replace(config(embedded_mailbox, "bob"), identity=bob.identity)
+        )
+        try:
+            watching = asyncio.ensure_future(states_of(again_a, ev.Paired))
+            await again_a.reconnect(psk, bytes(bob.identity.verify_key))
+            await again_b.reconnect(psk, bytes(alice.identity.verify_key))
+            await asyncio.gather(again_a.wait_paired(DEADLINE), again_b.wait_paired(DEADLINE))
+            assert "reconnecting" in await asyncio.wait_for(watching, DEADLINE)
+            assert proxy.cuts == 1
+        finally:
+            await asyncio.wait_for(asyncio.gather(again_a.close(), again_b.close()), DEADLINE)
