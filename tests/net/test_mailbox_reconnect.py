@@ -144,6 +144,17 @@ async def test_pairing_completes_when_the_mailbox_connection_is_cut(
 async def test_replayed_messages_are_delivered_once_and_lost_adds_are_re_added(
     embedded_mailbox: str,
 ) -> None:
+    await replay_once(embedded_mailbox)
+
+
+async def test_the_reconnect_works_against_the_real_wormhole_server(
+    real_mailbox_server: str,
+) -> None:
+    await replay_once(real_mailbox_server)
+
+
+async def replay_once(embedded_mailbox: str) -> None:
+    """Cut the joiner after its first message; it reconnects as the protocol intends."""
     async with CuttingProxy(embedded_mailbox, b'"phase": "first"') as proxy:
         inviter = await MailboxClient.connect(embedded_mailbox, APPID, timeout=5)
         nameplate = await inviter.allocate()
