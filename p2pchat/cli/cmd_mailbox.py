@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="nameplates and mailboxes one client address may hold (default 64; four "
         "times as many connections). Behind a reverse proxy every client has the "
-        "proxy's address: raise it there",
+        "proxy's address: raise it, and limit per address in the proxy",
     )
     parser.add_argument(
         "--allow-list",

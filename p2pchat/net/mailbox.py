@@ -13,7 +13,10 @@ Responses in this protocol are not correlated with requests, so one reader task
 dispatches every frame: replies wake the one waiting request of that kind,
 ``message`` frames go to an inbox, ``error`` frames fail the request they name.
 Every wait is bounded by a timeout; a server that cannot be reached or that
-goes away becomes ``TransportError`` saying which URL and how to fix it.
+goes away becomes ``TransportError`` saying which URL and how to fix it, and a
+server that refuses becomes ``MailboxRefused`` (exit 4, never 1). With
+``reconnect_within`` a connection that went away is first reopened
+(``mailbox_reconnect``), as the wormhole protocol intends.
 """
 
 from __future__ import annotations
