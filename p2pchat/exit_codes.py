@@ -13,6 +13,7 @@ from p2pchat.core.errors import (
     InvalidCode,
     RemoteProtocolError,
     TransportError,
+    UsageError,
     WrongCode,
 )
 
@@ -37,7 +38,7 @@ EXIT_CODES: Final = {
 
 def exit_code_for(error: BaseException) -> int:
     """Map an error to the documented exit code."""
-    if isinstance(error, InvalidCode):
+    if isinstance(error, InvalidCode | UsageError):
         return EXIT_USAGE
     if _is_identity_refusal(error):
         return EXIT_PAIRING_FAILED

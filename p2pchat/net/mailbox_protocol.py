@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from p2pchat.core.errors import P2PChatError, RemoteProtocolError, TransportError
+from p2pchat.core.errors import RemoteProtocolError, TransportError, UsageError
 
 Mood = Literal["happy", "lonely", "scary", "errory"]
 MOODS: Final = ("happy", "lonely", "scary", "errory")
@@ -128,7 +128,7 @@ def _check_url(url: str) -> None:
         has_host = False
         parts = None
     if parts is None or parts.scheme not in ("ws", "wss") or not has_host:
-        raise P2PChatError(
+        raise UsageError(
             f"{printable(url)!r} is not a mailbox server URL: it must look like "
             "ws://HOST:PORT/v1 (or wss://...). Set it with --mailbox URL or P2PCHAT_MAILBOX."
         )
