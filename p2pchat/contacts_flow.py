@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from p2pchat.core.conversation import Conversation
 from p2pchat.core.crypto import format_safety_number
@@ -137,7 +137,32 @@ class ContactGuard:
             raise blocked_error(current)
         if keys.peer_identity != current.identity_key:
             raise _key_changed(current.petname, current.identity_key, keys.peer_identity)
+        if keys.previous_psk and keys.reconnect_psk != current.reconnect_psk:
+            # A reconnect bound: the key ratchets, the one just used is the fallback.
+            return self.book.ratchet(current.petname, keys.reconnect_psk, keys.previous_psk, now)
         return self.book.touch(current.petname, now)
+
+
+def unlocked(contact: Contact) -> Contact:
+    """``contact``, or ``ContactError`` when its reconnect secrets cannot be opened."""
+    if contact.locked:
+        raise ContactError(
+            f"The reconnect secret of {contact.petname!r} is sealed by an identity this "
+            "p2pchat did not open (another identity key, or no passphrase): meet with a "
+            "new code instead."
+        )
+    return contact
+
+
+async def reconnect(service: Any, contact: Contact) -> None:
+    """Start ``service``'s code-free meeting with ``contact`` (its keys and meeting point)."""
+    unlocked(contact)
+    await service.reconnect(
+        contact.reconnect_psk,
+        contact.identity_key,
+        previous_psk=contact.previous_psk or None,
+        meeting_key=contact.meeting_key or None,
+    )
 
 
 def blocked_error(contact: Contact) -> ContactBlocked:
@@ -238,6 +263,21 @@ def load_identity_key() -> object:
     return load_or_create().signing_key
 
 
+def load_identity_and_book() -> tuple[Any, ContactBook]:
+    """The install's signing key and its contact book, sealed when the identity is."""
+    from p2pchat.store.identity import load_or_create
+
+    identity = load_or_create()
+    return identity.signing_key, open_book(identity.signing_key, sealed=identity.sealed)
+
+
+def open_book(signing_key: Any, *, sealed: bool) -> ContactBook:
+    """The contact book; with a sealed identity, contact secrets are sealed with it."""
+    from p2pchat.store.contact_secrets import secrets_key
+
+    return ContactBook(secrets_key=secrets_key(signing_key) if sealed else None)
+
+
 __all__ = [
     "ContactBlocked",
     "ContactGuard",
@@ -246,8 +286,12 @@ __all__ = [
     "describe_timer",
     "exit_code",
     "export_evidence",
+    "load_identity_and_book",
     "load_identity_key",
+    "open_book",
     "parse_timer",
     "petname_from_label",
+    "reconnect",
     "unique_petname",
+    "unlocked",
 ]

@@ -158,6 +158,14 @@ class PeerLeft(ServiceEvent):
 
 
 @dataclass(frozen=True)
+class Notice(ServiceEvent):
+    """Something the user should know that does not stop the session (a moved meeting point)."""
+
+    kind: ClassVar[str] = "notice"
+    message: str
+
+
+@dataclass(frozen=True)
 class Failed(ServiceEvent):
     """A fatal error: the session is over. ``exit_code`` follows the CLI's table."""
 

@@ -94,11 +94,9 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
     from p2pchat import contacts_flow
     from p2pchat.headless import start_stdin_reader
     from p2pchat.service import ChatService, ServiceConfig
-    from p2pchat.store.contacts import ContactBook
 
     try:
-        identity = contacts_flow.load_identity_key()
-        book = ContactBook()
+        identity, book = contacts_flow.load_identity_and_book()
         expected = None
         if args.petname:
             expected = book.get(args.petname)
@@ -122,7 +120,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
             mailbox_url=mailbox_from_args(args),
             ice=ice_from_args(args),  # type: ignore[arg-type]
             loopback=args.loopback,
-            identity=identity,  # type: ignore[arg-type]
+            identity=identity,
             label=args.name,
             peer_check=guard,
             reconnect_wait=args.wait,
@@ -134,7 +132,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
             paired = await pair(service, expected, commands)
         elif expected is not None:
             _status(f"waiting for {expected.petname} at your meeting point...")
-            await service.reconnect(expected.reconnect_psk, expected.identity_key)
+            await contacts_flow.reconnect(service, expected)
         elif args.invite:
             code = await service.invite()
             print(f"code: {code}", flush=True)
@@ -193,6 +191,8 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                 _status(f"timer set by {who}: {describe_timer(event.seconds)}")
             elif isinstance(event, ev.PeerLeft):
                 _status(f"{petname} left")
+            elif isinstance(event, ev.Notice):
+                _status(event.message)
             elif isinstance(event, ev.Failed):
                 print(f"p2pchat chat: {event.message}", file=sys.stderr)
                 exit_code = event.exit_code

@@ -63,6 +63,9 @@ async def _pair(args: argparse.Namespace, service: Any, expected: Any, commands:
         return None if line is None else line.strip().removeprefix("blob:").strip()
 
     if expected is not None:
+        from p2pchat.contacts_flow import unlocked
+
+        unlocked(expected)
         drive = manual.invite_pinned if args.invite else manual.join_pinned
         return await drive(service, expected.reconnect_psk, expected.identity_key, write, read)
     if args.invite:

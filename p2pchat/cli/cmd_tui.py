@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK
@@ -29,13 +30,19 @@ def _add_tui_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    home = subparsers.add_parser("home", help=t("cli.home_help"))
+    home = subparsers.add_parser(
+        "home", help=t("cli.home_help"), description=t("cli.home_description")
+    )
     _add_tui_options(home)
     home.set_defaults(func=run_home)
-    invite = subparsers.add_parser("invite", help=t("cli.invite_help"))
+    invite = subparsers.add_parser(
+        "invite", help=t("cli.invite_help"), description=t("cli.invite_description")
+    )
     _add_tui_options(invite)
     invite.set_defaults(func=lambda args: _run(args, "invite"))
-    join = subparsers.add_parser("join", help=t("cli.join_help"))
+    join = subparsers.add_parser(
+        "join", help=t("cli.join_help"), description=t("cli.join_description")
+    )
     _add_tui_options(join)
     join.set_defaults(func=lambda args: _run(args, "join"))
 
@@ -45,15 +52,31 @@ def run_home(args: argparse.Namespace) -> int:
     return _run(args, "home")
 
 
-def _identity_key() -> Any:
-    """This install's signing key, or a fresh ephemeral one when the store is unavailable."""
+def _identity_key() -> tuple[Any, Any]:
+    """This install's signing key and its ``Identity`` (None: a fresh key without a store)."""
     import nacl.signing
 
     try:
         from p2pchat.store.identity import load_or_create
     except ImportError:
-        return nacl.signing.SigningKey.generate()
-    return load_or_create().signing_key
+        return nacl.signing.SigningKey.generate(), None
+    identity = load_or_create()
+    return identity.signing_key, identity
+
+
+def _seal_offer(identity: Any, book: Any) -> Callable[[str], None] | None:
+    """For a just-created unsealed identity: seal it (and the contacts' secrets) on request."""
+    if identity is None or identity.sealed or not identity.created:
+        return None
+
+    def seal(passphrase: str) -> None:
+        from p2pchat.store.contact_secrets import secrets_key
+        from p2pchat.store.identity import save
+
+        save(identity, passphrase)
+        book.seal_with(secrets_key(identity.signing_key))
+
+    return seal
 
 
 def _settings() -> Any:
@@ -76,16 +99,16 @@ def _run(args: argparse.Namespace, start: str) -> int:
     from p2pchat.core.errors import P2PChatError
 
     try:
-        identity = _identity_key()
+        identity, stored = _identity_key()
     except P2PChatError as error:
         print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
         return EXIT_INPUT_REJECTED
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
-    from p2pchat.contacts_flow import ContactGuard
+    from p2pchat.contacts_flow import ContactGuard, open_book
     from p2pchat.service import ServiceConfig
-    from p2pchat.store.contacts import ContactBook
 
+    book = open_book(identity, sealed=stored is not None and stored.sealed)
     network = argparse.Namespace(
         mailbox=getattr(args, "mailbox", None),
         stun=getattr(args, "stun", None),
@@ -102,16 +125,14 @@ def _run(args: argparse.Namespace, start: str) -> int:
         identity=identity,
         label=getattr(args, "name", "") or "",
         # Pin the peer's key on first pairing; refuse a changed key or a blocked contact.
-        peer_check=ContactGuard(ContactBook()),
+        peer_check=ContactGuard(book),
     )
     from p2pchat.tui.app import make_app
     from p2pchat.tui.widgets.image_view import load_image_support
 
     # textual-image asks the terminal about its graphics support; that must happen
     # before Textual takes the terminal over.
-    renderer = getattr(args, "images", "auto")
-    if not load_image_support():
-        renderer = "halfcell"
+    renderer = load_image_support(getattr(args, "images", "auto"))
 
     code = os.environ.get("P2PCHAT_CODE", "") if start == "join" else ""
     app = make_app(
@@ -122,6 +143,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
         image_renderer=renderer,
         settings=settings,
         language=get_language(),
+        seal_offer=_seal_offer(stored, book),
     )
     result = app.run()
     return int(result) if isinstance(result, int) else EXIT_OK

@@ -97,7 +97,16 @@ def read_code(args: argparse.Namespace) -> str:
             code = getpass.getpass("Code (typing is hidden): ")
         else:
             code = sys.stdin.readline()
-    code = (code or "").strip()
+    code = strip_code_label(code or "")
     if not code:
         raise InvalidCode("No code given: set P2PCHAT_CODE or type it on standard input.")
     return code
+
+
+def strip_code_label(line: str) -> str:
+    """``"code: 4-cobra-impetus-cranky"`` (the line ``p2pchat send`` prints) -> the code."""
+    line = line.strip()
+    label, colon, rest = line.partition(":")
+    if colon and label.strip().lower() == "code":
+        return rest.strip()
+    return line

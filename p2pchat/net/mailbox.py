@@ -62,6 +62,9 @@ from p2pchat.net.mailbox_protocol import (  # re-exported: callers import them f
     printable,
     refusal_error,
 )
+from p2pchat.net.mailbox_protocol import (
+    MailboxCrowded as MailboxCrowded,  # the meeting moves on when a point is taken
+)
 from p2pchat.net.mailbox_reconnect import Reconnector, bind_frame, open_websocket
 
 log = logging.getLogger(__name__)

@@ -31,16 +31,20 @@ from p2pchat.core.errors import (
     LocalProtocolError,
     P2PChatError,
     PeerLost,
+    RemoteProtocolError,
     TransportError,
+    WrongCode,
 )
 from p2pchat.core.keys import Capabilities
 from p2pchat.core.labels import safe_label
 from p2pchat.core.pairing import Pairing
-from p2pchat.core.reconnect import Reconnect, rendezvous_nameplate
+from p2pchat.core.reconnect import Reconnect
+from p2pchat.core.reconnect import meeting_key as reconnect_meeting_key
 from p2pchat.events import TimerChanged
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink, ice_configuration
+from p2pchat.service import failed_codes
 from p2pchat.service.config import (
     CLOSE_GRACE,
     CONNECT_TIMEOUT,
@@ -50,6 +54,7 @@ from p2pchat.service.config import (
     exit_code_of,
 )
 from p2pchat.service.incoming_images import IncomingImages
+from p2pchat.service.meeting import meet_contact
 from p2pchat.service.pump import FramePump
 from p2pchat.service.rendezvous import (
     BindingHandshake,
@@ -86,6 +91,7 @@ class ChatService:
         self.connection_kind: ev.ConnectionKind = "unknown"
         self.rtt: float | None = None
         self.reconnect_psk: bytes | None = None
+        self._joined_code: bytes | None = None
         self._events: asyncio.Queue[ev.ServiceEvent] = asyncio.Queue()
         self._paired = asyncio.Event()
         self._pair_error: BaseException | None = None
@@ -129,6 +135,7 @@ class ChatService:
         """Join with a code read aloud by the other person; pairs in the background."""
         self._require_state("idle")
         parsed = codes.parse(code)  # InvalidCode before touching the network
+        self._joined_code = failed_codes.refuse_if_failed(parsed)
         self.state = "pairing"
         mailbox = await self._connect_mailbox()
         await mailbox.open(await mailbox.claim(parsed.nameplate))
@@ -168,25 +175,54 @@ class ChatService:
         )
         return self._mailbox
 
-    async def reconnect(self, psk: bytes, peer_identity: bytes) -> None:
+    async def reconnect(
+        self,
+        psk: bytes,
+        peer_identity: bytes,
+        *,
+        previous_psk: bytes | None = None,
+        meeting_key: bytes | None = None,
+    ) -> None:
         """Meet a pinned contact again without a code; pairs in the background.
 
-        Both sides claim a nameplate derived from the shared reconnect key and run
-        ``core.reconnect`` (identity-signed hellos, fresh ephemerals).
+        Both sides claim a meeting point derived from the contact's meeting key
+        (default: from ``psk``) and the day (``service.meeting``) and run
+        ``core.reconnect`` with the current reconnect key and, when one is kept,
+        the previous one. The ratcheted key arrives in ``Paired``'s session keys
+        (``peer_check``), for the contact book.
         """
         self._require_state("idle")
         self.state = "pairing"
-        mailbox = await self._connect_mailbox()
-        await mailbox.open(await mailbox.claim(rendezvous_nameplate(psk)))
-        handshake = Reconnect(
-            psk,
-            mailbox.side,
-            self.identity,
-            peer_identity,
-            self._capabilities(),
-            appid=self.config.appid,
-        )
-        self._spawn(self._pair("", mailbox, self.config.reconnect_wait, handshake))
+        point_key = meeting_key or reconnect_meeting_key(psk)
+        # The first connection here, so that an unreachable mailbox raises at once.
+        first: list[MailboxClient] = [await self._connect_mailbox()]
+
+        async def connect() -> MailboxClient:
+            return first.pop() if first else await self._connect_mailbox()
+
+        def make_handshake(side: str) -> Reconnect:
+            return Reconnect(
+                psk,
+                side,
+                self.identity,
+                peer_identity,
+                self._capabilities(),
+                appid=self.config.appid,
+                previous_psk=previous_psk,
+            )
+
+        async def steps() -> None:
+            link, handshake = await meet_contact(
+                point_key,
+                connect,
+                make_handshake,
+                self._open_link,
+                lambda message: self._emit(ev.Notice(message=message)),
+            )
+            self._mailbox = None
+            await self._bind_and_start(link, handshake)
+
+        self._spawn(self._guard_pairing(steps(), self.config.reconnect_wait))
 
     def _start_pairing(self, code: str, mailbox: MailboxClient, timeout: float) -> None:
         self._spawn(self._pair(code, mailbox, timeout))
@@ -206,28 +242,33 @@ class ChatService:
         timeout: float,
         handshake: Pairing | Reconnect | None = None,
     ) -> None:
+        await self._guard_pairing(self._pair_steps(code, mailbox, handshake), timeout)
+
+    async def _guard_pairing(self, steps: Coroutine[None, None, None], timeout: float) -> None:
+        """Run the pairing ``steps``; any failure ends the session with a clear message."""
         try:
-            await asyncio.wait_for(self._pair_steps(code, mailbox, handshake), timeout)
+            await asyncio.wait_for(steps, timeout)
         except TimeoutError:
             # Only say nobody came when nobody did: a peer whose messages arrived joined,
             # and it was a connection (theirs or ours) that failed afterwards.
+            # No mailbox any more: the descriptions crossed, so the peer was there.
+            peer_seen = self._mailbox is None or self._mailbox.peer_seen
             reason = (
                 "the other person joined, but pairing did not finish in time (a connection "
                 "to the rendezvous server or between you failed)"
-                if mailbox.peer_seen
+                if peer_seen
                 else "the other person did not join in time"
             )
             await self._pairing_failed(
-                TransportError(f"Pairing timed out: {reason}. Make a new invite and try again."),
-                mailbox,
+                TransportError(f"Pairing timed out: {reason}. Make a new invite and try again.")
             )
         except P2PChatError as error:
-            await self._pairing_failed(error, mailbox)
+            await self._pairing_failed(error)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # an edge raising something unexpected is still a failure
             log.exception("pairing crashed")
-            await self._pairing_failed(TransportError(f"Pairing failed: {error}"), mailbox)
+            await self._pairing_failed(TransportError(f"Pairing failed: {error}"))
 
     async def _pair_steps(
         self, code: str, mailbox: MailboxClient, handshake: Pairing | Reconnect | None = None
@@ -301,10 +342,13 @@ class ChatService:
         self._spawn(pump.receive_loop())
         self._spawn(pump.heartbeat_loop())
 
-    async def _pairing_failed(self, error: BaseException, mailbox: MailboxClient) -> None:
+    async def _pairing_failed(self, error: BaseException) -> None:
         self.state = "failed"
         self._pair_error = error
-        await announce_failure(mailbox, error)
+        if self._joined_code is not None and isinstance(error, WrongCode | RemoteProtocolError):
+            failed_codes.remember_failure(self._joined_code)
+        if self._mailbox is not None:
+            await announce_failure(self._mailbox, error)
         if self._link is not None:
             with contextlib.suppress(Exception):
                 await self._link.close()

@@ -21,13 +21,16 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 from textual import on, work
+from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
+from p2pchat import contacts_flow
 from p2pchat import events as ev
 from p2pchat.contacts_flow import ContactGuard, as_key_changed
 from p2pchat.core.errors import P2PChatError
@@ -42,12 +45,14 @@ from p2pchat.tui.messages import (
     ServiceClosed,
     ServiceEventPosted,
 )
+from p2pchat.tui.palette import app_commands, kept_system_commands
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.home import HomeScreen
 from p2pchat.tui.screens.invite import InviteScreen
 from p2pchat.tui.screens.key_changed import KeyChangedScreen, RePair
 from p2pchat.tui.screens.reconnect import ReconnectScreen
+from p2pchat.tui.screens.seal import offer_sealing
 
 StartMode = Literal["home", "invite", "join"]
 ServiceFactory = Callable[[], Any]
@@ -83,8 +88,11 @@ class P2PChatApp(ChatRequests):
         contact_book: ContactBook | None = None,
         clock: Callable[[], float] = time.time,
         view_seconds: float = 10.0,
+        seal_offer: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
+        # First run with an unsealed new identity: offer a passphrase (skippable).
+        self.seal_offer = seal_offer
         self.service_factory = service_factory
         # A ServiceConfig: lets each pairing get its own ContactGuard as peer_check.
         self.config = config
@@ -116,6 +124,8 @@ class P2PChatApp(ChatRequests):
             contacts=self._read_contacts(),
         )
         self.push_screen(home)
+        if self.seal_offer is not None and self.start_mode == "home":
+            offer_sealing(self, self.seal_offer)
         if self.start_mode == "invite":
             self.start_invite()
         elif self.start_mode == "join" and self.start_code:
@@ -136,6 +146,10 @@ class P2PChatApp(ChatRequests):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from app_commands(self, screen)
+        yield from kept_system_commands(super().get_system_commands(screen))
 
     async def action_quit(self) -> None:
         self.phase = "closing"
@@ -231,7 +245,7 @@ class P2PChatApp(ChatRequests):
     @work(group="pairing", exit_on_error=False, description="reconnect")
     async def _reconnect(self, service: Any, contact: Contact) -> None:
         try:
-            await service.reconnect(contact.reconnect_psk, contact.identity_key)
+            await contacts_flow.reconnect(service, contact)
             paired = await service.wait_paired()
         except P2PChatError as error:
             self.post_message(PairingFailed(service, describe_error(error), error))
@@ -416,6 +430,9 @@ class P2PChatApp(ChatRequests):
                 self.post_message(PairingSucceeded(message.service, event))
             elif isinstance(event, ev.PeerLeft):
                 self.post_message(PairingFailed(message.service, event.reason))
+            elif isinstance(event, ev.Notice):
+                # Our own words (a moved meeting point), never the peer's.
+                self.notify(event.message, severity="warning", markup=False)
             # A Failed is left to the pairing worker: wait_paired() raises the error
             # itself, and a changed key needs the exception, not its text.
             return
@@ -436,6 +453,25 @@ class P2PChatApp(ChatRequests):
             return
         service, self.service = self.service, None
         self._back_home("", status=t("contacts.blocked", name=petname))
+        if service is not None:
+            self._close(service)
+
+    @on(ChatScreen.RenameContact)
+    def _rename_from_chat(self, message: ChatScreen.RenameContact) -> None:
+        chat, book = self.chat_screen, self.contact_book
+        if chat is None or chat.contact is None or book is None:
+            return
+        try:
+            changed = book.rename(chat.contact.petname, message.new_petname)
+        except ContactError as error:
+            self.notify(str(error), severity="error")
+            return
+        chat.contact_renamed(changed)
+
+    @on(ChatScreen.BackHome)
+    def _chat_over_back_home(self) -> None:
+        service, self.service = self.service, None
+        self._back_home("")
         if service is not None:
             self._close(service)
 
@@ -483,6 +519,7 @@ def make_app(
     contact_book: ContactBook | None = None,
     settings: Any = None,
     clock: Callable[[], float] = time.time,
+    seal_offer: Callable[[str], None] | None = None,
 ) -> P2PChatApp:
     """The app, ready to ``run()`` (CLI) or ``run_test()`` (tests).
 
@@ -527,4 +564,5 @@ def make_app(
         contact_book=contact_book,
         clock=clock,
         view_seconds=view_seconds,
+        seal_offer=seal_offer,
     )

@@ -254,6 +254,7 @@ class ChatUpdates(Screen[None]):
         if self.ended:
             return
         self.ended = True
+        self.refresh_bindings()  # the footer now offers "back to home"
         for bar in list(self.query_one(TransferPanel).query("TransferBar")):
             bar.remove()
         self.query_one(MessageList).add_notice(t("chat.ended"), level="info")
