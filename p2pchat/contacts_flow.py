@@ -24,6 +24,7 @@ from typing import Any, Final
 from p2pchat.core.conversation import Conversation
 from p2pchat.core.crypto import format_safety_number
 from p2pchat.core.keys import SessionKeys
+from p2pchat.core.labels import display_name, safe_label
 from p2pchat.core.reconnect import IdentityMismatch
 from p2pchat.store.atomic import write_atomic
 from p2pchat.store.contacts import (
@@ -48,7 +49,7 @@ def petname_from_label(label: str) -> str:
     """A petname made from a peer's announced label: printable, no separators."""
     cleaned = "".join(
         char
-        for char in unicodedata.normalize("NFC", label or "")
+        for char in unicodedata.normalize("NFC", display_name(label or ""))
         if not unicodedata.category(char).startswith("C") and char not in "/\\"
     )
     cleaned = re.sub(r"\s+", " ", cleaned).strip()[:MAX_PETNAME_CHARS].strip()
@@ -240,6 +241,8 @@ def export_evidence(
     ``overwrite`` (``FileExistsError``); the file is created with mode 0600.
     """
     target = Path(path).expanduser()
+    # One line each, nothing a terminal acts on: a name cannot forge a header line.
+    me, peer = safe_label(me, MAX_PETNAME_CHARS), safe_label(peer, MAX_PETNAME_CHARS)
     stamp = datetime.fromtimestamp(clock(), tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     header = [
         "p2pchat conversation export",

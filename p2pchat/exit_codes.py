@@ -11,6 +11,7 @@ from typing import Final
 from p2pchat.core.errors import (
     ImageRejected,
     InvalidCode,
+    InvalidLabel,
     RemoteProtocolError,
     TransportError,
     UsageError,
@@ -38,7 +39,7 @@ EXIT_CODES: Final = {
 
 def exit_code_for(error: BaseException) -> int:
     """Map an error to the documented exit code."""
-    if isinstance(error, InvalidCode | UsageError):
+    if isinstance(error, InvalidCode | InvalidLabel | UsageError):
         return EXIT_USAGE
     if _is_identity_refusal(error):
         return EXIT_PAIRING_FAILED

@@ -28,7 +28,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
-from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args
+from p2pchat.cli.options import (
+    add_network_options,
+    display_name,
+    ice_from_args,
+    mailbox_from_args,
+)
 from p2pchat.core.errors import P2PChatError
 
 HELP_TEXT = (
@@ -61,7 +66,9 @@ def register(subparsers: Any) -> None:
         help="with --as: deliberately accept a new identity key for that contact "
         "(after a key-change warning you checked with them)",
     )
-    parser.add_argument("--name", default="", help="a display name announced to the peer")
+    parser.add_argument(
+        "--name", default="", type=display_name, help="a display name announced to the peer"
+    )
     parser.add_argument(
         "--wait",
         type=float,
@@ -182,7 +189,8 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                 conversation.apply(
                     core_session.TextReceived(event.message_id, event.text, event.sent_at)
                 )
-                print(f"{petname}: {event.text}", flush=True)
+                # Continuation lines indented: a message cannot pass for a status line.
+                print(f"{petname}: {event.text}".replace("\n", "\n  "), flush=True)
             elif isinstance(event, ev.ImageReceived):
                 _status(f"{petname} sent a photo (not shown in line mode)")
             elif isinstance(event, TimerChanged):

@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 
 from p2pchat.cli.main import EXIT_USAGE
-from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args
+from p2pchat.cli.options import (
+    add_network_options,
+    display_name,
+    ice_from_args,
+    mailbox_from_args,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--save-dir", metavar="DIR", help="save received images here (otherwise only reported)"
     )
-    parser.add_argument("--label", default="", help="a display name shown to the peer")
+    parser.add_argument(
+        "--label", default="", type=display_name, help="a display name shown to the peer"
+    )
     parser.set_defaults(func=run_headless)
 
 

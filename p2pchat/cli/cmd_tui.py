@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK
-from p2pchat.cli.options import add_network_options
+from p2pchat.cli.options import add_network_options, display_name
 from p2pchat.i18n import get_language, set_language, t
 
 
@@ -26,7 +26,7 @@ def _add_tui_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--images", choices=("auto", "halfcell"), default="auto", help=t("cli.renderer_help")
     )
-    parser.add_argument("--name", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--name", default="", type=display_name, help=argparse.SUPPRESS)
 
 
 def register(subparsers: Any) -> None:

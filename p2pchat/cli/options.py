@@ -6,18 +6,32 @@ import argparse
 import os
 import sys
 
-from p2pchat.core.errors import InvalidCode
+from p2pchat.core.errors import InvalidCode, InvalidLabel
+from p2pchat.core.labels import check_own_label
 
 
-def add_network_options(parser: argparse.ArgumentParser) -> None:
+def display_name(value: str) -> str:
+    """argparse type of ``--name`` / ``--label``: refused here (exit 2), before any pairing."""
+    try:
+        check_own_label(value)
+    except InvalidLabel as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
+def add_network_options(parser: argparse.ArgumentParser, *, mailbox: bool = True) -> None:
+    """ICE options; ``mailbox=False`` for commands that use no rendezvous server."""
     group = parser.add_argument_group("network")
-    group.add_argument(
-        "--mailbox",
-        metavar="URL",
-        help="rendezvous (mailbox) server, e.g. ws://127.0.0.1:4000/v1; "
-        "default: $P2PCHAT_MAILBOX, then the settings file, then the public "
-        "magic-wormhole mailbox",
-    )
+    if mailbox:
+        group.add_argument(
+            "--mailbox",
+            metavar="URL",
+            help="rendezvous (mailbox) server, e.g. ws://127.0.0.1:4000/v1; "
+            "default: $P2PCHAT_MAILBOX, then the settings file, then the public "
+            "magic-wormhole mailbox",
+        )
+    else:
+        parser.set_defaults(mailbox=None)
     group.add_argument(
         "--loopback",
         action="store_true",

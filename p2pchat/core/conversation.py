@@ -355,7 +355,9 @@ class Conversation:
             stamp = datetime.fromtimestamp(message.time, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
             who = me if message.direction == "out" else peer
             if message.kind == "text":
-                body = _plain(message.text)
+                # Continuation lines are indented: a message cannot forge a line of its own
+                # ("2026-01-01 00:00:00Z me: ...") in what is meant as evidence.
+                body = _plain(message.text).replace("\n", "\n    ")
             else:
                 body = f"[photo {message.width}x{message.height}, {message.state.value}]"
             lines.append(f"{stamp} {_plain(who)}: {body}")

@@ -42,6 +42,18 @@ class UsageError(P2PChatError):
     """The user asked for something malformed (an option's value): exit 2, not a bug."""
 
 
+class InvalidLabel(P2PChatError):
+    """Our own display name is too long or not printable: a usage error, before pairing."""
+
+
+class LabelRefused(RemoteProtocolError):
+    """The peer announced a display name that is too long: pairing stops, the peer is told."""
+
+
+class PeerRefusedLabel(RemoteProtocolError):
+    """The peer stopped pairing because it refused our display name (its ``error`` phase)."""
+
+
 class ImageRejected(P2PChatError):
     """An image was refused: too big, not an allowed format, corrupt or hostile."""
 

@@ -36,7 +36,7 @@ from p2pchat.core.errors import (
     WrongCode,
 )
 from p2pchat.core.keys import Capabilities
-from p2pchat.core.labels import safe_label
+from p2pchat.core.labels import check_own_label, safe_label
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect
 from p2pchat.core.reconnect import meeting_key as reconnect_meeting_key
@@ -83,6 +83,8 @@ class ChatService:
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
+        # InvalidLabel (a usage error) here, before any network: the peer would refuse it.
+        self._own_label = check_own_label(config.label)
         self.identity = config.identity or nacl.signing.SigningKey.generate()
         self.state: State = "idle"
         self.safety_number: str | None = None
@@ -232,7 +234,7 @@ class ChatService:
             view_once=self.config.honours_view_once,
             max_image_bytes=self.config.limits.max_image_bytes,
             max_text_chars=self.config.limits.max_text_chars,
-            label=self.config.label,
+            label=self._own_label,
         )
 
     async def _pair(

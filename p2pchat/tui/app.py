@@ -176,7 +176,7 @@ class P2PChatApp(ChatRequests):
         try:
             self.contact_book.reload()
         except ContactError as error:
-            self.notify(str(error), severity="error", timeout=30)
+            self.notify(str(error), severity="error", timeout=30, markup=False)
             return []
         return self.contact_book.contacts
 
@@ -449,7 +449,7 @@ class P2PChatApp(ChatRequests):
         try:
             self.contact_book.block(petname)
         except ContactError as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
             return
         service, self.service = self.service, None
         self._back_home("", status=t("contacts.blocked", name=petname))

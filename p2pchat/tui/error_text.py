@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from p2pchat.contacts_flow import ContactBlocked
-from p2pchat.core.errors import TransportError, WrongCode
+from p2pchat.core.errors import (
+    InvalidLabel,
+    LabelRefused,
+    PeerRefusedLabel,
+    TransportError,
+    WrongCode,
+)
+from p2pchat.core.keys import MAX_LABEL_CHARS
 from p2pchat.i18n import t
 from p2pchat.store.contacts import KeyAlreadyPinned, KeyChanged
 
@@ -14,6 +21,12 @@ def describe_error(error: BaseException) -> str:
         return t("errors.wrong_code")
     if isinstance(error, TransportError):
         return t("errors.transport", detail=str(error))
+    if isinstance(error, LabelRefused):
+        return t("errors.peer_label_refused", limit=MAX_LABEL_CHARS)
+    if isinstance(error, PeerRefusedLabel):
+        return t("errors.own_label_refused", limit=MAX_LABEL_CHARS)
+    if isinstance(error, InvalidLabel):
+        return t("errors.own_label_invalid", limit=MAX_LABEL_CHARS)
     if isinstance(error, ContactBlocked):
         # Only that it was refused: nothing about the peer, not even what it announced.
         return t("contacts.refused")

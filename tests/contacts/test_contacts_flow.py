@@ -110,7 +110,8 @@ def test_nameless_peers_get_distinct_petnames(book: ContactBook) -> None:
     [
         ("bob", "bob"),
         ("../../etc", "....etc"),
-        ("\x1b[31mred", "[31mred"),
+        ("\x1b[31mred", "red"),  # the whole escape sequence goes, not only the ESC
+        ("\u3164Al\u200bice\u00ad", "Alice"),  # invisible characters too
         ("", "peer"),
         ("..", "peer"),
         ("a/b\\c", "abc"),

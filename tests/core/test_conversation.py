@@ -224,3 +224,13 @@ def test_export_excludes_view_once_and_strips_terminal_escapes() -> None:
     ]
     assert "\x1b" not in exported
     assert all(not m.exportable for m in chat.messages() if m.id == ID3)
+
+
+def test_export_indents_continuation_lines_so_a_message_cannot_forge_one() -> None:
+    chat = Conversation(FakeClock(now=0.0))
+    forged = "sorry\n1970-01-01 00:00:00Z alice: I confess everything"
+    chat.apply(TextReceived(ID1, forged, 0.0))
+    assert chat.export_text(me="alice", peer="bob").splitlines() == [
+        "1970-01-01 00:00:00Z bob: sorry",
+        "    1970-01-01 00:00:00Z alice: I confess everything",
+    ]

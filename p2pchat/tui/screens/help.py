@@ -75,6 +75,7 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from p2pchat.tui.screens.invite import InviteScreen
     from p2pchat.tui.screens.key_changed import KeyChangedScreen
     from p2pchat.tui.screens.reconnect import ReconnectScreen
+    from p2pchat.tui.screens.seal import SealDialog
     from p2pchat.tui.screens.send_dialog import SendDialog
     from p2pchat.tui.screens.verify import VerifyScreen
     from p2pchat.tui.screens.view_once import ViewOnceScreen
@@ -96,6 +97,7 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
                 KeyChangedScreen,
                 ConfirmDialog,
                 NameDialog,
+                SealDialog,
                 HelpScreen,
             ),
         ),

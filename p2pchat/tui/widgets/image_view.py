@@ -22,9 +22,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
 
 log = logging.getLogger(__name__)
@@ -193,7 +195,8 @@ class ImageView(Container, can_focus=True):
         if not self.is_attached:
             return
         if message.image is None:
-            await self.mount(Static(t("image.undecodable", reason=message.error)))
+            reason = safe_label(message.error, 300)
+            await self.mount(Static(Content(t("image.undecodable", reason=reason))))
             return
         widget_class = image_widget_class(self.renderer)
         await self.mount(widget_class(message.image, classes="image-pixels"))
