@@ -147,7 +147,7 @@ class RoundTrip(ServiceEvent):
 @dataclass(frozen=True)
 class ConnectionChanged(ServiceEvent):
     kind: ClassVar[str] = "connection"
-    state: Literal["pairing", "connecting", "connected", "lost", "closed"]
+    state: Literal["pairing", "reconnecting", "connecting", "connected", "lost", "closed"]
     connection: ConnectionKind = "unknown"
 
 

@@ -14,6 +14,7 @@ from p2pchat.core.errors import (
     InvalidLabel,
     RemoteProtocolError,
     TransportError,
+    UsageError,
     WrongCode,
 )
 
@@ -30,7 +31,7 @@ EXIT_CODES: Final = {
     EXIT_FAILURE: "unexpected failure (a bug: please report it)",
     EXIT_USAGE: "usage error: bad option, or an invalid code or argument",
     EXIT_PAIRING_FAILED: "pairing failed: wrong code, or the exchange was tampered with",
-    EXIT_PEER_LOST: "the peer was lost, or a transfer failed",
+    EXIT_PEER_LOST: "the peer was lost, the mailbox server failed or refused, or a transfer failed",
     EXIT_INPUT_REJECTED: "input rejected: an image was refused or a file unreadable",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
@@ -38,7 +39,7 @@ EXIT_CODES: Final = {
 
 def exit_code_for(error: BaseException) -> int:
     """Map an error to the documented exit code."""
-    if isinstance(error, InvalidCode | InvalidLabel):
+    if isinstance(error, InvalidCode | InvalidLabel | UsageError):
         return EXIT_USAGE
     if _is_identity_refusal(error):
         return EXIT_PAIRING_FAILED

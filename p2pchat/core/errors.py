@@ -38,6 +38,10 @@ class InvalidCode(P2PChatError):
     """The text typed as a code is not a well-formed invite code."""
 
 
+class UsageError(P2PChatError):
+    """The user asked for something malformed (an option's value): exit 2, not a bug."""
+
+
 class InvalidLabel(P2PChatError):
     """Our own display name is too long or not printable: a usage error, before pairing."""
 

@@ -67,6 +67,10 @@ from p2pchat.service.rendezvous import (
 
 log = logging.getLogger(__name__)
 
+# A dropped rendezvous connection is reopened (same side, same mailbox) for this
+# long: a Wi-Fi hand-over or a server restart behind a load balancer, not an outage.
+MAILBOX_RECONNECT_WITHIN = 30.0
+
 
 @dataclass
 class _Transfer:
@@ -165,7 +169,13 @@ class ChatService:
         ice_configuration(self.config.ice)
         self._emit(ev.ConnectionChanged(state="pairing"))
         self._mailbox = await MailboxClient.connect(
-            self.config.mailbox_url, self.config.appid, timeout=MAILBOX_TIMEOUT
+            self.config.mailbox_url,
+            self.config.appid,
+            timeout=MAILBOX_TIMEOUT,
+            reconnect_within=MAILBOX_RECONNECT_WITHIN,
+        )
+        self._mailbox.on_reconnecting = lambda reconnecting: self._emit(
+            ev.ConnectionChanged(state="reconnecting" if reconnecting else "pairing")
         )
         return self._mailbox
 
@@ -243,11 +253,18 @@ class ChatService:
         try:
             await asyncio.wait_for(steps, timeout)
         except TimeoutError:
+            # Only say nobody came when nobody did: a peer whose messages arrived joined,
+            # and it was a connection (theirs or ours) that failed afterwards.
+            # No mailbox any more: the descriptions crossed, so the peer was there.
+            peer_seen = self._mailbox is None or self._mailbox.peer_seen
+            reason = (
+                "the other person joined, but pairing did not finish in time (a connection "
+                "to the rendezvous server or between you failed)"
+                if peer_seen
+                else "the other person did not join in time"
+            )
             await self._pairing_failed(
-                TransportError(
-                    "Pairing timed out: the other person did not join in time. "
-                    "Make a new invite and try again."
-                )
+                TransportError(f"Pairing timed out: {reason}. Make a new invite and try again.")
             )
         except P2PChatError as error:
             await self._pairing_failed(error)

@@ -61,9 +61,9 @@ class Operator:
         self.claimed: set[str] = set()
         original_claim = mailbox_rendezvous.AppNamespace.claim
 
-        def recording_claim(app: Any, name: str, side: str, now: float) -> str:
+        def recording_claim(app: Any, name: str, *args: Any) -> str:
             self.claimed.add(name)
-            return original_claim(app, name, side, now)  # type: ignore[no-any-return]
+            return original_claim(app, name, *args)  # type: ignore[no-any-return]
 
         monkeypatch.setattr(mailbox_rendezvous.AppNamespace, "claim", recording_claim)
 
