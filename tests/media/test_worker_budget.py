@@ -1,4 +1,6 @@
-"""One budget for all image workers: a flood of hostile photos runs two at a time, then is refused.
+"""One budget for all image workers; a receiver's refusals in a receiver's words.
+
+A flood of hostile photos runs two workers at a time, and the rest is refused.
 
 The attacker is a modified peer: a real ChatService that skips its own cleaning
 and sends raw hostile bytes straight to ``send_image``. The receiver is a real,
@@ -11,11 +13,12 @@ import asyncio
 import contextlib
 
 from p2pchat import events as ev
+from p2pchat.i18n import set_language
 from p2pchat.media.budget import MAX_QUEUED_PHOTOS, MAX_RUNNING_WORKERS
 from p2pchat.media.report import PrivacyReport
 from p2pchat.media.sanitize import SanitizedImage
 from p2pchat.service import ChatService
-from tests.media.hostile_files import many_scans_jpeg
+from tests.media.hostile_files import deep_png, many_scans_jpeg
 from tests.media.workers import worker_children
 from tests.viewonce.conftest import next_event, services, until
 
@@ -69,3 +72,24 @@ async def test_a_flood_of_hostile_photos_runs_at_most_two_workers_and_the_rest_i
     assert 0 < peak <= MAX_RUNNING_WORKERS
     await bob.close()
     await until(lambda: not worker_children(), "closing killed every worker")
+
+
+async def test_a_receiver_refuses_a_deep_png_in_its_own_words(
+    services: tuple[ChatService, ChatService],
+) -> None:
+    """Not "refusing to send: the output does not re-open": the receiver did the refusing."""
+    mallory, bob = services
+    message_id = await mallory.send_image(unprepared(deep_png(9400, 9400)))
+    refused = await next_event(bob, ev.ImageRejected)
+    assert (refused.message_id, refused.reason) == (
+        message_id,
+        "this photo was refused: it needs more memory than allowed",
+    )
+    try:
+        set_language("ja")
+        message_id = await mallory.send_image(unprepared(deep_png(9400, 9400)))
+        refused = await next_event(bob, ev.ImageRejected)
+    finally:
+        set_language("en")
+    assert refused.reason == "この写真は拒否されました: 許可された量を超えるメモリが必要です"
+    assert bob.state == "paired"
