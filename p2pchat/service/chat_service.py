@@ -500,9 +500,10 @@ class ChatService:
 
     def _refuse_incoming(self, message_id: str, reason: str) -> None:
         """No room to check this photo: stop its transfer (which tells the sender), say why."""
-        if self._session is not None and self._session.cancel_image(message_id):
-            self._dispatch(self._session.events())
-            self._output_ready.set()
+        with contextlib.suppress(P2PChatError):  # a failed session sends nothing more anyway
+            if self._session is not None and self._session.cancel_image(message_id):
+                self._dispatch(self._session.events())
+                self._output_ready.set()
         self._emit(ev.ImageRejected(message_id, reason))
 
     # ------------------------------------------------------------------ closing
