@@ -123,7 +123,8 @@ def run_sanitize(args: argparse.Namespace) -> int:
         print(f"p2pchat: {target} is a directory; give a file name", file=sys.stderr)
         return EXIT_USAGE
     policy = SanitizePolicy(max_long_edge=None if args.original else 2048)
-    result = sanitize_isolated(_read_input(args.file, policy.max_input_bytes), policy)
+    data = _read_input(args.file, policy.max_input_bytes)
+    result = sanitize_isolated(data, policy, wording="clean")
     try:
         _write_atomically(target, result.data)
     except OSError as error:

@@ -59,15 +59,19 @@ def sanitize_isolated(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     cpu_seconds: int | None = None,
     budget: WorkerBudget = BUDGET,
+    wording: str | None = None,
 ) -> SanitizedImage:
     """``sanitize_image`` in a worker, blocking; any crash, kill or timeout -> ImageRejected.
 
     The child gets ``memory_limit`` bytes of address space and ``cpu_seconds`` of CPU
-    (default: the timeout plus one second).
+    (default: the timeout plus one second). Refusals are worded for ``wording``
+    ("send", "receive" or "clean"; default: the policy's side).
     """
     policy = policy or SanitizePolicy()
-    request = request_frame(data, policy, memory_limit, cpu_seconds or max(1, int(timeout) + 1))
-    place = _reserve(budget, policy.side)
+    side = wording or policy.side
+    cpu = cpu_seconds or max(1, int(timeout) + 1)
+    request = request_frame(data, policy, memory_limit, cpu, side)
+    place = _reserve(budget, side)
     try:
         budget.slot_blocking(place, memory_limit)
         try:
@@ -78,16 +82,16 @@ def sanitize_isolated(
                 close_fds=True,
             )  # fmt: skip
         except OSError as error:
-            raise refusal(policy.side, "start", detail=error.strerror or "") from None
+            raise refusal(side, "start", detail=error.strerror or "") from None
         try:
             answer, _ = child.communicate(LENGTH.pack(len(request)) + request, timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise refusal(policy.side, "time", seconds=f"{timeout:g}") from None
+            raise refusal(side, "time", seconds=f"{timeout:g}") from None
         finally:
             if child.poll() is None:
                 child.kill()
                 child.communicate()
-        return decode_answer(answer, child.returncode, policy.side)
+        return decode_answer(answer, child.returncode, side)
     finally:
         place.release()
 

@@ -30,18 +30,21 @@ KINDS = frozenset(
 
 
 def refusal(side: str, kind: str, **fields: object) -> ImageRejected:
-    """An ``ImageRejected`` saying why, as the sending or the receiving side would say it."""
-    side = "receive" if side == "receive" else "send"
+    """An ``ImageRejected`` saying why, as the sending or the receiving side would say it.
+
+    ``side`` "clean" is the wording of `p2pchat sanitize`, which neither sends nor receives.
+    """
+    side = side if side in ("receive", "clean") else "send"
     return ImageRejected(t(f"image_refusal.{side}.{kind}", **fields))
 
 
 def request_frame(
-    data: bytes, policy: SanitizePolicy, memory_limit: int, cpu_seconds: int
+    data: bytes, policy: SanitizePolicy, memory_limit: int, cpu_seconds: int, side: str = ""
 ) -> bytes:
     """The request for the child; an oversized input is refused here, never sent."""
     if len(data) > policy.max_input_bytes:
         raise refusal(
-            policy.side,
+            side or policy.side,
             "invalid",
             detail=f"{len(data) / 1_048_576:.1f} MiB, over the "
             f"{policy.max_input_bytes / 1_048_576:.0f} MiB limit",
