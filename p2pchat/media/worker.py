@@ -39,7 +39,9 @@ from p2pchat.media.worker_protocol import (
     request_frame,
 )
 
+# Honest photos take a few seconds at most; a hostile one is abandoned well before minutes.
 DEFAULT_TIMEOUT = 20.0
+# Decodes and re-encodes an 8-bit photo at the pixel cap (81 MP passes), not a 16-bit one.
 DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024
 # The child imports the p2pchat its parent runs, whatever is installed elsewhere.
 _ROOT = str(Path(__file__).resolve().parents[2])
