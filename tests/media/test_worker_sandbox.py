@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from p2pchat.media.budget import WorkerBudget
 from p2pchat.media.sandbox import child_environment, landlock_abi
 from p2pchat.media.worker import WORKER_ARGV, ImageWorker
+from tests.viewonce.conftest import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,8 +47,18 @@ async def test_the_worker_child_gets_no_passphrase_and_no_turn_secret(monkeypatc
     budget = WorkerBudget()
     worker = await ImageWorker.start("receive", budget=budget)
     try:
-        assert worker.pid is not None
-        environ = Path(f"/proc/{worker.pid}/environ").read_bytes().split(b"\0")
+        pid = worker.pid
+        assert pid is not None
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        # The real child confines itself before it reads a photo: seen from outside.
+        proc = Path(f"/proc/{pid}")
+        await until(
+            lambda: os.readlink(proc / "cwd").endswith("(deleted)"), "an empty, removed cwd"
+        )
+        if landlock_abi():
+            await until(
+                lambda: "NoNewPrivs:\t1" in (proc / "status").read_text(), "Landlock applied"
+            )
     finally:
         await worker.close()
     names = {entry.split(b"=", 1)[0].decode() for entry in environ if entry}
