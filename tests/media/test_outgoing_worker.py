@@ -18,6 +18,7 @@ import pytest
 from p2pchat import events as ev
 from p2pchat.core.errors import ImageRejected
 from p2pchat.headless import HeadlessSession, JsonLinesWriter
+from p2pchat.media.samples import demo_photo
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.worker import sanitize_async, sanitize_isolated
 from p2pchat.service import ChatService
@@ -90,3 +91,23 @@ async def test_headless_sends_texts_and_closes_while_a_hostile_photo_is_cleaned(
     assert errors == [{"event": "error", "message": CLOSED, "fatal": False, "path": str(photo)}]
     assert not any(event["event"] == "report" for event in events)
     await until(lambda: not worker_children(), "closing killed the worker")
+
+
+async def test_headless_end_of_input_still_sends_the_photos_it_asked_for(
+    services: tuple[ChatService, ChatService], tmp_path: Path
+) -> None:
+    alice, bob = services
+    photo = tmp_path / "holiday.jpg"
+    photo.write_bytes(demo_photo((320, 240)))
+    out = io.StringIO()
+    commands: asyncio.Queue[str | None] = asyncio.Queue()
+    commands.put_nowait(json.dumps({"cmd": "send_image", "path": str(photo)}))
+    commands.put_nowait(json.dumps({"cmd": "send_text", "text": "a photo follows"}))
+    commands.put_nowait(None)  # EOF right away, as `printf ... | p2pchat headless` gives
+    session = HeadlessSession(alice, JsonLinesWriter(out))
+    assert await asyncio.wait_for(session.run(commands), DEADLINE) == 0
+    received = await next_event(bob, ev.ImageReceived)
+    assert (received.width, received.height) == (320, 240)
+    events = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
+    assert "error" not in events
+    assert events.index("report") < events.index("closed")
