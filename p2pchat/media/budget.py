@@ -81,11 +81,15 @@ class WorkerBudget:
             self._places += 1
         return Place(self)
 
-    def try_slot(self, place: Place, memory: int) -> bool:
-        """Take a slot now if one is free and nobody is waiting (for a warm worker)."""
+    def try_slot(self, place: Place, memory: int, *, keep_free: int = 0) -> bool:
+        """Take a slot now if one is free, nobody waits and ``keep_free`` slots stay free."""
         with self._lock:
-            if place.memory or self._waiting or not self._fits(memory):
-                return place.memory > 0
+            if place.memory:
+                return True
+            if self._waiting or self._running + keep_free >= self.max_running:
+                return False
+            if not self._fits(memory):
+                return False
             self._take(place, memory)
             return True
 

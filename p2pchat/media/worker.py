@@ -131,9 +131,11 @@ class ImageWorker:
     async def prewarm(cls, place: Place, budget: WorkerBudget = BUDGET) -> ImageWorker | None:
         """A started worker owning ``place`` if a slot is free right now, else None.
 
-        With None the caller keeps ``place`` and its photo waits for a slot later.
+        With None the caller keeps ``place`` and its photo waits for a slot later. A warm
+        worker never takes the last free slot: its photo is still on its way (a hostile
+        peer may never finish it) and must not hold up one that is ready.
         """
-        if not budget.try_slot(place, DEFAULT_MEMORY_LIMIT):
+        if not budget.try_slot(place, DEFAULT_MEMORY_LIMIT, keep_free=1):
             return None
         worker = cls(place, budget)
         try:

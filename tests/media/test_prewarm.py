@@ -7,7 +7,9 @@ import contextlib
 
 from p2pchat import events as ev
 from p2pchat.core.session import ImageComplete
+from p2pchat.media.budget import WorkerBudget
 from p2pchat.media.samples import demo_photo
+from p2pchat.media.worker import ImageWorker
 from p2pchat.service import ServiceConfig
 from p2pchat.service.incoming_images import IncomingImages
 from tests.media.workers import worker_children
@@ -47,3 +49,20 @@ async def test_each_offered_photo_gets_its_own_worker_started_before_it_complete
     assert pids[0] != pids[1]
     # No other worker ever ran: each photo was cleaned by the one started ahead for it.
     assert set().union(*seen) == set(pids)
+
+
+async def test_a_warm_worker_never_takes_the_last_free_slot() -> None:
+    """A photo still on its way (a hostile peer may never finish it) must not hold up others."""
+    budget = WorkerBudget(max_running=2)
+    busy = budget.reserve()
+    assert budget.try_slot(busy, 1 << 20)
+    travelling = budget.reserve()
+    assert await ImageWorker.prewarm(travelling, budget) is None
+    assert budget.running == 1 and not worker_children()
+    # A photo that is ready takes that slot.
+    ready = budget.reserve()
+    await asyncio.wait_for(budget.slot(ready, 1 << 20), 5)
+    assert budget.running == 2
+    for place in (busy, travelling, ready):
+        place.release()
+    assert budget.running == 0
