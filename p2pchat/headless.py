@@ -69,6 +69,9 @@ class HeadlessSession:
         self._saved = 0
         self._last_progress: dict[str, float] = {}
         self.exit_code = 0
+        # The photo lane: photos are cleaned one after another in the background, so a slow
+        # (or hostile) photo never holds up a text or a close.
+        self._images: asyncio.Future[None] | None = None
 
     async def run(self, commands: asyncio.Queue[str | None]) -> int:
         events_task = asyncio.ensure_future(self._pump_events())
@@ -85,23 +88,29 @@ class HeadlessSession:
             {events_task, commands_task}, return_when=asyncio.FIRST_COMPLETED
         )
         if commands_task in done:
-            await self.service.close()
+            if commands_task.result() == "eof" and self._images is not None:
+                await asyncio.wait([self._images])  # the end of input sends what it asked for
+            await self.service.close()  # "close" does not wait: it stops a photo being cleaned
+            if self._images is not None:
+                await asyncio.wait([self._images])  # its "not sent" error comes before "closed"
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(events_task, 5)
         commands_task.cancel()
         events_task.cancel()
+        if self._images is not None:
+            self._images.cancel()
         return self.exit_code
 
-    async def _pump_commands(self, commands: asyncio.Queue[str | None]) -> None:
+    async def _pump_commands(self, commands: asyncio.Queue[str | None]) -> str:
         while True:
             line = await commands.get()
             if line is None:
-                return  # EOF: close like a "close" command
+                return "eof"  # EOF: close like a "close" command, once the photos are sent
             line = line.strip()
             if not line:
                 continue
             if await self.handle_command(line) == "close":
-                return
+                return "close"
 
     async def handle_command(self, line: str) -> str | None:
         if len(line) > MAX_COMMAND_BYTES:
@@ -120,7 +129,9 @@ class HeadlessSession:
             if name == "send_text":
                 await self._send_text(command)
             elif name == "send_image":
-                await self._send_image(command)
+                self._images = asyncio.ensure_future(
+                    self._send_image_in_turn(self._images, command)
+                )
             elif name == "close":
                 return "close"
             else:
@@ -137,6 +148,24 @@ class HeadlessSession:
         message_id = await self.service.send_text(text)
         self.out.write("sent", message_id=message_id, kind="text")
 
+    async def _send_image_in_turn(
+        self, previous: asyncio.Future[None] | None, command: dict[str, Any]
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # in order; the previous one reported its own outcome
+        try:
+            await self._send_image(command)
+        except P2PChatError as error:
+            self._image_error(command, str(error))
+
+    def _image_error(self, command: dict[str, Any], message: str) -> None:
+        """An error about a photo names its path: it may come after later commands' answers."""
+        path = command.get("path")
+        if isinstance(path, str):
+            self.out.write("error", message=message, fatal=False, path=path)
+        else:
+            self._error(message)
+
     async def _send_image(self, command: dict[str, Any]) -> None:
         path = command.get("path")
         view_once = command.get("view_once", False)
@@ -146,16 +175,18 @@ class HeadlessSession:
             or not isinstance(view_once, bool)
             or not isinstance(original, bool)
         ):
-            self._error('send_image needs "path" (string), optional "view_once"/"original" (bool)')
+            self._image_error(
+                command, 'send_image needs "path" (string), optional "view_once"/"original" (bool)'
+            )
             return
         try:
             file = Path(path)
             if file.stat().st_size > MAX_IMAGE_FILE_BYTES:
-                self._error(f"{path}: file too large")
+                self._image_error(command, f"{path}: file too large")
                 return
             data = await asyncio.to_thread(file.read_bytes)
         except OSError as error:
-            self._error(f"cannot read {path}: {error.strerror}")
+            self._image_error(command, f"cannot read {path}: {error.strerror}")
             return
         prepared = await self.service.prepare_image(data, original_size=original)
         removed = [finding.message for finding in prepared.report.findings]

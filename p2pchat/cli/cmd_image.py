@@ -181,7 +181,8 @@ def run_sanitize(args: argparse.Namespace) -> int:
     try:
         _check_target(source, target, args.force)
         policy = SanitizePolicy(max_long_edge=None if args.original else 2048)
-        result = sanitize_isolated(_read_input(args.file, policy.max_input_bytes), policy)
+        data = _read_input(args.file, policy.max_input_bytes)
+        result = sanitize_isolated(data, policy, wording="clean")
         target = _final_target(source, target, result.mime, args.force)
         try:
             _write_atomically(target, result.data, args.force)

@@ -41,7 +41,9 @@ from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect
 from p2pchat.core.reconnect import meeting_key as reconnect_meeting_key
 from p2pchat.events import TimerChanged
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
+from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
+from p2pchat.media.worker import sanitize_async
+from p2pchat.media.worker_protocol import refusal
 from p2pchat.net.link import Link
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink, ice_configuration
@@ -116,6 +118,8 @@ class ChatService:
         self._closing: asyncio.Task[None] | None = None
         self._shutting_down: asyncio.Task[None] | None = None
         self._incoming_images = IncomingImages(config, self._emit, self._closed.is_set)
+        # Our own photos being cleaned by image workers: shutting down kills them.
+        self._preparing: set[asyncio.Future[SanitizedImage]] = set()
         self.vault = self._incoming_images.vault
 
     # ------------------------------------------------------------------ pairing
@@ -391,11 +395,27 @@ class ChatService:
         return message_id
 
     async def prepare_image(self, data: bytes, original_size: bool = False) -> SanitizedImage:
-        """Strip and re-encode the user's own image (in a thread: Pillow is slow)."""
+        """Strip and re-encode the user's own image in an isolated worker (media.worker).
+
+        The same limits as for received photos (time, memory, pixels, the shared worker
+        budget); the conversation carries on meanwhile. Closing kills the worker: then
+        this raises ImageRejected, as for any refusal.
+        """
         policy = self.config.image_policy
         if original_size:
             policy = SanitizePolicy(max_long_edge=None, side="send")
-        return await asyncio.to_thread(sanitize_image, data, policy)
+        job = asyncio.ensure_future(sanitize_async(data, policy))
+        self._preparing.add(job)
+        try:
+            return await job
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if job.cancelled() and (caller is None or not caller.cancelling()):
+                raise refusal("send", "closed") from None
+            raise
+        finally:
+            job.cancel()
+            self._preparing.discard(job)
 
     async def send_image(
         self, prepared: SanitizedImage, view_once: bool = False, view_seconds: float = 10.0
@@ -517,6 +537,9 @@ class ChatService:
                 "in", event.size, time.monotonic(), event.view_once
             )
             self._emit(ev.TransferStarted(event.id, "in", event.size, event.view_once))
+            refused = self._incoming_images.offered(event.id)
+            if refused is not None:
+                self._refuse_incoming(event.id, refused)
         elif isinstance(event, s.ChunkProgress):
             transfer = self._transfers.get(event.id)
             if transfer is not None:
@@ -543,6 +566,8 @@ class ChatService:
             self.rtt = event.rtt
             self._emit(ev.RoundTrip(event.rtt))
         elif isinstance(event, s.ImageCancelled):
+            if event.direction == "in":
+                self._incoming_images.cancelled(event.id)
             transfer = self._transfers.pop(event.id, None)
             self._delivered(event.id)
             direction: ev.Direction = event.direction
@@ -550,6 +575,14 @@ class ChatService:
         elif isinstance(event, s.PeerBye):
             self._peer_said_bye.set()
             self._spawn(self._peer_left("The peer left the conversation."))
+
+    def _refuse_incoming(self, message_id: str, reason: str) -> None:
+        """No room to check this photo: stop its transfer (which tells the sender), say why."""
+        with contextlib.suppress(P2PChatError):  # a failed session sends nothing more anyway
+            if self._session is not None and self._session.cancel_image(message_id):
+                self._dispatch(self._session.events())
+                self._output_ready.set()
+        self._emit(ev.ImageRejected(message_id, reason))
 
     # ------------------------------------------------------------------ closing
     async def _peer_left(self, reason: str) -> None:
@@ -601,6 +634,8 @@ class ChatService:
             self.state = "closed"
         for task in list(self._tasks):
             task.cancel()
+        for job in list(self._preparing):
+            job.cancel()
         self._incoming_images.wipe_all()
         if self._mailbox is not None:
             with contextlib.suppress(Exception):

@@ -1,7 +1,7 @@
 """The send dialog: preview of the sanitised image and what was removed, then Send or Cancel.
 
 Reading the file and sanitising happen in a worker (the service's
-``prepare_image`` runs Pillow in a thread); the dialog dismisses with a typed
+``prepare_image`` runs Pillow in an isolated child process); the dialog dismisses with a typed
 ``SendDialogResult`` or ``None``.
 
 On a short terminal the middle of the dialog (preview, report, options)
