@@ -11,6 +11,7 @@ from typing import Final
 from p2pchat.core.errors import (
     ImageRejected,
     InvalidCode,
+    P2PChatError,
     RemoteProtocolError,
     TransportError,
     WrongCode,
@@ -36,7 +37,9 @@ EXIT_CODES: Final = {
 
 
 def exit_code_for(error: BaseException) -> int:
-    """Map an error to the documented exit code."""
+    """Map an error to the documented exit code (the one it carries, when it carries one)."""
+    if isinstance(error, P2PChatError) and error.exit_code is not None:
+        return error.exit_code
     if isinstance(error, InvalidCode):
         return EXIT_USAGE
     if _is_identity_refusal(error):
@@ -75,7 +78,9 @@ def _store_exit_code(error: BaseException) -> int | None:
         from p2pchat.store.settings import SettingsError
     except ImportError:  # pragma: no cover - the store is part of the package
         return None
-    if isinstance(error, IdentityCorrupt | ContactsCorrupt | SettingsError):
+    if isinstance(error, SettingsError):
+        return EXIT_USAGE
+    if isinstance(error, IdentityCorrupt | ContactsCorrupt):
         return EXIT_INPUT_REJECTED
     if isinstance(error, WrongPassphrase | PassphraseRequired | ContactError):
         return EXIT_USAGE

@@ -15,7 +15,6 @@ from typing import Final, Literal
 import nacl.signing
 
 from p2pchat import APPID
-from p2pchat.core.errors import P2PChatError
 from p2pchat.core.keys import Limits, SessionKeys
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT
@@ -62,13 +61,16 @@ def exit_code_of(error: BaseException) -> int:
 
 
 def default_mailbox_url() -> str:
-    """--mailbox, else P2PCHAT_MAILBOX, else the settings file, else the public server."""
+    """--mailbox, else P2PCHAT_MAILBOX, else the settings file, else the public server.
+
+    A settings file that cannot be used raises ``SettingsError``: falling back to the
+    public mailbox would send the rendezvous somewhere the user did not choose.
+    """
     env = os.environ.get("P2PCHAT_MAILBOX")
     if env:
         return env
     try:
         from p2pchat.store.settings import load_settings
-
-        return str(load_settings().mailbox_url)
-    except (ImportError, P2PChatError, OSError):
+    except ImportError:  # pragma: no cover - the store is part of the package
         return "ws://relay.magic-wormhole.io:4000/v1"
+    return str(load_settings().mailbox_url)
