@@ -23,6 +23,7 @@ EXIT_USAGE: Final = 2
 EXIT_PAIRING_FAILED: Final = 3
 EXIT_PEER_LOST: Final = 4
 EXIT_INPUT_REJECTED: Final = 5
+EXIT_OUTPUT_FAILED: Final = 6
 EXIT_INTERRUPTED: Final = 130
 
 EXIT_CODES: Final = {
@@ -30,8 +31,10 @@ EXIT_CODES: Final = {
     EXIT_FAILURE: "unexpected failure (a bug: please report it)",
     EXIT_USAGE: "usage error: bad option, or an invalid code or argument",
     EXIT_PAIRING_FAILED: "pairing failed: wrong code, or the exchange was tampered with",
-    EXIT_PEER_LOST: "the peer was lost, or a transfer failed",
+    EXIT_PEER_LOST: "the peer was lost, or a transfer failed (sent but not delivered)",
     EXIT_INPUT_REJECTED: "input rejected: an image was refused or a file unreadable",
+    EXIT_OUTPUT_FAILED: "output failed: a received photo could not be saved, or "
+    "standard output was closed",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

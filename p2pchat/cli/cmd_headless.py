@@ -30,10 +30,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_headless(args: argparse.Namespace) -> int:
+    from p2pchat.received_files import SaveFailed, check_writable
+
     save_dir = Path(args.save_dir) if args.save_dir else None
-    if save_dir is not None and not save_dir.is_dir():
-        print(f"p2pchat headless: {args.save_dir} is not a folder", file=sys.stderr)
-        return EXIT_USAGE
+    if save_dir is not None:
+        try:
+            check_writable(save_dir)
+        except SaveFailed as error:
+            print(f"p2pchat headless: --save-dir: {error}", file=sys.stderr)
+            return EXIT_USAGE
     from p2pchat.net.loop import run
 
     return int(run(_headless(args, save_dir)))
@@ -58,6 +63,8 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
             loopback=args.loopback,
             honours_view_once=False,
             label=args.label,
+            # With a save folder, "delivered" means saved: a photo is acked once kept.
+            confirm_images=save_dir is not None,
         )
     )
     session = HeadlessSession(service, out, save_dir)

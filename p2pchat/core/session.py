@@ -90,7 +90,11 @@ class Session:
         limits: Limits | None = None,
         clock: Clock = time.time,
         random: RandomSource = os.urandom,
+        hold_image_acks: bool = False,
     ) -> None:
+        """``hold_image_acks``: a complete (not view-once) photo is acknowledged only
+        when ``keep_image`` says it was kept, or refused with ``refuse_image``; the
+        sender's "delivered" then means "saved", not merely "arrived"."""
         for channel in Channel:
             if channel not in keys.send_keys or channel not in keys.recv_keys:
                 raise LocalProtocolError(f"session keys are missing channel {channel.name}")
@@ -112,6 +116,8 @@ class Session:
         self._cancelled_out: set[str] = set()
         self._cancelled_in: set[str] = set()
         self._pings: dict[bytes, float] = {}
+        self._hold_image_acks = hold_image_acks
+        self._held_acks: set[str] = set()
         for channel in Channel:
             self._pending.append((channel, self._senders[channel].header))
             self._pending.append((channel, fr.Hello()))
@@ -263,6 +269,19 @@ class Session:
                 self._events.append(ImageCancelled(image_id, by_peer=False, direction="out"))
                 return True
         return False
+
+    def keep_image(self, image_id: str) -> None:
+        """Acknowledge a held photo: it was kept (see ``hold_image_acks``)."""
+        if image_id in self._held_acks:
+            self._held_acks.discard(image_id)
+            self._reply(fr.Ack(image_id))
+
+    def refuse_image(self, image_id: str) -> None:
+        """Tell the sender a held photo arrived but was not kept (its transfer is cancelled)."""
+        if image_id in self._held_acks:
+            self._held_acks.discard(image_id)
+            self._cancelled_in.add(image_id)
+            self._reply(fr.Cancel(image_id))
 
     def send_opened(self, image_id: str) -> None:
         """Tell the peer we opened (and closed) the view-once image ``image_id``."""
@@ -497,7 +516,10 @@ class Session:
         else:
             data = bytes(incoming.buffer)
             wipe(incoming.buffer)
-        self._reply(fr.Ack(header.id))
+        if self._hold_image_acks and not header.view_once:
+            self._held_acks.add(header.id)
+        else:
+            self._reply(fr.Ack(header.id))
         self._events.append(
             ImageComplete(
                 header.id,

@@ -27,9 +27,25 @@ RECONNECT_WAIT: Final = 600.0  # how long to wait at the meeting point for a con
 MAILBOX_TIMEOUT: Final = 10.0
 CONNECT_TIMEOUT: Final = 20.0
 CLOSE_GRACE: Final = 2.0
+# How long close() waits for the peer to confirm what is still queued before it gives
+# up and reports the rest as not delivered: a base, plus a share per queued message,
+# plus the queued photo bytes at a slow link's pace (documented in the README).
+CLOSE_DELIVERY_BASE: Final = 10.0
+CLOSE_DELIVERY_PER_ITEM: Final = 0.01
+CLOSE_DELIVERY_MIN_RATE: Final = 128 * 1024  # bytes per second
+
 MAX_WIRE_FRAME: Final = 64 * 1024  # a chunk frame: 60 KiB of data plus framing and MAC
 
 State = Literal["idle", "pairing", "paired", "closing", "closed", "failed"]
+
+
+def close_delivery_limit(items: int, queued_bytes: int) -> float:
+    """Seconds close() waits for ``items`` unconfirmed messages holding ``queued_bytes``."""
+    return (
+        CLOSE_DELIVERY_BASE
+        + items * CLOSE_DELIVERY_PER_ITEM
+        + queued_bytes / CLOSE_DELIVERY_MIN_RATE
+    )
 
 
 @dataclass
@@ -52,6 +68,10 @@ class ServiceConfig:
     # read; raising a P2PChatError stops the session (pinned key changed, blocked).
     peer_check: Callable[[SessionKeys], None] | None = None
     reconnect_wait: float = RECONNECT_WAIT
+    # A front end that saves received photos acknowledges each one only once it is
+    # kept (``ChatService.keep_image``) or refuses it (``refuse_image``): the sender's
+    # "delivered" then means the photo was saved.
+    confirm_images: bool = False
 
 
 def exit_code_of(error: BaseException) -> int:
