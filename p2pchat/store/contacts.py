@@ -209,18 +209,25 @@ class ContactBook:
         safety_number: str,
         psk: bytes,
         now: float | None = None,
+        *,
+        free_name: bool = False,
     ) -> Contact:
         """Pin ``identity_key`` under ``petname`` (trust on first use).
 
         Pinning the same key under the same name again refreshes the reconnect
         secret and ``last_seen``. Raises ``KeyChanged`` when the name is pinned
         to another key, ``KeyAlreadyPinned`` when the key has another name.
+        With ``free_name``, a taken ``petname`` becomes ``petname-2``, ``-3``...,
+        chosen under the lock from the file as it is then: two nameless peers pinned
+        at the same moment never get one name (and a false "key changed" warning).
         """
         name, key, number, secret, when = _checked_pin(
             petname, identity_key, safety_number, psk, now
         )
 
         def change(contacts: list[Contact]) -> Contact:
+            nonlocal name
+            name = _free_name(contacts, name) if free_name else name
             existing = _find_name(contacts, name)
             if existing is not None and existing.identity_key != key:
                 raise _key_changed(existing.petname, existing.identity_key, key)
@@ -399,6 +406,18 @@ def _checked_pin(
         _check_psk(psk),
         time.time() if now is None else now,
     )
+
+
+def _free_name(contacts: list[Contact], base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever no contact in ``contacts`` has."""
+    if _find_name(contacts, base) is None:
+        return base
+    for number in range(2, 10_000):
+        suffix = f"-{number}"
+        candidate = base[: MAX_PETNAME_CHARS - len(suffix)] + suffix
+        if _find_name(contacts, candidate) is None:
+            return candidate
+    raise ContactError("No free petname is left; name the contact yourself with --as NAME.")
 
 
 def _refuse_key_pinned_elsewhere(contacts: list[Contact], key: bytes, name: str) -> None:
