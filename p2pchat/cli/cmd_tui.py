@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK, EXIT_USAGE
+from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
 from p2pchat.cli.options import add_network_options
 from p2pchat.i18n import get_language, set_language, t
 
@@ -79,8 +79,10 @@ def _run(args: argparse.Namespace, start: str) -> int:
     try:
         identity = _identity_key()
     except P2PChatError as error:
+        from p2pchat.exit_codes import exit_code_for
+
         print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
-        return EXIT_INPUT_REJECTED
+        return exit_code_for(error)
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
     from p2pchat.contacts_flow import ContactGuard

@@ -342,12 +342,15 @@ class ContactBook:
 
     def _mutate(self, change: Callable[[list[Contact]], Contact]) -> Contact:
         # Re-read under the lock: another process may have changed the file since.
-        with directory_lock(self.path.parent):
-            contacts = self._read()
-            result = change(contacts)
-            write_atomic(self.path, _encode(contacts), FILE_MODE)
-            self._contacts = contacts
-            self._remove_stale_temp_files()
+        try:
+            with directory_lock(self.path.parent):
+                contacts = self._read()
+                result = change(contacts)
+                write_atomic(self.path, _encode(contacts), FILE_MODE)
+                self._contacts = contacts
+                self._remove_stale_temp_files()
+        except OSError as error:  # a read-only or full disk: the file is left as it was
+            raise paths.unwritable(f"The contacts file {self.path}", error) from None
         return result
 
     def _remove_stale_temp_files(self) -> None:
@@ -365,13 +368,21 @@ class ContactBook:
             return []
         except ValueError as error:
             raise ContactsCorrupt(f"{error}. It was left untouched.") from None
+        except OSError as error:  # a folder in its place, no permission
+            raise ContactsCorrupt(
+                f"The contacts file {self.path} cannot be read: "
+                f"{(error.strerror or str(error)).lower()}. It was left untouched."
+            ) from None
         try:
             return _decode(data)
         except _Malformed as error:
-            backup = self._save_corrupt_copy(data)
+            try:
+                copy = f"a copy saved as {self._save_corrupt_copy(data).name}"
+            except OSError:  # a read-only or full disk: the original is still there
+                copy = "no copy could be saved"
             raise ContactsCorrupt(
                 f"The contacts file {self.path} is unreadable ({error}). It was left "
-                f"untouched and a copy saved as {backup.name}. Restore it from a backup, "
+                f"untouched and {copy}. Restore it from a backup, "
                 "or move it aside to start an empty contact list."
             ) from None
 
@@ -480,7 +491,7 @@ def _encode(contacts: list[Contact]) -> bytes:
 def _decode(data: bytes) -> list[Contact]:
     try:
         document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deep
         raise _Malformed("it is truncated or damaged") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise _Malformed("it is not a p2pchat contacts file")
