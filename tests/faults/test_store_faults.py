@@ -17,6 +17,8 @@ import pytest
 
 from tests.e2e.procs import p2pchat_env
 
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
 
 def p2pchat(config_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -115,3 +117,33 @@ def test_pinning_on_a_read_only_config_folder_is_one_sentence_and_exit_2(
     # telling him why needs a reason in the protocol (a follow-up of issue 20 section 5).
     b_code, b_err = exit_status(bob, timeout=90)
     assert b_code == 4 and "Traceback" not in b_err, (b_err, b_lines.remaining())
+
+
+@pytest.mark.parametrize(
+    ("name", "command"), [("identity.key", "identity"), ("contacts.json", "contacts")]
+)
+def test_a_file_the_user_cannot_read(name: str, command: str) -> None:
+    """Root reads everything: the command runs as nobody (setpriv), the file stays root's."""
+    import os
+    import shutil
+    import tempfile
+
+    if shutil.which("setpriv") is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to run p2pchat as another user")
+    config = Path(tempfile.mkdtemp(prefix="p2pchat-unreadable-"))
+    try:
+        config.chmod(0o755)
+        os.chown(config, 65534, 65534)
+        (config / name).write_text("secret")
+        (config / name).chmod(0o600)
+        result = subprocess.run(
+            [*AS_NOBODY, sys.executable, "-m", "p2pchat", command],
+            env=p2pchat_env(config, HOME=str(config)),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        shutil.rmtree(config)
+    assert_one_sentence(result, 5, name, "permission denied")
