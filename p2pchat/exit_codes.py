@@ -29,7 +29,8 @@ EXIT_INTERRUPTED: Final = 130
 EXIT_CODES: Final = {
     EXIT_OK: "success",
     EXIT_FAILURE: "unexpected failure (a bug: please report it)",
-    EXIT_USAGE: "usage error: bad option, or an invalid code or argument",
+    EXIT_USAGE: "usage or configuration error: bad option, invalid code or argument, "
+    "unusable settings.toml, or a folder that cannot be written",
     EXIT_PAIRING_FAILED: "pairing failed: wrong code, or the exchange was tampered with",
     EXIT_PEER_LOST: "the peer was lost, or a transfer failed (sent but not delivered)",
     EXIT_INPUT_REJECTED: "input rejected: an image was refused or a file unreadable",
