@@ -289,6 +289,10 @@ class HeadlessSession:
     def report(self, event: ev.ServiceEvent) -> None:
         if isinstance(event, ev.ImageReceived):
             self._report_image(event)
+        elif isinstance(event, ev.TextReceived):
+            self.out.write(**ev.event_to_json(event))
+            if not self.out.broken.is_set():  # "delivered" once a script could read it
+                self.service.acknowledge(event.message_id)
         elif isinstance(event, ev.TransferProgress):
             now = time.monotonic()
             last = self._last_progress.get(event.message_id, 0.0)
@@ -332,5 +336,5 @@ class HeadlessSession:
                 )
                 return
             fields["path"] = str(path)
-            self.service.keep_image(event.message_id)
+            self.service.acknowledge(event.message_id)
         self.out.write("image", **fields)

@@ -65,6 +65,8 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
             label=args.label,
             # With a save folder, "delivered" means saved: a photo is acked once kept.
             confirm_images=save_dir is not None,
+            # A text is acked once written: a closed stdout leaves it unconfirmed.
+            confirm_texts=True,
         )
     )
     session = HeadlessSession(service, out, save_dir)

@@ -83,9 +83,7 @@ class Output:
             print(line, flush=True)
 
 
-def _service(
-    args: argparse.Namespace, *, honours_view_once: bool, confirm_images: bool = False
-) -> Any:
+def _service(args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False) -> Any:
     from p2pchat.service import ChatService, ServiceConfig
 
     config = ServiceConfig(
@@ -93,7 +91,8 @@ def _service(
         ice=ice_from_args(args),  # type: ignore[arg-type]
         loopback=args.loopback,
         honours_view_once=honours_view_once,
-        confirm_images=confirm_images,
+        confirm_images=confirm,
+        confirm_texts=confirm,
     )
     return ChatService(config)
 
@@ -230,7 +229,7 @@ def run_receive(args: argparse.Namespace) -> int:
 
 async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
     # "delivered" means saved: the sender hears about a photo only once it is on disk.
-    service = _service(args, honours_view_once=False, confirm_images=True)
+    service = _service(args, honours_view_once=False, confirm=True)
     return await _until_done(
         "receive", service, _receive_all(service, Output(args.json), code, out_dir)
     )
@@ -246,6 +245,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
     async for event in service.events():
         if isinstance(event, ev.TextReceived):
             out.emit("text", f"text: {event.text}", message_id=event.message_id, text=event.text)
+            service.acknowledge(event.message_id)  # printed: now it is delivered
         elif isinstance(event, ev.ImageReceived):
             if event.view_once or not event.data:
                 out.emit(
@@ -269,7 +269,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
                     exit_code=EXIT_OUTPUT_FAILED,
                 )
                 continue
-            service.keep_image(event.message_id)
+            service.acknowledge(event.message_id)
             out.emit(
                 "image",
                 f"image: {path}",

@@ -91,10 +91,12 @@ class Session:
         clock: Clock = time.time,
         random: RandomSource = os.urandom,
         hold_image_acks: bool = False,
+        hold_text_acks: bool = False,
     ) -> None:
         """``hold_image_acks``: a complete (not view-once) photo is acknowledged only
-        when ``keep_image`` says it was kept, or refused with ``refuse_image``; the
-        sender's "delivered" then means "saved", not merely "arrived"."""
+        when ``acknowledge`` says it was kept, or refused with ``refuse_image``; the
+        sender's "delivered" then means "saved", not merely "arrived".
+        ``hold_text_acks``: likewise a text, once the front end showed or wrote it."""
         for channel in Channel:
             if channel not in keys.send_keys or channel not in keys.recv_keys:
                 raise LocalProtocolError(f"session keys are missing channel {channel.name}")
@@ -117,6 +119,7 @@ class Session:
         self._cancelled_in: set[str] = set()
         self._pings: dict[bytes, float] = {}
         self._hold_image_acks = hold_image_acks
+        self._hold_text_acks = hold_text_acks
         self._held_acks: set[str] = set()
         for channel in Channel:
             self._pending.append((channel, self._senders[channel].header))
@@ -270,11 +273,11 @@ class Session:
                 return True
         return False
 
-    def keep_image(self, image_id: str) -> None:
-        """Acknowledge a held photo: it was kept (see ``hold_image_acks``)."""
-        if image_id in self._held_acks:
-            self._held_acks.discard(image_id)
-            self._reply(fr.Ack(image_id))
+    def acknowledge(self, message_id: str) -> None:
+        """Acknowledge a held photo or text: it was kept (see ``hold_image_acks``)."""
+        if message_id in self._held_acks:
+            self._held_acks.discard(message_id)
+            self._reply(fr.Ack(message_id))
 
     def refuse_image(self, image_id: str) -> None:
         """Tell the sender a held photo arrived but was not kept (its transfer is cancelled)."""
@@ -375,7 +378,10 @@ class Session:
                     f"1..{self._limits.max_text_chars} are accepted"
                 )
             self._events.append(TextReceived(frame.id, frame.text, frame.sent_at))
-            self._reply(fr.Ack(frame.id))
+            if self._hold_text_acks:
+                self._held_acks.add(frame.id)
+            else:
+                self._reply(fr.Ack(frame.id))
         elif isinstance(frame, fr.Ack):
             if frame.id in self._awaiting_ack:
                 if self._awaiting_ack.pop(frame.id) is _Sent.VIEW_ONCE_IMAGE:

@@ -276,6 +276,7 @@ class ChatService:
             limits=self.config.limits,
             clock=time.time,
             hold_image_acks=self.config.confirm_images,
+            hold_text_acks=self.config.confirm_texts,
         )
         self.safety_number = keys.safety_number
         self.peer_identity = keys.peer_identity
@@ -372,10 +373,10 @@ class ChatService:
             self._emit(ev.TransferCancelled(message_id, transfer.direction, by_peer=False))
         self._output_ready.set()
 
-    def keep_image(self, message_id: str) -> None:
-        """The front end kept a received photo: now the sender hears "delivered"."""
+    def acknowledge(self, message_id: str) -> None:
+        """The front end kept a received photo or wrote a text: the sender hears "delivered"."""
         if self._session is not None:
-            self._session.keep_image(message_id)
+            self._session.acknowledge(message_id)
             self._output_ready.set()
 
     def refuse_image(self, message_id: str) -> None:

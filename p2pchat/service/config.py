@@ -69,9 +69,11 @@ class ServiceConfig:
     peer_check: Callable[[SessionKeys], None] | None = None
     reconnect_wait: float = RECONNECT_WAIT
     # A front end that saves received photos acknowledges each one only once it is
-    # kept (``ChatService.keep_image``) or refuses it (``refuse_image``): the sender's
+    # kept (``ChatService.acknowledge``) or refuses it (``refuse_image``): the sender's
     # "delivered" then means the photo was saved.
     confirm_images: bool = False
+    # Likewise for texts, acknowledged once written out (a closed stdout acks nothing).
+    confirm_texts: bool = False
 
 
 def exit_code_of(error: BaseException) -> int:

@@ -61,11 +61,13 @@ def test_a_closed_stdout_ends_the_session_and_the_peer_sees_it(
     receiver.stdout.close()  # `| head -1`: the reader is gone
     s_lines.until("paired")
     command(sender, "send_text", text="nobody will read this")
-    left, _ = s_lines.until("peer_left", timeout=60)
-    assert left["event"] == "peer_left"
+    _, seen = s_lines.until("peer_left", timeout=60)
+    assert not [e for e in seen if e["event"] == "delivered"], "nobody read it"
     r_code, r_err = exit_status(receiver)
     assert r_code == 6, r_err
     assert "Traceback" not in r_err and "BrokenPipe" not in r_err, r_err
-    command(sender, "close")
+    # The sender ends with the peer; its message was never confirmed: exit 4.
+    error, _ = s_lines.until("error", timeout=30)
+    assert "1 message(s)" in error["message"] and error["exit_code"] == 4, error
     s_code, s_err = exit_status(sender)
-    assert s_code == 0, s_err
+    assert s_code == 4, s_err
