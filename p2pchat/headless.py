@@ -199,6 +199,9 @@ class HeadlessSession:
         except json.JSONDecodeError as error:
             self._error(f"not JSON: {error.msg} at column {error.colno}")
             return None
+        except RecursionError:
+            self._error("not JSON: nested too deeply")
+            return None
         if not isinstance(command, dict) or not isinstance(command.get("cmd"), str):
             self._error('a command is a JSON object with a "cmd" string')
             return None

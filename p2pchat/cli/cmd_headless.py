@@ -81,7 +81,7 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
                 if code.startswith("{"):
                     try:
                         code = str(json.loads(code).get("code", ""))
-                    except (json.JSONDecodeError, AttributeError):
+                    except (json.JSONDecodeError, AttributeError, RecursionError):
                         code = ""
             await service.join(code)
     except P2PChatError as error:

@@ -317,7 +317,7 @@ def _parse(data: bytes, target: Path) -> dict[str, Any]:
         raise corrupt("it is not a p2pchat identity file")
     try:
         raw = json.loads(data[len(MAGIC) :].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deep
         raise corrupt("it is truncated or damaged") from None
     if not isinstance(raw, dict):
         raise corrupt("it is damaged")

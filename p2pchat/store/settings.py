@@ -158,6 +158,8 @@ def _parse(data: bytes, target: Path) -> dict[str, Any]:
         raise SettingsError(f"The settings file {target} is not UTF-8 text.") from None
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"The settings file {target} is not valid TOML: {error}.") from None
+    except RecursionError:
+        raise SettingsError(f"The settings file {target} is nested too deeply.") from None
     values: dict[str, Any] = {}
     for key, value in document.items():
         if key not in _FIELDS:

@@ -27,6 +27,7 @@ SEEDS = [
     b'{"cmd": "dance"}\n',
     b'["send_text"]\n',
     b"\xff\xfe\x00not json\n",
+    b'{"cmd": "send_text", "text": ' + b"[" * 100_000 + b"\n",  # nested past the recursion limit
 ]
 AFTER = '{"cmd": "close"}'
 
