@@ -119,7 +119,17 @@ class ContactGuard:
             return
         name = self.petname or petname_from_label(keys.peer_capabilities.label)
         if self.petname is None and name == DEFAULT_PETNAME:
-            name = unique_petname(self.book, name)  # nameless peers are not one person
+            # Nameless peers are not one person: a free ``peer-N``, chosen under the lock.
+            self.contact = self.book.pin(
+                name,
+                keys.peer_identity,
+                keys.safety_number,
+                keys.reconnect_psk,
+                now,
+                free_name=True,
+            )
+            self.newly_pinned = True
+            return
         pinned = self.book.get(name)
         if pinned is not None and pinned.blocked:
             raise blocked_error(pinned)

@@ -178,7 +178,8 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
     from p2pchat.core.conversation import Conversation, DisappearingTimer
     from p2pchat.service import TimerChanged
 
-    conversation = Conversation(time.time)
+    # Countdowns on the monotonic clock: setting the system clock changes no deadline.
+    conversation = Conversation(time.time, timer_clock=time.monotonic)
     exit_code = EXIT_OK
     petname = contact.petname
 
@@ -210,7 +211,7 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
         # in-memory history (and so any later /export) and the user is told.
         while True:
             await asyncio.sleep(1.0)
-            gone = conversation.expire(time.time())
+            gone = conversation.expire()
             if gone:
                 _status(f"{len(gone)} message(s) disappeared")
 

@@ -37,10 +37,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_headless(args: argparse.Namespace) -> int:
+    from p2pchat.received_files import SaveFailed, check_writable
+
     save_dir = Path(args.save_dir) if args.save_dir else None
-    if save_dir is not None and not save_dir.is_dir():
-        print(f"p2pchat headless: {args.save_dir} is not a folder", file=sys.stderr)
-        return EXIT_USAGE
+    if save_dir is not None:
+        try:
+            check_writable(save_dir)
+        except SaveFailed as error:
+            print(f"p2pchat headless: --save-dir: {error}", file=sys.stderr)
+            return EXIT_USAGE
     from p2pchat.net.loop import run
 
     return int(run(_headless(args, save_dir)))
@@ -65,6 +70,10 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
             loopback=args.loopback,
             honours_view_once=False,
             label=args.label,
+            # With a save folder, "delivered" means saved: a photo is acked once kept.
+            confirm_images=save_dir is not None,
+            # A text is acked once written: a closed stdout leaves it unconfirmed.
+            confirm_texts=True,
         )
     )
     session = HeadlessSession(service, out, save_dir)
@@ -79,7 +88,7 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
                 if code.startswith("{"):
                     try:
                         code = str(json.loads(code).get("code", ""))
-                    except (json.JSONDecodeError, AttributeError):
+                    except (json.JSONDecodeError, AttributeError, RecursionError):
                         code = ""
             await service.join(code)
     except P2PChatError as error:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK
+from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
 from p2pchat.cli.options import add_network_options, display_name
 from p2pchat.i18n import get_language, set_language, t
 
@@ -80,19 +80,20 @@ def _seal_offer(identity: Any, book: Any) -> Callable[[str], None] | None:
 
 
 def _settings() -> Any:
-    """The settings file, or the defaults (with a warning) when it cannot be used."""
-    from p2pchat.core.errors import P2PChatError
-    from p2pchat.store.settings import Settings, load_settings
+    """The settings file; one that cannot be used stops the app (never the defaults)."""
+    from p2pchat.store.settings import load_settings
 
-    try:
-        return load_settings()
-    except P2PChatError as error:
-        print(f"p2pchat: {error} Using the default settings.", file=sys.stderr)
-        return Settings()
+    return load_settings()
 
 
 def _run(args: argparse.Namespace, start: str) -> int:
-    settings = _settings()
+    from p2pchat.store.settings import SettingsError
+
+    try:
+        settings = _settings()
+    except SettingsError as error:
+        print(f"p2pchat: {error}", file=sys.stderr)
+        return EXIT_USAGE
     # --lang wins, then the settings file's language ("auto": the locale).
     set_language(getattr(args, "lang", None) or settings.language)
     from p2pchat.core.crypto import fingerprint
@@ -101,8 +102,10 @@ def _run(args: argparse.Namespace, start: str) -> int:
     try:
         identity, stored = _identity_key()
     except P2PChatError as error:
+        from p2pchat.exit_codes import exit_code_for
+
         print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
-        return EXIT_INPUT_REJECTED
+        return exit_code_for(error)
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
     from p2pchat.contacts_flow import ContactGuard, open_book

@@ -118,14 +118,17 @@ def ice_from_args(args: argparse.Namespace) -> object:
 
 
 def _settings() -> object:
+    """The settings file; a file that cannot be used raises ``SettingsError`` (exit 2).
+
+    Never replaced by defaults: a default may be weaker than the file (relay_only,
+    the ICE servers, the mailbox), and weakening privacy without a word is worse
+    than refusing to start.
+    """
     try:
         from p2pchat.store.settings import load_settings
-    except ImportError:
+    except ImportError:  # pragma: no cover - the store is part of the package
         return object()
-    try:
-        return load_settings()
-    except Exception:  # a broken settings file must not block a one-off command
-        return object()
+    return load_settings()
 
 
 def mailbox_from_args(args: argparse.Namespace) -> str:

@@ -6,9 +6,17 @@ is a sentence a person can act on. Anything else escaping is a bug.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class P2PChatError(Exception):
-    """Base class of every error p2pchat raises on purpose."""
+    """Base class of every error p2pchat raises on purpose.
+
+    ``exit_code``, when a subclass sets it, is the documented exit code the error
+    travels with (``p2pchat.exit_codes``); None leaves the choice to ``exit_code_for``.
+    """
+
+    exit_code: ClassVar[int | None] = None
 
 
 class LocalProtocolError(P2PChatError):

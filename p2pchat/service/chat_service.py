@@ -54,6 +54,7 @@ from p2pchat.service.config import (
     MAILBOX_TIMEOUT,
     ServiceConfig,
     State,
+    close_delivery_limit,
     exit_code_of,
 )
 from p2pchat.service.incoming_images import IncomingImages
@@ -108,6 +109,10 @@ class ChatService:
         self._output_ready = asyncio.Event()
         self._transfers: dict[str, _Transfer] = {}
         self._pending_delivery: set[str] = set()
+        # Sent, then cancelled by the peer (or not kept): never delivered.
+        self._not_delivered: list[str] = []
+        # Filled in by close(): how many sent items the peer never confirmed.
+        self.undelivered = 0
         self._all_delivered = asyncio.Event()
         self._all_delivered.set()
         self._peer_said_bye = asyncio.Event()
@@ -117,7 +122,7 @@ class ChatService:
         # instead of cancelling it halfway through aiortc's close, which never recovers.
         self._closing: asyncio.Task[None] | None = None
         self._shutting_down: asyncio.Task[None] | None = None
-        self._incoming_images = IncomingImages(config, self._emit, self._closed.is_set)
+        self._incoming_images = IncomingImages(config, self._emit_incoming, self._closed.is_set)
         # Our own photos being cleaned by image workers: shutting down kills them.
         self._preparing: set[asyncio.Future[SanitizedImage]] = set()
         self.vault = self._incoming_images.vault
@@ -345,7 +350,13 @@ class ChatService:
     ) -> None:
         if self.config.peer_check is not None:
             self.config.peer_check(keys)
-        self._session = core_session.Session(keys, limits=self.config.limits, clock=time.time)
+        self._session = core_session.Session(
+            keys,
+            limits=self.config.limits,
+            clock=time.time,
+            hold_image_acks=self.config.confirm_images,
+            hold_text_acks=self.config.confirm_texts,
+        )
         self.safety_number = keys.safety_number
         self.peer_identity = keys.peer_identity
         self.peer_capabilities = keys.peer_capabilities
@@ -460,6 +471,18 @@ class ChatService:
             self._emit(ev.TransferCancelled(message_id, transfer.direction, by_peer=False))
         self._output_ready.set()
 
+    def acknowledge(self, message_id: str) -> None:
+        """The front end kept a received photo or wrote a text: the sender hears "delivered"."""
+        if self._session is not None:
+            self._session.acknowledge(message_id)
+            self._output_ready.set()
+
+    def refuse_image(self, message_id: str) -> None:
+        """The front end could not keep a received photo: the sender hears it was cancelled."""
+        if self._session is not None:
+            self._session.refuse_image(message_id)
+            self._output_ready.set()
+
     async def set_timer(self, seconds: int) -> None:
         """Set the disappearing-message timer for both sides (0: off; see framing.TIMER_SECONDS)."""
         self._require_session().send_timer(seconds)
@@ -495,6 +518,11 @@ class ChatService:
             if not done:
                 raise PeerLost("The peer did not confirm delivery in time.")
             raise PeerLost("The peer left before everything was delivered.")
+        if self._not_delivered:
+            raise PeerLost(
+                f"{len(self._not_delivered)} photo(s) did not reach the peer or were not "
+                "kept there (cancelled, or the peer could not save them)."
+            )
 
     def _expect_delivery(self, message_id: str) -> None:
         self._pending_delivery.add(message_id)
@@ -518,6 +546,12 @@ class ChatService:
 
     def _emit(self, event: ev.ServiceEvent) -> None:
         self._events.put_nowait(event)
+
+    def _emit_incoming(self, event: ev.ServiceEvent) -> None:
+        # A photo whose ack is held and that the re-sanitiser refused is never kept.
+        if self.config.confirm_images and isinstance(event, ev.ImageRejected):
+            self.refuse_image(event.message_id)
+        self._emit(event)
 
     # ------------------------------------------------------------------ session events
     def _dispatch(self, session_events: list[core_session.SessionEvent]) -> None:
@@ -569,6 +603,8 @@ class ChatService:
             if event.direction == "in":
                 self._incoming_images.cancelled(event.id)
             transfer = self._transfers.pop(event.id, None)
+            if event.by_peer and event.id in self._pending_delivery:
+                self._not_delivered.append(event.id)
             self._delivered(event.id)
             direction: ev.Direction = event.direction
             self._emit(ev.TransferCancelled(event.id, direction, by_peer=event.by_peer))
@@ -603,16 +639,32 @@ class ChatService:
         self._emit(ev.Failed(message=str(error), exit_code=exit_code_of(error)))
         await self._shutdown()
 
-    async def close(self) -> None:
-        """Say bye, let queued frames drain, then close everything.
+    async def close(self) -> int:
+        """Wait until the peer confirmed what was sent, say bye, drain, close everything.
 
+        The wait ends when everything is delivered, when the peer is gone, or after
+        ``close_delivery_limit`` (proportional to what is queued). Returns how many
+        sent items the peer never confirmed (also kept in ``undelivered``).
         Idempotent and safe to call concurrently: every caller waits for the one close.
         """
         if self._closing is None:
             self._closing = asyncio.ensure_future(self._close_once())
         await asyncio.shield(self._closing)
+        return self.undelivered
+
+    async def _wait_queued_delivered(self) -> None:
+        session = self._session
+        if session is None or self._all_delivered.is_set():
+            return
+        limit = close_delivery_limit(len(self._pending_delivery), session.outgoing_image_bytes)
+        with contextlib.suppress(PeerLost):
+            await self.wait_delivered(limit)
 
     async def _close_once(self) -> None:
+        if self.state == "paired":
+            await self._wait_queued_delivered()
+        # Counted before the bye: saying it cancels the photos still queued.
+        self._count_undelivered()
         if self.state == "paired" and self._session is not None and self._link is not None:
             self.state = "closing"
             with contextlib.suppress(P2PChatError):
@@ -623,6 +675,11 @@ class ChatService:
                 await self._link.drain(CLOSE_GRACE)
         await self._shutdown()
 
+    def _count_undelivered(self) -> None:
+        # Never lowered: the bye's own cancellations clear the pending set afterwards.
+        unconfirmed = len(self._pending_delivery) + len(self._not_delivered)
+        self.undelivered = max(self.undelivered, unconfirmed)
+
     async def _shutdown(self) -> None:
         if self._shutting_down is None:
             self._shutting_down = asyncio.ensure_future(self._shutdown_once())
@@ -630,6 +687,7 @@ class ChatService:
         await asyncio.shield(self._shutting_down)
 
     async def _shutdown_once(self) -> None:
+        self._count_undelivered()
         if self.state != "failed":
             self.state = "closed"
         for task in list(self._tasks):

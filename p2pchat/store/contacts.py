@@ -229,18 +229,25 @@ class ContactBook:
         safety_number: str,
         psk: bytes,
         now: float | None = None,
+        *,
+        free_name: bool = False,
     ) -> Contact:
         """Pin ``identity_key`` under ``petname`` (trust on first use).
 
         Pinning the same key under the same name again refreshes the reconnect
         secret and ``last_seen``. Raises ``KeyChanged`` when the name is pinned
         to another key, ``KeyAlreadyPinned`` when the key has another name.
+        With ``free_name``, a taken ``petname`` becomes ``petname-2``, ``-3``...,
+        chosen under the lock from the file as it is then: two nameless peers pinned
+        at the same moment never get one name (and a false "key changed" warning).
         """
         name, key, number, secret, when = _checked_pin(
             petname, identity_key, safety_number, psk, now
         )
 
         def change(contacts: list[Contact]) -> Contact:
+            nonlocal name
+            name = _free_name(contacts, name) if free_name else name
             existing = _find_name(contacts, name)
             if existing is not None and existing.identity_key != key:
                 raise _key_changed(existing.petname, existing.identity_key, key)
@@ -391,12 +398,15 @@ class ContactBook:
 
     def _mutate(self, change: Callable[[list[Contact]], Contact]) -> Contact:
         # Re-read under the lock: another process may have changed the file since.
-        with directory_lock(self.path.parent):
-            contacts = self._read()
-            result = change(contacts)
-            write_atomic(self.path, _encode(contacts, self._secrets_key), FILE_MODE)
-            self._contacts = contacts
-            self._remove_stale_temp_files()
+        try:
+            with directory_lock(self.path.parent):
+                contacts = self._read()
+                result = change(contacts)
+                write_atomic(self.path, _encode(contacts, self._secrets_key), FILE_MODE)
+                self._contacts = contacts
+                self._remove_stale_temp_files()
+        except OSError as error:  # a read-only or full disk: the file is left as it was
+            raise paths.unwritable(f"The contacts file {self.path}", error) from None
         return result
 
     def _remove_stale_temp_files(self) -> None:
@@ -414,13 +424,21 @@ class ContactBook:
             return []
         except ValueError as error:
             raise ContactsCorrupt(f"{error}. It was left untouched.") from None
+        except OSError as error:  # a folder in its place, no permission
+            raise ContactsCorrupt(
+                f"The contacts file {self.path} cannot be read: "
+                f"{(error.strerror or str(error)).lower()}. It was left untouched."
+            ) from None
         try:
             return _decode(data, self._secrets_key)
         except _Malformed as error:
-            backup = self._save_corrupt_copy(data)
+            try:
+                copy = f"a copy saved as {self._save_corrupt_copy(data).name}"
+            except OSError:  # a read-only or full disk: the original is still there
+                copy = "no copy could be saved"
             raise ContactsCorrupt(
                 f"The contacts file {self.path} is unreadable ({error}). It was left "
-                f"untouched and a copy saved as {backup.name}. Restore it from a backup, "
+                f"untouched and {copy}. Restore it from a backup, "
                 "or move it aside to start an empty contact list."
             ) from None
 
@@ -465,6 +483,18 @@ def _fresh_secrets(psk: bytes) -> dict[str, bytes]:
         "meeting_key": fresh.meeting_key,
         "sealed_secrets": b"",
     }
+
+
+def _free_name(contacts: list[Contact], base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever no contact in ``contacts`` has."""
+    if _find_name(contacts, base) is None:
+        return base
+    for number in range(2, 10_000):
+        suffix = f"-{number}"
+        candidate = base[: MAX_PETNAME_CHARS - len(suffix)] + suffix
+        if _find_name(contacts, candidate) is None:
+            return candidate
+    raise ContactError("No free petname is left; name the contact yourself with --as NAME.")
 
 
 def _refuse_key_pinned_elsewhere(contacts: list[Contact], key: bytes, name: str) -> None:
@@ -528,7 +558,7 @@ def _encode(contacts: list[Contact], secrets_key: bytes | None = None) -> bytes:
 def _decode(data: bytes, secrets_key: bytes | None = None) -> list[Contact]:
     try:
         document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deep
         raise _Malformed("it is truncated or damaged") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise _Malformed("it is not a p2pchat contacts file")

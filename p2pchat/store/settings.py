@@ -48,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -76,7 +77,13 @@ VIEW_SECONDS_RANGE: Final = (1, 300)
 
 
 class SettingsError(P2PChatError):
-    """``settings.toml`` (or an environment override) holds a value p2pchat cannot use."""
+    """``settings.toml`` (or an environment override) holds a value p2pchat cannot use.
+
+    A configuration error (exit 2): a command never falls back to the defaults then,
+    since a default may be weaker than what the file asked for (``relay_only``).
+    """
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -109,12 +116,17 @@ def load(path: Path | None = None, *, environ: Mapping[str, str] | None = None) 
     """Settings from ``path`` (default: the config directory's ``settings.toml``) plus env."""
     target = path if path is not None else paths.settings_path(create=False)
     env = os.environ if environ is None else environ
+    data = b""
     try:
         data = read_limited(target, MAX_FILE_BYTES, f"The settings file {target}")
     except FileNotFoundError:
         values: dict[str, Any] = {}
     except ValueError as error:
         raise SettingsError(f"{error}.") from None
+    except OSError as error:
+        raise SettingsError(
+            f"The settings file {target} cannot be read: {error.strerror or error}."
+        ) from None
     else:
         values = _parse(data, target)
     override = env.get(MAILBOX_ENV, "").strip()
@@ -124,7 +136,22 @@ def load(path: Path | None = None, *, environ: Mapping[str, str] | None = None) 
         return Settings(**values)
     except SettingsError as error:
         source = f"{MAILBOX_ENV} or {target}" if override else str(target)
-        raise SettingsError(f"{error} (in {source})") from None
+        line = _line_of(data, str(error))
+        where = f"{source}, line {line}" if line else source
+        raise SettingsError(f"{error} (in {where})") from None
+
+
+def _line_of(data: bytes, message: str) -> int | None:
+    """The line of the file setting the key a validation message names, if any."""
+    text = data.decode("utf-8", errors="replace")
+    for name in _FIELDS:
+        if f"'{name}'" not in message:
+            continue
+        pattern = re.compile(rf"^\s*{name}\s*=", re.MULTILINE)
+        found = pattern.search(text)
+        if found is not None:
+            return text.count("\n", 0, found.start()) + 1
+    return None
 
 
 def save(settings: Settings, path: Path | None = None) -> Path:
@@ -164,6 +191,8 @@ def _parse(data: bytes, target: Path) -> dict[str, Any]:
         raise SettingsError(f"The settings file {target} is not UTF-8 text.") from None
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"The settings file {target} is not valid TOML: {error}.") from None
+    except RecursionError:
+        raise SettingsError(f"The settings file {target} is nested too deeply.") from None
     values: dict[str, Any] = {}
     for key, value in document.items():
         if key not in _FIELDS:

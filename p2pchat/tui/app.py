@@ -92,7 +92,7 @@ class P2PChatApp(ChatRequests):
         start_dir: Path | None = None,
         config: Any = None,
         contact_book: ContactBook | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
         view_seconds: float = 10.0,
         seal_offer: Callable[[str], None] | None = None,
         stun_notice: StunNotice | None = None,
@@ -108,7 +108,9 @@ class P2PChatApp(ChatRequests):
         # A ServiceConfig: lets each pairing get its own ContactGuard as peer_check.
         self.config = config
         self.contact_book = contact_book
-        self.clock = clock  # the chat's clock for disappearing messages (tests speed it up)
+        # The chat's countdown clock (disappearing messages): monotonic, so that setting
+        # the system clock changes no deadline; tests speed it up.
+        self.clock = clock
         self.view_seconds = view_seconds
         self.fingerprint = fingerprint
         self.start_mode = start
@@ -579,7 +581,7 @@ def make_app(
     start_dir: Path | None = None,
     contact_book: ContactBook | None = None,
     settings: Any = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = time.monotonic,
     seal_offer: Callable[[str], None] | None = None,
 ) -> P2PChatApp:
     """The app, ready to ``run()`` (CLI) or ``run_test()`` (tests).

@@ -149,7 +149,7 @@ class ChatScreen(ChatUpdates):
         key_changed: bool = False,
         start_dir: Path | None = None,
         contact: Contact | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
         view_seconds: float = 10.0,
     ) -> None:
         super().__init__(id="chat")
@@ -160,7 +160,8 @@ class ChatScreen(ChatUpdates):
         self.peer_label = safe_label(shown, 40) or t("chat.peer")
         self.clock = clock
         self.view_seconds = view_seconds
-        self.conversation = Conversation(clock)
+        # Wall clock for the stamps only; countdowns on ``clock`` (monotonic).
+        self.conversation = Conversation(time.time, timer_clock=clock)
         self.my_label = safe_label(my_label, 40) or t("chat.me")
         self.prepare_image = prepare_image
         self.renderer = renderer
