@@ -381,6 +381,7 @@ class ChatScreen(ChatUpdates):
     @on(ImageView.Selected)
     def _view_image(self, message: ImageView.Selected) -> None:
         viewer = ImageViewerScreen(message.view.data, renderer=message.view.renderer)
+        self._focus_composer_behind()
         self.app.push_screen(viewer)
 
     @on(SealedPhoto.OpenRequested)
@@ -407,7 +408,13 @@ class ChatScreen(ChatUpdates):
             view_seconds=sealed.view_seconds,
             renderer=self.renderer or "auto",
         )
+        self._focus_composer_behind()
         self.app.push_screen(viewer, closed)
+
+    def _focus_composer_behind(self) -> None:
+        # Moved before the viewer opens, so the focus Textual restores when it closes is
+        # already the composer (no moment where the photo line still has it).
+        self.query_one(Composer).focus(scroll_visible=False)
 
     async def _send_opened(self, service: Any, message_id: str) -> None:
         # The peer may have left meanwhile: the photo is gone either way.
