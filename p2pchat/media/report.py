@@ -26,9 +26,12 @@ _SUMMARY_ORDER = {
             "place",
             "person",
             "faces",
+            "face_visible",
+            "document_visible",
             "serial",
             "device",
             "trailer",
+            "text_visible",
             "transparent",
             "provenance",
             "unknown",
@@ -49,6 +52,7 @@ _SUMMARY_ORDER = {
             "exif",
             "xmp",
             "malformed",
+            "blurred",
         )
     )
 }
@@ -128,6 +132,8 @@ def importance(finding: Finding) -> tuple[int, int]:
 def _short(finding: Finding) -> str:
     key = finding.detail.get("i18n")
     if isinstance(key, str) and key.startswith("report."):
-        return t(key)  # in the reader's language, not the worker's
+        args = finding.detail.get("i18n_args")
+        # In the reader's language, not the worker's; counts fill the template.
+        return t(key, **(args if isinstance(args, dict) else {}))
     short = finding.detail.get("short")
     return str(short) if short else finding.message.rstrip(".")

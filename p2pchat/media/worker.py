@@ -22,6 +22,7 @@ import sys
 from typing import Any
 
 from p2pchat.core.errors import ImageRejected
+from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.inspect import MAX_SIDE, PrivacyReport
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 
@@ -59,6 +60,8 @@ def sanitize_isolated(
             "side": policy.side,
             "max_input_bytes": policy.max_input_bytes,
             "max_pixels": policy.max_pixels,
+            "scan_content": policy.scan_content,
+            "fixes": policy.fixes.to_dict(),
             "memory_limit": int(memory_limit),
             "cpu_seconds": cpu_seconds or max(1, int(timeout) + 1),
         },
@@ -194,6 +197,8 @@ def _child_main() -> int:
             side="receive" if header["side"] == "receive" else "send",
             max_input_bytes=int(header["max_input_bytes"]),
             max_pixels=int(header["max_pixels"]),
+            scan_content=header.get("scan_content") is True,
+            fixes=ContentFixes.from_dict(header.get("fixes") or {}),
         )
         result = sanitize_image(data, policy)
         answer = _frame(

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import nacl.signing
 
@@ -38,7 +38,9 @@ from p2pchat.core.labels import safe_label
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect, rendezvous_nameplate
 from p2pchat.events import TimerChanged
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
+from p2pchat.media.content_fix import ContentFixes
+from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
+from p2pchat.media.worker import sanitize_isolated
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink, ice_configuration
 from p2pchat.service.config import (
@@ -312,12 +314,30 @@ class ChatService:
         self._output_ready.set()
         return message_id
 
-    async def prepare_image(self, data: bytes, original_size: bool = False) -> SanitizedImage:
-        """Strip and re-encode the user's own image (in a thread: Pillow is slow)."""
+    async def prepare_image(
+        self,
+        data: bytes,
+        original_size: bool = False,
+        *,
+        fixes: ContentFixes | None = None,
+        max_side: int | None = None,
+    ) -> SanitizedImage:
+        """Strip and re-encode the user's own image, and check what it shows.
+
+        The picture check (faces, text) and any blur the sender chose run in the
+        isolated image worker, so OpenCV is never loaded into the chat process.
+        ``max_side`` lowers the resolution on purpose (it never raises it).
+        """
         policy = self.config.image_policy
         if original_size:
             policy = SanitizePolicy(max_long_edge=None, side="send")
-        return await asyncio.to_thread(sanitize_image, data, policy)
+        if max_side is not None:
+            current = policy.max_long_edge
+            policy = replace(
+                policy, max_long_edge=max_side if current is None else min(current, max_side)
+            )
+        policy = replace(policy, scan_content=True, fixes=fixes or ContentFixes())
+        return await asyncio.to_thread(sanitize_isolated, data, policy)
 
     async def send_image(
         self, prepared: SanitizedImage, view_once: bool = False, view_seconds: float = 10.0
