@@ -54,7 +54,9 @@ def lay(thing: Image.Image, background: Image.Image, size: int, angle: float) ->
     turned = thing.convert("RGBA")
     scale = min(0.8 * scene.width / turned.width, 0.85 * scene.height / turned.height)
     turned = turned.resize((round(turned.width * scale), round(turned.height * scale)))
-    scene.paste(turned, ((scene.width - turned.width) // 2, (scene.height - turned.height) // 2), turned)
+    scene.paste(
+        turned, ((scene.width - turned.width) // 2, (scene.height - turned.height) // 2), turned
+    )
     return scene
 
 
@@ -63,22 +65,40 @@ def main() -> None:
     coffee = Image.fromarray(skimage.data.coffee())
     wood = Image.fromarray(np.asarray(Image.fromarray(skimage.data.brick()).convert("RGB")))
     member = card(
-        ["MEMBER CARD", "ALICE EXAMPLE", "No. 4929 1234 5678 9012", "Valid to 12/29", "Tel 090 1234 5678"],
+        [
+            "MEMBER CARD",
+            "ALICE EXAMPLE",
+            "No. 4929 1234 5678 9012",
+            "Valid to 12/29",
+            "Tel 090 1234 5678",
+        ],
         LATIN,
         with_face=True,
     )
     lay(member, coffee, 1600, 7).save(OUT / "synthetic-card-face.jpg", quality=90)
     ja_card = card(
-        ["会員証", "山田 花子", "会員番号 1234 5678 9012", "有効期限 2029年12月", "電話 090-1234-5678"],
+        [
+            "会員証",
+            "山田 花子",
+            "会員番号 1234 5678 9012",
+            "有効期限 2029年12月",
+            "電話 090-1234-5678",
+        ],
         JAPANESE,
         with_face=False,
     )
     lay(ja_card, wood, 1400, -5).save(OUT / "synthetic-card-ja.jpg", quality=90)
     items = [f"ITEM {n:02d} ............ {n * 1.25:6.2f}" for n in range(1, 12)]
-    en_receipt = receipt(["CORNER SHOP", "12 Example Road", *items, "TOTAL ........... 82.50", "CARD **** 9012"], LATIN_MONO)
+    en_receipt = receipt(
+        ["CORNER SHOP", "12 Example Road", *items, "TOTAL ........... 82.50", "CARD **** 9012"],
+        LATIN_MONO,
+    )
     lay(en_receipt, coffee, 1400, 3).save(OUT / "synthetic-receipt.jpg", quality=90)
     ja_items = [f"商品{n:02d}　　　　　　 ¥{n * 120:,}" for n in range(1, 11)]
-    ja_receipt = receipt(["領収書", "サンプル商店　新宿店", *ja_items, "合計　　　　　 ¥6,600", "電話 03-1234-5678"], JAPANESE)
+    ja_receipt = receipt(
+        ["領収書", "サンプル商店　新宿店", *ja_items, "合計　　　　　 ¥6,600", "電話 03-1234-5678"],
+        JAPANESE,
+    )
     lay(ja_receipt, wood, 1400, -4).save(OUT / "synthetic-receipt-ja.jpg", quality=90)
     for name in ("astronaut", "page", "rocket", "grass", "gravel", "chelsea"):
         image = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")

@@ -109,8 +109,8 @@ class ContentFindings:
                     "high",
                     f"Text that looks like a card or document is visible ({', '.join(kinds)}).",
                     {
-                        # Most telling first: a card, then a receipt, then a page.
-                        "i18n": f"report.content.document_{_most_telling(kinds)}",
+                        # Named after the largest block of text lines.
+                        "i18n": f"report.content.document_{_largest(self.documents)}",
                         "i18n_args": {"lines": sum(doc.lines for doc in self.documents)},
                         "kinds": kinds,
                         "boxes": [doc.box.to_list() for doc in self.documents],
@@ -134,8 +134,8 @@ class ContentFindings:
         return out
 
 
-def _most_telling(kinds: list[str]) -> str:
-    return next(kind for kind in ("card", "receipt", "page") if kind in kinds)
+def _largest(documents: list[DocumentHint]) -> str:
+    return max(documents, key=lambda doc: doc.lines).kind
 
 
 def scan(image: Image.Image) -> ContentFindings:
