@@ -158,7 +158,7 @@ def _shrink(image: Image.Image, long_edge: int) -> Image.Image:
     if scale >= 1.0:
         return image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR)
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def _faces(rgb: Any) -> list[Box]:
@@ -168,7 +168,8 @@ def _faces(rgb: Any) -> list[Box]:
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     found = _cascade().detectMultiScale(
         cv2.equalizeHist(grey),
-        scaleFactor=1.1,
+        # 1.2 between scales: half the work of 1.1, and the same recall on the labelled set.
+        scaleFactor=1.2,
         minNeighbors=5,
         minSize=(MIN_FACE_PIXELS, MIN_FACE_PIXELS),
     )
