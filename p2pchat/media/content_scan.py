@@ -61,6 +61,8 @@ class Box:
         """A box from ``[x, y, w, h]`` fractions; ValueError if it is not one."""
         if not isinstance(value, (list, tuple)) or len(value) != 4:
             raise ValueError("a box is [x, y, w, h]")
+        if not all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in value):
+            raise ValueError("a box's x, y, w, h are numbers")
         x, y, w, h = (float(item) for item in value)
         if not all(0.0 <= item <= 1.0 for item in (x, y, w, h)) or w <= 0 or h <= 0:
             raise ValueError("a box's x, y, w, h are fractions of the image between 0 and 1")
