@@ -231,3 +231,29 @@ def test_sanitize_cli_refuses_a_silly_max_side(tmp_path: Path, value: str) -> No
     )
     assert done.returncode == 2
     assert "--max-side" in done.stderr
+
+
+def test_opencv_stays_out_of_the_chat_process(tmp_path: Path) -> None:
+    """The chat process imports the TUI, the service and headless, and sends through the
+    worker: OpenCV is loaded in the worker only."""
+    (tmp_path / "me.jpg").write_bytes(_jpeg("content/skimage-astronaut.jpg"))
+    script = (
+        "import sys, asyncio\n"
+        "import p2pchat.tui.app, p2pchat.headless, p2pchat.tui.screens.send_dialog\n"
+        "from p2pchat.service import ChatService\n"
+        "from p2pchat.service.config import ServiceConfig\n"
+        "service = ChatService(ServiceConfig(mailbox_url='ws://127.0.0.1:9/v1', loopback=True))\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "result = asyncio.run(service.prepare_image(data))\n"
+        "assert 'face_visible' in result.report.categories(), result.report.summary()\n"
+        "print('cv2' in sys.modules, 'numpy' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "me.jpg")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "False"
