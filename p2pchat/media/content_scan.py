@@ -246,25 +246,39 @@ def _text_lines(pixels: Any) -> list[Box]:
         if not 0.15 <= filled <= 0.85:  # a turned line fills less of its bounding box
             continue
         # Three marks of letter height in a row; a long row may have its letters run together.
-        if _letters_in_row(patch) < (2 if w >= 6 * h else 3):
+        if _letters_in_row(patch) < 3:
             continue
         lines.append(Box(x / width, y / height, w / width, h / height))
     return sorted(lines, key=lambda box: (box.y, box.x))
 
 
 def _letters_in_row(patch: Any) -> int:
-    """How many separate marks of roughly the line's height sit side by side."""
-    import cv2
+    """How many marks of one height sit side by side, their middles on one line.
 
-    count, _labels, stats, _centroids = cv2.connectedComponentsWithStats(patch, connectivity=8)
+    Letters share a height and a baseline; leaves, gravel and bark make marks of
+    every size at every height, so the largest such family is what counts.
+    """
+    import cv2
+    import numpy as np
+
+    count, _labels, stats, centroids = cv2.connectedComponentsWithStats(patch, connectivity=8)
     line_height = patch.shape[0]
-    letters = 0
+    heights, middles = [], []
     for index in range(1, count):
         h = stats[index, cv2.CC_STAT_HEIGHT]
         w = stats[index, cv2.CC_STAT_WIDTH]
         if 0.25 * line_height <= h <= line_height and w <= 2.5 * line_height:
-            letters += 1
-    return letters
+            heights.append(float(h))
+            middles.append(float(centroids[index][1]))
+    if len(heights) < 2:
+        return len(heights)
+    typical = float(np.median(heights))
+    middle = float(np.median(middles))
+    return sum(
+        1
+        for h, m in zip(heights, middles, strict=True)
+        if abs(h - typical) <= 0.35 * typical and abs(m - middle) <= 0.3 * typical + 1
+    )
 
 
 def _documents(lines: list[Box]) -> list[DocumentHint]:
