@@ -243,6 +243,13 @@ def _content_pass(
             ) from None
         notes.append(f"the picture check is not available (needs {error.name})")
         return pixels
+    except MemoryError:
+        raise
+    except Exception as error:  # the check warns, it never blocks a photo it cannot read
+        if policy.fixes.active:
+            raise ImageRejected(f"the blur could not be applied ({_describe(error)})") from None
+        notes.append(f"the picture check could not run ({type(error).__name__})")
+        return pixels
     removed.extend(findings)
     if fixed.mode == "RGBA":
         fixed = clear_hidden_colour(fixed)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFilter
 
+from p2pchat.core.errors import ImageRejected
 from p2pchat.i18n import set_language
 from p2pchat.media.content_fix import ContentFixes, content_pass
 from p2pchat.media.content_scan import Box, scan
@@ -257,3 +258,19 @@ def test_opencv_stays_out_of_the_chat_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == "False"
+
+
+def test_a_failing_check_warns_and_never_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from p2pchat.media import content_fix
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("detector exploded")
+
+    monkeypatch.setattr(content_fix, "scan", broken)
+    data = _jpeg("content/skimage-astronaut.jpg")
+    result = sanitize_image(data, SanitizePolicy(scan_content=True))
+    assert result.data and any(
+        "picture check could not run" in note for note in result.report.notes
+    )
+    with pytest.raises(ImageRejected, match="blur could not be applied"):
+        sanitize_image(data, SanitizePolicy(scan_content=True, fixes=ContentFixes(blur_faces=True)))
