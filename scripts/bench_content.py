@@ -55,9 +55,7 @@ def timing() -> dict[str, float]:
     data = _photo_2048()
     scan(_decoded(data))  # loads the cascade once
     plain_wall, plain_cpu = _timed(lambda: sanitize_image(data, SanitizePolicy()))
-    check_wall, check_cpu = _timed(
-        lambda: sanitize_image(data, SanitizePolicy(scan_content=True))
-    )
+    check_wall, check_cpu = _timed(lambda: sanitize_image(data, SanitizePolicy(scan_content=True)))
     image = _decoded(data)
     scan_wall, scan_cpu = _timed(lambda: scan(image))
     return {
