@@ -73,7 +73,7 @@ class Box:
 class DocumentHint:
     """A block of text lines that looks like a card, a receipt or a page."""
 
-    kind: str  # "card" | "receipt" | "page"
+    kind: str  # "card" | "receipt" | "page" | "screen"
     box: Box
     lines: int
 
@@ -146,10 +146,11 @@ def scan(image: Image.Image) -> ContentFindings:
 
     rgb = _shrink(image.convert("RGB"), SCAN_LONG_EDGE)
     faces = _faces(np.asarray(_shrink(rgb, FACE_LONG_EDGE)))
-    lines = _text_lines(np.asarray(rgb.convert("L")))
+    grey = np.asarray(rgb.convert("L"))
+    lines = _text_lines(grey)
     # A face's eyes and mouth can pass for a short line of marks: not text.
     lines = [line for line in lines if not any(_overlap(line, face) > 0.3 for face in faces)]
-    documents = _documents(lines)
+    documents = [_screen_or_paper(doc, grey) for doc in _documents(lines)]
     return ContentFindings(
         faces=faces[:MAX_FINDINGS], text=lines[:MAX_FINDINGS], documents=documents
     )
@@ -313,6 +314,29 @@ def _documents(lines: list[Box]) -> list[DocumentHint]:
             kind = "card"
         hints.append(DocumentHint(kind, box, len(block)))
     return hints
+
+
+def _screen_or_paper(doc: DocumentHint, grey: Any) -> DocumentHint:
+    """Many lines of light text on a dark ground: a screen (dark mode, a terminal).
+
+    Paper, cards and receipts print dark on light; a screen in light mode is not told
+    apart from a page (it is still warned about, as a document).
+    """
+    import cv2
+
+    if doc.lines < 8:
+        return doc
+    left, top, right, bottom = doc.box.pixels(grey.shape[1], grey.shape[0])
+    patch = grey[top:bottom, left:right]
+    if patch.size < 64:
+        return doc
+    threshold, ink = cv2.threshold(patch, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    bright_share = float((ink > 0).mean())
+    # Text covers the smaller share of a text block: if that share is the bright one,
+    # the letters are light.
+    if bright_share < 0.4 and threshold > 40:
+        return DocumentHint("screen", doc.box, doc.lines)
+    return doc
 
 
 def _overlap(a: Box, b: Box) -> float:

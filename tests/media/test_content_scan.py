@@ -50,6 +50,23 @@ def test_plain_scenes_raise_no_face_or_document(name: str) -> None:
     assert found.faces == [] and found.documents == [], name
 
 
+@pytest.mark.parametrize("name", labelled("document"))
+def test_a_dark_mode_screen_is_told_from_paper(name: str) -> None:
+    kinds = {doc.kind for doc in scan(picture(name)).documents}
+    assert ("screen" in kinds) == bool(LABELS[name].get("screen")), kinds
+
+
+def test_a_screen_is_worded_as_one() -> None:
+    findings = scan(picture("photos/panasonic-lx7-mpo-second-frame.jpg")).findings()
+    [document] = [f for f in findings if f.category == "document_visible"]
+    assert document.detail["i18n"] == "report.content.document_screen"
+    set_language("ja")
+    try:
+        assert "画面のような場所" in PrivacyReport("JPEG", 1, 1, [document]).summary()
+    finally:
+        set_language("en")
+
+
 def test_japanese_card_and_receipt_are_documents() -> None:
     for name in ("content/synthetic-card-ja.jpg", "content/synthetic-receipt-ja.jpg"):
         assert scan(picture(name)).documents, name
