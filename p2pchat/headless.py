@@ -34,6 +34,7 @@ from typing import Any, TextIO
 from p2pchat import events as ev
 from p2pchat.core.errors import P2PChatError
 from p2pchat.exit_codes import EXIT_OUTPUT_FAILED, EXIT_PEER_LOST
+from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes
 from p2pchat.received_files import SaveFailed, save_received
 from p2pchat.service import ChatService
 
@@ -279,9 +280,19 @@ class HeadlessSession:
         except OSError as error:
             self._image_error(command, f"cannot read {path}: {error.strerror}")
             return
-        prepared = await self.service.prepare_image(data, original_size=original)
-        removed = [finding.message for finding in prepared.report.findings]
-        self.out.write("report", path=path, removed=removed)
+        fixes = _content_fixes(command)
+        if isinstance(fixes, str):
+            self._error(fixes)
+            return
+        content, max_side = fixes
+        prepared = await self.service.prepare_image(
+            data, original_size=original, fixes=content, max_side=max_side
+        )
+        findings = prepared.report.findings
+        removed = [f.message for f in findings if f.category not in CONTENT_CATEGORIES]
+        # What the picture shows (and what was blurred) stays here: never sent to the peer.
+        picture = [f.message for f in findings if f.category in CONTENT_CATEGORIES]
+        self.out.write("report", path=path, removed=removed, picture=picture)
         caps = self.service.peer_capabilities
         if view_once and caps is not None and not caps.view_once:
             self.out.write(
@@ -373,3 +384,23 @@ class HeadlessSession:
             fields["path"] = str(path)
             self.service.acknowledge(event.message_id)
         self.out.write("image", **fields)
+
+
+def _content_fixes(command: dict[str, Any]) -> tuple[ContentFixes, int | None] | str:
+    """``send_image``'s blur_faces, blur_text, blur_boxes and max_side, or what is wrong."""
+    max_side = command.get("max_side")
+    if max_side is not None and (
+        not isinstance(max_side, int) or isinstance(max_side, bool) or not 16 <= max_side <= 65535
+    ):
+        return 'send_image "max_side" is a whole number of pixels from 16 to 65535'
+    try:
+        fixes = ContentFixes.from_dict(
+            {
+                "blur_faces": command.get("blur_faces", False),
+                "blur_text": command.get("blur_text", False),
+                "boxes": command.get("blur_boxes", []),
+            }
+        )
+    except (ValueError, TypeError) as error:
+        return f"send_image: {error} (blur_boxes: [[x, y, w, h], ...] as fractions)"
+    return fixes, max_side

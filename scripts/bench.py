@@ -460,7 +460,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds, 5 MB payload")
     parser.add_argument(
         "--only",
-        default="pairing,transfer,twoproc,photo,bare,wormhole,sanitize,tui",
+        default="pairing,transfer,twoproc,photo,bare,wormhole,sanitize,content,tui",
         help="comma-separated subset",
     )
     args = parser.parse_args()
@@ -490,8 +490,16 @@ def main() -> int:
         results["sanitize"] = sanitize_figures()
     if "tui" in args.only:
         results["tui"] = tui_figures(args)
+    if "content" in args.only:
+        from bench_content import bench as bench_content
+
+        results["content"] = bench_content()
     print(json.dumps(results, default=str), file=sys.stderr)  # kept even if the table fails
     rows = build_rows(results)
+    if results.get("content"):
+        from bench_content import rows as content_rows
+
+        rows.extend(content_rows(results["content"]))
     if results.get("tui"):
         tui = results["tui"]
         rows.append(

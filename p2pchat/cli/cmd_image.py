@@ -61,9 +61,33 @@ def register(subparsers: Any) -> None:
         help="keep the original size instead of 2048 px on the long edge",
     )
     sanitize_parser.add_argument(
+        "--max-side",
+        metavar="N",
+        type=_max_side,
+        help="lower the resolution on purpose: at most N px on the long edge (e.g. 1024, 640)",
+    )
+    sanitize_parser.add_argument(
+        "--blur-faces", action="store_true", help="pixelate every face the picture check finds"
+    )
+    sanitize_parser.add_argument(
+        "--blur-text",
+        action="store_true",
+        help="pixelate every line of text the picture check finds (cards, receipts, signs)",
+    )
+    sanitize_parser.add_argument(
         "--json", action="store_true", help="print what was removed as JSON"
     )
     sanitize_parser.set_defaults(func=run_sanitize)
+
+
+def _max_side(value: str) -> int:
+    try:
+        side = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of pixels") from None
+    if not 16 <= side <= 65535:
+        raise argparse.ArgumentTypeError("the long edge must be between 16 and 65535 px")
+    return side
 
 
 def _read_input(path: str, limit: int) -> bytes:
@@ -174,13 +198,18 @@ def _write_atomically(target: Path, data: bytes, force: bool) -> None:
 
 def run_sanitize(args: argparse.Namespace) -> int:
     from p2pchat.core.errors import ImageRejected
+    from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes
     from p2pchat.media.sanitize import SanitizePolicy
     from p2pchat.media.worker import sanitize_isolated
 
     source, target = Path(args.file), Path(args.output)
     try:
         _check_target(source, target, args.force)
-        policy = SanitizePolicy(max_long_edge=None if args.original else 2048)
+        policy = SanitizePolicy(
+            max_long_edge=args.max_side or (None if args.original else 2048),
+            scan_content=True,
+            fixes=ContentFixes(blur_faces=args.blur_faces, blur_text=args.blur_text),
+        )
         data = _read_input(args.file, policy.max_input_bytes)
         result = sanitize_isolated(data, policy, wording="clean")
         target = _final_target(source, target, result.mime, args.force)
@@ -194,6 +223,9 @@ def run_sanitize(args: argparse.Namespace) -> int:
         print(f"p2pchat: {error}", file=sys.stderr)
         return EXIT_USAGE
     report = result.report
+    # What the picture shows is told apart from what was removed: it is still there.
+    picture = [f for f in report.findings if f.category in CONTENT_CATEGORIES]
+    report.findings = [f for f in report.findings if f.category not in CONTENT_CATEGORIES]
     if args.json:
         print(
             json.dumps(
@@ -203,6 +235,10 @@ def run_sanitize(args: argparse.Namespace) -> int:
                     "width": result.width,
                     "height": result.height,
                     "removed": report.to_dict(),
+                    "picture": [
+                        {"category": f.category, "message": f.message, "detail": f.detail}
+                        for f in picture
+                    ],
                 },
                 ensure_ascii=False,
             )
@@ -217,6 +253,10 @@ def run_sanitize(args: argparse.Namespace) -> int:
             print(f"  - {finding.message}")
     else:
         print("removed: nothing besides the pixels was found")
+    if picture:
+        print("in the picture (only you see this; look yourself too):")
+        for finding in picture:
+            print(f"  - {finding.message}")
     for note in report.notes:
         print(f"note: {note}")
     return EXIT_OK

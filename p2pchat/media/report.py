@@ -27,9 +27,12 @@ _SUMMARY_ORDER = {
             "place",
             "person",
             "faces",
+            "face_visible",
+            "document_visible",
             "serial",
             "device",
             "trailer",
+            "text_visible",
             "transparent",
             "provenance",
             "unknown",
@@ -50,6 +53,7 @@ _SUMMARY_ORDER = {
             "exif",
             "xmp",
             "malformed",
+            "blurred",
         )
     )
 }
@@ -129,7 +133,9 @@ def importance(finding: Finding) -> tuple[int, int]:
 def _short(finding: Finding) -> str:
     key = finding.detail.get("i18n")
     if isinstance(key, str) and key.startswith("report."):
-        return t(key)  # in the reader's language, not the worker's
+        args = finding.detail.get("i18n_args")
+        # In the reader's language, not the worker's; counts fill the template.
+        return t(key, **(args if isinstance(args, dict) else {}))
     localized = localized_short(finding.category, finding.detail)
     if localized is not None:
         return localized

@@ -24,6 +24,7 @@ from p2pchat.media.alpha import (
     split_alpha,
 )
 from p2pchat.media.containers import MAX_PIXELS, MAX_SIDE, register_heif, walk_jpeg, walk_png
+from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.inspect import inspect_image
 from p2pchat.media.report import Finding, PrivacyReport, importance
 
@@ -71,6 +72,9 @@ class SanitizePolicy:
     side: Side = "send"
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
     max_pixels: int = MAX_PIXELS
+    # The content X-ray (media/content_scan.py): sender side only, told to the sender only.
+    scan_content: bool = False
+    fixes: ContentFixes = field(default_factory=ContentFixes)
 
     def formats(self) -> tuple[str, ...]:
         return RECEIVE_FORMATS if self.side == "receive" else SEND_FORMATS
@@ -118,6 +122,8 @@ def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> Sanitiz
     if orientation in _ORIENTATION_TRANSPOSE:
         pixels = pixels.transpose(_ORIENTATION_TRANSPOSE[orientation])
         notes.append("turned upright using the EXIF orientation")
+    if policy.side == "send" and (policy.scan_content or policy.fixes.active):
+        pixels = _content_pass(pixels, policy, notes, removed)
     # Rebuild from raw pixels so that no `info` (exif, icc_profile, xmp, comment...)
     # can ride along into the encoder.
     clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
@@ -219,6 +225,35 @@ def _decode(
         ) from None
     except Exception as error:
         raise ImageRejected(f"the image could not be decoded ({_describe(error)})") from None
+
+
+def _content_pass(
+    pixels: Image.Image, policy: SanitizePolicy, notes: list[str], removed: list[Finding]
+) -> Image.Image:
+    """Faces and text found, and blurred when asked; a missing detector only warns."""
+    try:
+        from p2pchat.media.content_fix import content_pass
+
+        fixed, findings = content_pass(pixels, policy.fixes, scan_content=policy.scan_content)
+    except ImportError as error:
+        if policy.fixes.active:
+            raise ImageRejected(
+                f"blurring needs OpenCV, which is not installed ({error.name}): "
+                "pip install opencv-python-headless"
+            ) from None
+        notes.append(f"the picture check is not available (needs {error.name})")
+        return pixels
+    except MemoryError:
+        raise
+    except Exception as error:  # the check warns, it never blocks a photo it cannot read
+        if policy.fixes.active:
+            raise ImageRejected(f"the blur could not be applied ({_describe(error)})") from None
+        notes.append(f"the picture check could not run ({type(error).__name__})")
+        return pixels
+    removed.extend(findings)
+    if fixed.mode == "RGBA":
+        fixed = clear_hidden_colour(fixed)
+    return fixed
 
 
 def _target_size(size: tuple[int, int], max_long_edge: int | None) -> tuple[int, int]:

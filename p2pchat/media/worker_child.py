@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from p2pchat.core.errors import ImageRejected
+from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.worker_protocol import ERROR, LENGTH, OK, frame, parse_frame
 
 _OUTPUT_CHECK = "refusing to send: "
@@ -53,6 +54,8 @@ def main() -> int:
             side="receive" if header["side"] == "receive" else "send",
             max_input_bytes=int(header["max_input_bytes"]),
             max_pixels=int(header["max_pixels"]),
+            scan_content=header.get("scan_content") is True,
+            fixes=ContentFixes.from_dict(header.get("fixes") or {}),
         )
         result = sanitize_image(data, policy)
         answer = frame(

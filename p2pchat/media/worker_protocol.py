@@ -56,6 +56,8 @@ def request_frame(
             "side": policy.side,
             "max_input_bytes": policy.max_input_bytes,
             "max_pixels": policy.max_pixels,
+            "scan_content": policy.scan_content,
+            "fixes": policy.fixes.to_dict(),
             "memory_limit": int(memory_limit),
             "cpu_seconds": int(cpu_seconds),
         },

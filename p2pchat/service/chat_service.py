@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import nacl.signing
 
@@ -41,6 +41,7 @@ from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect
 from p2pchat.core.reconnect import meeting_key as reconnect_meeting_key
 from p2pchat.events import TimerChanged
+from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.worker import sanitize_async
 from p2pchat.media.worker_protocol import refusal
@@ -405,16 +406,33 @@ class ChatService:
         self._output_ready.set()
         return message_id
 
-    async def prepare_image(self, data: bytes, original_size: bool = False) -> SanitizedImage:
-        """Strip and re-encode the user's own image in an isolated worker (media.worker).
+    async def prepare_image(
+        self,
+        data: bytes,
+        original_size: bool = False,
+        *,
+        fixes: ContentFixes | None = None,
+        max_side: int | None = None,
+    ) -> SanitizedImage:
+        """Strip and re-encode the user's own image in an isolated worker (media.worker),
+        and check what it shows.
 
         The same limits as for received photos (time, memory, pixels, the shared worker
         budget); the conversation carries on meanwhile. Closing kills the worker: then
-        this raises ImageRejected, as for any refusal.
+        this raises ImageRejected, as for any refusal. The picture check (faces, text)
+        and any blur the sender chose run in that worker too, so OpenCV is never loaded
+        into the chat process. ``max_side`` lowers the resolution on purpose (it never
+        raises it).
         """
         policy = self.config.image_policy
         if original_size:
             policy = SanitizePolicy(max_long_edge=None, side="send")
+        if max_side is not None:
+            current = policy.max_long_edge
+            policy = replace(
+                policy, max_long_edge=max_side if current is None else min(current, max_side)
+            )
+        policy = replace(policy, scan_content=True, fixes=fixes or ContentFixes())
         job = asyncio.ensure_future(sanitize_async(data, policy))
         self._preparing.add(job)
         try:

@@ -73,10 +73,10 @@ class ChatRequests(App[int]):
         if chat is not None:
             chat.message_sent(message.local_id, message.message_id, message.error)
 
-    async def _prepare_image(self, data: bytes, original_size: bool) -> Any:
+    async def _prepare_image(self, data: bytes, original_size: bool, **fixes: Any) -> Any:
         if self.service is None:
             raise P2PChatError(t("errors.not_connected"))
-        return await self.service.prepare_image(data, original_size=original_size)
+        return await self.service.prepare_image(data, original_size=original_size, **fixes)
 
     @on(ChatScreen.Typing)
     def _typing(self) -> None:

@@ -41,7 +41,7 @@ def test_demo_check_exits_zero_with_one_line_per_step(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     step_lines = [line for line in lines if line.startswith(("ok", "FAIL"))]
-    assert len(step_lines) == 8
+    assert len(step_lines) == 9
     assert all(line.startswith("ok") for line in step_lines)
     assert lines[-1] == "Every step's claim held."
 
@@ -56,26 +56,26 @@ def test_japanese_demo_steps_in_a_real_terminal(tmp_path: Path) -> None:
             size=(200, 50),
         )
         try:
-            screen = pane.wait_for("ステップ 1/8", timeout=START_TIMEOUT)
+            screen = pane.wait_for("ステップ 1/9", timeout=START_TIMEOUT)
             assert "写真が運んでいるもの" in screen
             pane.wait_for("✔ その場で確認しました", timeout=STEP_TIMEOUT)
             # Both peers paired for real before the sending lesson.
             pane.wait_for(lambda s: s.count("接続済み") >= 2, timeout=START_TIMEOUT)
 
             pane.press("NPage")
-            screen = pane.wait_for("ステップ 2/8", timeout=STEP_TIMEOUT)
+            screen = pane.wait_for("ステップ 2/9", timeout=STEP_TIMEOUT)
             assert "アリスが送り" in screen
             screen = pane.wait_for("何もありません", timeout=STEP_TIMEOUT)  # Bob's X-ray
             assert "今日の展望台からの眺めを見て" in screen  # Alice's text in Bob's pane
 
             pane.press("F6")
-            screen = pane.wait_for("ステップ 3/8", timeout=STEP_TIMEOUT)
+            screen = pane.wait_for("ステップ 3/9", timeout=STEP_TIMEOUT)
             assert "3秒チェック" in screen
 
             pane.press("PPage")
-            pane.wait_for("ステップ 2/8", timeout=STEP_TIMEOUT)
+            pane.wait_for("ステップ 2/9", timeout=STEP_TIMEOUT)
             pane.press("F6")
-            pane.wait_for("ステップ 3/8", timeout=STEP_TIMEOUT)
+            pane.wait_for("ステップ 3/9", timeout=STEP_TIMEOUT)
             pane.press("C-q")
             assert pane.wait_exit(timeout=STEP_TIMEOUT) == 0
         except Exception:

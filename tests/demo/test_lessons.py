@@ -10,14 +10,17 @@ verdict. Waits poll with a deadline; nothing is timed.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from textual.widgets import Button, Static
 
 from p2pchat import events as ev
 from p2pchat.i18n import set_language, t
+from p2pchat.media.content_scan import scan
 from p2pchat.media.inspect import inspect_image
 from p2pchat.media.samples import BODY_SERIAL, CAMERA_MAKE
 from p2pchat.tui.demo.demo_app import DemoApp, make_demo_app
@@ -115,8 +118,21 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         await step_to(app, pilot, 2)
         assert t("demo.check.q2") in panel_text(app, "#lesson-lines")
 
-        # ---- 4. view once: sealed, opened once, gone --------------------------------------
+        # ---- 3b. the picture check: it warns of a face and a card; Bob gets them blurred --
+        images_before = len(app.pane("bob").messages.query(ImageMessage))
         await step_to(app, pilot, 3)
+        lines = panel_text(app, "#lesson-lines")
+        assert t("report.content.faces", count=1) in lines
+        assert t("demo.blur.arrived") in lines and t("report.content.limits") in lines
+        blurred = [e for e in stage.history["bob"] if isinstance(e, ev.ImageReceived)][-1]
+        assert scan(Image.open(io.BytesIO(blurred.data))).faces == []
+        await until(
+            lambda: len(app.pane("bob").messages.query(ImageMessage)) > images_before,
+            "the blurred photo in Bob's pane",
+        )
+
+        # ---- 4. view once: sealed, opened once, gone --------------------------------------
+        await step_to(app, pilot, 4)
         message_id, vault_id = app.ctx.data["view_once"]
         bob = stage.services["bob"]
         assert vault_id in bob.vault
@@ -125,7 +141,7 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         assert isinstance(sealed, SealedPhoto) and sealed.seal == "sealed"
         assert not sealed.query(ImageMessage) and not sealed.query("ImageView")
 
-        await step_to(app, pilot, 4)
+        await step_to(app, pilot, 5)
         assert vault_id not in bob.vault and len(bob.vault) == 0
         assert bob.vault.gone_reason(vault_id) == "viewed"
         assert sealed.seal == "viewed"
@@ -138,7 +154,7 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         )
 
         # ---- 5. verification: same safety number; a wrong code fails ----------------------
-        await step_to(app, pilot, 5)
+        await step_to(app, pilot, 6)
         number = stage.services["alice"].safety_number
         assert number == stage.services["bob"].safety_number
         assert len([c for c in number if c.isdigit()]) == 60
@@ -146,7 +162,7 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         assert first_group in pane_notices(app, "alice") and first_group in pane_notices(app, "bob")
 
         paired_before = len([e for e in stage.history["alice"] if isinstance(e, ev.Paired)])
-        await step_to(app, pilot, 6)
+        await step_to(app, pilot, 7)
         assert t("demo.wrong_code.pane") in pane_notices(app, "alice")
         assert "✘" not in panel_text(app, "#lesson-lines")
         # The attempt used fresh services: Alice's real conversation is untouched.
@@ -154,25 +170,30 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         assert len([e for e in stage.history["alice"] if isinstance(e, ev.Paired)]) == paired_before
 
         # ---- 6. after sending: evidence export ---------------------------------------------
-        await step_to(app, pilot, 7)
+        await step_to(app, pilot, 8)
         exported = next(stage._export_dir.glob("conversation-bob.txt"))
         content = exported.read_text("utf-8")
         assert t("demo.script.alice_text") in content
-        # The normal photo, in the lesson's language; never the view-once one.
-        assert content.count(t("demo.export.photo_marker")) == 1
+        # The two normal photos (the sample, the blurred card), in the lesson's language;
+        # never the view-once one.
+        assert content.count(t("demo.export.photo_marker")) == 2
         if language == "ja":
             assert "[photo" not in content
         assert t("demo.after.the_end") in panel_text(app, "#lesson-lines")
         assert exported.stat().st_mode & 0o077 == 0
 
         # ---- back and forth shows what was found, and runs nothing twice -----------------
-        received_count = len(stage.history["bob"])
+        def bob_events() -> list[object]:
+            # Heartbeats (RoundTrip) arrive on their own clock: not a step run twice.
+            return [e for e in stage.history["bob"] if not isinstance(e, ev.RoundTrip)]
+
+        received_count = len(bob_events())
         await pilot.press("pageup")
-        await until(lambda: app.panel.index == 6, "back one step")
+        await until(lambda: app.panel.index == 7, "back one step")
         assert t("demo.steps.wrong_code.title") in panel_text(app, "#lesson-heading")
         await pilot.press("pagedown")
-        await until(lambda: app.panel.index == 7, "forward again")
-        assert len(stage.history["bob"]) == received_count
+        await until(lambda: app.panel.index == 8, "forward again")
+        assert len(bob_events()) == received_count, bob_events()[received_count:]
         # ---- the presenter can use both panes freely: text and /send PATH ----------------
         composer = app.pane("bob").query_one(Composer)
         composer.focus()

@@ -67,9 +67,17 @@ def text_of(widget: object) -> str:
     return str(widget.render())  # type: ignore[attr-defined]
 
 
-async def real_prepare(data: bytes, original_size: bool) -> object:
-    """The sanitiser and policy of ChatService.prepare_image, in a thread (not a child)."""
+async def real_prepare(
+    data: bytes, original_size: bool, *, fixes: object = None, max_side: int | None = None
+) -> object:
+    """The real sanitiser, as ChatService.prepare_image runs it (in a thread)."""
+    from p2pchat.media.content_fix import ContentFixes
     from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
 
-    policy = SanitizePolicy(max_long_edge=None if original_size else 2048, side="send")
+    policy = SanitizePolicy(
+        max_long_edge=max_side or (None if original_size else 2048),
+        side="send",
+        scan_content=True,
+        fixes=fixes if isinstance(fixes, ContentFixes) else ContentFixes(),
+    )
     return await asyncio.to_thread(sanitize_image, data, policy)

@@ -177,8 +177,8 @@ class ChatPane(Vertical):
             return
         service = stage.services[self.side]
 
-        async def prepare(data: bytes, original_size: bool) -> Any:
-            return await service.prepare_image(data, original_size=original_size)
+        async def prepare(data: bytes, original_size: bool, **fixes: Any) -> Any:
+            return await service.prepare_image(data, original_size=original_size, **fixes)
 
         def chosen(result: SendDialogResult | None) -> None:
             if result is not None:

@@ -16,6 +16,7 @@ import re
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Final, Protocol
 
 from PIL import Image
@@ -23,9 +24,12 @@ from PIL import Image
 from p2pchat import events as ev
 from p2pchat.core.errors import ImageRejected
 from p2pchat.i18n import t
+from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes
 from p2pchat.media.inspect import Finding, PrivacyReport, format_coordinates, inspect_image
 from p2pchat.media.samples import TOKYO_TOWER, demo_photo
+from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import ViewOnceRefusedError
+from p2pchat.media.worker import sanitize_isolated
 from p2pchat.tui.demo.stage import SIDES, DemoStage, Side, is_photo_line
 from p2pchat.tui.widgets.transfer_bar import format_size
 
@@ -368,6 +372,46 @@ async def step_check(ctx: LessonContext) -> StepOutcome:
     )
 
 
+async def step_blur(ctx: LessonContext) -> StepOutcome:
+    """Alice's photo shows her face and a card: the X-ray warns, she blurs, Bob gets the blur."""
+    stage, presenter = ctx.stage, ctx.presenter
+    photo = resources.files("p2pchat.media").joinpath("face_card.jpg").read_bytes()
+    alice = stage.services["alice"]
+    seen = await alice.prepare_image(photo)
+    warned = {"face_visible", "document_visible"} <= seen.report.categories()
+    presenter.show_progress(t("demo.blur.blurring"))
+    fixed = await alice.prepare_image(photo, fixes=ContentFixes(blur_faces=True, blur_text=True))
+    message_id = await presenter.send_image("alice", fixed)
+    presenter.show_progress(t("demo.progress.waiting_bob"))
+    received = await stage.wait_for(
+        "bob", lambda e: isinstance(e, ev.ImageReceived) and e.message_id == message_id
+    )
+    assert isinstance(received, ev.ImageReceived)
+    # The same X-ray on Bob's copy (in the isolated worker, like every picture check).
+    policy = SanitizePolicy(max_long_edge=None, scan_content=True)
+    arrived = await asyncio.to_thread(sanitize_isolated, received.data, policy)
+    still_shown = {"face_visible", "document_visible"} & arrived.report.categories()
+    held = warned and bool(received.data) and not still_shown
+    lines = [
+        t("demo.blur.warning"),
+        *(f"  • {item}" for item in _content_lines(seen.report)),
+        t("demo.blur.keys"),
+        *(f"  • {item}" for item in _content_lines(fixed.report)),
+        t("demo.blur.arrived") if not still_shown else t("demo.blur.still_there"),
+        t("report.content.limits"),
+    ]
+    pictures = [
+        Picture(t("demo.pictures.before_blur"), seen.data),
+        Picture(t("demo.pictures.arrived"), received.data),
+    ]
+    return StepOutcome(held, t("demo.claims.blur"), lines, pictures)
+
+
+def _content_lines(report: PrivacyReport) -> list[str]:
+    shown = [f for f in report.findings if f.category in CONTENT_CATEGORIES]
+    return PrivacyReport(report.format, report.width, report.height, shown).summary().split("; ")
+
+
 async def step_view_once_send(ctx: LessonContext) -> StepOutcome:
     stage, presenter = ctx.stage, ctx.presenter
     prepared = await stage.services["alice"].prepare_image(ctx.photo())
@@ -514,6 +558,7 @@ STEPS: Final[tuple[Step, ...]] = (
     Step(1, "xray", step_xray),
     Step(2, "send", step_send),
     Step(3, "check", step_check),
+    Step(3, "blur", step_blur),
     Step(4, "view_once_send", step_view_once_send),
     Step(4, "view_once_open", step_view_once_open),
     Step(5, "safety", step_safety),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.events import Resize
+from textual.events import MouseDown, MouseUp, Resize
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, LoadingIndicator, Static
@@ -30,6 +30,9 @@ from textual.widgets import Button, Checkbox, Footer, LoadingIndicator, Static
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
+from p2pchat.media.content_fix import CONTENT_CATEGORIES
+from p2pchat.media.report import PrivacyReport
+from p2pchat.tui.widgets.fix_box import SendFixes, draw_box
 from p2pchat.tui.widgets.image_view import ImageView
 from p2pchat.tui.widgets.message_list import report_text
 from p2pchat.tui.widgets.transfer_bar import format_size
@@ -44,7 +47,10 @@ FRAME_ROWS = 12
 # Rows kept under the preview so the start of the report is visible without scrolling.
 REPORT_ROWS = 5
 
-PrepareImage = Callable[[bytes, bool], Awaitable[Any]]
+# prepare(data, original_size) or, with fixes, prepare(data, original_size, fixes=, max_side=)
+PrepareImage = Callable[..., Awaitable[Any]]
+# Keys that place a hand-drawn box: only while one is being drawn.
+_BOX_ACTIONS = frozenset({"box_move", "box_resize", "box_apply"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,18 @@ class SendDialogResult:
 
 def removed_items(report: Any) -> tuple[str, ...]:
     """What the sanitiser removed, in the report's own short words ("GPS location …; camera …")."""
-    return (str(report.summary()),) if report.findings else ()
+    kept = [f for f in report.findings if f.category not in CONTENT_CATEGORIES]
+    if not kept:
+        return ()
+    return (PrivacyReport(report.format, report.width, report.height, kept).summary(),)
+
+
+def content_items(report: Any) -> str:
+    """What the picture shows and what was blurred, in the reader's language, or ""."""
+    shown = [f for f in report.findings if f.category in CONTENT_CATEGORIES]
+    if not shown:
+        return ""
+    return PrivacyReport(report.format, report.width, report.height, shown).summary()
 
 
 def read_source(path: Path) -> bytes:
@@ -78,6 +95,20 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         Binding("ctrl+s", "send", t("send.send"), id="send.send", priority=True),
         # One key instead of Tabbing down to the checkbox.
         Binding("ctrl+t", "toggle_view_once", t("keys.view_once_toggle"), id="send.view_once"),
+        # Fix what the picture shows (media/content_fix.py does it, in the worker).
+        Binding("f", "blur_faces", t("send.fix.blur_faces"), id="send.blur_faces"),
+        Binding("t", "blur_text", t("send.fix.blur_text"), id="send.blur_text"),
+        Binding("b", "draw_box", t("send.fix.draw_box"), id="send.draw_box"),
+        Binding("r", "resolution", t("send.fix.resolution"), id="send.resolution"),
+        *(
+            Binding(key, f"box_move({dx}, {dy})", show=False, priority=True)
+            for key, dx, dy in (("left", -1, 0), ("right", 1, 0), ("up", 0, -1), ("down", 0, 1))
+        ),
+        *(
+            Binding(f"shift+{key}", f"box_resize({dx}, {dy})", show=False, priority=True)
+            for key, dx, dy in (("left", -1, 0), ("right", 1, 0), ("up", 0, -1), ("down", 0, 1))
+        ),
+        Binding("enter", "box_apply", t("send.fix.apply_box"), priority=True),
     ]
 
     @dataclass
@@ -103,6 +134,8 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         self.peer_view_once = peer_view_once
         self.prepared: Any = None
         self._data: bytes | None = source if isinstance(source, bytes) else None
+        self.fixes = SendFixes()
+        self._drag_start: tuple[float, float] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="send-box"):
@@ -113,6 +146,9 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
                 with VerticalScroll(id="send-preview"):
                     yield LoadingIndicator()
                 yield Static(t("send.sanitising"), id="send-report")
+                yield Static("", id="send-content")
+                yield Static(t("send.fix.hint"), classes="hint", id="send-fix-hint")
+                yield Static(t("report.content.limits"), classes="hint", id="send-content-limits")
                 yield Static(t("report.limits"), id="send-limits")
                 yield Checkbox(t("send.original_size"), False, id="original-size")
                 yield Checkbox(
@@ -157,7 +193,10 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
             if self._data is None:
                 assert isinstance(self.source, Path)
                 self._data = await asyncio.to_thread(read_source, self.source)
-            prepared = await self.prepare(self._data, original_size)
+            options: dict[str, Any] = {}
+            if self.fixes.active:
+                options = {"fixes": self.fixes.content, "max_side": self.fixes.max_side}
+            prepared = await self.prepare(self._data, original_size, **options)
         except (P2PChatError, OSError, ValueError) as error:
             self.post_message(self.PrepareFailed(str(error)))
             return
@@ -180,6 +219,12 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         )
         report = self.query_one("#send-report", Static)
         report.update(Content(report_text(findings) + "\n" + size))
+        shown = content_items(self.prepared.report)
+        self.query_one("#send-content", Static).update(
+            Content(t("report.content.title") + " " + safe_label(shown, 600))
+            if shown
+            else t("report.content.nothing")
+        )
         self.query_one("#send", Button).disabled = False
 
     async def on_send_dialog_prepare_failed(self, message: PrepareFailed) -> None:
@@ -221,4 +266,79 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
+        if self.fixes.drawing is not None:  # Esc first leaves the box being drawn
+            self.fixes = self.fixes.cancel_box()
+            self.run_worker(self._show_preview(), exclusive=True, group="preview")
+            return
         self.dismiss(None)
+
+    # ------------------------------------------------------------- fixing the picture
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _BOX_ACTIONS:
+            return self.fixes.drawing is not None
+        return True
+
+    def _refix(self, fixes: SendFixes) -> None:
+        """Prepare the photo again with the new fixes: the preview shows the result."""
+        self.fixes = fixes
+        self.prepared = None
+        self.query_one("#send", Button).disabled = True
+        self.query_one("#send-report", Static).update(t("send.sanitising"))
+        self.refresh_bindings()
+        self._prepare(self.query_one("#original-size", Checkbox).value)
+
+    def action_blur_faces(self) -> None:
+        self._refix(replace(self.fixes, blur_faces=not self.fixes.blur_faces))
+
+    def action_blur_text(self) -> None:
+        self._refix(replace(self.fixes, blur_text=not self.fixes.blur_text))
+
+    def action_resolution(self) -> None:
+        self._refix(self.fixes.next_resolution())
+
+    def action_draw_box(self) -> None:
+        if self.prepared is None:
+            return
+        self._set_drawing(self.fixes.start_box())
+
+    def action_box_move(self, dx: int, dy: int) -> None:
+        self._set_drawing(self.fixes.move(dx, dy))
+
+    def action_box_resize(self, dw: int, dh: int) -> None:
+        self._set_drawing(self.fixes.resize(dw, dh))
+
+    def action_box_apply(self) -> None:
+        self._refix(self.fixes.apply_box())
+
+    def _set_drawing(self, fixes: SendFixes) -> None:
+        self.fixes = fixes
+        self.refresh_bindings()
+        self.run_worker(self._show_preview(), exclusive=True, group="preview")
+
+    async def _show_preview(self) -> None:
+        """The prepared photo, with the box being drawn outlined on it."""
+        if self.prepared is None:
+            return
+        data = self.prepared.data
+        if self.fixes.drawing is not None:
+            data = await asyncio.to_thread(draw_box, data, self.fixes.drawing)
+        preview = self.query_one("#send-preview", VerticalScroll)
+        await preview.remove_children()
+        renderer = getattr(self.app, "image_renderer", "auto")
+        await preview.mount(ImageView(data, renderer=renderer))
+
+    def _fraction(self, x: int, y: int) -> tuple[float, float] | None:
+        region = self.query_one("#send-preview").region
+        if not region.contains(x, y) or region.width < 2 or region.height < 2:
+            return None
+        return (x - region.x) / (region.width - 1), (y - region.y) / (region.height - 1)
+
+    def on_mouse_down(self, event: MouseDown) -> None:
+        if self.prepared is not None:
+            self._drag_start = self._fraction(event.screen_x, event.screen_y)
+
+    def on_mouse_up(self, event: MouseUp) -> None:
+        start, self._drag_start = self._drag_start, None
+        end = self._fraction(event.screen_x, event.screen_y)
+        if start is not None and end is not None and start != end:
+            self._set_drawing(self.fixes.drag(start, end))

@@ -1,0 +1,351 @@
+"""What a picture shows: faces, text and document-like text, found on the device.
+
+``scan(image) -> ContentFindings`` is a pure function of the pixels. It runs in
+the sender's sanitiser (so in the isolated image worker once the send path goes
+through it), never on the receiving side, and what it finds is only told to the
+sender: it warns, it never blocks, and nothing of it is sent to the peer.
+
+The detectors are OpenCV's, shipped inside the ``opencv-python-headless`` wheel:
+the Viola-Jones frontal-face cascade from ``cv2.data`` (no model downloaded at run
+time) and a classical text-line finder (morphological gradient, then rows of
+letter-sized marks). Neither reads the text; a block of text lines on a card- or
+receipt-shaped patch is called document-like. What they miss is said in
+``docs/content-xray.md``: faces in profile, small or hidden faces, handwriting,
+tattoos, and what a background reveals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from p2pchat.media.report import Finding
+
+# Detection runs on a copy this size: faces and text lines stay large enough to
+# find, and the cost stays flat whatever the photo's resolution.
+SCAN_LONG_EDGE = 1024
+# Faces are looked for on a smaller copy: the cascade's cost grows with the pixels,
+# and a face under ~3 % of the long side is below what it can find anyway.
+FACE_LONG_EDGE = 640
+MIN_FACE_PIXELS = 20
+# The share of a face box's centre that must look like skin (in colour photos):
+# it turns away the bark, gravel and foliage that the cascade sometimes takes for faces.
+MIN_SKIN_SHARE = 0.25
+MAX_FINDINGS = 64
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle as fractions of the image's width and height (survives resizing)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """Left, top, right, bottom in pixels of a ``width`` x ``height`` image, clamped."""
+        left = min(max(0, round(self.x * width)), width)
+        top = min(max(0, round(self.y * height)), height)
+        right = min(max(left, round((self.x + self.w) * width)), width)
+        bottom = min(max(top, round((self.y + self.h) * height)), height)
+        return left, top, right, bottom
+
+    def to_list(self) -> list[float]:
+        return [round(self.x, 5), round(self.y, 5), round(self.w, 5), round(self.h, 5)]
+
+    @classmethod
+    def from_list(cls, value: Any) -> Box:
+        """A box from ``[x, y, w, h]`` fractions; ValueError if it is not one."""
+        if not isinstance(value, (list, tuple)) or len(value) != 4:
+            raise ValueError("a box is [x, y, w, h]")
+        if not all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in value):
+            raise ValueError("a box's x, y, w, h are numbers")
+        x, y, w, h = (float(item) for item in value)
+        if not all(0.0 <= item <= 1.0 for item in (x, y, w, h)) or w <= 0 or h <= 0:
+            raise ValueError("a box's x, y, w, h are fractions of the image between 0 and 1")
+        return cls(x, y, min(w, 1.0 - x), min(h, 1.0 - y))
+
+
+@dataclass(frozen=True)
+class DocumentHint:
+    """A block of text lines that looks like a card, a receipt or a page."""
+
+    kind: str  # "card" | "receipt" | "page" | "screen"
+    box: Box
+    lines: int
+
+
+@dataclass
+class ContentFindings:
+    """What the picture shows, as boxes; ``findings()`` words it for the report."""
+
+    faces: list[Box] = field(default_factory=list)
+    text: list[Box] = field(default_factory=list)
+    documents: list[DocumentHint] = field(default_factory=list)
+
+    def findings(self) -> list[Finding]:
+        """Report findings in plain words (the reader's language via ``detail.i18n``)."""
+        out: list[Finding] = []
+        if self.faces:
+            count = len(self.faces)
+            out.append(
+                Finding(
+                    "face_visible",
+                    "high",
+                    f"{count} face{'s are' if count > 1 else ' is'} visible in the picture.",
+                    {
+                        "i18n": "report.content.faces",
+                        "i18n_args": {"count": count},
+                        "boxes": [box.to_list() for box in self.faces],
+                    },
+                )
+            )
+        if self.documents:
+            kinds = sorted({doc.kind for doc in self.documents})
+            out.append(
+                Finding(
+                    "document_visible",
+                    "high",
+                    f"Text that looks like a card or document is visible ({', '.join(kinds)}).",
+                    {
+                        # Named after the largest block of text lines.
+                        "i18n": f"report.content.document_{_largest(self.documents)}",
+                        "i18n_args": {"lines": sum(doc.lines for doc in self.documents)},
+                        "kinds": kinds,
+                        "boxes": [doc.box.to_list() for doc in self.documents],
+                    },
+                )
+            )
+        if self.text:
+            count = len(self.text)
+            out.append(
+                Finding(
+                    "text_visible",
+                    "medium",
+                    f"Text is visible in the picture ({count} line{'s' if count > 1 else ''}).",
+                    {
+                        "i18n": "report.content.text",
+                        "i18n_args": {"count": count},
+                        "boxes": [box.to_list() for box in self.text],
+                    },
+                )
+            )
+        return out
+
+
+def _largest(documents: list[DocumentHint]) -> str:
+    return max(documents, key=lambda doc: doc.lines).kind
+
+
+def scan(image: Image.Image) -> ContentFindings:
+    """Find faces, text lines and document-like blocks in ``image`` (any mode)."""
+    import numpy as np
+
+    rgb = _shrink(image.convert("RGB"), SCAN_LONG_EDGE)
+    faces = _faces(np.asarray(_shrink(rgb, FACE_LONG_EDGE)))
+    grey = np.asarray(rgb.convert("L"))
+    lines = _text_lines(grey)
+    # A face's eyes and mouth can pass for a short line of marks: not text.
+    lines = [line for line in lines if not any(_overlap(line, face) > 0.3 for face in faces)]
+    documents = [_screen_or_paper(doc, grey) for doc in _documents(lines)]
+    return ContentFindings(
+        faces=faces[:MAX_FINDINGS], text=lines[:MAX_FINDINGS], documents=documents
+    )
+
+
+def _shrink(image: Image.Image, long_edge: int) -> Image.Image:
+    scale = long_edge / max(image.size)
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _faces(rgb: Any) -> list[Box]:
+    import cv2
+
+    height, width = rgb.shape[:2]
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    found = _cascade().detectMultiScale(
+        cv2.equalizeHist(grey),
+        # 1.2 between scales: half the work of 1.1, and the same recall on the labelled set.
+        scaleFactor=1.2,
+        minNeighbors=5,
+        minSize=(MIN_FACE_PIXELS, MIN_FACE_PIXELS),
+    )
+    skin = _skin_mask(rgb)
+    boxes = [
+        Box(x / width, y / height, w / width, h / height)
+        for (x, y, w, h) in found
+        if skin is None or _skin_share(skin, x, y, w, h) >= MIN_SKIN_SHARE
+    ]
+    return sorted(boxes, key=lambda box: -box.w * box.h)
+
+
+def _skin_mask(rgb: Any) -> Any:
+    """Skin-coloured pixels (a wide YCrCb range, all complexions), or None for grey photos."""
+    import cv2
+    import numpy as np
+
+    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    if float(np.abs(ycrcb[:, :, 1].astype(np.int16) - 128).mean()) < 2.0:
+        return None  # no colour to judge by
+    return cv2.inRange(ycrcb, (0, 133, 77), (255, 180, 135))
+
+
+def _skin_share(skin: Any, x: int, y: int, w: int, h: int) -> float:
+    import numpy as np
+
+    centre = skin[y + h // 4 : y + 3 * h // 4, x + w // 4 : x + 3 * w // 4]
+    return float(np.count_nonzero(centre)) / max(1, int(centre.size))
+
+
+_CASCADE: Any = None
+
+
+def _cascade() -> Any:
+    global _CASCADE
+    if _CASCADE is None:
+        import cv2
+
+        # OpenCV 4 ships the cascades in its wheel; OpenCV 5 dropped them (pinned < 5).
+        path = str(cv2.data.haarcascades) + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+        cascade = cv2.CascadeClassifier(path)
+        if cascade.empty():
+            raise RuntimeError(f"the face model that ships with OpenCV is missing ({path})")
+        _CASCADE = cascade
+    return _CASCADE
+
+
+def _text_lines(pixels: Any) -> list[Box]:
+    """Horizontal rows of three or more letter-sized marks of similar height."""
+    import cv2
+    import numpy as np
+
+    height, width = pixels.shape[:2]
+    gradient = cv2.morphologyEx(
+        pixels, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    )
+    _, marks = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    reach = max(3, round(width / 60))
+    joined = cv2.morphologyEx(
+        marks, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, 1))
+    )
+    # Components, not outer contours: text inside a card's or a receipt's outline counts.
+    count, _labels, stats, _centroids = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    lines: list[Box] = []
+    max_line_height = max(12, height // 5)
+    for index in range(1, count):
+        x, y, w, h = (int(value) for value in stats[index, :4])
+        if not (6 <= h <= max_line_height and w >= 3 * h and w >= 24):
+            continue
+        patch = marks[y : y + h, x : x + w]
+        filled = float(np.count_nonzero(patch)) / (w * h)
+        if not 0.15 <= filled <= 0.85:  # a turned line fills less of its bounding box
+            continue
+        # Three marks of letter height in a row; a long row may have its letters run together.
+        if _letters_in_row(patch) < 3:
+            continue
+        lines.append(Box(x / width, y / height, w / width, h / height))
+    return sorted(lines, key=lambda box: (box.y, box.x))
+
+
+def _letters_in_row(patch: Any) -> int:
+    """How many marks of one height sit side by side, their middles on one line.
+
+    Letters share a height and a baseline; leaves, gravel and bark make marks of
+    every size at every height, so the largest such family is what counts.
+    """
+    import cv2
+    import numpy as np
+
+    count, _labels, stats, centroids = cv2.connectedComponentsWithStats(patch, connectivity=8)
+    line_height = patch.shape[0]
+    heights, middles = [], []
+    for index in range(1, count):
+        h = stats[index, cv2.CC_STAT_HEIGHT]
+        w = stats[index, cv2.CC_STAT_WIDTH]
+        if 0.25 * line_height <= h <= line_height and w <= 2.5 * line_height:
+            heights.append(float(h))
+            middles.append(float(centroids[index][1]))
+    if len(heights) < 2:
+        return len(heights)
+    typical = float(np.median(heights))
+    middle = float(np.median(middles))
+    return sum(
+        1
+        for h, m in zip(heights, middles, strict=True)
+        if abs(h - typical) <= 0.35 * typical and abs(m - middle) <= 0.3 * typical + 1
+    )
+
+
+def _documents(lines: list[Box]) -> list[DocumentHint]:
+    """Stacks of text lines, by the shape of the block they fill."""
+    blocks: list[list[Box]] = []
+    for line in lines:
+        for block in blocks:
+            last = block[-1]
+            gap = line.y - (last.y + last.h)
+            left_aligned = abs(line.x - block[0].x) < max(0.06, 2 * last.h)
+            overlaps = min(line.x + line.w, last.x + last.w) > max(line.x, last.x)
+            if -0.5 * last.h <= gap <= 2.5 * last.h and (left_aligned or overlaps):
+                block.append(line)
+                break
+        else:
+            blocks.append([line])
+    hints: list[DocumentHint] = []
+    for block in blocks:
+        if len(block) < 3:
+            continue
+        left = min(box.x for box in block)
+        top = min(box.y for box in block)
+        right = max(box.x + box.w for box in block)
+        bottom = max(box.y + box.h for box in block)
+        box = Box(left, top, right - left, bottom - top)
+        aspect = box.w / box.h if box.h else 0.0
+        if len(block) >= 8 and aspect < 0.9:
+            kind = "receipt"
+        elif len(block) >= 8:
+            kind = "page"
+        else:
+            kind = "card"
+        hints.append(DocumentHint(kind, box, len(block)))
+    return hints
+
+
+def _screen_or_paper(doc: DocumentHint, grey: Any) -> DocumentHint:
+    """Many lines of light text on a dark ground: a screen (dark mode, a terminal).
+
+    Paper, cards and receipts print dark on light; a screen in light mode is not told
+    apart from a page (it is still warned about, as a document).
+    """
+    import cv2
+
+    if doc.lines < 8:
+        return doc
+    left, top, right, bottom = doc.box.pixels(grey.shape[1], grey.shape[0])
+    patch = grey[top:bottom, left:right]
+    if patch.size < 64:
+        return doc
+    threshold, ink = cv2.threshold(patch, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    bright_share = float((ink > 0).mean())
+    # Text covers the smaller share of a text block: if that share is the bright one,
+    # the letters are light.
+    if bright_share < 0.4 and threshold > 40:
+        return DocumentHint("screen", doc.box, doc.lines)
+    return doc
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """The part of ``a``'s area that lies inside ``b``."""
+    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if width <= 0 or height <= 0 or a.w * a.h == 0:
+        return 0.0
+    return (width * height) / (a.w * a.h)
+
+
+__all__ = ["Box", "ContentFindings", "DocumentHint", "scan"]
