@@ -101,11 +101,17 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         Binding("b", "draw_box", t("send.fix.draw_box"), id="send.draw_box"),
         Binding("r", "resolution", t("send.fix.resolution"), id="send.resolution"),
         *(
-            Binding(key, f"box_move({dx}, {dy})", show=False, priority=True)
+            Binding(key, f"box_move({dx}, {dy})", t("send.fix.move_box"), show=False, priority=True)
             for key, dx, dy in (("left", -1, 0), ("right", 1, 0), ("up", 0, -1), ("down", 0, 1))
         ),
         *(
-            Binding(f"shift+{key}", f"box_resize({dx}, {dy})", show=False, priority=True)
+            Binding(
+                f"shift+{key}",
+                f"box_resize({dx}, {dy})",
+                t("send.fix.resize_box"),
+                show=False,
+                priority=True,
+            )
             for key, dx, dy in (("left", -1, 0), ("right", 1, 0), ("up", 0, -1), ("down", 0, 1))
         ),
         Binding("enter", "box_apply", t("send.fix.apply_box"), priority=True),
