@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import fcntl
 import json
 import os
@@ -36,7 +37,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,10 +154,8 @@ async def forward(spec: LinkSpec, fds: tuple[int, int]) -> dict[str, dict[str, i
         now = loop.time()
         while way.line and way.line[0][0] <= now:
             _, packet = way.line.popleft()
-            try:
+            with contextlib.suppress(OSError):  # far end down: lost, as on a wire
                 os.write(way.out_fd, packet)
-            except OSError:
-                pass  # the far end is down: the packet is lost, as on a wire
         if way.line:
             way.timer = loop.call_at(way.line[0][0], flush, way)
 
@@ -165,9 +163,7 @@ async def forward(spec: LinkSpec, fds: tuple[int, int]) -> dict[str, dict[str, i
         while True:
             try:
                 packet = os.read(fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
+            except OSError:  # EAGAIN: read everything there was
                 return
             due = way.accept(loop.time(), packet)
             if due is None:

@@ -57,3 +57,8 @@ def test_direct_through_cone_nats_and_relay_through_coturn_for_symmetric_nat():
 def test_transfer_completes_across_the_nat_under_five_percent_loss():
     outcomes = run_lab("--scenario", "direct", "--netem", "loss 5%")
     assert len(outcomes) == 1 and outcomes[0]["passed"], outcomes
+
+
+def test_direct_scenario_over_a_lossy_slow_link_without_netem():
+    outcomes = run_lab("--scenario", "direct", "--link", "loss 5% delay 50ms jitter 5ms")
+    assert len(outcomes) == 1 and outcomes[0]["passed"], outcomes
