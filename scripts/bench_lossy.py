@@ -11,8 +11,10 @@ side, and moves the same photo (a 12 MP JPEG, about 5 MB, sent by p2pchat with
   to the last byte received (pairing and cleaning excluded);
 - bare aiortc: two ``RTCPeerConnection`` processes, one data channel, 60 KiB
   messages, the same send-buffer limit; stock aiortc, i.e. p2pchat before its sender;
-- ``wormhole send``/``receive`` with TCP cubic, then BBR (``net.ipv4.tcp_congestion_control``
-  set inside both namespaces), through its transit relay: from "Receiving file" to exit.
+- ``wormhole send``/``receive`` with TCP cubic, then BBR (``ip route ... congctl`` on
+  the link's route in both namespaces, as a container may refuse the
+  ``net.ipv4.tcp_congestion_control`` sysctl there), through its transit relay:
+  from "Receiving file" to exit.
 
 ``--fairness`` instead runs two p2pchat transfers at once over one bottleneck
 (``rate`` in the link) and prints what each got.
@@ -207,16 +209,9 @@ class Lab:
         return proc
 
     def congestion_control(self, name: str) -> None:
-        for ns in (self.send, self.recv):
-            sh(
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                f"net.ipv4.tcp_congestion_control={name}",
-            )
+        # Per route (RTAX_CC_ALGO): a container may refuse the netns sysctl.
+        for ns, peer in ((self.send, RECV_ADDR), (self.recv, SEND_ADDR)):
+            sh("ip", "-n", ns, "route", "replace", peer, "dev", "eth0", "congctl", name)
 
 
 def peer_env(tmp: Path) -> dict[str, str]:
@@ -340,7 +335,7 @@ def cell(loss: float, rtt: float, photo: Path, timeout: float, only: set[str]) -
             if f"wormhole-{cc}" in only or "wormhole" in only:
                 lab.congestion_control(cc)
                 result[f"wormhole_{cc}_s"] = wormhole_transfer(lab, photo, timeout)
-        result["link"] = lab.link.stats if lab.link else {}
+    result["link"] = lab.link.stats if lab.link else {}
     return result
 
 
