@@ -69,6 +69,7 @@ class PacedSctpTransport(RTCSctpTransport):
         self._rto = RTO_INITIAL
         self._peer_rwnd: int | None = None
         self._xmit_counter = 0
+        self._resend_pending = False  # some chunk may be marked _retransmit
         self._pace_handle: asyncio.TimerHandle | None = None
         self._pace_task: asyncio.Future[None] | None = None
         # counters for tests and benchmarks
@@ -156,6 +157,7 @@ class PacedSctpTransport(RTCSctpTransport):
                 self.lost_retransmissions += 1
             if not self._maybe_abandon(schunk):
                 schunk._retransmit = True
+                self._resend_pending = True
             self._flight_size_decrease(schunk)
 
     def _update_rto(self, R: float) -> None:
@@ -165,6 +167,7 @@ class PacedSctpTransport(RTCSctpTransport):
 
     def _t3_expired(self) -> None:
         self.t3_expirations += 1
+        self._resend_pending = True
         super()._t3_expired()  # marks everything for retransmission
         self._model.on_timeout()
         self._cwnd = self._model.cwnd
@@ -213,10 +216,13 @@ class PacedSctpTransport(RTCSctpTransport):
         now = self._clock()
         window = self._send_window()
 
-        for chunk in list(self._sent_queue):
+        resend = list(self._sent_queue) if self._resend_pending else []
+        self._resend_pending = False
+        for chunk in resend:
             if not chunk._retransmit:
                 continue
             if self._flight_size >= window or not self._paced(now):
+                self._resend_pending = True
                 return
             self._stamp(chunk, now)
             self._flight_size_increase(chunk)
