@@ -352,6 +352,16 @@ def fmt(seconds: float | None, size: int, timeout: float) -> str:
     return f"{seconds:6.2f} s {size / seconds / 1e6:5.2f} MB/s"
 
 
+def cleaned(photo: Path, path: Path) -> Path:
+    """The photo as p2pchat sends it with ``original: true`` (metadata stripped,
+    re-encoded): the bytes every tool moves, so all move the same payload."""
+    from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
+
+    policy = SanitizePolicy(max_long_edge=None, side="send")
+    path.write_bytes(sanitize_image(photo.read_bytes(), policy).data)
+    return path
+
+
 def make_photo(path: Path) -> Path:
     """A 12 MP phone-like JPEG of about 5.6 MB (as in issue 15); one per run, for all tools."""
     from PIL import Image, ImageDraw
@@ -381,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_lossy: needs root (network namespaces)", file=sys.stderr)
         return 77
     with tempfile.TemporaryDirectory() as tmp:
-        photo = args.photo or make_photo(Path(tmp) / "photo.jpg")
+        original = args.photo or make_photo(Path(tmp) / "photo.jpg")
+        photo = cleaned(original, Path(tmp) / "cleaned.jpg")
         size = photo.stat().st_size
         if args.fairness:
             spec = LinkSpec.parse("delay 25ms rate 16mbit queue 100")
@@ -390,8 +401,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"'{spec}': " + "; ".join(fmt(p[0] if p else None, size, args.timeout)
                                              for p in result["transfers"]))  # fmt: skip
             return 0
-        print(f"photo {size / 1e6:.2f} MB; each cell: p2pchat | bare aiortc | wormhole cubic | "
-              "wormhole BBR", flush=True)  # fmt: skip
+        print(f"photo {original.stat().st_size / 1e6:.2f} MB, {size / 1e6:.2f} MB as p2pchat "
+              "sends it (original: true), moved by each tool; p2pchat | bare aiortc | wormhole "
+              "cubic | wormhole BBR", flush=True)  # fmt: skip
         only = set(args.only.split(","))
         for rtt in args.rtt:
             for loss in args.loss:
