@@ -176,6 +176,7 @@ class Lab:
         self.procs: list[subprocess.Popen[str]] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="p2pchat-bench-lossy-"))
         self.link: LossyLink | None = None
+        self.wormhole_servers = False
 
     def __enter__(self) -> Lab:
         for ns in (self.wire, self.send, self.recv):
@@ -216,8 +217,7 @@ class Lab:
 
 def peer_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("P2PCHAT_")}
-    config = tmp / f"config-{len(list(tmp.iterdir()))}"
-    config.mkdir()
+    config = Path(tempfile.mkdtemp(prefix="config-", dir=tmp))
     env.update(P2PCHAT_CONFIG_DIR=str(config), PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     return env
 
@@ -291,11 +291,11 @@ def bare_transfer(lab: Lab, photo: Path, timeout: float) -> float | None:
 
 def wormhole_transfer(lab: Lab, photo: Path, timeout: float) -> float | None:
     twist, wormhole = str(VENV_BIN / "twist"), str(VENV_BIN / "wormhole")
-    lab.spawn(
-        lab.recv, twist, "wormhole-mailbox", f"--port=tcp:{WORMHOLE_PORT}:interface={RECV_ADDR}"
-    )
-    lab.spawn(lab.recv, twist, "transitrelay", f"--port=tcp:{RELAY_PORT}:interface={RECV_ADDR}")
-    time.sleep(1.5)
+    if not lab.wormhole_servers:
+        lab.wormhole_servers = True
+        for server, port in (("wormhole-mailbox", WORMHOLE_PORT), ("transitrelay", RELAY_PORT)):
+            lab.spawn(lab.recv, twist, server, f"--port=tcp:{port}:interface={RECV_ADDR}")
+        time.sleep(1.5)
     common = [f"--relay-url=ws://{RECV_ADDR}:{WORMHOLE_PORT}/v1",
               f"--transit-helper=tcp:{RECV_ADDR}:{RELAY_PORT}"]  # fmt: skip
     code = f"7-{os.getpid()}-{time.monotonic_ns() % 100000}"
