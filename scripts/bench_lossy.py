@@ -295,7 +295,16 @@ def wormhole_transfer(lab: Lab, photo: Path, timeout: float) -> float | None:
         lab.wormhole_servers = True
         for server, port in (("wormhole-mailbox", WORMHOLE_PORT), ("transitrelay", RELAY_PORT)):
             lab.spawn(lab.recv, twist, server, f"--port=tcp:{port}:interface={RECV_ADDR}")
-        time.sleep(1.5)
+        probe = (
+            "import socket,sys,time\n"
+            "for _ in range(300):\n"
+            "    if all(socket.socket().connect_ex((sys.argv[1], int(p))) == 0"
+            " for p in sys.argv[2:]): sys.exit(0)\n"
+            "    time.sleep(0.1)\n"
+            "sys.exit(1)\n"
+        )
+        sh("ip", "netns", "exec", lab.recv, PYTHON, "-c", probe, RECV_ADDR,
+           str(WORMHOLE_PORT), str(RELAY_PORT))  # fmt: skip
     common = [f"--relay-url=ws://{RECV_ADDR}:{WORMHOLE_PORT}/v1",
               f"--transit-helper=tcp:{RECV_ADDR}:{RELAY_PORT}"]  # fmt: skip
     code = f"7-{os.getpid()}-{time.monotonic_ns() % 100000}"
@@ -315,7 +324,12 @@ def wormhole_transfer(lab: Lab, photo: Path, timeout: float) -> float | None:
                 if started is None and line.startswith("Receiving file"):
                     started = time.perf_counter()
     finished = time.perf_counter()
-    if receiver.poll() != 0 or started is None or not out.exists():
+    if receiver.poll() is not None and (receiver.returncode != 0 or not out.exists()):
+        detail = receiver.stderr.read()[-300:].strip().replace("\n", " ")
+        print(f"bench_lossy: wormhole receive failed ({receiver.returncode}): {detail}",
+              file=sys.stderr)  # fmt: skip
+        return None
+    if started is None:
         return None
     seconds = finished - started
     return seconds if seconds <= timeout else None
