@@ -17,7 +17,7 @@ Queue 2016, and draft-cardwell-iccrg-bbr-congestion-control-00), simplified:
   lossy Wi-Fi or mobile link fast) and only a real retransmission timeout (T3) drops
   it to one packet, from where it grows back by what is acknowledged;
 - sending is paced by a token bucket at ``pacing_gain`` x bandwidth, with bursts of
-  at most ``max(4 packets, 2 ms of data)``.
+  at most ``max(4 packets, 5 ms of data)``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ PROBE_RTT_DURATION: Final = 0.2
 FULL_BW_GROWTH: Final = 1.25
 FULL_BW_ROUNDS: Final = 3
 BURST_PACKETS: Final = 4  # RFC 9260 Max.Burst
-BURST_TIME: Final = 0.002  # asyncio timers are about 1 ms coarse
+# asyncio timers are about 1 ms coarse and fire late on a busy machine: a 5 ms quantum
+# keeps the pacing rate when they do (the kernel's fq paces per packet with hrtimers).
+BURST_TIME: Final = 0.005
 NOMINAL_RTT: Final = 0.001  # before any RTT sample, as BBR
 
 

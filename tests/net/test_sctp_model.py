@@ -12,7 +12,13 @@ import random
 
 import pytest
 
-from p2pchat.net.sctp_model import BURST_PACKETS, INITIAL_WINDOW_PACKETS, Mode, RateModel
+from p2pchat.net.sctp_model import (
+    BURST_PACKETS,
+    BURST_TIME,
+    INITIAL_WINDOW_PACKETS,
+    Mode,
+    RateModel,
+)
 
 MTU = 1200
 
@@ -85,7 +91,7 @@ def test_pacing_spaces_packets_at_the_measured_rate() -> None:
     sent = 0
     while model.pacing_wait(now, MTU) == 0:
         sent += 1
-    assert sent <= max(BURST_PACKETS, int(model.pacing_rate * 0.002 / MTU) + 1) + 1
+    assert sent <= max(BURST_PACKETS, int(model.pacing_rate * BURST_TIME / MTU) + 1) + 1
     assert model.pacing_wait(now, MTU) == pytest.approx(MTU / model.pacing_rate, rel=0.5)
 
 
