@@ -8,7 +8,8 @@ and the pacing rate come from ``sctp_model.RateModel``.
 ``upgrade(sctp)`` switches one transport, before it starts, to ``PacedSctpTransport``
 (RtcLink does so right after creating its channels). It is written against the
 internals of the aiortc versions in ``TESTED_AIORTC``; on any other version it logs
-a warning and leaves the stock sender in place. See docs/sctp.md.
+a warning and leaves the stock sender in place; so does the environment variable
+``P2PCHAT_SCTP_SENDER=aiortc`` (for A/B benchmarks). See docs/sctp.md.
 
 Rules, each tested in tests/net/test_sctp_sender.py:
 - loss is detected in transmission order: a chunk is lost once three SACKs have
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from typing import Any, Final
 
@@ -40,6 +42,7 @@ from p2pchat.net.sctp_model import RateModel
 logger = logging.getLogger(__name__)
 
 TESTED_AIORTC: Final = frozenset({"1.16.0"})
+STOCK_SWITCH: Final = "P2PCHAT_SCTP_SENDER"  # "aiortc": keep aiortc's own sender
 RTO_INITIAL: Final = 1.0
 RTO_MIN: Final = 0.25
 RTO_MAX: Final = 60.0
@@ -266,6 +269,8 @@ def upgrade(sctp: RTCSctpTransport | None) -> bool:
     """Switch ``sctp`` (not started yet) to ``PacedSctpTransport``; False leaves it stock."""
     global _warned
     if sctp is None or type(sctp) is not RTCSctpTransport or sctp.state != "new":
+        return False
+    if os.environ.get(STOCK_SWITCH) == "aiortc":  # A/B benchmarks; a way back if needed
         return False
     if not compatible() or not all(hasattr(sctp, name) for name in _NEEDED):
         if not _warned:

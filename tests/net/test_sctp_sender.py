@@ -149,3 +149,10 @@ async def test_rtclink_uses_the_faster_sender() -> None:
         assert is_upgraded(link._pc.sctp)
     finally:
         await link.close()
+
+
+async def test_the_environment_can_keep_the_stock_sender(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(sctp_sender.STOCK_SWITCH, "aiortc")
+    sctp = RTCSctpTransport(FakeDtls("client", Wire(), "a>b"))  # type: ignore[arg-type]
+    assert not upgrade(sctp)
+    assert type(sctp) is RTCSctpTransport
