@@ -261,12 +261,20 @@ def p2pchat_pairs(lab: Lab, url: str, photo: Path, count: int, timeout: float) -
         pairs.append((sender, receiver))
     results: list[Any] = []
     for sender, receiver in pairs:
+        stage = "pairing"
         try:
             start = read_json(sender, 120)
+            stage = "transfer"
             done = read_json(receiver, timeout)
             results.append((done["t"] - start["t"], start["bytes"]) if "t" in done else None)
+            if "t" not in done:
+                print(f"bench_lossy: p2pchat receiver: {done}", file=sys.stderr)
         except TimeoutError:
             results.append(None)
+            print(f"bench_lossy: p2pchat {stage} failed or timed out", file=sys.stderr)
+            for proc in (sender, receiver):
+                if proc.poll() is not None and proc.stderr is not None:
+                    print("  " + proc.stderr.read()[-600:].strip(), file=sys.stderr)
         with contextlib.suppress(OSError):
             say(sender, "quit")
     return results
