@@ -217,6 +217,8 @@ class Lab:
 
 def peer_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("P2PCHAT_")}
+    if os.environ.get("P2PCHAT_SCTP_SENDER"):  # --stock-sender
+        env["P2PCHAT_SCTP_SENDER"] = os.environ["P2PCHAT_SCTP_SENDER"]
     config = Path(tempfile.mkdtemp(prefix="config-", dir=tmp))
     env.update(P2PCHAT_CONFIG_DIR=str(config), PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     return env
@@ -406,9 +408,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fairness", action="store_true")
     parser.add_argument("--photo", type=Path, help="default: a generated 12 MP JPEG")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--stock-sender", action="store_true", help="p2pchat with aiortc's own SCTP sender"
+    )
     args, rest = parser.parse_known_args(argv)
     if args.role:
         return peer_main(args.role, rest)
+    if args.stock_sender:
+        os.environ["P2PCHAT_SCTP_SENDER"] = "aiortc"
     if os.geteuid() != 0:
         print("bench_lossy: needs root (network namespaces)", file=sys.stderr)
         return 77
