@@ -18,7 +18,8 @@ Rules, each tested in tests/net/test_sctp_sender.py:
   is found like any other loss instead of waiting for T3;
 - minimum RTO 250 ms (RFC 9260 says 1 s): above the 200 ms delayed-SACK timer of
   usrsctp and dcSCTP peers, beside Linux TCP's 200 ms and dcSCTP's 220-400 ms;
-  initial RTO 1 s (RFC 6298) instead of 3 s; T3 backs off exponentially;
+  T3 backs off exponentially; the initial RTO stays aiortc's 3 s, as it also times
+  the handshake (T1) and the first SACK replaces it;
 - an initial window of 10 packets (RFC 6928); random loss leaves the window alone
   and only a T3 expiry drops it to one packet;
 - paced sending, so a window never leaves as one burst to overflow a queue.
@@ -43,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 TESTED_AIORTC: Final = frozenset({"1.16.0"})
 STOCK_SWITCH: Final = "P2PCHAT_SCTP_SENDER"  # "aiortc": keep aiortc's own sender
-RTO_INITIAL: Final = 1.0
 RTO_MIN: Final = 0.25
 RTO_MAX: Final = 60.0
 MISS_THRESHOLD: Final = 3
@@ -69,7 +69,6 @@ class PacedSctpTransport(RTCSctpTransport):
         self._clock = loop.time
         self._model = RateModel(MTU, self._clock())
         self._cwnd = self._model.cwnd
-        self._rto = RTO_INITIAL
         self._peer_rwnd: int | None = None
         self._xmit_counter = 0
         self._resend_pending = False  # some chunk may be marked _retransmit
