@@ -210,10 +210,16 @@ class RateModel:
         rate = (self.delivered - stamp.delivered) / interval
         if stamp.app_limited and rate < self.btlbw:
             return
-        while self._bw_samples and self._bw_samples[0][0] <= self.round_count - BW_WINDOW_ROUNDS:
-            self._bw_samples.popleft()
-        self._bw_samples.append((self.round_count, rate))
-        self.btlbw = max(sample for _, sample in self._bw_samples)
+        # One entry per round (its best sample), so the max runs over at most 10.
+        samples = self._bw_samples
+        if samples and samples[-1][0] == self.round_count:
+            if rate <= samples[-1][1]:
+                return
+            samples.pop()
+        samples.append((self.round_count, rate))
+        while samples[0][0] <= self.round_count - BW_WINDOW_ROUNDS:
+            samples.popleft()
+        self.btlbw = max(sample for _, sample in samples)
 
     def _sample_rtt(self, now: float, rtt: float) -> None:
         expired = now - self._min_rtt_stamp > MIN_RTT_WINDOW
