@@ -112,11 +112,12 @@ class PacedSctpTransport(RTCSctpTransport):
         await self._transmit()
 
     def _gap_acked(self, chunk: SackChunk) -> list[Any]:
-        """Chunks newly acknowledged by the gap blocks (both lists are in TSN order)."""
+        """Chunks newly acknowledged by the gap blocks. Both are walked in TSN order;
+        a peer's blocks are sorted first and may overlap (``tests/fuzz``)."""
         acked: list[Any] = []
         gaps = sorted(chunk.gaps)
         index = 0
-        last = gaps[-1][1]
+        last = max(end for _, end in gaps)  # the walk never passes the block ending here
         for schunk in self._sent_queue:
             offset = (schunk.tsn - chunk.cumulative_tsn) % stock.SCTP_TSN_MODULO
             if offset > last:
