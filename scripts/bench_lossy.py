@@ -72,6 +72,8 @@ async def peer_p2pchat_send(url: str, photo: str) -> None:
     emit(code=await service.invite())
     await service.wait_paired(90)
     prepared = await service.prepare_image(Path(photo).read_bytes(), original_size=True)
+    emit(event="ready")
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go"
     emit(event="start", t=time.perf_counter(), bytes=len(prepared.data))
     await service.send_image(prepared)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -261,12 +263,18 @@ def p2pchat_pairs(lab: Lab, url: str, photo: Path, count: int, timeout: float) -
         receiver = lab.spawn(lab.recv, PYTHON, me, "--role", "p2pchat-receive", url)
         say(receiver, read_json(sender, 60)["code"])
         pairs.append((sender, receiver))
+    ready = []
+    for sender, _ in pairs:  # all paired and prepared, then all start at once
+        with contextlib.suppress(TimeoutError):
+            ready.append(read_json(sender, 120).get("event") == "ready")
+    for sender, _ in pairs:
+        with contextlib.suppress(OSError):
+            say(sender, "go")
     results: list[Any] = []
-    for sender, receiver in pairs:
-        stage = "pairing"
+    for (sender, receiver), paired in zip(pairs, ready + [False] * len(pairs), strict=False):
+        stage = "pairing" if not paired else "transfer"
         try:
             start = read_json(sender, 120)
-            stage = "transfer"
             done = read_json(receiver, timeout)
             results.append((done["t"] - start["t"], start["bytes"]) if "t" in done else None)
             if "t" not in done:
