@@ -19,11 +19,12 @@ import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from p2pchat.core.conversation import Conversation
 from p2pchat.core.crypto import format_safety_number
 from p2pchat.core.keys import SessionKeys
+from p2pchat.core.labels import display_name, safe_label
 from p2pchat.core.reconnect import IdentityMismatch
 from p2pchat.store.atomic import write_atomic
 from p2pchat.store.contacts import (
@@ -48,7 +49,7 @@ def petname_from_label(label: str) -> str:
     """A petname made from a peer's announced label: printable, no separators."""
     cleaned = "".join(
         char
-        for char in unicodedata.normalize("NFC", label or "")
+        for char in unicodedata.normalize("NFC", display_name(label or ""))
         if not unicodedata.category(char).startswith("C") and char not in "/\\"
     )
     cleaned = re.sub(r"\s+", " ", cleaned).strip()[:MAX_PETNAME_CHARS].strip()
@@ -118,7 +119,17 @@ class ContactGuard:
             return
         name = self.petname or petname_from_label(keys.peer_capabilities.label)
         if self.petname is None and name == DEFAULT_PETNAME:
-            name = unique_petname(self.book, name)  # nameless peers are not one person
+            # Nameless peers are not one person: a free ``peer-N``, chosen under the lock.
+            self.contact = self.book.pin(
+                name,
+                keys.peer_identity,
+                keys.safety_number,
+                keys.reconnect_psk,
+                now,
+                free_name=True,
+            )
+            self.newly_pinned = True
+            return
         pinned = self.book.get(name)
         if pinned is not None and pinned.blocked:
             raise blocked_error(pinned)
@@ -137,7 +148,32 @@ class ContactGuard:
             raise blocked_error(current)
         if keys.peer_identity != current.identity_key:
             raise _key_changed(current.petname, current.identity_key, keys.peer_identity)
+        if keys.previous_psk and keys.reconnect_psk != current.reconnect_psk:
+            # A reconnect bound: the key ratchets, the one just used is the fallback.
+            return self.book.ratchet(current.petname, keys.reconnect_psk, keys.previous_psk, now)
         return self.book.touch(current.petname, now)
+
+
+def unlocked(contact: Contact) -> Contact:
+    """``contact``, or ``ContactError`` when its reconnect secrets cannot be opened."""
+    if contact.locked:
+        raise ContactError(
+            f"The reconnect secret of {contact.petname!r} is sealed by an identity this "
+            "p2pchat did not open (another identity key, or no passphrase): meet with a "
+            "new code instead."
+        )
+    return contact
+
+
+async def reconnect(service: Any, contact: Contact) -> None:
+    """Start ``service``'s code-free meeting with ``contact`` (its keys and meeting point)."""
+    unlocked(contact)
+    await service.reconnect(
+        contact.reconnect_psk,
+        contact.identity_key,
+        previous_psk=contact.previous_psk or None,
+        meeting_key=contact.meeting_key or None,
+    )
 
 
 def blocked_error(contact: Contact) -> ContactBlocked:
@@ -215,6 +251,8 @@ def export_evidence(
     ``overwrite`` (``FileExistsError``); the file is created with mode 0600.
     """
     target = Path(path).expanduser()
+    # One line each, nothing a terminal acts on: a name cannot forge a header line.
+    me, peer = safe_label(me, MAX_PETNAME_CHARS), safe_label(peer, MAX_PETNAME_CHARS)
     stamp = datetime.fromtimestamp(clock(), tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     header = [
         "p2pchat conversation export",
@@ -238,6 +276,21 @@ def load_identity_key() -> object:
     return load_or_create().signing_key
 
 
+def load_identity_and_book() -> tuple[Any, ContactBook]:
+    """The install's signing key and its contact book, sealed when the identity is."""
+    from p2pchat.store.identity import load_or_create
+
+    identity = load_or_create()
+    return identity.signing_key, open_book(identity.signing_key, sealed=identity.sealed)
+
+
+def open_book(signing_key: Any, *, sealed: bool) -> ContactBook:
+    """The contact book; with a sealed identity, contact secrets are sealed with it."""
+    from p2pchat.store.contact_secrets import secrets_key
+
+    return ContactBook(secrets_key=secrets_key(signing_key) if sealed else None)
+
+
 __all__ = [
     "ContactBlocked",
     "ContactGuard",
@@ -246,8 +299,12 @@ __all__ = [
     "describe_timer",
     "exit_code",
     "export_evidence",
+    "load_identity_and_book",
     "load_identity_key",
+    "open_book",
     "parse_timer",
     "petname_from_label",
+    "reconnect",
     "unique_petname",
+    "unlocked",
 ]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 Direction = Literal["in", "out"]
-ConnectionKind = Literal["direct", "relay", "unknown"]
+ConnectionKind = Literal["direct", "relay", "transit", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class RoundTrip(ServiceEvent):
 @dataclass(frozen=True)
 class ConnectionChanged(ServiceEvent):
     kind: ClassVar[str] = "connection"
-    state: Literal["pairing", "connecting", "connected", "lost", "closed"]
+    state: Literal["pairing", "reconnecting", "connecting", "connected", "lost", "closed"]
     connection: ConnectionKind = "unknown"
 
 
@@ -155,6 +155,14 @@ class ConnectionChanged(ServiceEvent):
 class PeerLeft(ServiceEvent):
     kind: ClassVar[str] = "peer_left"
     reason: str
+
+
+@dataclass(frozen=True)
+class Notice(ServiceEvent):
+    """Something the user should know that does not stop the session (a moved meeting point)."""
+
+    kind: ClassVar[str] = "notice"
+    message: str
 
 
 @dataclass(frozen=True)

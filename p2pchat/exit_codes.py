@@ -11,8 +11,11 @@ from typing import Final
 from p2pchat.core.errors import (
     ImageRejected,
     InvalidCode,
+    InvalidLabel,
+    P2PChatError,
     RemoteProtocolError,
     TransportError,
+    UsageError,
     WrongCode,
 )
 
@@ -22,22 +25,29 @@ EXIT_USAGE: Final = 2
 EXIT_PAIRING_FAILED: Final = 3
 EXIT_PEER_LOST: Final = 4
 EXIT_INPUT_REJECTED: Final = 5
+EXIT_OUTPUT_FAILED: Final = 6
 EXIT_INTERRUPTED: Final = 130
 
 EXIT_CODES: Final = {
     EXIT_OK: "success",
     EXIT_FAILURE: "unexpected failure (a bug: please report it)",
-    EXIT_USAGE: "usage error: bad option, or an invalid code or argument",
+    EXIT_USAGE: "usage or configuration error: bad option, invalid code or argument, "
+    "unusable settings.toml, or a folder that cannot be written",
     EXIT_PAIRING_FAILED: "pairing failed: wrong code, or the exchange was tampered with",
-    EXIT_PEER_LOST: "the peer was lost, or a transfer failed",
+    EXIT_PEER_LOST: "the peer was lost, the mailbox server failed or refused, or a transfer "
+    "failed (sent but not delivered)",
     EXIT_INPUT_REJECTED: "input rejected: an image was refused or a file unreadable",
+    EXIT_OUTPUT_FAILED: "output failed: a received photo could not be saved, or "
+    "standard output was closed",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
 
 def exit_code_for(error: BaseException) -> int:
-    """Map an error to the documented exit code."""
-    if isinstance(error, InvalidCode):
+    """Map an error to the documented exit code (the one it carries, when it carries one)."""
+    if isinstance(error, P2PChatError) and error.exit_code is not None:
+        return error.exit_code
+    if isinstance(error, InvalidCode | InvalidLabel | UsageError):
         return EXIT_USAGE
     if _is_identity_refusal(error):
         return EXIT_PAIRING_FAILED
@@ -75,7 +85,9 @@ def _store_exit_code(error: BaseException) -> int | None:
         from p2pchat.store.settings import SettingsError
     except ImportError:  # pragma: no cover - the store is part of the package
         return None
-    if isinstance(error, IdentityCorrupt | ContactsCorrupt | SettingsError):
+    if isinstance(error, SettingsError):
+        return EXIT_USAGE
+    if isinstance(error, IdentityCorrupt | ContactsCorrupt):
         return EXIT_INPUT_REJECTED
     if isinstance(error, WrongPassphrase | PassphraseRequired | ContactError):
         return EXIT_USAGE

@@ -9,9 +9,12 @@ Commands arrive on stdin, one JSON object per line::
 Events leave on stdout, one JSON object per line, each with an "event" key:
 ``code``, ``paired``, ``text``, ``image``, ``report``, ``sent``, ``progress``,
 ``delivered``, ``view_once``, ``rejected``, ``error``, ``peer_left``, ``closed``
-(see the README's "Scripting p2pchat"). A bad command is an ``error`` event
-with ``"fatal": false`` and the session carries on. Headless endpoints never
-receive view-once contents: they get a ``view_once`` placeholder event.
+(see the README's "Scripting p2pchat"). A bad command (not JSON, not UTF-8) is
+an ``error`` event with ``"fatal": false`` and the session carries on, and so is
+a received photo that cannot be saved (the sender is told it was not kept).
+Headless endpoints never receive view-once contents: they get a ``view_once``
+placeholder event. When stdout is closed nobody reads the events any more: the
+session ends (the peer sees ``peer_left``) with exit code 6.
 """
 
 from __future__ import annotations
@@ -19,16 +22,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from p2pchat import events as ev
 from p2pchat.core.errors import P2PChatError
-from p2pchat.received_files import save_received
+from p2pchat.exit_codes import EXIT_OUTPUT_FAILED, EXIT_PEER_LOST
+from p2pchat.received_files import SaveFailed, save_received
 from p2pchat.service import ChatService
+
+log = logging.getLogger(__name__)
 
 MAX_COMMAND_BYTES = 1024 * 1024
 MAX_IMAGE_FILE_BYTES = 200 * 1024 * 1024
@@ -36,25 +45,93 @@ PROGRESS_INTERVAL = 0.25
 
 
 class JsonLinesWriter:
+    """Events out as JSON lines; a closed stdout sets ``broken`` instead of raising."""
+
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.broken = asyncio.Event()
 
     def write(self, event: str, **fields: Any) -> None:
-        self.stream.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
-        self.stream.flush()
+        if self.broken.is_set():
+            return
+        try:
+            self.stream.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            # The reader is gone (`| head -1`): nothing we write can be read any more.
+            self.broken.set()
+            _silence(self.stream)
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a dead stdout at /dev/null so the interpreter's final flush cannot fail."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+class UndecodableLine(str):
+    """A stdin line that is not UTF-8: empty as text, ``reason`` says what was wrong."""
+
+    reason = ""
+
+
+def decode_line(raw: bytes) -> str:
+    """One stdin line as text, or an ``UndecodableLine`` (never an exception)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = UndecodableLine("")
+        line.reason = f"not UTF-8: byte 0x{raw[error.start]:02x} at position {error.start}"
+        return line
 
 
 def start_stdin_reader(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
-    """Read stdin lines in a thread (portable, never blocks the loop); None means EOF."""
+    """Read stdin lines in a thread (portable, never blocks the loop); None means EOF.
+
+    Read as bytes and decoded line by line: one line that is not UTF-8 becomes an
+    ``UndecodableLine`` for the caller to answer, and the lines after it still arrive.
+    """
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def pump() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        try:
+            for raw in _stdin_lines():
+                loop.call_soon_threadsafe(queue.put_nowait, decode_line(raw))
+        except (OSError, ValueError):
+            pass  # stdin closed under us: that is the end of input
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(queue.put_nowait, None)
 
     threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
     return queue
+
+
+def _stdin_lines() -> Iterator[bytes]:
+    """stdin's lines as bytes, read from the descriptor itself.
+
+    Not through ``sys.stdin.buffer``: this daemon thread would hold its lock when the
+    interpreter shuts down, and finalising a locked buffer aborts the process.
+    """
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced stdin (tests, embedding)
+        for line in sys.stdin:
+            yield line.encode("utf-8", errors="surrogateescape")
+        return
+    pending = bytearray()
+    while chunk := os.read(fd, 65536):
+        start = len(pending)
+        pending += chunk
+        newline = pending.find(b"\n", start)
+        while newline >= 0:
+            yield bytes(pending[: newline + 1])
+            del pending[: newline + 1]
+            newline = pending.find(b"\n")
+    if pending:
+        yield bytes(pending)
 
 
 class HeadlessSession:
@@ -67,8 +144,12 @@ class HeadlessSession:
         self.out = out
         self.save_dir = save_dir
         self._saved = 0
+        self._save_failures = 0
         self._last_progress: dict[str, float] = {}
         self.exit_code = 0
+        # The photo lane: photos are cleaned one after another in the background, so a slow
+        # (or hostile) photo never holds up a text or a close.
+        self._images: asyncio.Future[None] | None = None
 
     async def run(self, commands: asyncio.Queue[str | None]) -> int:
         events_task = asyncio.ensure_future(self._pump_events())
@@ -81,27 +162,43 @@ class HeadlessSession:
             events_task.cancel()
             return self.exit_code or 3
         commands_task = asyncio.ensure_future(self._pump_commands(commands))
+        broken_task = asyncio.ensure_future(self.out.broken.wait())
         done, _ = await asyncio.wait(
-            {events_task, commands_task}, return_when=asyncio.FIRST_COMPLETED
+            {events_task, commands_task, broken_task}, return_when=asyncio.FIRST_COMPLETED
         )
-        if commands_task in done:
-            await self.service.close()
+        if events_task not in done:
+            eof = commands_task in done and commands_task.result() == "eof"
+            if eof and self._images is not None:
+                await asyncio.wait([self._images])  # the end of input sends what it asked for
+            await self.service.close()  # "close" does not wait: it stops a photo being cleaned
+            if self._images is not None:
+                await asyncio.wait([self._images])  # its "not sent" error comes before "closed"
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(events_task, 5)
         commands_task.cancel()
         events_task.cancel()
+        if self._images is not None:
+            self._images.cancel()
+        broken_task.cancel()
+        if self.out.broken.is_set():
+            return EXIT_OUTPUT_FAILED
+        if self._save_failures and not self.exit_code:
+            return EXIT_OUTPUT_FAILED
         return self.exit_code
 
-    async def _pump_commands(self, commands: asyncio.Queue[str | None]) -> None:
+    async def _pump_commands(self, commands: asyncio.Queue[str | None]) -> str:
         while True:
             line = await commands.get()
             if line is None:
-                return  # EOF: close like a "close" command
+                return "eof"  # EOF: close like a "close" command, once the photos are sent
+            if isinstance(line, UndecodableLine):
+                self._error(f"bad command: {line.reason}")
+                continue
             line = line.strip()
             if not line:
                 continue
             if await self.handle_command(line) == "close":
-                return
+                return "close"
 
     async def handle_command(self, line: str) -> str | None:
         if len(line) > MAX_COMMAND_BYTES:
@@ -112,6 +209,9 @@ class HeadlessSession:
         except json.JSONDecodeError as error:
             self._error(f"not JSON: {error.msg} at column {error.colno}")
             return None
+        except RecursionError:
+            self._error("not JSON: nested too deeply")
+            return None
         if not isinstance(command, dict) or not isinstance(command.get("cmd"), str):
             self._error('a command is a JSON object with a "cmd" string')
             return None
@@ -120,7 +220,9 @@ class HeadlessSession:
             if name == "send_text":
                 await self._send_text(command)
             elif name == "send_image":
-                await self._send_image(command)
+                self._images = asyncio.ensure_future(
+                    self._send_image_in_turn(self._images, command)
+                )
             elif name == "close":
                 return "close"
             else:
@@ -137,6 +239,24 @@ class HeadlessSession:
         message_id = await self.service.send_text(text)
         self.out.write("sent", message_id=message_id, kind="text")
 
+    async def _send_image_in_turn(
+        self, previous: asyncio.Future[None] | None, command: dict[str, Any]
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # in order; the previous one reported its own outcome
+        try:
+            await self._send_image(command)
+        except P2PChatError as error:
+            self._image_error(command, str(error))
+
+    def _image_error(self, command: dict[str, Any], message: str) -> None:
+        """An error about a photo names its path: it may come after later commands' answers."""
+        path = command.get("path")
+        if isinstance(path, str):
+            self.out.write("error", message=message, fatal=False, path=path)
+        else:
+            self._error(message)
+
     async def _send_image(self, command: dict[str, Any]) -> None:
         path = command.get("path")
         view_once = command.get("view_once", False)
@@ -146,16 +266,18 @@ class HeadlessSession:
             or not isinstance(view_once, bool)
             or not isinstance(original, bool)
         ):
-            self._error('send_image needs "path" (string), optional "view_once"/"original" (bool)')
+            self._image_error(
+                command, 'send_image needs "path" (string), optional "view_once"/"original" (bool)'
+            )
             return
         try:
             file = Path(path)
             if file.stat().st_size > MAX_IMAGE_FILE_BYTES:
-                self._error(f"{path}: file too large")
+                self._image_error(command, f"{path}: file too large")
                 return
             data = await asyncio.to_thread(file.read_bytes)
         except OSError as error:
-            self._error(f"cannot read {path}: {error.strerror}")
+            self._image_error(command, f"cannot read {path}: {error.strerror}")
             return
         prepared = await self.service.prepare_image(data, original_size=original)
         removed = [finding.message for finding in prepared.report.findings]
@@ -178,18 +300,34 @@ class HeadlessSession:
             height=prepared.height,
         )
 
-    def _error(self, message: str, fatal: bool = False) -> None:
-        self.out.write("error", message=message, fatal=fatal)
+    def _error(self, message: str, fatal: bool = False, **fields: Any) -> None:
+        self.out.write("error", message=message, fatal=fatal, **fields)
 
     async def _pump_events(self) -> None:
         async for event in self.service.events():
-            self.report(event)
+            if isinstance(event, ev.Closed) and self.service.undelivered:
+                # Before "closed": the last thing a script reads says what was lost.
+                self._error(
+                    f"{self.service.undelivered} message(s) or photo(s) were sent but "
+                    "never confirmed by the peer",
+                    exit_code=EXIT_PEER_LOST,
+                )
+                self.exit_code = self.exit_code or EXIT_PEER_LOST
+            try:
+                self.report(event)
+            except Exception as error:  # a bug in reporting one event must not end the pump
+                log.exception("reporting an event failed")
+                self._error(f"could not report a {event.kind} event: {error}")
             if isinstance(event, ev.Failed):
                 self.exit_code = event.exit_code
 
     def report(self, event: ev.ServiceEvent) -> None:
         if isinstance(event, ev.ImageReceived):
             self._report_image(event)
+        elif isinstance(event, ev.TextReceived):
+            self.out.write(**ev.event_to_json(event))
+            if not self.out.broken.is_set():  # "delivered" once a script could read it
+                self.service.acknowledge(event.message_id)
         elif isinstance(event, ev.TransferProgress):
             now = time.monotonic()
             last = self._last_progress.get(event.message_id, 0.0)
@@ -221,5 +359,17 @@ class HeadlessSession:
         }
         if self.save_dir is not None:
             self._saved += 1
-            fields["path"] = str(save_received(self.save_dir, event.data, event.mime, self._saved))
+            try:
+                path = save_received(self.save_dir, event.data, event.mime, self._saved)
+            except SaveFailed as error:
+                self._save_failures += 1
+                self.service.refuse_image(event.message_id)
+                self._error(
+                    f"photo {event.message_id} was not kept: {error}",
+                    message_id=event.message_id,
+                    exit_code=EXIT_OUTPUT_FAILED,
+                )
+                return
+            fields["path"] = str(path)
+            self.service.acknowledge(event.message_id)
         self.out.write("image", **fields)

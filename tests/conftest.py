@@ -17,6 +17,15 @@ Fixtures
 
 ``config_dirs`` (function scope): two fresh, empty config directories (A, B).
 
+``transit_relay`` (session scope, sync): the real ``magic-wormhole-transit-relay``
+    (``twistd transitrelay``) on a free port of 127.0.0.1; yields its address
+    ``tcp:127.0.0.1:PORT``.
+
+``_no_public_servers`` (autouse): the suite never contacts a public server. The
+    default STUN servers, transit relay and mailbox are refused at name
+    resolution, and so is every address that is not loopback, private or in a
+    namespace-lab range; a test that tries fails with the host it tried.
+
 Helpers (import from ``tests.conftest``)
 ----------------------------------------
 ``start_real_mailbox_server(workdir, *extra_args)``: context manager running
@@ -43,6 +52,7 @@ import pytest
 from tests.e2e.procs import running_mailbox, terminate
 
 _STARTED_RE = re.compile(r"Site starting on (\d+)")
+_TRANSIT_STARTED_RE = re.compile(r"ServerFactory starting on (\d+)")
 
 
 def _twist_executable() -> str | None:
@@ -130,3 +140,57 @@ def config_dirs(tmp_path: Path) -> tuple[Path, Path]:
     a.mkdir()
     b.mkdir()
     return a, b
+
+
+@contextlib.contextmanager
+def start_transit_relay(workdir: Path) -> Iterator[str]:
+    """Run the real transit relay on 127.0.0.1:0 until the block ends; yield tcp:HOST:PORT."""
+    twistd = Path(sys.executable).with_name("twistd")
+    if not twistd.exists():
+        pytest.skip("magic-wormhole-transit-relay (twistd) is not installed")
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / "transit-relay.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                str(twistd),
+                "--nodaemon",
+                "--pidfile=",
+                "transitrelay",
+                "--port=tcp:0:interface=127.0.0.1",
+            ],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        deadline = time.monotonic() + 20
+        port = None
+        while port is None:
+            match = _TRANSIT_STARTED_RE.search(log_path.read_text(errors="replace"))
+            if match:
+                port = int(match.group(1))
+            elif process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the transit relay did not start: see {log_path}")
+            else:
+                time.sleep(0.05)
+        yield f"tcp:127.0.0.1:{port}"
+    finally:
+        terminate(process)
+
+
+@pytest.fixture(scope="session")
+def transit_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with start_transit_relay(tmp_path_factory.mktemp("transit-relay")) as address:
+        yield address
+
+
+@pytest.fixture(autouse=True)
+def _no_public_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    from tests.netguard import install
+
+    attempts = install(monkeypatch.setattr)
+    yield attempts
+    assert not attempts, f"the test tried to contact public servers: {attempts}"

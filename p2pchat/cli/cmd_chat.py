@@ -28,7 +28,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
-from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args
+from p2pchat.cli.options import (
+    add_network_options,
+    display_name,
+    ice_from_args,
+    mailbox_from_args,
+)
 from p2pchat.core.errors import P2PChatError
 
 HELP_TEXT = (
@@ -61,7 +66,9 @@ def register(subparsers: Any) -> None:
         help="with --as: deliberately accept a new identity key for that contact "
         "(after a key-change warning you checked with them)",
     )
-    parser.add_argument("--name", default="", help="a display name announced to the peer")
+    parser.add_argument(
+        "--name", default="", type=display_name, help="a display name announced to the peer"
+    )
     parser.add_argument(
         "--wait",
         type=float,
@@ -94,11 +101,9 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
     from p2pchat import contacts_flow
     from p2pchat.headless import start_stdin_reader
     from p2pchat.service import ChatService, ServiceConfig
-    from p2pchat.store.contacts import ContactBook
 
     try:
-        identity = contacts_flow.load_identity_key()
-        book = ContactBook()
+        identity, book = contacts_flow.load_identity_and_book()
         expected = None
         if args.petname:
             expected = book.get(args.petname)
@@ -122,7 +127,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
             mailbox_url=mailbox_from_args(args),
             ice=ice_from_args(args),  # type: ignore[arg-type]
             loopback=args.loopback,
-            identity=identity,  # type: ignore[arg-type]
+            identity=identity,
             label=args.name,
             peer_check=guard,
             reconnect_wait=args.wait,
@@ -134,7 +139,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
             paired = await pair(service, expected, commands)
         elif expected is not None:
             _status(f"waiting for {expected.petname} at your meeting point...")
-            await service.reconnect(expected.reconnect_psk, expected.identity_key)
+            await contacts_flow.reconnect(service, expected)
         elif args.invite:
             code = await service.invite()
             print(f"code: {code}", flush=True)
@@ -173,7 +178,8 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
     from p2pchat.core.conversation import Conversation, DisappearingTimer
     from p2pchat.service import TimerChanged
 
-    conversation = Conversation(time.time)
+    # Countdowns on the monotonic clock: setting the system clock changes no deadline.
+    conversation = Conversation(time.time, timer_clock=time.monotonic)
     exit_code = EXIT_OK
     petname = contact.petname
 
@@ -184,7 +190,8 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                 conversation.apply(
                     core_session.TextReceived(event.message_id, event.text, event.sent_at)
                 )
-                print(f"{petname}: {event.text}", flush=True)
+                # Continuation lines indented: a message cannot pass for a status line.
+                print(f"{petname}: {event.text}".replace("\n", "\n  "), flush=True)
             elif isinstance(event, ev.ImageReceived):
                 _status(f"{petname} sent a photo (not shown in line mode)")
             elif isinstance(event, TimerChanged):
@@ -193,6 +200,8 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                 _status(f"timer set by {who}: {describe_timer(event.seconds)}")
             elif isinstance(event, ev.PeerLeft):
                 _status(f"{petname} left")
+            elif isinstance(event, ev.Notice):
+                _status(event.message)
             elif isinstance(event, ev.Failed):
                 print(f"p2pchat chat: {event.message}", file=sys.stderr)
                 exit_code = event.exit_code
@@ -202,7 +211,7 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
         # in-memory history (and so any later /export) and the user is told.
         while True:
             await asyncio.sleep(1.0)
-            gone = conversation.expire(time.time())
+            gone = conversation.expire()
             if gone:
                 _status(f"{len(gone)} message(s) disappeared")
 

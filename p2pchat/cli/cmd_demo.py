@@ -56,10 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from p2pchat.tui.demo.demo_app import make_demo_app
     from p2pchat.tui.widgets.image_view import load_image_support
 
-    renderer = args.images
     # textual-image asks the terminal about graphics before Textual takes it over.
-    if not load_image_support():
-        renderer = "halfcell"
+    renderer = load_image_support(args.images)
     result = make_demo_app(language, renderer=renderer).run()
     if result is None:
         return EXIT_OK

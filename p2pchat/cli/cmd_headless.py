@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 
 from p2pchat.cli.main import EXIT_USAGE
-from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args
+from p2pchat.cli.options import (
+    add_network_options,
+    display_name,
+    ice_from_args,
+    mailbox_from_args,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,15 +30,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--save-dir", metavar="DIR", help="save received images here (otherwise only reported)"
     )
-    parser.add_argument("--label", default="", help="a display name shown to the peer")
+    parser.add_argument(
+        "--label", default="", type=display_name, help="a display name shown to the peer"
+    )
     parser.set_defaults(func=run_headless)
 
 
 def run_headless(args: argparse.Namespace) -> int:
+    from p2pchat.received_files import SaveFailed, check_writable
+
     save_dir = Path(args.save_dir) if args.save_dir else None
-    if save_dir is not None and not save_dir.is_dir():
-        print(f"p2pchat headless: {args.save_dir} is not a folder", file=sys.stderr)
-        return EXIT_USAGE
+    if save_dir is not None:
+        try:
+            check_writable(save_dir)
+        except SaveFailed as error:
+            print(f"p2pchat headless: --save-dir: {error}", file=sys.stderr)
+            return EXIT_USAGE
     from p2pchat.net.loop import run
 
     return int(run(_headless(args, save_dir)))
@@ -58,6 +70,10 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
             loopback=args.loopback,
             honours_view_once=False,
             label=args.label,
+            # With a save folder, "delivered" means saved: a photo is acked once kept.
+            confirm_images=save_dir is not None,
+            # A text is acked once written: a closed stdout leaves it unconfirmed.
+            confirm_texts=True,
         )
     )
     session = HeadlessSession(service, out, save_dir)
@@ -72,7 +88,7 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
                 if code.startswith("{"):
                     try:
                         code = str(json.loads(code).get("code", ""))
-                    except (json.JSONDecodeError, AttributeError):
+                    except (json.JSONDecodeError, AttributeError, RecursionError):
                         code = ""
             await service.join(code)
     except P2PChatError as error:

@@ -107,6 +107,7 @@ def _run(args: argparse.Namespace) -> int:
             from_env = None if ident.sealed else env_var
             ident = store.save(ident, _new_passphrase(from_env))
             print(f"p2pchat: the identity in {path} is now sealed.", file=sys.stderr)
+            _seal_contact_secrets(ident.signing_key)
 
     if args.json:
         record = {
@@ -118,7 +119,32 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(record))
     else:
         print(ident.fingerprint)
+        print(f"p2pchat: {sealed_status(ident.sealed, ident.path)}", file=sys.stderr)
     return EXIT_OK
+
+
+def sealed_status(sealed: bool, path: Path) -> str:
+    """Whether the identity (and the contacts' reconnect secrets) are sealed, in plain words."""
+    if sealed:
+        return (
+            "the identity is sealed with a passphrase, and so are your contacts' reconnect secrets."
+        )
+    return (
+        f"the identity is NOT sealed: anyone who can read {path} can use it, and "
+        "contacts.json holds your contacts' reconnect secrets in clear. Seal both with "
+        "a passphrase: p2pchat identity --seal"
+    )
+
+
+def _seal_contact_secrets(signing_key: Any) -> None:
+    """Seal the contact book's secrets now, with the identity that was just sealed."""
+    from p2pchat.contacts_flow import open_book
+    from p2pchat.core.errors import P2PChatError
+
+    try:
+        open_book(signing_key, sealed=True).reseal()
+    except P2PChatError as error:
+        print(f"p2pchat: the contacts' secrets were not sealed: {error}", file=sys.stderr)
 
 
 def _new_passphrase(env_var: str | None) -> str:

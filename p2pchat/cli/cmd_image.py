@@ -2,8 +2,12 @@
 
 ``inspect`` prints the privacy report (``--json`` for scripts). ``sanitize`` runs the
 same pipeline as sending a photo (in the isolated worker), writes the clean image
-atomically next to OUT, never over the input, and says what was removed. A file
-that is not an acceptable image exits with 5 (EXIT_INPUT_REJECTED).
+atomically next to OUT, never over the input, and says what was removed. OUT's
+extension must match what was written (``.jpg``/``.jpeg`` for JPEG, ``.png`` for PNG,
+which the cleaner picks when the photo keeps transparency); without one it is added.
+An existing OUT is replaced only with ``--force``. A bad OUT (missing folder, wrong
+extension, existing file) is a usage error (2); a file that is not an acceptable
+image exits with 5 (EXIT_INPUT_REJECTED).
 """
 
 from __future__ import annotations
@@ -43,7 +47,13 @@ def register(subparsers: Any) -> None:
         "--output",
         metavar="OUT",
         required=True,
-        help="where to write the clean image (not the input file)",
+        help=(
+            "where to write the clean image (not the input file); its extension must match "
+            "the clean image (.jpg, or .png when the photo keeps transparency), or is added"
+        ),
+    )
+    sanitize_parser.add_argument(
+        "--force", action="store_true", help="replace OUT if it already exists"
     )
     sanitize_parser.add_argument(
         "--original",
@@ -96,7 +106,49 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+_EXTENSIONS = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}
+_ALL_EXTENSIONS = {suffix for suffixes in _EXTENSIONS.values() for suffix in suffixes}
+
+
+class _UsageError(Exception):
+    """A bad OUT: reported with exit 2, nothing written."""
+
+
+def _check_target(source: Path, target: Path, force: bool) -> None:
+    """What can be said about OUT before the (slow) cleaning."""
+    if _same_file(source, target):
+        raise _UsageError("refusing to overwrite the input; choose another -o OUT")
+    if target.is_dir():
+        raise _UsageError(f"{target} is a directory; give a file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise _UsageError(f"the folder {folder} does not exist; create it first")
+    suffix = target.suffix.lower()
+    if suffix and suffix not in _ALL_EXTENSIONS:
+        raise _UsageError(
+            f"{target.name}: the clean image is a JPEG or a PNG; name it .jpg or .png "
+            "(or give no extension and the right one is added)"
+        )
+    if target.exists() and not force:
+        raise _UsageError(f"{target} already exists; use --force to replace it")
+
+
+def _final_target(source: Path, target: Path, mime: str, force: bool) -> Path:
+    """OUT with the extension of what was written, or a usage error if it disagrees."""
+    suffixes = _EXTENSIONS[mime]
+    if not target.suffix:
+        target = target.with_name(target.name + suffixes[0])
+        _check_target(source, target, force)
+    elif target.suffix.lower() not in suffixes:
+        kind = "PNG (it keeps the photo's transparency)" if mime == "image/png" else "JPEG"
+        raise _UsageError(
+            f"the clean image is a {kind}, not what {target.name} says: "
+            f"name it {target.with_suffix(suffixes[0]).name}"
+        )
+    return target
+
+
+def _write_atomically(target: Path, data: bytes, force: bool) -> None:
     directory = target.parent if str(target.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
@@ -104,10 +156,20 @@ def _write_atomically(target: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
+        if force:
+            os.replace(temporary, target)
+        else:
+            # A hard link never replaces: a file that appeared meanwhile is kept.
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here (FAT, some shares): check, then rename
+                if os.path.lexists(target):
+                    raise FileExistsError(target) from None
+                os.replace(temporary, target)
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def run_sanitize(args: argparse.Namespace) -> int:
@@ -116,18 +178,21 @@ def run_sanitize(args: argparse.Namespace) -> int:
     from p2pchat.media.worker import sanitize_isolated
 
     source, target = Path(args.file), Path(args.output)
-    if _same_file(source, target):
-        print("p2pchat: refusing to overwrite the input; choose another -o OUT", file=sys.stderr)
-        return EXIT_USAGE
-    if target.is_dir():
-        print(f"p2pchat: {target} is a directory; give a file name", file=sys.stderr)
-        return EXIT_USAGE
-    policy = SanitizePolicy(max_long_edge=None if args.original else 2048)
-    result = sanitize_isolated(_read_input(args.file, policy.max_input_bytes), policy)
     try:
-        _write_atomically(target, result.data)
-    except OSError as error:
-        raise ImageRejected(f"cannot write {target}: {error.strerror or error}") from None
+        _check_target(source, target, args.force)
+        policy = SanitizePolicy(max_long_edge=None if args.original else 2048)
+        data = _read_input(args.file, policy.max_input_bytes)
+        result = sanitize_isolated(data, policy, wording="clean")
+        target = _final_target(source, target, result.mime, args.force)
+        try:
+            _write_atomically(target, result.data, args.force)
+        except FileExistsError:
+            raise _UsageError(f"{target} already exists; use --force to replace it") from None
+        except OSError as error:
+            raise ImageRejected(f"cannot write {target}: {error.strerror or error}") from None
+    except _UsageError as error:
+        print(f"p2pchat: {error}", file=sys.stderr)
+        return EXIT_USAGE
     report = result.report
     if args.json:
         print(

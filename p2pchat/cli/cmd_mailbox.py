@@ -1,14 +1,19 @@
 """`p2pchat mailbox`: run the embedded mailbox (rendezvous) server in the foreground.
 
 The first stdout line is the URL clients use (``ws://HOST:PORT/v1``), flushed at
-once so scripts can read it; diagnostics go to stderr. Ctrl-C or SIGTERM stops
-the server cleanly with exit status 0.
+once so scripts can read it; diagnostics go to stderr, among them the operator
+log (``--log-level``: connections, nameplates in use, refusals and their reasons,
+once a minute and on change; never codes, bodies, sides or addresses). Ctrl-C or
+SIGTERM stops the server cleanly with exit status 0.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from p2pchat.net.mailbox_rendezvous import ServerLimits
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +41,42 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="simultaneous connections (default 4096; a pairing holds two for its lifetime)",
     )
+    parser.add_argument(
+        "--max-per-client",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="nameplates and mailboxes one client address may hold (default 64; four "
+        "times as many connections). Behind a reverse proxy every client has the "
+        "proxy's address: raise it, and limit per address in the proxy",
+    )
+    parser.add_argument(
+        "--allow-list",
+        action="store_true",
+        help="answer `list` with the nameplates in use (off by default: it tells anyone "
+        "when invites are waiting)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="operator log on stderr (default info: a status line once a minute and on "
+        "change; warning: only when something was refused)",
+    )
     parser.set_defaults(func=run)
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("a positive whole number")
+    return value
 
 
 def _port(text: str) -> int:
@@ -54,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
     from p2pchat.core.errors import TransportError
 
+    _configure_log(args.log_level)
     try:
-        asyncio.run(_serve(args.host, args.port, args.max_connections))
+        asyncio.run(_serve(args))
     except OSError as error:
         raise TransportError(
             f"Cannot listen on {args.host}:{args.port} ({error.strerror or error}). "
@@ -66,20 +107,47 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(host: str, port: int, max_connections: int | None = None) -> None:
+def _configure_log(level: str) -> None:
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("p2pchat mailbox: %(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    )
+    logger = logging.getLogger("p2pchat")  # this process runs only the server
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
+def _limits(args: argparse.Namespace) -> ServerLimits:
+    import dataclasses
+
+    from p2pchat.net.mailbox_rendezvous import ServerLimits
+
+    limits = ServerLimits(allow_list=args.allow_list)
+    if args.max_connections is not None:
+        limits = dataclasses.replace(limits, max_connections=max(1, args.max_connections))
+    if args.max_per_client is not None:
+        limits = dataclasses.replace(
+            limits,
+            max_nameplates_per_client=args.max_per_client,
+            max_mailboxes_per_client=args.max_per_client,
+            max_connections_per_client=4 * args.max_per_client,
+        )
+    return limits
+
+
+async def _serve(args: argparse.Namespace) -> None:
     import asyncio
     import contextlib
-    import dataclasses
     import signal
     import sys
 
-    from p2pchat.net.mailbox_rendezvous import ServerLimits
     from p2pchat.net.mailbox_server import MailboxServer
 
-    limits = ServerLimits()
-    if max_connections is not None:
-        limits = dataclasses.replace(limits, max_connections=max(1, max_connections))
-    server = MailboxServer(host=host, port=port, limits=limits)
+    server = MailboxServer(host=args.host, port=args.port, limits=_limits(args))
     url = await server.start()
     print(url, flush=True)
     print(

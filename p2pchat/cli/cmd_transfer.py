@@ -17,10 +17,16 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK, EXIT_PEER_LOST, EXIT_USAGE
+from p2pchat.cli.main import (
+    EXIT_INPUT_REJECTED,
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    EXIT_PEER_LOST,
+    EXIT_USAGE,
+)
 from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
 from p2pchat.core.errors import P2PChatError
-from p2pchat.received_files import save_received
+from p2pchat.received_files import SaveFailed, save_received
 
 MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024
 DELIVERY_TIMEOUT = 600.0
@@ -77,7 +83,7 @@ class Output:
             print(line, flush=True)
 
 
-def _service(args: argparse.Namespace, *, honours_view_once: bool) -> Any:
+def _service(args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False) -> Any:
     from p2pchat.service import ChatService, ServiceConfig
 
     config = ServiceConfig(
@@ -85,6 +91,8 @@ def _service(args: argparse.Namespace, *, honours_view_once: bool) -> Any:
         ice=ice_from_args(args),  # type: ignore[arg-type]
         loopback=args.loopback,
         honours_view_once=honours_view_once,
+        confirm_images=confirm,
+        confirm_texts=confirm,
     )
     return ChatService(config)
 
@@ -205,9 +213,13 @@ async def _wait_delivered(service: Any, out: Output) -> None:
 
 
 def run_receive(args: argparse.Namespace) -> int:
+    from p2pchat.received_files import SaveFailed, check_writable
+
     out_dir = Path(args.out)
-    if not out_dir.is_dir():
-        print(f"p2pchat receive: {args.out} is not a folder", file=sys.stderr)
+    try:
+        check_writable(out_dir)
+    except SaveFailed as error:
+        print(f"p2pchat receive: --out: {error}", file=sys.stderr)
         return EXIT_USAGE
     code = read_code(args)
     from p2pchat.net.loop import run
@@ -216,7 +228,8 @@ def run_receive(args: argparse.Namespace) -> int:
 
 
 async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
-    service = _service(args, honours_view_once=False)
+    # "delivered" means saved: the sender hears about a photo only once it is on disk.
+    service = _service(args, honours_view_once=False, confirm=True)
     return await _until_done(
         "receive", service, _receive_all(service, Output(args.json), code, out_dir)
     )
@@ -226,11 +239,13 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
     from p2pchat import events as ev
 
     saved = 0
+    failures = 0
     await service.join(code)
     await _wait_paired(service, out)
     async for event in service.events():
         if isinstance(event, ev.TextReceived):
             out.emit("text", f"text: {event.text}", message_id=event.message_id, text=event.text)
+            service.acknowledge(event.message_id)  # printed: now it is delivered
         elif isinstance(event, ev.ImageReceived):
             if event.view_once or not event.data:
                 out.emit(
@@ -240,7 +255,21 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
                 )
                 continue
             saved += 1
-            path = save_received(out_dir, event.data, event.mime, saved)
+            try:
+                path = save_received(out_dir, event.data, event.mime, saved)
+            except SaveFailed as error:
+                failures += 1
+                service.refuse_image(event.message_id)
+                print(f"p2pchat receive: a photo was not kept: {error}", file=sys.stderr)
+                out.emit(
+                    "error",
+                    "",
+                    message_id=event.message_id,
+                    message=f"not kept: {error}",
+                    exit_code=EXIT_OUTPUT_FAILED,
+                )
+                continue
+            service.acknowledge(event.message_id)
             out.emit(
                 "image",
                 f"image: {path}",
@@ -259,7 +288,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
         elif isinstance(event, ev.TransferProgress) and out.as_json:
             pass
         elif isinstance(event, ev.PeerLeft):
-            return EXIT_OK
+            return EXIT_OUTPUT_FAILED if failures else EXIT_OK
         elif isinstance(event, ev.Failed):
             print(f"p2pchat receive: {event.message}", file=sys.stderr)
             return event.exit_code

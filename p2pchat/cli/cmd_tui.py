@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK
-from p2pchat.cli.options import add_network_options
+from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
+from p2pchat.cli.options import add_network_options, display_name
 from p2pchat.i18n import get_language, set_language, t
 
 
@@ -25,17 +26,23 @@ def _add_tui_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--images", choices=("auto", "halfcell"), default="auto", help=t("cli.renderer_help")
     )
-    parser.add_argument("--name", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--name", default="", type=display_name, help=argparse.SUPPRESS)
 
 
 def register(subparsers: Any) -> None:
-    home = subparsers.add_parser("home", help=t("cli.home_help"))
+    home = subparsers.add_parser(
+        "home", help=t("cli.home_help"), description=t("cli.home_description")
+    )
     _add_tui_options(home)
     home.set_defaults(func=run_home)
-    invite = subparsers.add_parser("invite", help=t("cli.invite_help"))
+    invite = subparsers.add_parser(
+        "invite", help=t("cli.invite_help"), description=t("cli.invite_description")
+    )
     _add_tui_options(invite)
     invite.set_defaults(func=lambda args: _run(args, "invite"))
-    join = subparsers.add_parser("join", help=t("cli.join_help"))
+    join = subparsers.add_parser(
+        "join", help=t("cli.join_help"), description=t("cli.join_description")
+    )
     _add_tui_options(join)
     join.set_defaults(func=lambda args: _run(args, "join"))
 
@@ -45,47 +52,66 @@ def run_home(args: argparse.Namespace) -> int:
     return _run(args, "home")
 
 
-def _identity_key() -> Any:
-    """This install's signing key, or a fresh ephemeral one when the store is unavailable."""
+def _identity_key() -> tuple[Any, Any]:
+    """This install's signing key and its ``Identity`` (None: a fresh key without a store)."""
     import nacl.signing
 
     try:
         from p2pchat.store.identity import load_or_create
     except ImportError:
-        return nacl.signing.SigningKey.generate()
-    return load_or_create().signing_key
+        return nacl.signing.SigningKey.generate(), None
+    identity = load_or_create()
+    return identity.signing_key, identity
+
+
+def _seal_offer(identity: Any, book: Any) -> Callable[[str], None] | None:
+    """For a just-created unsealed identity: seal it (and the contacts' secrets) on request."""
+    if identity is None or identity.sealed or not identity.created:
+        return None
+
+    def seal(passphrase: str) -> None:
+        from p2pchat.store.contact_secrets import secrets_key
+        from p2pchat.store.identity import save
+
+        save(identity, passphrase)
+        book.seal_with(secrets_key(identity.signing_key))
+
+    return seal
 
 
 def _settings() -> Any:
-    """The settings file, or the defaults (with a warning) when it cannot be used."""
-    from p2pchat.core.errors import P2PChatError
-    from p2pchat.store.settings import Settings, load_settings
+    """The settings file; one that cannot be used stops the app (never the defaults)."""
+    from p2pchat.store.settings import load_settings
 
-    try:
-        return load_settings()
-    except P2PChatError as error:
-        print(f"p2pchat: {error} Using the default settings.", file=sys.stderr)
-        return Settings()
+    return load_settings()
 
 
 def _run(args: argparse.Namespace, start: str) -> int:
-    settings = _settings()
+    from p2pchat.store.settings import SettingsError
+
+    try:
+        settings = _settings()
+    except SettingsError as error:
+        print(f"p2pchat: {error}", file=sys.stderr)
+        return EXIT_USAGE
     # --lang wins, then the settings file's language ("auto": the locale).
     set_language(getattr(args, "lang", None) or settings.language)
     from p2pchat.core.crypto import fingerprint
     from p2pchat.core.errors import P2PChatError
 
     try:
-        identity = _identity_key()
+        identity, stored = _identity_key()
     except P2PChatError as error:
+        from p2pchat.exit_codes import exit_code_for
+
         print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
-        return EXIT_INPUT_REJECTED
+        return exit_code_for(error)
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
-    from p2pchat.contacts_flow import ContactGuard
+    from p2pchat.contacts_flow import ContactGuard, open_book
     from p2pchat.service import ServiceConfig
-    from p2pchat.store.contacts import ContactBook
 
+    book = open_book(identity, sealed=stored is not None and stored.sealed)
     network = argparse.Namespace(
         mailbox=getattr(args, "mailbox", None),
         stun=getattr(args, "stun", None),
@@ -94,24 +120,27 @@ def _run(args: argparse.Namespace, start: str) -> int:
         turn_credential_env=getattr(args, "turn_credential_env", "P2PCHAT_TURN_CREDENTIAL"),
         turn_secret_env=getattr(args, "turn_secret_env", "P2PCHAT_TURN_SECRET"),
         relay_only=getattr(args, "relay_only", False),
+        loopback=getattr(args, "loopback", False),
+        no_stun=getattr(args, "no_stun", False),
+        transit_relay=getattr(args, "transit_relay", None),
+        no_transit=getattr(args, "no_transit", False),
     )
     config = ServiceConfig(
         mailbox_url=mailbox_from_args(network),
         ice=ice_from_args(network),  # type: ignore[arg-type]
         loopback=bool(getattr(args, "loopback", False)),
         identity=identity,
-        label=getattr(args, "name", "") or "",
+        # --name for this run; else the display name from the settings (asked on first run).
+        label=getattr(args, "name", "") or getattr(settings, "display_name", "") or "",
         # Pin the peer's key on first pairing; refuse a changed key or a blocked contact.
-        peer_check=ContactGuard(ContactBook()),
+        peer_check=ContactGuard(book),
     )
     from p2pchat.tui.app import make_app
     from p2pchat.tui.widgets.image_view import load_image_support
 
     # textual-image asks the terminal about its graphics support; that must happen
     # before Textual takes the terminal over.
-    renderer = getattr(args, "images", "auto")
-    if not load_image_support():
-        renderer = "halfcell"
+    renderer = load_image_support(getattr(args, "images", "auto"))
 
     code = os.environ.get("P2PCHAT_CODE", "") if start == "join" else ""
     app = make_app(
@@ -122,6 +151,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
         image_renderer=renderer,
         settings=settings,
         language=get_language(),
+        seal_offer=_seal_offer(stored, book),
     )
     result = app.run()
     return int(result) if isinstance(result, int) else EXIT_OK

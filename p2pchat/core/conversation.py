@@ -2,8 +2,12 @@
 
 Owns the list of messages of one chat, their delivery states (driven by the
 session's events), the view-once lifecycle and the disappearing-message timer.
-Pure and synchronous: the clock is injected, nothing is written anywhere, and
+Pure and synchronous: the clocks are injected, nothing is written anywhere, and
 no image bytes are ever kept here (they live in the view-once vault or the UI).
+Two clocks: ``clock`` (the wall clock) only stamps messages for display and
+export; every countdown (disappearing messages, view-once) runs on
+``timer_clock``, which front ends set to ``time.monotonic`` so that a clock set
+back or forward changes no deadline. The peer's ``sent_at`` is display only.
 
 View-once rules: a received view-once photo is SEALED until it has arrived
 completely; it can be opened exactly once (OPENED), and becomes VIEWED when the
@@ -89,9 +93,11 @@ class Message:
     size: int = 0
     done: int = 0  # bytes transferred so far
     view_seconds: float = 0.0
+    # Countdowns, all on the conversation's timer clock (monotonic), never the wall clock.
     expires_at: float | None = None  # disappearing-message deadline
     completed_at: float | None = None  # when an incoming image finished arriving
     opened_at: float | None = None
+    added_at: float = 0.0  # when the message was added
 
     @property
     def is_view_once(self) -> bool:
@@ -109,10 +115,14 @@ class Conversation:
         self,
         clock: Callable[[], float],
         *,
+        timer_clock: Callable[[], float] | None = None,
         disappearing: DisappearingTimer = DisappearingTimer.OFF,
         view_once_timeout: float = DEFAULT_VIEW_ONCE_TIMEOUT,
     ) -> None:
+        """``clock`` stamps messages; ``timer_clock`` (default: ``clock``, for tests that
+        inject one fake) runs the countdowns: front ends pass ``time.monotonic``."""
         self._clock = clock
+        self._timer_clock = timer_clock or clock
         self.disappearing = disappearing
         self.view_once_timeout = view_once_timeout
         self._messages: dict[str, Message] = {}
@@ -236,7 +246,7 @@ class Conversation:
                 message,
                 state=MessageState.RECEIVED,
                 done=message.size,
-                completed_at=self._clock(),
+                completed_at=self._timer_clock(),
             )
         if isinstance(event, Acknowledged):
             message = self._find(event.id, "out")
@@ -247,7 +257,9 @@ class Conversation:
             message = self._find(event.id, "out")
             if message is None or message.view_once is not ViewOnceState.SEALED:
                 return None
-            return self._replace(message, view_once=ViewOnceState.OPENED, opened_at=self._clock())
+            return self._replace(
+                message, view_once=ViewOnceState.OPENED, opened_at=self._timer_clock()
+            )
         if isinstance(event, ImageCancelled):
             message = self._find(event.id, event.direction)
             if message is None or message.state in _FINAL_STATES:
@@ -278,7 +290,7 @@ class Conversation:
             raise LocalProtocolError(
                 f"a view-once photo can be opened only once; this one is {message.view_once.value}"
             )
-        return self._replace(message, view_once=ViewOnceState.OPENED, opened_at=self._clock())
+        return self._replace(message, view_once=ViewOnceState.OPENED, opened_at=self._timer_clock())
 
     def finish_view_once(self, message_id: str) -> Message:
         """The viewer closed (or its countdown ended): the photo is gone for good."""
@@ -292,8 +304,12 @@ class Conversation:
     def set_disappearing(self, timer: DisappearingTimer) -> None:
         self.disappearing = timer
 
-    def expire_view_once(self, now: float) -> list[str]:
-        """Seal the fate of overdue view-once photos; returns the ids whose state changed."""
+    def expire_view_once(self, now: float | None = None) -> list[str]:
+        """Seal the fate of overdue view-once photos; returns the ids whose state changed.
+
+        ``now`` is a reading of the timer clock (default: read it now).
+        """
+        now = self._timer_clock() if now is None else now
         changed: list[str] = []
         for message in self.messages():
             if message.direction != "in":
@@ -315,11 +331,13 @@ class Conversation:
                 changed.append(message.id)
         return changed
 
-    def expire(self, now: float) -> list[str]:
+    def expire(self, now: float | None = None) -> list[str]:
         """Remove messages whose disappearing timer ran out; returns their ids.
 
-        Also runs ``expire_view_once`` (call that first to learn which photos changed).
+        ``now`` is a reading of the timer clock (default: read it now). Also runs
+        ``expire_view_once`` (call that first to learn which photos changed).
         """
+        now = self._timer_clock() if now is None else now
         self.expire_view_once(now)
         removed = [
             message.id
@@ -331,7 +349,7 @@ class Conversation:
         return removed
 
     def next_deadline(self) -> float | None:
-        """When ``expire`` next has something to do (for the front end's timer)."""
+        """When ``expire`` next has something to do, on the timer clock."""
         deadlines: list[float] = []
         for message in self._messages.values():
             if message.expires_at is not None:
@@ -355,7 +373,9 @@ class Conversation:
             stamp = datetime.fromtimestamp(message.time, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
             who = me if message.direction == "out" else peer
             if message.kind == "text":
-                body = _plain(message.text)
+                # Continuation lines are indented: a message cannot forge a line of its own
+                # ("2026-01-01 00:00:00Z me: ...") in what is meant as evidence.
+                body = _plain(message.text).replace("\n", "\n    ")
             else:
                 body = f"[photo {message.width}x{message.height}, {message.state.value}]"
             lines.append(f"{stamp} {_plain(who)}: {body}")
@@ -366,10 +386,10 @@ class Conversation:
     def _add(self, message: Message) -> Message:
         if message.id in self._messages:
             raise LocalProtocolError(f"message {message.id} already exists")
+        added_at = self._timer_clock()
+        message = dataclasses.replace(message, added_at=added_at)
         if self.disappearing is not DisappearingTimer.OFF:
-            message = dataclasses.replace(
-                message, expires_at=message.time + self.disappearing.value
-            )
+            message = dataclasses.replace(message, expires_at=added_at + self.disappearing.value)
         self._messages[message.id] = message
         return message
 

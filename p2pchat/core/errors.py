@@ -6,9 +6,17 @@ is a sentence a person can act on. Anything else escaping is a bug.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class P2PChatError(Exception):
-    """Base class of every error p2pchat raises on purpose."""
+    """Base class of every error p2pchat raises on purpose.
+
+    ``exit_code``, when a subclass sets it, is the documented exit code the error
+    travels with (``p2pchat.exit_codes``); None leaves the choice to ``exit_code_for``.
+    """
+
+    exit_code: ClassVar[int | None] = None
 
 
 class LocalProtocolError(P2PChatError):
@@ -36,6 +44,22 @@ class WrongCode(P2PChatError):
 
 class InvalidCode(P2PChatError):
     """The text typed as a code is not a well-formed invite code."""
+
+
+class UsageError(P2PChatError):
+    """The user asked for something malformed (an option's value): exit 2, not a bug."""
+
+
+class InvalidLabel(P2PChatError):
+    """Our own display name is too long or not printable: a usage error, before pairing."""
+
+
+class LabelRefused(RemoteProtocolError):
+    """The peer announced a display name that is too long: pairing stops, the peer is told."""
+
+
+class PeerRefusedLabel(RemoteProtocolError):
+    """The peer stopped pairing because it refused our display name (its ``error`` phase)."""
 
 
 class ImageRejected(P2PChatError):

@@ -183,6 +183,7 @@ def session_keys(
     peer_identity: bytes,
     peer_capabilities: Capabilities,
     reconnect_psk: bytes,
+    previous_psk: bytes = b"",
 ) -> SessionKeys:
     """One key per direction and channel: HKDF(X25519 secret || ``stream_ikm``, transcript)."""
 
@@ -200,4 +201,5 @@ def session_keys(
         peer_identity=peer_identity,
         peer_capabilities=peer_capabilities,
         reconnect_psk=reconnect_psk,
+        previous_psk=previous_psk,
     )

@@ -56,3 +56,5 @@ class SessionKeys:
     peer_identity: bytes = b""
     peer_capabilities: Capabilities = field(default_factory=Capabilities)
     reconnect_psk: bytes = field(default=b"", repr=False)
+    # A reconnect: the key this meeting used (the contact's fallback until the next one).
+    previous_psk: bytes = field(default=b"", repr=False)

@@ -1,12 +1,20 @@
 """Peer-provided strings made safe to show: labels, captions and message text.
 
-A string from the peer is a label: it may be displayed, never interpreted. Two
-steps, kept apart because they serve different sinks:
+A string from the peer is a label: it may be displayed, never interpreted. This
+module is the one place that says what such a string may contain:
 
 - ``safe_label`` removes what a terminal would act on (C0/C1 controls, ANSI CSI,
   OSC (titles, hyperlinks, clipboard writes), DCS/APC/PM/SOS strings), the bidi
-  controls behind "Trojan Source" spoofing, and combining-mark floods; it
-  normalises newlines and truncates.
+  controls behind "Trojan Source" spoofing, zero-width and blank-looking
+  characters (``invisible``; emoji sequences keep theirs), and combining-mark
+  floods; it normalises newlines and truncates. Front ends call it again at
+  render time, as a second line of defence.
+- Display names (the ``label`` a peer announces, and ours) are checked once, as
+  they enter: ``read_peer_label`` refuses one over ``MAX_LABEL_CHARS`` (or
+  ``MAX_LABEL_BYTES`` on the wire) with ``LabelRefused``; ``check_own_label``
+  refuses ours with ``InvalidLabel`` before pairing starts, so a label that
+  passes here always passes at the peer. A name keeps no invisible character
+  at all, not even an emoji's joiner: two names that look alike must be alike.
 - ``escape_markup`` makes the result inert inside Rich/Textual markup. The core
   cannot import either, so this is written here after ``rich.markup.escape``, but
   stricter: Textual treats *every* unescaped ``[`` as a tag opener (``[$var]``,
@@ -20,9 +28,14 @@ import re
 import unicodedata
 from typing import Final
 
-from p2pchat.core.errors import LocalProtocolError
+from p2pchat.core.errors import InvalidLabel, LabelRefused, LocalProtocolError
+from p2pchat.core.invisible import remove_invisible
+from p2pchat.core.keys import MAX_LABEL_CHARS
 
 ELLIPSIS: Final = "\u2026"
+# A name's size on the wire, checked before any work on it: 64 characters of any
+# script fit (CJK is 3 bytes, most emoji 4), a flood of invisible ones does not.
+MAX_LABEL_BYTES: Final = 4 * MAX_LABEL_CHARS
 MAX_COMBINING_RUN: Final = 8  # enough for real scripts, stops "zalgo" smearing across lines
 
 # ESC-introduced strings (OSC ] , DCS P, SOS X, PM ^, APC _) and their 8-bit C1
@@ -62,10 +75,18 @@ def safe_label(text: str, max_chars: int, *, multiline: bool = False) -> str:
     """
     if max_chars < 1:
         raise LocalProtocolError("max_chars must be at least 1")
+    result = _clean(text, multiline)
+    if len(result) > max_chars:
+        result = result[: max_chars - 1] + ELLIPSIS
+    return result
+
+
+def _clean(text: str, multiline: bool) -> str:
     text = _ESCAPE_STRING.sub("", text)
     text = _CSI.sub("", text)
     text = _OTHER_ESCAPE.sub("", text)
     text = _NEWLINES.sub("\n" if multiline else " ", text).replace("\t", " ")
+    text = remove_invisible(text, keep_emoji=True)
     kept: list[str] = []
     combining_run = 0
     for char in text:
@@ -79,11 +100,46 @@ def safe_label(text: str, max_chars: int, *, multiline: bool = False) -> str:
             combining_run = 0
         kept.append(char)
     result = "".join(kept)
-    if not multiline:
-        result = result.strip()
-    if len(result) > max_chars:
-        result = result[: max_chars - 1] + ELLIPSIS
-    return result
+    return result if multiline else result.strip()
+
+
+def display_name(raw: str) -> str:
+    """``raw`` as a name is shown: a safe label without any invisible character, untruncated."""
+    return remove_invisible(_clean(raw, multiline=False), keep_emoji=False).strip()
+
+
+def _label_problem(raw: str) -> str | None:
+    """Why ``raw`` cannot be a display name, or None."""
+    # len() first: no encoding work on a megabyte string.
+    if len(raw) > MAX_LABEL_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_LABEL_BYTES:
+        return f"it is longer than {MAX_LABEL_BYTES} bytes"
+    if len(display_name(raw)) > MAX_LABEL_CHARS:
+        return f"it is longer than {MAX_LABEL_CHARS} characters"
+    return None
+
+
+def read_peer_label(raw: str) -> str:
+    """The display name the peer announced, made safe, or ``LabelRefused``."""
+    problem = _label_problem(raw)
+    if problem is not None:
+        raise LabelRefused(
+            f"The other side's display name was refused: {problem} (at most "
+            f"{MAX_LABEL_CHARS} characters). Nothing else was accepted from them."
+        )
+    return display_name(raw)
+
+
+def check_own_label(raw: str) -> str:
+    """Our display name as the peer will show it, or ``InvalidLabel`` (a usage error)."""
+    problem = _label_problem(raw)
+    if problem is None and any(unicodedata.category(char) == "Cc" for char in raw):
+        problem = "it contains control characters or terminal escapes"
+    if problem is not None:
+        raise InvalidLabel(
+            f"This display name cannot be used: {problem}. A display name has at most "
+            f"{MAX_LABEL_CHARS} printable characters."
+        )
+    return display_name(raw)
 
 
 WORD_JOINER: Final = "\u2060"  # invisible, zero width; separates a backslash from a "["

@@ -333,7 +333,7 @@ class ManualPairing:
         appid: str = APPID,
         random: crypto.RandomSource = os.urandom,
     ) -> None:
-        password = str(parse_code(code)).encode("ascii")
+        password = str(parse_code(code, manual=True)).encode("ascii")
         self.side = INVITER_SIDE if inviter else JOINER_SIDE
         self._peer_side = JOINER_SIDE if inviter else INVITER_SIDE
         self.role: Role = "answerer" if inviter else "offerer"

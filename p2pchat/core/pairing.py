@@ -49,8 +49,8 @@ from p2pchat.core.handshake import (
     validate_side,
     verify_bind,
 )
-from p2pchat.core.keys import MAX_LABEL_CHARS, Capabilities, Role, SessionKeys
-from p2pchat.core.labels import safe_label
+from p2pchat.core.keys import Capabilities, Role, SessionKeys
+from p2pchat.core.labels import MAX_LABEL_BYTES, read_peer_label
 
 APPID: Final = "p2pchat/v1"
 PROTOCOL_VERSION: Final = 1
@@ -71,7 +71,7 @@ MAX_SIDE_CHARS: Final = handshake.MAX_SIDE_CHARS
 MAX_SDP_BYTES: Final = handshake.MAX_SDP_BYTES
 stream_label = handshake.stream_label
 MAX_VERSION_PLAINTEXT: Final = 2048
-MAX_CAPABILITY_LABEL_BYTES: Final = 1024  # before safe_label shortens it
+MAX_CAPABILITY_LABEL_BYTES: Final = MAX_LABEL_BYTES  # labels.read_peer_label checks it
 _MAX_SEALED = {
     PHASE_VERSION: MAX_VERSION_PLAINTEXT + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
     PHASE_OFFER: MAX_SDP_BYTES + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
@@ -177,13 +177,11 @@ def decode_capabilities(value: object) -> Capabilities:
     view_once = _field(value, "view_once", bool, what)
     label = _field(value, "label", str, what)
     assert isinstance(view_once, bool) and isinstance(label, str)
-    if len(label.encode("utf-8", "surrogatepass")) > MAX_CAPABILITY_LABEL_BYTES:
-        raise RemoteProtocolError("capabilities label is too long")
     return Capabilities(
         view_once=view_once,
         max_image_bytes=_size_limit(value, "max_image_bytes", what),
         max_text_chars=_size_limit(value, "max_text_chars", what),
-        label=safe_label(label, MAX_LABEL_CHARS) if label else "",
+        label=read_peer_label(label) if label else "",
     )
 
 
@@ -522,6 +520,17 @@ class Pairing:
         )
         self._transition(_E.BIND_VERIFIED)
         return keys
+
+    def transit_key(self) -> bytes:
+        """The key both sides derive their transit relay token from (after both SDPs).
+
+        Bound to this pairing's transcript, so no two sessions share a token.
+        """
+        self._require_usable()
+        assert self._pake_key is not None
+        return crypto.hkdf_sha256(
+            crypto.purpose_key(self._pake_key, "transit"), b"transit:" + self.transcript()
+        )
 
     def reconnect_psk(self) -> bytes:
         """The pre-shared key for reconnecting a pinned contact; only after pairing."""

@@ -3,24 +3,33 @@
 Both sides of an earlier pairing hold the same reconnect PSK (HKDF of that
 pairing's PAKE key) and each other's pinned Ed25519 identity key. To meet again
 (DESIGN.md section 3 point 7) they both claim a long nameplate derived from the
-PSK (``rendezvous_nameplate``) and run this exchange, shaped like ``Pairing`` so
-that the service drives either one the same way:
+PSK and the meeting window (``rendezvous_nameplate``) and run this exchange,
+shaped like ``Pairing`` so that the service drives either one the same way. The
+messages and keys live in ``core.reconnect_wire``.
 
-1. ``hello``: sealed with a key from the PSK (so the mailbox learns nothing, and
-   only the contact can open it): protocol version, our identity key, a fresh
-   X25519 ephemeral key, capabilities, and an Ed25519 signature over the
-   ephemeral key and our side id. The identity must be the pinned one
-   (``IdentityMismatch`` otherwise) and the signature must verify.
-2. ``offer`` / ``answer``: the SDPs, sealed per side and phase with keys from the
-   PSK. The side with the smaller side id offers.
-3. bind (on the data channel): signature + MAC over the transcript hash (both
-   hellos in sorted order, offer, answer, appid), exactly as in pairing. A
-   replayed hello cannot complete it: the signature covers our fresh ephemeral.
+1. ``hello`` (both): sealed with a key from the PSK: protocol version, our
+   identity key, a fresh X25519 ephemeral key, capabilities, and an Ed25519
+   signature over the ephemeral key and our side id. The identity must be the
+   pinned one (``IdentityMismatch`` otherwise) and the signature must verify.
+   Nothing else from the peer is accepted before its hello verified.
+2. ``ready`` (the answerer, the side with the larger side id): a signature over
+   both fresh ephemerals. A recorded hello can be replayed; ``ready`` cannot, so
+   the offerer knows the contact is live before it reveals any address.
+3. ``offer`` / ``answer``: the SDPs, each signed over its hash and the
+   receiver's fresh ephemeral (as ``core.manual_pinned`` does), sealed under a
+   key from the PSK *and* ``X25519(eph, eph_peer)``. The answerer answers only a
+   verified offer, so a replayed offer fails before it sends its addresses.
+4. bind (on the data channel): signature + MAC over the transcript hash (both
+   hellos in sorted order, offer, answer, appid), exactly as in pairing.
 
 Session keys: ``HKDF(X25519(eph, eph_peer) || K, salt=transcript, info=direction)``
 with ``K`` derived from the PSK: fresh ephemerals give forward secrecy per
-session. The PSK itself stays the same (both sides keep it; no ratchet to fall
-out of step). The first failure is final, as in ``Pairing``.
+session. The PSK ratchets: a meeting that bound yields ``next_psk`` (from the
+PSK, the DH secret and the transcript) and the key it used becomes the
+fallback; the hello carries one box per key held, so a side that missed the
+last step still meets. The first failure is final, as in ``Pairing``: whoever
+holds only the reconnect key, or replays an old meeting, can stop a meeting but
+never learn an address from it.
 """
 
 from __future__ import annotations
@@ -28,94 +37,59 @@ from __future__ import annotations
 import enum
 import hmac
 import os
-from dataclasses import dataclass
-from typing import Final
 
 import msgpack
 import nacl.signing
 
-from p2pchat.core import crypto, handshake
+from p2pchat.core import crypto
 from p2pchat.core.errors import DecryptError, LocalProtocolError, P2PChatError, RemoteProtocolError
 from p2pchat.core.handshake import (
-    MAX_SDP_BYTES,
-    SIGNATURE_SIZE,
-    decode_msgpack_map,
-    hash_items,
+    bind_message,
+    check_sdp,
     new_ephemeral,
-    open_sdp,
     session_keys,
     validate_side,
     verify_bind,
-    verify_signature,
 )
 from p2pchat.core.keys import Capabilities, Role, SessionKeys
-from p2pchat.core.pairing import (
-    APPID,
-    IDENTITY_KEY_SIZE,
-    Outgoing,
-    decode_capabilities,
-    encode_capabilities,
+from p2pchat.core.pairing import APPID, Outgoing, encode_capabilities
+from p2pchat.core.reconnect_wire import (
+    MAX_HELLO_PLAINTEXT,
+    MAX_SEALED,
+    MEETING_ATTEMPTS,
+    MEETING_WINDOW_SECONDS,
+    PHASE_ANSWER,
+    PHASE_HELLO,
+    PHASE_OFFER,
+    PHASE_READY,
+    PSK_SIZE,
+    RECONNECT_VERSION,
+    IdentityMismatch,
+    NotTheContact,
+    PeerHello,
+    check_psk,
+    decode_hello,
+    hello_signed,
+    meeting_key,
+    meeting_window,
+    next_psk,
+    open_hello,
+    open_signed,
+    pack_signed,
+    psk_key,
+    reconnect_transcript,
+    rendezvous_nameplate,
+    seal_hello,
+    sealed_phase_key,
 )
 
-RECONNECT_VERSION: Final = 1
-PHASE_HELLO: Final = "hello"
-PHASE_OFFER: Final = "offer"
-PHASE_ANSWER: Final = "answer"
-PSK_SIZE: Final = 32
-NAMEPLATE_DIGITS: Final = 12
-MAX_HELLO_PLAINTEXT: Final = 2048
-_MAX_SEALED: Final = {
-    PHASE_HELLO: MAX_HELLO_PLAINTEXT + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
-    PHASE_OFFER: MAX_SDP_BYTES + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
-    PHASE_ANSWER: MAX_SDP_BYTES + crypto.NONCE_SIZE + crypto.BOX_OVERHEAD,
-}
-_HELLO_SIGNATURE_LABEL: Final = b"p2pchat/v1 reconnect hello"
-_BIND_LABEL: Final = b"p2pchat/v1 reconnect bind"
-_TRANSCRIPT_LABEL: Final = b"p2pchat/v1 reconnect transcript"
-
-
-class IdentityMismatch(RemoteProtocolError):
-    """The contact presented an identity key other than the pinned one."""
-
-    def __init__(self, pinned_key: bytes, offered_key: bytes) -> None:
-        super().__init__(
-            "The contact presented a different identity key than the one pinned "
-            f"(pinned {crypto.fingerprint(pinned_key)}, offered "
-            f"{crypto.fingerprint(offered_key)}). The session was stopped."
-        )
-        self.pinned_key = pinned_key
-        self.offered_key = offered_key
-
-
-def _psk_key(psk: bytes, purpose: str) -> bytes:
-    return crypto.hkdf_sha256(psk, b"p2pchat/v1:reconnect:" + purpose.encode("ascii"))
-
-
-def rendezvous_nameplate(psk: bytes) -> str:
-    """The 12-digit nameplate both sides of a contact claim to meet again.
-
-    Derived from the PSK alone, so both compute it without talking; 12 digits
-    keep it clear of the short nameplates servers allocate for codes. It is the
-    same every time (a date in it would split the two sides around midnight), so
-    the mailbox server can tell that the same pair met again, as it can from
-    their IP addresses anyway.
-    """
-    check_psk(psk)
-    number = int.from_bytes(_psk_key(psk, "nameplate")[:8], "big")
-    low = 10 ** (NAMEPLATE_DIGITS - 1)
-    return str(low + number % (9 * low))
-
-
-def check_psk(psk: object) -> bytes:
-    """``psk`` if it is a reconnect key (PSK_SIZE bytes), else LocalProtocolError."""
-    if not isinstance(psk, bytes) or len(psk) != PSK_SIZE:
-        raise LocalProtocolError(f"a reconnect key is {PSK_SIZE} bytes")
-    return psk
+_BIND_LABEL = b"p2pchat/v1 reconnect bind"
 
 
 class ReconnectState(enum.Enum):
     IDLE = "idle"
-    SENT_HELLO = "sent-hello"  # waiting for the peer's hello (the offerer may already offer)
+    SENT_HELLO = "sent-hello"  # waiting for the peer's hello
+    AWAIT_READY = "await-ready"  # offerer: the hello verified, waiting for the live proof
     MUST_OFFER = "must-offer"
     AWAIT_OFFER = "await-offer"
     AWAIT_ANSWER = "await-answer"
@@ -125,63 +99,22 @@ class ReconnectState(enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class PeerHello:
-    identity: bytes
-    ephemeral: bytes
-    capabilities: Capabilities
-
-
-def decode_hello(plaintext: bytes, side: str) -> PeerHello:
-    """Check a hello's fields and its signature by the identity it names."""
-
-    fields = decode_msgpack_map(plaintext, "the hello")
-    version, identity = fields.get("v"), fields.get("id")
-    ephemeral, signature = fields.get("eph"), fields.get("sig")
-    if type(version) is not int or version != RECONNECT_VERSION:
-        raise RemoteProtocolError(
-            "The contact speaks another reconnect protocol version: both need the same "
-            "p2pchat release series."
-        )
-    if not isinstance(identity, bytes) or len(identity) != IDENTITY_KEY_SIZE:
-        raise RemoteProtocolError("the hello's identity key has the wrong size")
-    if not isinstance(ephemeral, bytes) or len(ephemeral) != crypto.X25519_KEY_SIZE:
-        raise RemoteProtocolError("the hello's ephemeral key has the wrong size")
-    if not isinstance(signature, bytes) or len(signature) != SIGNATURE_SIZE:
-        raise RemoteProtocolError("the hello's signature has the wrong size")
-    if "caps" not in fields:
-        raise RemoteProtocolError("the hello lacks the field 'caps'")
-    capabilities = decode_capabilities(fields["caps"])
-    verify_signature(
-        identity,
-        _hello_signed(ephemeral, side),
-        signature,
-        "the contact's hello signature does not verify with its identity key",
-    )
-    return PeerHello(identity, ephemeral, capabilities)
-
-
-def _hello_signed(ephemeral: bytes, side: str) -> bytes:
-    return _HELLO_SIGNATURE_LABEL + ephemeral + side.encode("ascii")
-
-
-def reconnect_transcript(
-    hellos: tuple[bytes, bytes], offer_sdp: bytes, answer_sdp: bytes, appid: str
-) -> bytes:
-    """SHA-256 over length-prefixed items; hellos sorted so arrival order cannot matter."""
-    return hash_items((_TRANSCRIPT_LABEL, *sorted(hellos), offer_sdp, answer_sdp, appid.encode()))
-
-
 _S = ReconnectState
+_EXPECTED = {  # which phase each waiting state accepts; anything else is refused
+    _S.SENT_HELLO: PHASE_HELLO,
+    _S.AWAIT_READY: PHASE_READY,
+    _S.AWAIT_OFFER: PHASE_OFFER,
+    _S.AWAIT_ANSWER: PHASE_ANSWER,
+}
 
 
 class Reconnect:
     """One side of one reconnect attempt with one pinned contact. Single use.
 
-    ``peer_side`` may be given when both sides' ids are fixed in advance (no
-    mailbox handing them out); the role is then known at once and the offerer may
-    seal its offer before the peer's hello arrives. The copy-paste meeting has
-    its own, more compact exchange: ``core.manual_pinned``.
+    ``role`` stays None until the contact proved itself live for this meeting
+    (offerer: its ``ready`` verified; answerer: its signed offer verified), so a
+    driver that acts on the role never opens a connection for a replay. The
+    copy-paste meeting has its own, more compact exchange: ``core.manual_pinned``.
     """
 
     def __init__(
@@ -193,10 +126,14 @@ class Reconnect:
         capabilities: Capabilities,
         *,
         appid: str = APPID,
-        peer_side: str | None = None,
+        previous_psk: bytes | None = None,
         random: crypto.RandomSource = os.urandom,
     ) -> None:
-        self._psk = check_psk(psk)
+        # Current key first: the newest key both sides hold is the one used.
+        self._psks = [check_psk(psk)]
+        if previous_psk is not None and check_psk(previous_psk) != psk:
+            self._psks.append(previous_psk)
+        self._psk = b""  # the key of this meeting, once the peer's hello opened
         self.side = validate_side(side, LocalProtocolError, "our side id")
         if not isinstance(pinned_peer_identity, bytes) or len(pinned_peer_identity) != 32:
             raise LocalProtocolError("the pinned identity key must be 32 bytes")
@@ -208,10 +145,9 @@ class Reconnect:
         self._capabilities = capabilities
         self._random = random
         self._ephemeral_private = new_ephemeral(random)
+        self._ephemeral = crypto.x25519_public(self._ephemeral_private)
         self._peer_side: str | None = None
-        self.role: Role | None = None
-        if peer_side is not None:
-            self._set_peer_side(validate_side(peer_side, LocalProtocolError, "the peer's side id"))
+        self._role: Role | None = None
         self._state = _S.IDLE
         self._own_hello = b""
         self._peer_hello_plaintext = b""
@@ -229,18 +165,19 @@ class Reconnect:
         return self._state
 
     @property
+    def role(self) -> Role | None:
+        """Our role, once the contact proved itself live (see the class docstring)."""
+        if self._state in (_S.MUST_OFFER, _S.AWAIT_ANSWER, _S.MUST_ANSWER, _S.SDP_DONE, _S.PAIRED):
+            return self._role
+        return None
+
+    @property
     def peer_identity(self) -> bytes | None:
         return self._peer_hello.identity if self._peer_hello else None
 
     @property
     def peer_capabilities(self) -> Capabilities | None:
         return self._peer_hello.capabilities if self._peer_hello else None
-
-    def _set_peer_side(self, peer_side: str) -> None:
-        if peer_side == self.side:
-            raise RemoteProtocolError("a message claims to come from our own side")
-        self._peer_side = peer_side
-        self.role = "offerer" if self.side < peer_side else "answerer"
 
     def _fail(self) -> None:
         self._state = _S.FAILED
@@ -250,17 +187,6 @@ class Reconnect:
         if self._state is _S.FAILED:
             raise LocalProtocolError("This reconnect attempt has failed; start a new one.")
 
-    def _after_hello_and_sdp(self) -> None:
-        """Move on once what this role needs is known (hello, and the SDPs so far)."""
-        if self._peer_hello is None:
-            return
-        if self._offer_sdp is not None and self._answer_sdp is not None:
-            self._state = _S.SDP_DONE
-        elif self.role == "offerer":
-            self._state = _S.AWAIT_ANSWER if self._offer_sdp is not None else _S.MUST_OFFER
-        else:
-            self._state = _S.MUST_ANSWER if self._offer_sdp is not None else _S.AWAIT_OFFER
-
     # --- mailbox phases -----------------------------------------------------------
 
     def start(self) -> list[Outgoing]:
@@ -268,107 +194,142 @@ class Reconnect:
         self._require_usable()
         if self._state is not _S.IDLE:
             raise LocalProtocolError("start() may only be called once")
-        ephemeral = crypto.x25519_public(self._ephemeral_private)
         self._own_hello = msgpack.packb(
             {
                 "v": RECONNECT_VERSION,
                 "id": bytes(self._identity.verify_key),
-                "eph": ephemeral,
-                "sig": self._identity.sign(_hello_signed(ephemeral, self.side)).signature,
+                "eph": self._ephemeral,
+                "sig": self._identity.sign(hello_signed(self._ephemeral, self.side)).signature,
                 "caps": encode_capabilities(self._capabilities),
             },
             use_bin_type=True,
         )
         if len(self._own_hello) > MAX_HELLO_PLAINTEXT:
             raise LocalProtocolError("our capabilities are too large (shorten the label)")
-        sealed = crypto.seal(self._phase_key(self.side, PHASE_HELLO), self._own_hello, self._random)
+        sealed = seal_hello(self._psks, self.side, self._own_hello, self._random)
         self._state = _S.SENT_HELLO
         return [Outgoing(PHASE_HELLO, sealed)]
 
     def receive(self, phase: str, side: str, body: bytes) -> list[Outgoing]:
-        """One message of the other side. ``IdentityMismatch`` for a changed key,
-        ``RemoteProtocolError`` for anything else wrong; after either, this is dead."""
+        """One message of the other side; what to send in reply (the answerer's ``ready``).
+
+        ``IdentityMismatch`` for a changed key, ``RemoteProtocolError`` for anything
+        else wrong (a message out of order, a replay); after either, this is dead."""
         self._require_usable()
         if self._state is _S.IDLE:
             raise LocalProtocolError("call start() before receive()")
         try:
-            self._receive(phase, side, body)
+            return self._receive(phase, side, body)
         except P2PChatError:
             self._fail()
             raise
-        return []
 
-    def _receive(self, phase: object, side: object, body: object) -> None:
-        if not isinstance(phase, str) or phase not in _MAX_SEALED:
+    def _receive(self, phase: object, side: object, body: object) -> list[Outgoing]:
+        if not isinstance(phase, str) or phase not in MAX_SEALED:
             raise RemoteProtocolError("unknown reconnect phase")
         peer_side = validate_side(side, RemoteProtocolError, "the peer's side id")
-        if self._peer_side is None:
-            self._set_peer_side(peer_side)
-        elif peer_side != self._peer_side:
+        if peer_side == self.side:
+            raise RemoteProtocolError("a message claims to come from our own side")
+        if self._peer_side is not None and peer_side != self._peer_side:
             raise RemoteProtocolError("a third side spoke in the mailbox")
         if not isinstance(body, bytes):
             raise RemoteProtocolError(f"the {phase} body must be bytes")
-        if len(body) > _MAX_SEALED[phase]:
+        if len(body) > MAX_SEALED[phase]:
             raise RemoteProtocolError(f"the {phase} message is too large")
-        if phase == PHASE_HELLO:
-            if self._peer_hello is not None:
-                raise RemoteProtocolError("a second hello (repeated or replayed)")
-            self._receive_hello(body)
-        elif phase == PHASE_OFFER:
-            if self.role != "answerer" or self._offer_sdp is not None:
-                raise RemoteProtocolError("unexpected offer (wrong role, repeated or replayed)")
-            self._offer_sdp = self._open_sdp(phase, body)
-        else:
-            if self.role != "offerer" or self._offer_sdp is None or self._answer_sdp is not None:
-                raise RemoteProtocolError("unexpected answer (before our offer, or repeated)")
-            self._answer_sdp = self._open_sdp(phase, body)
-        self._after_hello_and_sdp()
-
-    def _receive_hello(self, body: bytes) -> None:
-        assert self._peer_side is not None
-        try:
-            plaintext = crypto.open_sealed(self._phase_key(self._peer_side, PHASE_HELLO), body)
-        except DecryptError as exc:
+        if _EXPECTED.get(self._state) != phase:
             raise RemoteProtocolError(
-                "Someone who does not hold this contact's reconnect key answered at the "
-                "meeting point; the session was stopped."
-            ) from exc
-        hello = decode_hello(plaintext, self._peer_side)
+                f"unexpected {phase} (before the contact's verified hello, out of order, "
+                "repeated or replayed): nothing was sent in reply"
+            )
+        if phase == PHASE_HELLO:
+            return self._receive_hello(peer_side, body)
+        plaintext = self._open_after_hello(phase, body)
+        sdp = self._open_signed(phase, plaintext)
+        if phase == PHASE_READY:
+            self._state = _S.MUST_OFFER
+        elif phase == PHASE_OFFER:
+            self._offer_sdp, self.remote_sdp = sdp, sdp.decode("utf-8")
+            self._state = _S.MUST_ANSWER
+        else:
+            self._answer_sdp, self.remote_sdp = sdp, sdp.decode("utf-8")
+            self._state = _S.SDP_DONE
+        return []
+
+    def _receive_hello(self, peer_side: str, body: bytes) -> list[Outgoing]:
+        psk, plaintext = open_hello(self._psks, peer_side, body)
+        hello = decode_hello(plaintext, peer_side)
         if not hmac.compare_digest(hello.identity, self._pinned):
             raise IdentityMismatch(self._pinned, hello.identity)
         self._shared_secret = crypto.x25519(self._ephemeral_private, hello.ephemeral)
+        self._psk = psk
+        self._peer_side = peer_side
+        self._role = "offerer" if self.side < peer_side else "answerer"
         self._peer_hello = hello
         self._peer_hello_plaintext = plaintext
         self.safety_number = crypto.safety_number(bytes(self._identity.verify_key), hello.identity)
+        if self._role == "offerer":
+            self._state = _S.AWAIT_READY
+            return []
+        # The ready holds no address: only proof, over the offerer's fresh ephemeral,
+        # that the contact's identity key is here now.
+        self._state = _S.AWAIT_OFFER
+        return [self._seal_signed(PHASE_READY, b"")]
 
-    def _open_sdp(self, phase: str, body: bytes) -> bytes:
+    def _open_after_hello(self, phase: str, body: bytes) -> bytes:
         assert self._peer_side is not None
-        plaintext, self.remote_sdp = open_sdp(self._phase_key(self._peer_side, phase), body, phase)
-        return plaintext
+        key = sealed_phase_key(self._psk, self._shared_secret, self._peer_side, phase)
+        try:
+            return crypto.open_sealed(key, body)
+        except DecryptError as exc:
+            raise RemoteProtocolError(
+                f"the contact's {phase} does not open with this meeting's keys (a replay, or "
+                "someone holding only the reconnect key)"
+            ) from exc
 
-    def _phase_key(self, side: str, phase: str) -> bytes:
-        return crypto.phase_key(_psk_key(self._psk, "phase"), side, phase)
+    def _open_signed(self, phase: str, plaintext: bytes) -> bytes:
+        assert self._peer_hello is not None and self._peer_side is not None
+        return open_signed(
+            plaintext,
+            self._peer_hello.identity,
+            phase,
+            self._peer_side,
+            self._ephemeral,
+            self._peer_hello.ephemeral,
+        )
+
+    def _seal_signed(self, phase: str, sdp: bytes) -> Outgoing:
+        assert self._peer_hello is not None
+        plaintext = pack_signed(
+            self._identity, phase, self.side, self._peer_hello.ephemeral, self._ephemeral, sdp
+        )
+        key = sealed_phase_key(self._psk, self._shared_secret, self.side, phase)
+        return Outgoing(phase, crypto.seal(key, plaintext, self._random))
 
     def seal_sdp(self, sdp: str) -> Outgoing:
-        """Our offer (offerer: once the role is known) or answer (after the offer)."""
+        """Our offer (offerer, after the contact's ``ready``) or answer (after its offer)."""
         self._require_usable()
-        if self._state is _S.IDLE or self.role is None:
-            raise LocalProtocolError("seal_sdp() needs start() and a known peer side")
-        if self.role == "offerer" and self._offer_sdp is None:
+        if self._state is _S.MUST_OFFER:
             phase = PHASE_OFFER
-        elif self.role == "answerer" and self._offer_sdp is not None and self._answer_sdp is None:
+        elif self._state is _S.MUST_ANSWER:
             phase = PHASE_ANSWER
         else:
-            raise LocalProtocolError(f"seal_sdp() is not allowed now (we are the {self.role})")
-        encoded, sealed = handshake.seal_sdp(
-            self._phase_key(self.side, phase), sdp, phase, self._random
-        )
+            raise LocalProtocolError(
+                "seal_sdp() is not allowed now: the contact has not proved itself for this "
+                "meeting yet, or our description was already sent"
+            )
+        try:
+            encoded = sdp.encode("utf-8")
+        except (AttributeError, UnicodeEncodeError) as exc:
+            raise LocalProtocolError(f"the {phase} SDP must be valid text") from exc
+        check_sdp(sdp, LocalProtocolError, phase)
+        out = self._seal_signed(phase, encoded)
         if phase == PHASE_OFFER:
             self._offer_sdp = encoded
+            self._state = _S.AWAIT_ANSWER
         else:
             self._answer_sdp = encoded
-        self._after_hello_and_sdp()
-        return Outgoing(phase, sealed)
+            self._state = _S.SDP_DONE
+        return out
 
     # --- bind ---------------------------------------------------------------------
 
@@ -386,9 +347,15 @@ class Reconnect:
     def bind_message(self) -> bytes:
         """Signature (64) || MAC (32) over label || transcript || our side."""
         self._require_usable()
-        return handshake.bind_message(
-            self._identity, _psk_key(self._psk, "bind"), _BIND_LABEL, self.transcript(), self.side
+        return bind_message(
+            self._identity, psk_key(self._psk, "bind"), _BIND_LABEL, self.transcript(), self.side
         )
+
+    def transit_key(self) -> bytes:
+        """The key of the transit relay token; bound to the transcript, so a relay
+        cannot tell that two sessions are the same two people."""
+        self._require_usable()
+        return crypto.hkdf_sha256(psk_key(self._psk, "transit"), b"transit:" + self.transcript())
 
     def receive_bind(self, data: bytes) -> SessionKeys:
         self._require_usable()
@@ -402,12 +369,12 @@ class Reconnect:
 
     def _verify_bind(self, data: object) -> SessionKeys:
         assert self._peer_side is not None and self._peer_hello is not None
-        assert self.role is not None and self.safety_number is not None
+        assert self._role is not None and self.safety_number is not None
         transcript = self.transcript()
         verify_bind(
             data,
             peer_identity=self._peer_hello.identity,
-            mac_key=_psk_key(self._psk, "bind"),
+            mac_key=psk_key(self._psk, "bind"),
             label=_BIND_LABEL,
             transcript=transcript,
             peer_side=self._peer_side,
@@ -415,14 +382,31 @@ class Reconnect:
             attempt="session",
         )
         keys = session_keys(
-            role=self.role,
+            role=self._role,
             shared_secret=self._shared_secret,
-            stream_ikm=_psk_key(self._psk, "stream"),
+            stream_ikm=psk_key(self._psk, "stream"),
             transcript=transcript,
             safety_number=self.safety_number,
             peer_identity=self._peer_hello.identity,
             peer_capabilities=self._peer_hello.capabilities,
-            reconnect_psk=self._psk,
+            reconnect_psk=next_psk(self._psk, self._shared_secret, transcript),
+            previous_psk=self._psk,
         )
         self._state = _S.PAIRED
         return keys
+
+
+__all__ = [
+    "MEETING_ATTEMPTS",
+    "MEETING_WINDOW_SECONDS",
+    "PSK_SIZE",
+    "IdentityMismatch",
+    "NotTheContact",
+    "Reconnect",
+    "ReconnectState",
+    "check_psk",
+    "meeting_key",
+    "meeting_window",
+    "reconnect_transcript",
+    "rendezvous_nameplate",
+]

@@ -90,7 +90,13 @@ class Session:
         limits: Limits | None = None,
         clock: Clock = time.time,
         random: RandomSource = os.urandom,
+        hold_image_acks: bool = False,
+        hold_text_acks: bool = False,
     ) -> None:
+        """``hold_image_acks``: a complete (not view-once) photo is acknowledged only
+        when ``acknowledge`` says it was kept, or refused with ``refuse_image``; the
+        sender's "delivered" then means "saved", not merely "arrived".
+        ``hold_text_acks``: likewise a text, once the front end showed or wrote it."""
         for channel in Channel:
             if channel not in keys.send_keys or channel not in keys.recv_keys:
                 raise LocalProtocolError(f"session keys are missing channel {channel.name}")
@@ -112,6 +118,9 @@ class Session:
         self._cancelled_out: set[str] = set()
         self._cancelled_in: set[str] = set()
         self._pings: dict[bytes, float] = {}
+        self._hold_image_acks = hold_image_acks
+        self._hold_text_acks = hold_text_acks
+        self._held_acks: set[str] = set()
         for channel in Channel:
             self._pending.append((channel, self._senders[channel].header))
             self._pending.append((channel, fr.Hello()))
@@ -264,6 +273,19 @@ class Session:
                 return True
         return False
 
+    def acknowledge(self, message_id: str) -> None:
+        """Acknowledge a held photo or text: it was kept (see ``hold_image_acks``)."""
+        if message_id in self._held_acks:
+            self._held_acks.discard(message_id)
+            self._reply(fr.Ack(message_id))
+
+    def refuse_image(self, image_id: str) -> None:
+        """Tell the sender a held photo arrived but was not kept (its transfer is cancelled)."""
+        if image_id in self._held_acks:
+            self._held_acks.discard(image_id)
+            self._cancelled_in.add(image_id)
+            self._reply(fr.Cancel(image_id))
+
     def send_opened(self, image_id: str) -> None:
         """Tell the peer we opened (and closed) the view-once image ``image_id``."""
         self._require_open("send a view-once receipt")
@@ -356,7 +378,10 @@ class Session:
                     f"1..{self._limits.max_text_chars} are accepted"
                 )
             self._events.append(TextReceived(frame.id, frame.text, frame.sent_at))
-            self._reply(fr.Ack(frame.id))
+            if self._hold_text_acks:
+                self._held_acks.add(frame.id)
+            else:
+                self._reply(fr.Ack(frame.id))
         elif isinstance(frame, fr.Ack):
             if frame.id in self._awaiting_ack:
                 if self._awaiting_ack.pop(frame.id) is _Sent.VIEW_ONCE_IMAGE:
@@ -497,7 +522,10 @@ class Session:
         else:
             data = bytes(incoming.buffer)
             wipe(incoming.buffer)
-        self._reply(fr.Ack(header.id))
+        if self._hold_image_acks and not header.view_once:
+            self._held_acks.add(header.id)
+        else:
+            self._reply(fr.Ack(header.id))
         self._events.append(
             ImageComplete(
                 header.id,

@@ -46,6 +46,15 @@ def gps_finding(lat: float, lon: float, source: str, extra: dict[str, Any]) -> F
     )
 
 
+def add_named(table: dict[str, str], label: str, value: str, source: str = "") -> None:
+    """Record a name or place; a second, different value under one label keeps its source."""
+    if not value or value in table.values():
+        return
+    if label in table and source:
+        label = f"{label} ({source})"
+    table.setdefault(label, value)
+
+
 class FindingCollector:
     """Accumulates findings; merges duplicates from EXIF and XMP."""
 
@@ -59,6 +68,8 @@ class FindingCollector:
         self.people: dict[str, str] = {}
         self.places: dict[str, str] = {}
         self.gps_done = False
+        self.named_blocks = 0  # unknown or vendor blocks named one by one
+        self.more_blocks: list[int] = []  # the sizes of those past the limit
 
     def add(self, finding: Finding) -> None:
         key = (finding.category, finding.message)
@@ -67,6 +78,17 @@ class FindingCollector:
             self.findings.append(finding)
 
     def finish(self) -> None:
+        if self.more_blocks:
+            total = sum(self.more_blocks)
+            self.add(
+                Finding(
+                    "unknown",
+                    "medium",
+                    f"{len(self.more_blocks)} more unknown or vendor blocks ({total} bytes "
+                    "in all): data viewers do not show.",
+                    {"blocks": len(self.more_blocks), "bytes": total, "short": "more blocks"},
+                )
+            )
         if self.device:
             make = self.device.get("make", "")
             model = self.device.get("model", "")

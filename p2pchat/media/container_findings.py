@@ -86,7 +86,7 @@ def analyse_icc(icc: bytes, out: FindingCollector) -> None:
     out.add(Finding("icc", severity, message + ".", {**detail, "short": "colour profile"}))
 
 
-def _png_text(kind: str, payload: bytes) -> tuple[str, str]:
+def png_text(kind: str, payload: bytes) -> tuple[str, str]:
     keyword, _, rest = payload.partition(b"\x00")
     key = as_label(keyword.decode("latin-1"), 60)
     value = ""
@@ -153,7 +153,7 @@ def read_container(data: bytes, kind: str, out: FindingCollector) -> ContainerBl
         container = walk_png(data)
         for chunk, payload in container.segments:
             if chunk in ("tEXt", "zTXt", "iTXt"):
-                key, value = _png_text(chunk, payload)
+                key, value = png_text(chunk, payload)
                 if key == "XML:com.adobe.xmp":
                     xmp_raw = value.encode("utf-8")
                     continue

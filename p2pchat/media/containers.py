@@ -192,7 +192,7 @@ def walk_riff(data: bytes) -> Container:
         kind = data[pos : pos + 4].decode("latin-1")
         (chunk_len,) = struct.unpack("<I", data[pos + 4 : pos + 8])
         payload = data[pos + 8 : pos + 8 + chunk_len]
-        if kind in ("EXIF", "XMP ", "ICCP"):
+        if kind not in ("VP8 ", "VP8L", "ALPH", "ANMF"):  # all but the pixels
             out.segments.append((kind, payload))
         if kind == "ANMF":
             frames += 1

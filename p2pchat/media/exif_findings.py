@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import ExifTags, Image
 
-from p2pchat.media.collector import FindingCollector, as_label, gps_finding
+from p2pchat.media.collector import FindingCollector, add_named, as_label, gps_finding
 from p2pchat.media.container_findings import thumbnail_finding
 from p2pchat.media.report import Finding
 
@@ -189,7 +189,8 @@ def _analyse_makernote(makernote: bytes, tiff: bytes | None, out: FindingCollect
         Finding(
             "makernote",
             "medium",
-            f"A {vendor + ' ' if vendor else ''}MakerNote ({len(makernote)} bytes): "
+            f"{'An' if vendor[:1] in ('A', 'E', 'I', 'O', 'U') else 'A'} "
+            f"{vendor + ' ' if vendor else ''}MakerNote ({len(makernote)} bytes): "
             "undocumented vendor data, often with serial numbers and camera settings.",
             detail,
         )
@@ -207,18 +208,30 @@ def _analyse_makernote(makernote: bytes, tiff: bytes | None, out: FindingCollect
             )
         return
     if vendor.lower().startswith("canon") and tiff is not None:
-        serial = _canon_internal_serial(makernote, tiff)
-        if serial:
-            out.serials["internal serial"] = serial
+        _canon_makernote(makernote, tiff, out)
 
 
 _TIFF_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 
 
-def _canon_internal_serial(makernote: bytes, tiff: bytes) -> str | None:
-    """Canon's InternalSerialNumber (tag 0x0096); offsets are relative to the TIFF header."""
+def _canon_makernote(makernote: bytes, tiff: bytes, out: FindingCollector) -> None:
+    """Canon's owner name (0x0009), serial number (0x000C) and internal serial (0x0096)."""
+    values = _canon_values(makernote, tiff, {0x0009, 0x000C, 0x0096})
+    owner = as_label(values.get(0x0009, b""))
+    if owner:
+        add_named(out.people, "camera owner", owner, "Canon MakerNote")
+    serial = values.get(0x000C)
+    if isinstance(serial, int) and serial:
+        out.serials.setdefault("body serial number", f"{serial:010d}")
+    internal = as_label(values.get(0x0096, b""))
+    if internal and all(ch.isalnum() or ch in "-_ " for ch in internal):
+        out.serials["internal serial"] = internal
+
+
+def _canon_values(makernote: bytes, tiff: bytes, wanted: set[int]) -> dict[int, bytes | int]:
+    """Text and LONG values of a Canon MakerNote IFD; offsets are relative to the TIFF header."""
     if len(makernote) < 14:
-        return None
+        return {}
     # Editors that rewrite the TIFF in the other byte order leave the MakerNote as it was.
     tiff_endian = "<" if tiff[:2] == b"II" else ">"
     for endian in (tiff_endian, ">" if tiff_endian == "<" else "<"):
@@ -227,38 +240,45 @@ def _canon_internal_serial(makernote: bytes, tiff: bytes) -> str | None:
         if 0 < count <= 512 and 2 + 12 * count <= len(makernote) and 1 <= first_type <= 13:
             break
     else:
-        return None
-    entries = []
-    for index in range(count):
-        tag, kind, n, value = struct.unpack(
-            endian + "HHII", makernote[2 + 12 * index : 14 + 12 * index]
-        )
-        entries.append((tag, kind, n, value))
+        return {}
+    entries = [
+        struct.unpack(endian + "HHI4s", makernote[2 + 12 * index : 14 + 12 * index])
+        for index in range(count)
+    ]
     # Editors move the MakerNote without fixing its offsets: re-base on where its
     # first out-of-line value should sit, as ExifTool does.
     base = 0
     position = tiff.find(makernote[:64])
-    out_of_line = [value for _t, kind, n, value in entries if _TIFF_TYPE_SIZE.get(kind, 1) * n > 4]
+    out_of_line = [
+        struct.unpack(endian + "I", field)[0]
+        for _t, kind, n, field in entries
+        if _TIFF_TYPE_SIZE.get(kind, 1) * n > 4
+    ]
     if position >= 0 and out_of_line:
-        expected_first = position + 2 + 12 * count + 4
-        base = expected_first - min(out_of_line)
+        base = position + 2 + 12 * count + 4 - min(out_of_line)
         if abs(base) > len(tiff):
             base = 0
-    for tag, kind, n, value in entries:
-        if tag == 0x0096 and kind in (2, 7) and 0 < n <= 64:
-            raw = (
-                makernote[2 + 12 * entries.index((tag, kind, n, value)) + 8 :][:n]
-                if n <= 4
-                else tiff[value + base : value + base + n]
-            )
-            text = as_label(raw)
-            if text and all(ch.isalnum() or ch in "-_ " for ch in text):
-                return text
-    return None
+    values: dict[int, bytes | int] = {}
+    for tag, kind, n, field in entries:
+        if tag not in wanted:
+            continue
+        if kind in (2, 7) and 0 < n <= 64:
+            if n <= 4:
+                values[tag] = field[:n]
+            else:
+                (offset,) = struct.unpack(endian + "I", field)
+                values[tag] = tiff[offset + base : offset + base + n]
+        elif kind == 4 and n == 1:
+            values[tag] = struct.unpack(endian + "I", field)[0]
+    return values
 
 
 def report_exif(
-    image: Image.Image, kind: str, exif_raw: bytes | None, out: FindingCollector
+    image: Image.Image,
+    kind: str,
+    exif_raw: bytes | None,
+    out: FindingCollector,
+    data: bytes | None = None,
 ) -> None:
     """Read the container's EXIF block (or the one Pillow found) and record what it says."""
     if exif_raw is None and (kind in ("TIFF", "HEIF") or "exif" in image.info):
@@ -272,7 +292,7 @@ def report_exif(
         except Exception:
             out.add(Finding("exif", "medium", "An EXIF block is present but malformed.", {}))
     elif kind == "TIFF":
-        exif_pair = (image.getexif(), None)  # TIFF tags are the EXIF
+        exif_pair = (image.getexif(), data)  # TIFF tags are the EXIF, offsets from the start
     if exif_pair is not None:
         analyse_exif(exif_pair[0], exif_pair[1], image.size, out)
         out.add(

@@ -35,10 +35,12 @@ from p2pchat.media.containers import (
     sniff_format,
 )
 from p2pchat.media.exif_findings import report_exif
+from p2pchat.media.iptc import analyse_iptc
+from p2pchat.media.previews import report_previews
 from p2pchat.media.report import Finding, PrivacyReport, Severity, importance
+from p2pchat.media.segments import report_segments
 from p2pchat.media.xmp_findings import (
     MAX_LISTED_VALUES,
-    analyse_iptc,
     analyse_photoshop,
     report_xmp,
 )
@@ -108,7 +110,7 @@ def inspect_image(data: bytes) -> PrivacyReport:
 
 def _inspect_into(data: bytes, kind: str, image: Image.Image, out: FindingCollector) -> None:
     blocks = read_container(data, kind, out)
-    report_exif(image, kind, blocks.exif, out)
+    report_exif(image, kind, blocks.exif, out, data)
     report_xmp(image, blocks.xmp, out)
     icc = image.info.get("icc_profile") or blocks.icc
     if icc:
@@ -119,3 +121,6 @@ def _inspect_into(data: bytes, kind: str, image: Image.Image, out: FindingCollec
     if kind in ("JPEG", "TIFF"):
         analyse_iptc(image, out)
     report_structure(data, kind, image, blocks.container, out)
+    report_segments(data, kind, blocks.container, out)
+    if kind == "TIFF":
+        report_previews(data, out)

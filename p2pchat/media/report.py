@@ -12,21 +12,29 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from p2pchat.i18n import t
+from p2pchat.media.report_words import localized_short
+
 Severity = Literal["high", "medium", "low"]
 
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
-# The summary leads with what identifies a place, a device or a person.
+# The summary leads with what identifies a place, then a person, then one device.
 _SUMMARY_ORDER = {
     name: rank
     for rank, name in enumerate(
         (
             "gps",
-            "device",
-            "serial",
+            "place",
             "person",
             "faces",
-            "place",
+            "serial",
+            "device",
             "trailer",
+            "transparent",
+            "provenance",
+            "unknown",
+            "vendor",
+            "preview",
             "thumbnail",
             "frames",
             "time",
@@ -73,7 +81,7 @@ class PrivacyReport:
     def summary(self) -> str:
         """One plain-words line: the most revealing things first."""
         if not self.findings:
-            return "no metadata found"
+            return t("report.no_metadata")
         ordered = sorted(self.findings, key=importance)
         return "; ".join(_short(finding) for finding in ordered)
 
@@ -111,7 +119,7 @@ class PrivacyReport:
 
 
 def importance(finding: Finding) -> tuple[int, int]:
-    """Sort key: what identifies a place, a device or a person first; then severity."""
+    """Sort key: a place, a person's name, a device serial first; then severity."""
     return (
         _SUMMARY_ORDER.get(finding.category, len(_SUMMARY_ORDER)),
         _SEVERITY_ORDER.get(finding.severity, 3),
@@ -119,5 +127,11 @@ def importance(finding: Finding) -> tuple[int, int]:
 
 
 def _short(finding: Finding) -> str:
+    key = finding.detail.get("i18n")
+    if isinstance(key, str) and key.startswith("report."):
+        return t(key)  # in the reader's language, not the worker's
+    localized = localized_short(finding.category, finding.detail)
+    if localized is not None:
+        return localized
     short = finding.detail.get("short")
     return str(short) if short else finding.message.rstrip(".")

@@ -17,9 +17,15 @@ from typing import Literal
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError, features
 
 from p2pchat.core.errors import ImageRejected
+from p2pchat.media.alpha import (
+    clear_hidden_colour,
+    count_hidden_colour,
+    hidden_colour_finding,
+    split_alpha,
+)
 from p2pchat.media.containers import MAX_PIXELS, MAX_SIDE, register_heif, walk_jpeg, walk_png
 from p2pchat.media.inspect import inspect_image
-from p2pchat.media.report import PrivacyReport
+from p2pchat.media.report import Finding, PrivacyReport, importance
 
 Side = Literal["send", "receive"]
 
@@ -102,12 +108,13 @@ def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> Sanitiz
     # A global, but the only safe value: a truncated file must fail, not half-decode.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     notes: list[str] = []
+    removed: list[Finding] = []  # found while decoding: inspect cannot see it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # malformed EXIF tags: we drop them anyway
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = _open_capped(data, policy)
         orientation = _read_orientation(image)
-        pixels = _decode(image, policy, notes)
+        pixels = _decode(image, policy, notes, removed)
     if orientation in _ORIENTATION_TRANSPOSE:
         pixels = pixels.transpose(_ORIENTATION_TRANSPOSE[orientation])
         notes.append("turned upright using the EXIF orientation")
@@ -123,7 +130,7 @@ def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> Sanitiz
         mime = "image/jpeg"
     encoded = out.getvalue()
     _verify_clean(encoded, mime, clean.size)
-    report = _report_of_input(data, image, notes)
+    report = _report_of_input(data, image, notes, removed)
     return SanitizedImage(encoded, mime, clean.size[0], clean.size[1], report)
 
 
@@ -164,7 +171,9 @@ def _read_orientation(image: Image.Image) -> int:
         return 1
 
 
-def _decode(image: ImageFile.ImageFile, policy: SanitizePolicy, notes: list[str]) -> Image.Image:
+def _decode(
+    image: ImageFile.ImageFile, policy: SanitizePolicy, notes: list[str], removed: list[Finding]
+) -> Image.Image:
     """Frame 0 as sRGB pixels (RGB, or RGBA when it has real transparency), downscaled."""
     try:
         declared_size = image.size
@@ -178,18 +187,28 @@ def _decode(image: ImageFile.ImageFile, policy: SanitizePolicy, notes: list[str]
         image.load()
         if getattr(image, "n_frames", 1) > 1 and image.format not in ("GIF",):
             notes.append("kept the first frame only")
-        base, alpha = _split_alpha(_normalise_mode(image))
-        target = _target_size(base.size, policy.max_long_edge)
-        if target != base.size:
-            base = base.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
-            if alpha is not None:
-                alpha = alpha.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        if base.size != declared_size:
-            notes.append(f"downscaled to {base.size[0]}x{base.size[1]}")
-        base = _to_srgb(base, image.info.get("icc_profile"), notes)
-        if alpha is not None:
-            base.putalpha(alpha)
-        return base
+        base, alpha = split_alpha(image)
+        icc = image.info.get("icc_profile")
+        if alpha is None:
+            target = _target_size(base.size, policy.max_long_edge)
+            if target != base.size:
+                base = base.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+            result = _to_srgb(base, icc, notes)
+        else:
+            hidden = count_hidden_colour(base, alpha)
+            if hidden:
+                removed.append(hidden_colour_finding(hidden))
+            # Colour first, at full size: then one RGBA resize, which Pillow does on
+            # premultiplied pixels, so no colour under a transparent pixel bleeds out.
+            result = _to_srgb(base, icc, notes)
+            result.putalpha(alpha)
+            target = _target_size(result.size, policy.max_long_edge)
+            if target != result.size:
+                result = result.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+            result = clear_hidden_colour(result)
+        if result.size != declared_size:
+            notes.append(f"downscaled to {result.size[0]}x{result.size[1]}")
+        return result
     except ImageRejected:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -208,37 +227,6 @@ def _target_size(size: tuple[int, int], max_long_edge: int | None) -> tuple[int,
         return size
     scale = max_long_edge / max(width, height)
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _normalise_mode(image: Image.Image) -> Image.Image:
-    """Bring exotic modes (16-bit, float, 1-bit, palette) to L, LA, RGB, RGBA or CMYK."""
-    mode = image.mode
-    if mode in ("RGB", "RGBA", "L", "LA", "CMYK"):
-        return image
-    if mode.startswith("I") or mode == "F":
-        # Stretch high-bit-depth data (scientific and drone TIFFs) onto 0..255.
-        wide = image.convert("F") if mode == "F" else image.convert("I")
-        low, high = wide.getextrema()
-        low, high = float(low), float(high)  # type: ignore[arg-type]
-        span = (high - low) or 1.0
-        return wide.point(lambda value: (value - low) * 255.0 / span).convert("L")
-    if mode == "1":
-        return image.convert("L")
-    if mode in ("P", "PA", "RGBa", "La", "RGBX") or "transparency" in image.info:
-        has_alpha = mode in ("PA", "RGBa", "La") or "transparency" in image.info
-        return image.convert("RGBA" if has_alpha else "RGB")
-    return image.convert("RGB")
-
-
-def _split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
-    if image.mode in ("RGBA", "LA"):
-        alpha = image.getchannel("A")
-        base = image.convert("RGB" if image.mode == "RGBA" else "L")
-        low, _high = alpha.getextrema()
-        return base, (None if low == 255 else alpha)
-    if "transparency" in image.info:
-        return _split_alpha(image.convert("RGBA"))
-    return image, None
 
 
 def _to_srgb(base: Image.Image, icc: object, notes: list[str]) -> Image.Image:
@@ -289,11 +277,14 @@ def _verify_clean(encoded: bytes, mime: str, size: tuple[int, int]) -> None:
         )
 
 
-def _report_of_input(data: bytes, image: Image.Image, notes: list[str]) -> PrivacyReport:
+def _report_of_input(
+    data: bytes, image: Image.Image, notes: list[str], removed: list[Finding]
+) -> PrivacyReport:
     try:
         report = inspect_image(data)
     except Exception:
         report = PrivacyReport(str(image.format), image.size[0], image.size[1], [])
+    report.findings = sorted([*report.findings, *removed], key=importance)
     report.notes = [*notes, WHAT_STRIPPING_CANNOT_REMOVE]
     return report
 

@@ -1,36 +1,56 @@
 """Run the sanitiser in a throw-away child process with memory and CPU limits.
 
-A hostile image that crashes a decoder, eats memory or spins the CPU takes down
-only the child; the caller gets an ``ImageRejected`` and carries on. Image bytes
-go over pipes only, never through a file: view-once photos pass through here.
+Every photo, the user's own before it is sent and every received one, is cleaned
+here. A hostile image that crashes a decoder, eats memory or spins the CPU takes
+down only the child; the caller gets an ``ImageRejected`` in its own words (a
+sender's or a receiver's) and carries on. Image bytes go over pipes only, never
+through a file: view-once photos pass through here.
 
-The child is ``python -I -m p2pchat.media.worker``: a fresh interpreter (not a
-fork of a process holding keys, and not a multiprocessing child that re-imports
-the caller's main script). It reads a length-prefixed request on stdin and writes
-a length-prefixed answer on stdout: a JSON header plus the image bytes, never a
+The child is a fresh ``python -I`` (not a fork of a process holding keys, and not
+a multiprocessing child that re-imports the caller's main script) that imports
+the same p2pchat as its parent. It gets no inherited environment, confines itself
+(``sandbox.confine``), then reads one length-prefixed request on stdin and writes
+one length-prefixed answer on stdout: a JSON header plus the image bytes, never a
 pickle, so even a compromised child cannot make the parent run code.
+
+A worker serves exactly one photo. ``ImageWorker.start`` and ``run`` are separate
+so that a worker can be started ahead of time (``prewarm``): the child then
+imports Pillow while the photo is still on its way, and still never sees the data
+of a second photo. Every worker holds a place and a slot of the process-wide
+``budget.BUDGET``.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import struct
+import asyncio
+import contextlib
 import subprocess
 import sys
-from typing import Any
+from pathlib import Path
 
 from p2pchat.core.errors import ImageRejected
-from p2pchat.media.inspect import MAX_SIDE, PrivacyReport
+from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
+from p2pchat.media.sandbox import child_environment
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
+from p2pchat.media.worker_protocol import (
+    LENGTH,
+    decode_answer,
+    refusal,
+    request_frame,
+)
 
+# Honest photos take a few seconds at most; a hostile one is abandoned well before minutes.
 DEFAULT_TIMEOUT = 20.0
+# Decodes and re-encodes an 8-bit photo at the pixel cap (81 MP passes), not a 16-bit one.
 DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024
-_MAX_HEADER = 1024 * 1024
-_OK, _ERROR = b"O", b"E"
-_MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
-_LENGTH = struct.Struct(">I")
+# The child imports the p2pchat its parent runs, whatever is installed elsewhere.
+_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from p2pchat.media.worker_child import main; sys.exit(main())"
+)
+WORKER_ARGV = [sys.executable, "-I", "-c", _BOOTSTRAP, _ROOT]
+_REAPING: set[asyncio.Future[int]] = set()
 
 
 def sanitize_isolated(
@@ -40,187 +60,183 @@ def sanitize_isolated(
     *,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     cpu_seconds: int | None = None,
+    budget: WorkerBudget = BUDGET,
+    wording: str | None = None,
 ) -> SanitizedImage:
-    """``sanitize_image`` in a child process; any crash, kill or timeout -> ImageRejected.
+    """``sanitize_image`` in a worker, blocking; any crash, kill or timeout -> ImageRejected.
 
     The child gets ``memory_limit`` bytes of address space and ``cpu_seconds`` of CPU
-    (default: the timeout plus one second).
+    (default: the timeout plus one second). Refusals are worded for ``wording``
+    ("send", "receive" or "clean"; default: the policy's side).
     """
     policy = policy or SanitizePolicy()
-    if len(data) > policy.max_input_bytes:
-        raise ImageRejected(
-            f"the image is {len(data) / 1_048_576:.1f} MiB, over the "
-            f"{policy.max_input_bytes / 1_048_576:.0f} MiB limit"
-        )
-    request = _frame(
-        b"R",
-        {
-            "max_long_edge": policy.max_long_edge,
-            "side": policy.side,
-            "max_input_bytes": policy.max_input_bytes,
-            "max_pixels": policy.max_pixels,
-            "memory_limit": int(memory_limit),
-            "cpu_seconds": cpu_seconds or max(1, int(timeout) + 1),
-        },
-        bytes(data),
-    )
-    # Fewer malloc arenas keep the child's address space small under RLIMIT_AS.
-    env = {**os.environ, "MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1"}
+    side = wording or policy.side
+    cpu = cpu_seconds or max(1, int(timeout) + 1)
+    request = request_frame(data, policy, memory_limit, cpu, side)
+    place = _reserve(budget, side)
     try:
-        child = subprocess.Popen(
-            [sys.executable, "-I", "-m", "p2pchat.media.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            close_fds=True,
-        )
-    except OSError as error:
-        raise ImageRejected(f"could not start the image worker ({error.strerror})") from None
-    try:
-        answer, _ = child.communicate(_LENGTH.pack(len(request)) + request, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.communicate()
-        raise ImageRejected(
-            f"the image took longer than {timeout:g} s to process and was abandoned"
-        ) from None
+        budget.slot_blocking(place, memory_limit)
+        try:
+            child = subprocess.Popen(
+                WORKER_ARGV,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=child_environment(),
+                close_fds=True,
+            )  # fmt: skip
+        except OSError as error:
+            raise refusal(side, "start", detail=error.strerror or "") from None
+        try:
+            answer, _ = child.communicate(LENGTH.pack(len(request)) + request, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise refusal(side, "time", seconds=f"{timeout:g}") from None
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+        return decode_answer(answer, child.returncode, side)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    if len(answer) < 4 or _LENGTH.unpack(answer[:4])[0] != len(answer) - 4:
-        raise ImageRejected(_death_message(child.returncode))
-    return _decode_result(answer[4:])
+        place.release()
 
 
-def _death_message(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
+class ImageWorker:
+    """One child process for exactly one photo; killed when done, cancelled or abandoned."""
+
+    def __init__(self, place: Place, budget: WorkerBudget = BUDGET) -> None:
+        self._place = place
+        self._budget = budget
+        self._child: asyncio.subprocess.Process | None = None
+        self._used = False
+
+    @classmethod
+    async def start(
+        cls,
+        side: str = "receive",
+        *,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        place: Place | None = None,
+        budget: WorkerBudget = BUDGET,
+    ) -> ImageWorker:
+        """Wait for a place and a slot of the budget, then start the child (it waits for data)."""
+        place = place or _reserve(budget, side)
+        worker = cls(place, budget)
         try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        if name == "SIGXCPU":
-            return "the image used too much CPU time and its decoder was stopped"
-        if name in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS"):
-            return (
-                f"the image decoder crashed ({name}): the file is corrupt or hostile, "
-                "so it was refused"
+            await budget.slot(place, memory_limit)
+            await worker._spawn(side)
+        except BaseException:
+            worker.kill()
+            raise
+        return worker
+
+    @classmethod
+    async def prewarm(cls, place: Place, budget: WorkerBudget = BUDGET) -> ImageWorker | None:
+        """A started worker owning ``place`` if a slot is free right now, else None.
+
+        With None the caller keeps ``place`` and its photo waits for a slot later. A warm
+        worker never takes the last free slot: its photo is still on its way (a hostile
+        peer may never finish it) and must not hold up one that is ready.
+        """
+        if not budget.try_slot(place, DEFAULT_MEMORY_LIMIT, keep_free=1):
+            return None
+        worker = cls(place, budget)
+        try:
+            await worker._spawn("receive")
+        except BaseException as error:
+            budget.release_slot(place)
+            if isinstance(error, ImageRejected):
+                return None
+            raise
+        return worker
+
+    async def _spawn(self, side: str) -> None:
+        try:
+            self._child = await asyncio.create_subprocess_exec(
+                *WORKER_ARGV,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                env=child_environment(),
+                close_fds=True,
+            )  # fmt: skip
+        except OSError as error:
+            raise refusal(side, "start", detail=error.strerror or "") from None
+
+    async def run(
+        self,
+        data: bytes,
+        policy: SanitizePolicy,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        cpu_seconds: int | None = None,
+    ) -> SanitizedImage:
+        """Clean one photo; the worker is gone afterwards, whatever happened."""
+        if self._used or self._child is None:
+            raise RuntimeError("an image worker serves exactly one photo")
+        self._used = True
+        child = self._child
+        request = request_frame(data, policy, memory_limit, cpu_seconds or max(1, int(timeout) + 1))
+        try:
+            answer, _ = await asyncio.wait_for(
+                child.communicate(LENGTH.pack(len(request)) + request), timeout
             )
-        return f"the image decoder was stopped ({name}); the image was refused"
-    return "the image decoder stopped without an answer; the image was refused"
+        except TimeoutError:
+            raise refusal(policy.side, "time", seconds=f"{timeout:g}") from None
+        finally:
+            del request
+            self.kill()
+            # Reap it, even when our caller was cancelled: no zombie, no open pipe.
+            await asyncio.shield(child.wait())
+        return decode_answer(answer, child.returncode, policy.side)
+
+    def kill(self) -> None:
+        """Stop the child now (idempotent) and give its place and slot back to the budget."""
+        child = self._child
+        if child is not None and child.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+            # Reaped in the background: no zombie, and the transport closes on its loop.
+            reaping = asyncio.ensure_future(child.wait())
+            _REAPING.add(reaping)
+            reaping.add_done_callback(_REAPING.discard)
+        self._place.release()
+
+    async def close(self) -> None:
+        """``kill``, then wait until the child is gone."""
+        self.kill()
+        if self._child is not None:
+            await self._child.wait()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._child is None else self._child.pid
 
 
-def _decode_result(payload: bytes) -> SanitizedImage:
+async def sanitize_async(
+    data: bytes,
+    policy: SanitizePolicy,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    worker: ImageWorker | None = None,
+    place: Place | None = None,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    budget: WorkerBudget = BUDGET,
+) -> SanitizedImage:
+    """Clean ``data`` in a worker of the budget (``worker`` if one was prewarmed).
+
+    Waits in the budget's queue; ``BudgetFull`` when even the queue is full.
+    Cancelling the caller kills the worker.
+    """
+    if worker is None:
+        worker = await ImageWorker.start(
+            policy.side, memory_limit=memory_limit, place=place, budget=budget
+        )
     try:
-        status, header, body = _parse_frame(payload)
-        if status == _ERROR:
-            raise ImageRejected(str(header.get("message", "the image was refused"))[:300])
-        if status != _OK:
-            raise ValueError("unknown status")
-        mime = str(header["mime"])
-        width, height = int(header["width"]), int(header["height"])
-        if mime not in _MAGIC or not body.startswith(_MAGIC[mime]):
-            raise ValueError("unexpected output format")
-        if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-            raise ValueError("implausible size")
-        report = PrivacyReport.from_dict(header["report"])
-    except ImageRejected:
-        raise
-    except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
-        raise ImageRejected("the image worker gave a malformed answer; image refused") from None
-    return SanitizedImage(body, mime, width, height, report)
+        return await worker.run(data, policy, timeout, memory_limit=memory_limit)
+    finally:
+        worker.kill()
 
 
-def _frame(status: bytes, header: dict[str, Any], body: bytes = b"") -> bytes:
-    encoded = json.dumps(header, ensure_ascii=False, default=str).encode("utf-8")
-    return status + _LENGTH.pack(len(encoded)) + encoded + body
-
-
-def _parse_frame(payload: bytes) -> tuple[bytes, dict[str, Any], bytes]:
-    status = payload[:1]
-    (header_len,) = _LENGTH.unpack(payload[1:5])
-    if header_len > _MAX_HEADER:
-        raise ValueError("header too large")
-    header = json.loads(payload[5 : 5 + header_len].decode("utf-8"))
-    if not isinstance(header, dict):
-        raise ValueError("header is not an object")
-    return status, header, payload[5 + header_len :]
-
-
-def _limit_resources(memory_limit: int, cpu_seconds: int) -> None:
+def _reserve(budget: WorkerBudget, side: str) -> Place:
     try:
-        import resource
-    except ImportError:  # not POSIX: only the timeout protects us
-        return
-    for limit, soft, hard in (
-        (resource.RLIMIT_AS, memory_limit, memory_limit),
-        (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1),
-        # No core file: it would hold the (possibly view-once) image.
-        (resource.RLIMIT_CORE, 0, 0),
-    ):
-        try:
-            _current_soft, current_hard = resource.getrlimit(limit)
-            if current_hard != resource.RLIM_INFINITY:
-                hard = min(hard, current_hard)
-                soft = min(soft, hard)
-            resource.setrlimit(limit, (soft, hard))
-        except (ValueError, OSError):
-            continue
-
-
-def _read_exactly(stream: Any, count: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < count:
-        chunk = stream.read(count - len(chunks))
-        if not chunk:
-            raise EOFError("request truncated")
-        chunks += chunk
-    return bytes(chunks)
-
-
-def _child_main() -> int:
-    """The child side: one request on stdin, one answer on stdout."""
-    from p2pchat.media.sanitize import sanitize_image
-
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    try:
-        (length,) = _LENGTH.unpack(_read_exactly(stdin, 4))
-        request = _read_exactly(stdin, length)
-        _status, header, data = _parse_frame(request)
-        _limit_resources(int(header["memory_limit"]), int(header["cpu_seconds"]))
-        policy = SanitizePolicy(
-            max_long_edge=header["max_long_edge"],
-            side="receive" if header["side"] == "receive" else "send",
-            max_input_bytes=int(header["max_input_bytes"]),
-            max_pixels=int(header["max_pixels"]),
-        )
-        result = sanitize_image(data, policy)
-        answer = _frame(
-            _OK,
-            {
-                "mime": result.mime,
-                "width": result.width,
-                "height": result.height,
-                "report": result.report.to_dict(),
-            },
-            result.data,
-        )
-    except ImageRejected as error:
-        answer = _frame(_ERROR, {"message": str(error)})
-    except MemoryError:
-        answer = _frame(
-            _ERROR,
-            {"message": "the image needs more memory to decode than allowed; it was refused"},
-        )
-    except Exception as error:  # a bug or a decoder we did not anticipate
-        answer = _frame(
-            _ERROR, {"message": f"the image could not be processed ({type(error).__name__})"}
-        )
-    stdout.write(_LENGTH.pack(len(answer)) + answer)
-    stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main())
+        return budget.reserve()
+    except BudgetFull:
+        raise refusal(side, "busy") from None

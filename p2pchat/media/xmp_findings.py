@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from PIL import Image
 
-from p2pchat.media.collector import FindingCollector, as_label, gps_finding
+from p2pchat.media.collector import FindingCollector, add_named, as_label, gps_finding
 from p2pchat.media.container_findings import thumbnail_finding
 from p2pchat.media.containers import MAX_XMP_SCAN
 from p2pchat.media.report import Finding
@@ -57,6 +57,12 @@ _XMP_PERSON = {
     "byline": "by-line",
     "authorsposition": "author's position",
     "cameraownername": "camera owner",
+    "author": "author",
+    "authors": "author",
+    "captionwriter": "caption writer",
+    "personinimagename": "person shown",
+    "personname": "person shown",
+    "lastmodifiedby": "modified by",
 }
 _XMP_PLACE = {
     "city": "city",
@@ -65,6 +71,9 @@ _XMP_PLACE = {
     "location": "location",
     "sublocation": "sub-location",
     "countrycode": "country code",
+    "countryname": "country",
+    "provincestate": "state",
+    "worldregion": "region",
 }
 _XMP_IDS = {"documentid", "instanceid", "originaldocumentid", "preservedfilename", "rawfilename"}
 
@@ -99,13 +108,32 @@ def _xmp_coordinate(value: str) -> float | None:
     return -decimal if match.group(4) in "SW" else decimal
 
 
+def decode_xmp(raw: bytes) -> str:
+    """XMP text in whichever Unicode form it was written (UTF-8, UTF-16 or UTF-32)."""
+    head = raw[:MAX_XMP_SCAN]
+    for bom, codec in (
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\xfe\xff", "utf-16"),
+        (b"\xff\xfe", "utf-16"),
+    ):
+        if head.startswith(bom):
+            return head.decode(codec, "replace")
+    if head[:4].count(0) == 3:
+        return head.decode("utf-32-be" if head[0] == 0 else "utf-32-le", "replace")
+    if len(head) > 1 and (head[0] == 0) != (head[1] == 0):  # "<" next to a zero byte
+        return head.decode("utf-16-be" if head[0] == 0 else "utf-16-le", "replace")
+    return head.decode("utf-8", "replace")
+
+
 def analyse_xmp(raw: bytes, out: FindingCollector) -> None:
-    xmp = raw[:MAX_XMP_SCAN].decode("utf-8", "replace")
+    xmp = decode_xmp(raw)
     lat = lon = None
     gps_prefix = ""
     history: list[str] = []
     region_names: list[str] = []
-    regions = bool(re.search(r"RegionInfo|mwg-rs:Regions|MPRI:Regions", xmp))
+    regions = bool(re.search(r"RegionInfo|mwg-rs:Regions|MPRI:Regions|ImageRegion", xmp))
     ids: list[str] = []
     for prefix, local, value in _xmp_properties(xmp):
         key = local.lower()
@@ -125,11 +153,13 @@ def analyse_xmp(raw: bytes, out: FindingCollector) -> None:
         elif key in ("creatortool", "softwareagent") or (key == "software" and prefix != "stEvt"):
             out.software.append(text)
         elif key in _XMP_PERSON:
-            out.people.setdefault(_XMP_PERSON[key], text)
+            add_named(out.people, _XMP_PERSON[key], text, f"XMP-{prefix}")
         elif key in _XMP_PLACE:
-            out.places.setdefault(_XMP_PLACE[key], text)
+            add_named(out.places, _XMP_PLACE[key], text, f"XMP-{prefix}")
         elif (
-            key in ("persondisplayname", "name") and regions and prefix in ("MPReg", "mwg-rs", "MP")
+            key in ("persondisplayname", "name")
+            and regions
+            and prefix in ("MPReg", "mwg-rs", "MP", "Iptc4xmpExt")
         ):
             region_names.append(text)
         elif key == "action" and prefix == "stEvt":
@@ -220,51 +250,6 @@ def analyse_photoshop(resources: dict[int, bytes], out: FindingCollector) -> Non
     version = resources.get(0x0421)
     if isinstance(version, bytes) and b"P\x00h\x00o\x00t\x00o" in version:
         out.software.append("Adobe Photoshop")
-
-
-def analyse_iptc(image: Image.Image, out: FindingCollector) -> None:
-    from PIL import IptcImagePlugin
-
-    try:
-        iptc = IptcImagePlugin.getiptcinfo(image)  # type: ignore[arg-type]
-    except Exception:
-        return
-    if not iptc:
-        return
-    fields = {
-        (2, 80): "by-line",
-        (2, 90): "city",
-        (2, 101): "country",
-        (2, 95): "state",
-        (2, 92): "sub-location",
-        (2, 116): "copyright",
-        (2, 120): "caption",
-        (2, 55): "date created",
-        (2, 65): "program",
-        (2, 25): "keywords",
-    }
-    found: dict[str, str] = {}
-    for key, label in fields.items():
-        value = iptc.get(key)
-        if isinstance(value, list):
-            value = b", ".join(v for v in value if isinstance(v, bytes))
-        if isinstance(value, bytes) and value.strip():
-            found[label] = as_label(value)
-    for label in ("city", "country", "state", "sub-location"):
-        if label in found:
-            out.places.setdefault(label, found[label])
-    if "by-line" in found:
-        out.people.setdefault("by-line", found["by-line"])
-    out.add(
-        Finding(
-            "iptc",
-            "medium",
-            "An IPTC record (news-agency captions, names, places)"
-            + (f": {', '.join(f'{k} {v}' for k, v in found.items())}" if found else "")
-            + ".",
-            {**found, "short": "IPTC record"},
-        )
-    )
 
 
 def report_xmp(image: Image.Image, xmp_raw: bytes | None, out: FindingCollector) -> None:

@@ -38,6 +38,9 @@ class IceSettings:
     ``turn_secret`` is a coturn ``static-auth-secret`` (TURN REST API): when set, the
     username and credential are derived from it and ``turn_username`` /
     ``turn_credential`` are ignored. aioice uses only the first STUN URL.
+    ``transit_relay`` (``tcp:HOST:PORT``) is the magic-wormhole transit relay both
+    sides fall back to when ICE finds no path; with ``relay_only`` and no TURN
+    server, everything goes through it and ICE gathers no address at all.
     """
 
     stun_urls: tuple[str, ...] = ()
@@ -46,6 +49,12 @@ class IceSettings:
     turn_credential: str | None = field(default=None, repr=False)
     turn_secret: str | None = field(default=None, repr=False)
     relay_only: bool = False
+    transit_relay: str | None = None
+
+    @property
+    def transit_only(self) -> bool:
+        """Relay-only through the transit relay: no ICE candidate is ever offered."""
+        return self.relay_only and self.turn_url is None and self.transit_relay is not None
 
 
 def turn_rest_credentials(
@@ -89,7 +98,7 @@ def ice_configuration(
     """The explicit RTCConfiguration for ``settings`` (``iceServers=[]`` when none).
 
     Raises ``TransportError`` for a malformed URL, TURN without credentials, or
-    relay-only without a TURN server.
+    relay-only with neither a TURN server nor a transit relay.
     """
     servers: list[RTCIceServer] = []
     for url in settings.stun_urls:
@@ -113,12 +122,16 @@ def ice_configuration(
         )
 
     if settings.relay_only:
-        if settings.turn_url is None:
+        if settings.turn_url is None and settings.transit_relay is None:
             raise TransportError(
                 "Relay-only mode hides your IP address by sending everything through a "
-                "TURN server, but no TURN server is configured. Set one (turn:HOST:PORT "
-                "with credentials) or turn relay-only off."
+                "relay, but neither a TURN server nor a transit relay is configured. Set "
+                "one (turn:HOST:PORT with credentials, or transit_relay) or turn "
+                "relay-only off."
             )
+        if settings.turn_url is None:
+            # Transit only: no STUN either, so not even our public address is gathered.
+            servers = []
         policy = RTCIceTransportPolicy.RELAY
     else:
         policy = RTCIceTransportPolicy.ALL

@@ -13,7 +13,10 @@ Responses in this protocol are not correlated with requests, so one reader task
 dispatches every frame: replies wake the one waiting request of that kind,
 ``message`` frames go to an inbox, ``error`` frames fail the request they name.
 Every wait is bounded by a timeout; a server that cannot be reached or that
-goes away becomes ``TransportError`` saying which URL and how to fix it.
+goes away becomes ``TransportError`` saying which URL and how to fix it, and a
+server that refuses becomes ``MailboxRefused`` (exit 4, never 1). With
+``reconnect_within`` a connection that went away is first reopened
+(``mailbox_reconnect``), as the wormhole protocol intends.
 """
 
 from __future__ import annotations
@@ -23,14 +26,13 @@ import collections
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 
-from p2pchat import __version__
 from p2pchat.core.errors import (
     LocalProtocolError,
     P2PChatError,
@@ -38,7 +40,6 @@ from p2pchat.core.errors import (
     TransportError,
 )
 from p2pchat.net.mailbox_protocol import (  # re-exported: callers import them from here
-    _FRIENDLY_ERRORS,
     _REPLY_FOR_COMMAND,
     APPID_RE,
     DEFAULT_TIMEOUT,
@@ -46,7 +47,6 @@ from p2pchat.net.mailbox_protocol import (  # re-exported: callers import them f
     HEX_RE,
     MAILBOX_ID_RE,
     MAX_BODY_BYTES,
-    MAX_INCOMING_FRAME,
     MAX_NAMEPLATES_LISTED,
     MAX_PENDING_MESSAGES,
     MAX_SHORT_STRING,
@@ -57,17 +57,26 @@ from p2pchat.net.mailbox_protocol import (  # re-exported: callers import them f
     Mood,
     _check_url,
     _decode_frame,
-    _is_loopback_url,
     _random_hex,
     is_valid_nameplate,
     printable,
+    refusal_error,
 )
+from p2pchat.net.mailbox_protocol import (
+    MailboxCrowded as MailboxCrowded,  # the meeting moves on when a point is taken
+)
+from p2pchat.net.mailbox_reconnect import Reconnector, bind_frame, open_websocket
 
 log = logging.getLogger(__name__)
 
 
-class MailboxClient:
-    """A bound connection to a mailbox server. Create it with ``await MailboxClient.connect()``."""
+class MailboxClient(Reconnector):
+    """A bound connection to a mailbox server. Create it with ``await MailboxClient.connect()``.
+
+    With ``reconnect_within > 0`` a dropped connection is opened again (same side,
+    same nameplate and mailbox) for up to that many seconds; ``on_reconnecting`` is
+    told when that starts (True) and when it succeeded (False).
+    """
 
     def __init__(
         self,
@@ -78,6 +87,7 @@ class MailboxClient:
         side: str,
         timeout: float,
         welcome: dict[str, Any],
+        reconnect_within: float = 0.0,
     ) -> None:
         self._ws = websocket
         self.url = url
@@ -94,12 +104,20 @@ class MailboxClient:
         self._opened = False
         self._closed = False
         self._disconnecting = False
-        self._added_phases: set[str] = set()
+        self._added: dict[str, dict[str, Any]] = {}  # phase -> the frame, to re-add
+        self._echoed: set[str] = set()  # our phases the server has echoed (stored)
         self._seen: set[tuple[str, str]] = set()
         self._other_side: str | None = None
         self._inbox: collections.deque[MailboxMessage] = collections.deque()
         self._inbox_changed = asyncio.Event()
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._pending_frames: dict[str, dict[str, Any]] = {}
+        self._barriers: dict[str, asyncio.Future[None]] = {}
+        self._usable = asyncio.Event()
+        self._usable.set()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self.reconnect_within = reconnect_within
+        self.on_reconnecting: Callable[[bool], None] | None = None
         self._ping_counter = 0
         self._failure: P2PChatError | None = None
         self._reader = asyncio.get_running_loop().create_task(
@@ -116,6 +134,7 @@ class MailboxClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         side: str | None = None,
+        reconnect_within: float = 0.0,
     ) -> MailboxClient:
         """Connect, wait for ``welcome``, ``bind`` and confirm the bind with a ping."""
         _check_url(url)
@@ -124,70 +143,24 @@ class MailboxClient:
         side = side if side is not None else _random_hex(5)
         if not SHORT_TOKEN_RE.fullmatch(side):
             raise LocalProtocolError("side must be 1-64 printable ASCII characters")
-        where = f"the mailbox server at {url}"
+        websocket, welcome = await open_websocket(url, timeout)
+        client = cls(
+            websocket,
+            url=url,
+            appid=appid,
+            side=side,
+            timeout=timeout,
+            welcome=welcome,
+            reconnect_within=reconnect_within,
+        )
         try:
-            websocket = await ws_connect(
-                url,
-                open_timeout=timeout,
-                close_timeout=2,
-                max_size=MAX_INCOMING_FRAME,
-                compression=None,
-                user_agent_header=None,
-                # Honour a configured HTTP proxy for remote servers, never for loopback.
-                proxy=None if _is_loopback_url(url) else True,
-            )
-        except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as error:
-            reason = printable(str(error)) or type(error).__name__
-            raise TransportError(f"Cannot reach {where} ({reason}). {FIX_HINT}") from error
-        try:
-            welcome = await cls._receive_welcome(websocket, url, timeout)
-        except BaseException:
-            await websocket.close()
-            raise
-        client = cls(websocket, url=url, appid=appid, side=side, timeout=timeout, welcome=welcome)
-        try:
-            await client._send(
-                {
-                    "type": "bind",
-                    "appid": appid,
-                    "side": side,
-                    "client_version": ["p2pchat", __version__],
-                }
-            )
+            await client._send(bind_frame(appid, side))
             # The server does not answer `bind`; a ping round trip proves it was accepted.
             await client.ping()
         except BaseException:
             await client.disconnect()
             raise
         return client
-
-    @staticmethod
-    async def _receive_welcome(
-        websocket: ClientConnection, url: str, timeout: float
-    ) -> dict[str, Any]:
-        try:
-            raw = await asyncio.wait_for(websocket.recv(), timeout)
-        except TimeoutError as error:
-            raise MailboxTimeout(
-                f"The server at {url} accepted the connection but sent no welcome within "
-                f"{timeout:g} s: is it a magic-wormhole mailbox server? {FIX_HINT}"
-            ) from error
-        except websockets.exceptions.ConnectionClosed as error:
-            raise TransportError(
-                f"The mailbox server at {url} closed the connection at once. {FIX_HINT}"
-            ) from error
-        frame = _decode_frame(raw, url)
-        if frame.get("type") != "welcome" or not isinstance(frame.get("welcome"), dict):
-            raise RemoteProtocolError(
-                f"The server at {url} did not greet like a magic-wormhole mailbox server. "
-                + FIX_HINT
-            )
-        welcome: dict[str, Any] = frame["welcome"]
-        refusal = welcome.get("error")
-        if refusal is not None:
-            text = printable(refusal) if isinstance(refusal, str) else "no reason given"
-            raise P2PChatError(f"The mailbox server at {url} refuses service: {text}. {FIX_HINT}")
-        return welcome
 
     # --------------------------------------------------------------- commands
 
@@ -259,14 +232,13 @@ class MailboxClient:
             raise LocalProtocolError(
                 f"a mailbox message is at most {MAX_BODY_BYTES} bytes, not {len(body)}"
             )
-        if phase in self._added_phases:
+        if phase in self._added:
             # The receiving side delivers each phase once (as magic-wormhole does).
             raise LocalProtocolError(f"phase {phase!r} was already added")
         self._raise_if_failed()
-        self._added_phases.add(phase)
-        await self._send(
-            {"type": "add", "phase": phase, "body": bytes(body).hex(), "id": _random_hex(4)}
-        )
+        frame = {"type": "add", "phase": phase, "body": bytes(body).hex(), "id": _random_hex(4)}
+        self._added[phase] = frame
+        await self._send(frame)
 
     async def next_message(self, timeout: float | None = None) -> MailboxMessage:
         """The next message from the other side (our own echoes are dropped).
@@ -337,6 +309,11 @@ class MailboxClient:
         """Drop the connection without closing the mailbox (it stays on the server)."""
         self._disconnecting = True
         self._fail(TransportError(f"The connection to the mailbox server at {self.url} is closed."))
+        reconnecting = self._reconnecting
+        if reconnecting is not None and reconnecting is not asyncio.current_task():
+            reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reconnecting
         with contextlib.suppress(Exception):
             await self._ws.close()
         if self._reader is not asyncio.current_task():
@@ -347,6 +324,11 @@ class MailboxClient:
     @property
     def connected(self) -> bool:
         return self._failure is None
+
+    @property
+    def peer_seen(self) -> bool:
+        """True once a message from the other side arrived: they did join."""
+        return self._other_side is not None
 
     async def __aenter__(self) -> MailboxClient:
         return self
@@ -375,13 +357,18 @@ class MailboxClient:
                 # Waiters may have timed out already; never warn about an unread exception.
                 future.exception()
         self._inbox_changed.set()
+        self._usable.set()  # senders waiting for a reconnect: wake up to this failure
         return self._failure
 
     async def _send(self, frame: dict[str, Any]) -> None:
         self._raise_if_failed()
+        await self._usable.wait()  # a reconnect under way: send on the new connection
+        self._raise_if_failed()
         try:
             await self._ws.send(json.dumps(frame))
         except websockets.exceptions.ConnectionClosed as error:
+            if self._may_reconnect():
+                return  # the reconnect re-sends what is still needed
             raise self._fail(self._lost_error()) from error
 
     async def _request(
@@ -392,6 +379,7 @@ class MailboxClient:
             raise LocalProtocolError(f"a {frame['type']!r} request is already waiting")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[reply_type] = future
+        self._pending_frames[reply_type] = frame
         limit = self.timeout if timeout is None else timeout
         try:
             await self._send(frame)
@@ -405,6 +393,7 @@ class MailboxClient:
         finally:
             if self._pending.get(reply_type) is future:
                 del self._pending[reply_type]
+                self._pending_frames.pop(reply_type, None)
 
     def _lost_error(self) -> TransportError:
         return TransportError(
@@ -412,20 +401,29 @@ class MailboxClient:
         )
 
     async def _read_loop(self) -> None:
+        websocket = self._ws
         try:
-            async for raw in self._ws:
+            async for raw in websocket:
                 self._dispatch(_decode_frame(raw, self.url))
             error: P2PChatError = self._lost_error()
+            lost = True
         except websockets.exceptions.ConnectionClosed:
             error = self._lost_error()
+            lost = True
         except P2PChatError as protocol_error:
-            error = protocol_error
+            error, lost = protocol_error, False
             with contextlib.suppress(Exception):
-                await self._ws.close(1002, "protocol error")
+                await websocket.close(1002, "protocol error")
         except Exception as bug:  # a bug here must not leave waiters hanging
             log.exception("mailbox reader failed")
-            error = RemoteProtocolError(f"Unexpected data from the mailbox server at {self.url}.")
+            error, lost = (
+                RemoteProtocolError(f"Unexpected data from the mailbox server at {self.url}."),
+                False,
+            )
             error.__cause__ = bug
+        if lost and self._may_reconnect():
+            self._start_reconnect()
+            return
         if not self._disconnecting:
             log.info("mailbox connection ended: %s", type(error).__name__)
         self._fail(error)
@@ -436,6 +434,9 @@ class MailboxClient:
             self._receive_message(frame)
         elif kind == "error":
             self._receive_error(frame)
+        elif kind == "pong" and (barrier := self._barriers.get(str(frame.get("pong")))):
+            if not barrier.done():
+                barrier.set_result(None)
         elif kind in _REPLY_FOR_COMMAND.values():
             future = self._pending.get(kind)
             if future is not None and not future.done():
@@ -461,6 +462,7 @@ class MailboxClient:
                 f"The mailbox server at {self.url} sent a message before the mailbox was opened."
             )
         if side == self.side:
+            self._echoed.add(phase)  # stored on the server: a reconnect need not re-add it
             return  # the server echoes our own adds back
         if (side, phase) in self._seen:
             return  # re-delivered (e.g. after a re-open): each phase counts once
@@ -483,11 +485,7 @@ class MailboxClient:
         orig = frame.get("orig")
         command = orig.get("type") if isinstance(orig, dict) else None
         command_name = printable(command, 20) if isinstance(command, str) else "a command"
-        error = P2PChatError(
-            _FRIENDLY_ERRORS.get(
-                text, f"The mailbox server at {self.url} refused {command_name!r}: {text}."
-            )
-        )
+        error = refusal_error(self.url, command_name, text)
         reply_type = _REPLY_FOR_COMMAND.get(command) if isinstance(command, str) else None
         future = self._pending.get(reply_type) if reply_type is not None else None
         if future is not None and not future.done():

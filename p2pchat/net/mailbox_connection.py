@@ -3,7 +3,9 @@
 ``Connection`` checks each decoded command (bind, list, allocate, claim, release,
 open, add, close, ping) against the protocol's order and format rules and
 applies it to the shared ``Rendezvous``; refusals become ``error`` frames.
-``RateLimiter`` is the per-connection token bucket.
+``RateLimiter`` is the per-connection token bucket. Per connection a client
+gets one allocate, one claim and one open (so at most one nameplate and two
+mailboxes); what it creates is charged to its address (``client``).
 """
 
 from __future__ import annotations
@@ -57,13 +59,21 @@ def _require(frame: dict[str, Any], key: str, pattern: re.Pattern[str], what: st
 class Connection:
     """One client's protocol state: bind, then at most one allocate/claim/release/open/close."""
 
-    def __init__(self, rendezvous: Rendezvous, send: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self,
+        rendezvous: Rendezvous,
+        send: Callable[[dict[str, Any]], None],
+        client: str = "unknown",
+    ) -> None:
         self._rendezvous = rendezvous
         self._send = send
+        self._client = client
+        self._held_mailboxes: set[str] = set()
         self.appid: str | None = None
         self.side: str | None = None
         self._did_allocate = False
         self._claimed_nameplate: str | None = None
+        self._did_claim = False
         self._did_release = False
         self._mailbox: Mailbox | None = None
         self._mailbox_id: str | None = None
@@ -101,11 +111,18 @@ class Connection:
                 raise CommandError("must bind first")
             handler(self, frame)
         except CommandError as error:
+            # Every explanation is a fixed server text: safe for the operator log.
+            self._rendezvous.refusals[error.explain] += 1
             self.reply("error", error=error.explain, orig=frame)
 
     def disconnected(self) -> None:
-        if self._mailbox is not None:
-            self._mailbox.listeners.pop(self, None)
+        """The WebSocket is gone: what only it held starts its grace period."""
+        self._mailbox = None
+        if self.appid is None:
+            return
+        nameplate = None if self._did_release else self._claimed_nameplate
+        self._app().let_go(self, nameplate, self._held_mailboxes, self._rendezvous.clock())
+        self._held_mailboxes.clear()
 
     # The handlers run only after bind (except ping and bind), so appid/side are set.
 
@@ -139,16 +156,25 @@ class Connection:
     def _allocate(self, frame: dict[str, Any]) -> None:
         if self._did_allocate:
             raise CommandError("you already allocated one, don't be greedy")
-        name = self._app().allocate(self._side(), self._rendezvous.clock())
+        if self._claimed_nameplate is not None:
+            raise CommandError("only one claim per connection")
+        name = self._app().allocate(self._side(), self._rendezvous.clock(), self, self._client)
         self._did_allocate = True
+        self._claimed_nameplate = name
+        self._held_mailboxes.add(self._app().nameplates[name].mailbox_id)
         self.reply("allocated", nameplate=name)
 
     def _claim(self, frame: dict[str, Any]) -> None:
         name = _require(frame, "nameplate", NAMEPLATE_RE, "claim")
-        if self._claimed_nameplate is not None:
+        # After `allocate` (which claims), only that nameplate: one per connection.
+        if self._did_claim or self._claimed_nameplate not in (None, name):
             raise CommandError("only one claim per connection")
-        mailbox_id = self._app().claim(name, self._side(), self._rendezvous.clock())
+        mailbox_id = self._app().claim(
+            name, self._side(), self._rendezvous.clock(), self, self._client
+        )
         self._claimed_nameplate = name
+        self._did_claim = True
+        self._held_mailboxes.add(mailbox_id)
         self.reply("claimed", mailbox=mailbox_id)
 
     def _release(self, frame: dict[str, Any]) -> None:
@@ -163,15 +189,18 @@ class Connection:
         else:
             raise CommandError("release without nameplate must follow claim")
         self._did_release = True
-        self._app().release(name, self._side())
+        self._app().release(name, self._side(), self, self._rendezvous.clock())
         self.reply("released")
 
     def _open(self, frame: dict[str, Any]) -> None:
         if self._mailbox is not None:
             raise CommandError("only one open per connection")
         mailbox_id = _require(frame, "mailbox", MAILBOX_ID_RE, "open")
-        mailbox = self._app().open(mailbox_id, self._side(), self._rendezvous.clock())
+        mailbox = self._app().open(
+            mailbox_id, self._side(), self._rendezvous.clock(), self, self._client
+        )
         self._mailbox, self._mailbox_id = mailbox, mailbox_id
+        self._held_mailboxes.add(mailbox_id)
         backlog = list(mailbox.messages)
         mailbox.listeners[self] = self._deliver
         for message in backlog:
@@ -217,7 +246,8 @@ class Connection:
             self._mailbox.listeners.pop(self, None)
         self._did_close = True
         self._mailbox = None
-        self._app().close(mailbox_id, self._side(), self._rendezvous.clock())
+        self._held_mailboxes.discard(mailbox_id)
+        self._app().close(mailbox_id, self._side(), self._rendezvous.clock(), self)
         self.reply("closed")
 
     _HANDLERS: Final[dict[str, Callable[[Connection, dict[str, Any]], None]]] = {

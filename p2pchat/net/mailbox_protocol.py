@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from p2pchat.core.errors import P2PChatError, RemoteProtocolError, TransportError
+from p2pchat.core.errors import RemoteProtocolError, TransportError, UsageError
 
 Mood = Literal["happy", "lonely", "scary", "errory"]
 MOODS: Final = ("happy", "lonely", "scary", "errory")
@@ -79,6 +79,31 @@ class MailboxTimeout(TransportError, TimeoutError):
     """A wait on the mailbox server or on the other side ran out of time."""
 
 
+class MailboxRefused(TransportError):
+    """The mailbox server refused a command or all service: a server problem, exit 4."""
+
+
+class MailboxCrowded(MailboxRefused):
+    """Two other sides already hold this nameplate (or this side released it)."""
+
+
+BUSY_HINT: Final = (
+    "Try again in a minute, or use another mailbox server with --mailbox URL "
+    "(or run one yourself with `p2pchat mailbox`)."
+)
+
+
+def refusal_error(url: str, command: str, text: str) -> MailboxRefused:
+    """The error for a server's ``error`` frame: ``text`` is already printable."""
+    friendly = _FRIENDLY_ERRORS.get(text)
+    if friendly is not None:
+        return MailboxCrowded(friendly)
+    if text.startswith("too many") or text.startswith("no free nameplate"):
+        reason = text.removesuffix(", try again later")
+        return MailboxRefused(f"The mailbox server at {url} is full ({reason}). {BUSY_HINT}")
+    return MailboxRefused(f"The mailbox server at {url} refused {command!r}: {text}.")
+
+
 def printable(text: str, limit: int = MAX_SERVER_TEXT) -> str:
     """A server-provided string made safe to show: no control chars, bounded length."""
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
@@ -103,7 +128,7 @@ def _check_url(url: str) -> None:
         has_host = False
         parts = None
     if parts is None or parts.scheme not in ("ws", "wss") or not has_host:
-        raise P2PChatError(
+        raise UsageError(
             f"{printable(url)!r} is not a mailbox server URL: it must look like "
             "ws://HOST:PORT/v1 (or wss://...). Set it with --mailbox URL or P2PCHAT_MAILBOX."
         )

@@ -11,12 +11,15 @@ concern: ``mailbox_rendezvous`` holds ``Nameplate``, ``Mailbox``,
 expiry); ``mailbox_connection`` holds ``Connection`` (one WebSocket's
 bind/claim/open/close progress) and its ``RateLimiter``. This module's
 ``MailboxServer`` wires them to ``websockets``: frames in and out, the outgoing
-queue, pruning, closing abusive clients.
+queue, pruning, closing abusive clients, and the operator log
+(``mailbox_oplog``: counts and refusals once a minute and on change).
 
 Limits (``ServerLimits``) are checked before anything is allocated: frame size,
 messages per second, total nameplates and mailboxes, messages per mailbox,
-connections, a bind deadline, idle connections and unclaimed nameplates.
-Bodies, nameplates and mailbox ids are never logged.
+connections, the share of connections, nameplates and mailboxes one client
+address may hold, a bind deadline, idle connections, unclaimed nameplates, and
+a short grace for what a disconnected client left behind.
+Bodies, codes, nameplates, mailbox ids, sides and addresses are never logged.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import Counter
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -34,7 +38,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from p2pchat.net.mailbox_connection import Connection, RateLimiter
-from p2pchat.net.mailbox_rendezvous import Rendezvous, ServerLimits
+from p2pchat.net.mailbox_oplog import OperatorLog, Snapshot
+from p2pchat.net.mailbox_rendezvous import Rendezvous, ServerLimits, client_key
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +71,35 @@ class MailboxServer:
     """The embedded mailbox server: ``await start()`` returns ``ws://HOST:PORT/v1``."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, limits: ServerLimits | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: ServerLimits | None = None,
+        *,
+        report_every: float = 60.0,
+        report_gap: float = 5.0,
     ) -> None:
         self.host = host
         self.port = port
         self.limits = limits or ServerLimits()
         self._rendezvous = Rendezvous(self.limits, time.monotonic)
         self._server: Server | None = None
-        self._pruner: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self._connections = 0
+        self._by_client: Counter[str] = Counter()
+        self.operator_log = OperatorLog(
+            self.snapshot, self._rendezvous.refusals, every=report_every, gap=report_gap
+        )
         self.url: str | None = None
 
     @property
     def rendezvous(self) -> Rendezvous:
         return self._rendezvous
+
+    def snapshot(self) -> Snapshot:
+        nameplates, mailboxes = self._rendezvous.count()
+        return Snapshot(self._connections, len(self._by_client), nameplates, mailboxes)
 
     async def start(self) -> str:
         if self._server is not None:
@@ -103,16 +122,34 @@ class MailboxServer:
         self.port = port
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"ws://{host}:{port}{WEBSOCKET_PATH}"
-        self._pruner = asyncio.get_running_loop().create_task(self._prune_loop())
-        log.info("mailbox server listening on %s", self.url)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._prune_loop()),
+            loop.create_task(self.operator_log.run()),
+        ]
+        limits = self.limits
+        log.info(
+            "mailbox server listening on %s; limits: %d connections (%d per address), "
+            "%d nameplates (%d per address), %d mailboxes (%d per address), "
+            "abandoned ones freed after %g s; `list` %s",
+            self.url,
+            limits.max_connections,
+            limits.max_connections_per_client,
+            limits.max_nameplates,
+            limits.max_nameplates_per_client,
+            limits.max_mailboxes,
+            limits.max_mailboxes_per_client,
+            limits.abandoned_grace,
+            "answered" if limits.allow_list else "answered with nothing",
+        )
         return self.url
 
     async def stop(self) -> None:
-        if self._pruner is not None:
-            self._pruner.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._pruner
-            self._pruner = None
+                await task
+        self._tasks = []
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -139,18 +176,34 @@ class MailboxServer:
         if request.path.rstrip("/") != WEBSOCKET_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "The mailbox is at /v1\n")
         if self._connections >= self.limits.max_connections:
+            self._rendezvous.refusals["connection limit reached"] += 1
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too busy, try later\n")
+        client = self._client_of(connection)
+        if self._by_client[client] >= self.limits.max_connections_per_client:
+            self._rendezvous.refusals["too many connections from one address"] += 1
+            return connection.respond(
+                HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections from your address\n"
+            )
         return None
 
+    @staticmethod
+    def _client_of(connection: ServerConnection) -> str:
+        address = connection.remote_address
+        host = address[0] if isinstance(address, tuple) and address else str(address)
+        return client_key(str(host))
+
     async def _prune_loop(self) -> None:
-        period = min(self.limits.nameplate_timeout, self.limits.mailbox_timeout) / 2
+        limits = self.limits
+        period = min(limits.nameplate_timeout, limits.mailbox_timeout, limits.abandoned_grace) / 2
         period = max(0.05, min(60.0, period))
         while True:
             await asyncio.sleep(period)
             self._rendezvous.prune()
 
     async def _handle(self, websocket: ServerConnection) -> None:
+        client = self._client_of(websocket)
         self._connections += 1
+        self._by_client[client] += 1
         outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         overflowed = False
 
@@ -161,7 +214,7 @@ class MailboxServer:
                 return
             outgoing.put_nowait(frame)
 
-        connection = Connection(self._rendezvous, send)
+        connection = Connection(self._rendezvous, send, client)
         writer = asyncio.get_running_loop().create_task(self._write_loop(websocket, outgoing))
         limiter = RateLimiter(self.limits.messages_per_second, self.limits.burst, time.monotonic)
         try:
@@ -178,7 +231,8 @@ class MailboxServer:
                 connection.receive(_decode(raw))
             raise ProtocolViolation(1008, "client is not reading its messages")
         except ProtocolViolation as violation:
-            log.info("closing a mailbox connection: %s", violation.reason)
+            self._rendezvous.refusals[f"cut off: {violation.reason}"] += 1
+            log.debug("closing a mailbox connection: %s", violation.reason)
             await self._drain(outgoing)
             await self._close_discarding_input(websocket, violation.code, violation.reason)
         except ConnectionClosed:
@@ -189,6 +243,9 @@ class MailboxServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
             self._connections -= 1
+            self._by_client[client] -= 1
+            if self._by_client[client] <= 0:
+                del self._by_client[client]
 
     @staticmethod
     async def _close_discarding_input(websocket: ServerConnection, code: int, reason: str) -> None:

@@ -9,6 +9,7 @@ SDPs only; nothing here logs them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 
 from p2pchat import events as ev
@@ -30,7 +31,10 @@ async def _read(read: Read) -> str:
 
 
 def _link(service: ChatService) -> RtcLink:
-    return RtcLink(service.config.ice, loopback=service.config.loopback)
+    # Copy-paste pairing has no server to agree on a relay channel through, and no
+    # key before the blobs: WebRTC only (relay-only then needs TURN, as it says).
+    ice = dataclasses.replace(service.config.ice, transit_relay=None)
+    return RtcLink(ice, loopback=service.config.loopback)
 
 
 async def invite_first_contact(

@@ -26,6 +26,7 @@ from aiortc import (
 )
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc.sdp import SessionDescription
 
 from p2pchat.core.errors import (
     LocalProtocolError,
@@ -44,6 +45,7 @@ from p2pchat.net.ice import (
     server_hosts,
     turn_rest_credentials,
 )
+from p2pchat.net.link import ConnectionKind
 from p2pchat.net.loopback import (
     install_host_address_hook,
     keep_loopback_candidates,
@@ -54,7 +56,6 @@ from p2pchat.net.sctp_sender import upgrade as upgrade_sctp_sender
 
 logger = logging.getLogger(__name__)
 
-ConnectionKind = Literal["direct", "relay", "unknown"]
 
 #: At most this many bytes wait in the data channels' send queues. DESIGN.md section 4
 #: allows 256 KiB; scripts/bench.py measured the same throughput at 128 KiB with half
@@ -79,8 +80,33 @@ _LOW_THRESHOLD: Final = SEND_BUFFER_LIMIT // (2 * len(_CHANNEL_LABELS))
 _SUM_OF_THRESHOLDS: Final = _LOW_THRESHOLD * len(_CHANNEL_LABELS)
 
 
-def _count_candidates(sdp: str) -> int:
+class NoDirectPath(TransportError):
+    """ICE found no working pair in time (the transit relay may still connect)."""
+
+
+def count_candidates(sdp: str) -> int:
+    """How many ICE candidates a description offers (0: only a relay can reach it)."""
     return sum(1 for line in sdp.splitlines() if line.startswith("a=candidate:"))
+
+
+def _check_description(sdp: str) -> None:
+    """Refuse what aiortc would refuse, for an offer that never reaches aiortc."""
+    if len(sdp) > MAX_SDP_CHARS:
+        raise RemoteProtocolError("The peer's offer is not a plausible session description.")
+    try:
+        parsed = SessionDescription.parse(sdp)
+        usable = (
+            len(parsed.media) == 1
+            and parsed.media[0].kind == "application"
+            and parsed.media[0].ice is not None
+            and bool(parsed.media[0].ice.usernameFragment)
+            and parsed.media[0].dtls is not None
+            and bool(parsed.media[0].dtls.fingerprints)
+        )
+    except (ValueError, AssertionError, IndexError, KeyError, TypeError, AttributeError):
+        usable = False
+    if not usable:
+        raise RemoteProtocolError("The peer's offer could not be understood.")
 
 
 # ---------------------------------------------------------------------------- the link
@@ -105,7 +131,8 @@ class RtcLink:
         loopback: bool = False,
         recv_buffer_limit: int = DEFAULT_RECV_BUFFER_LIMIT,
     ) -> None:
-        self._configuration = ice_configuration(ice or IceSettings())
+        self._ice = ice or IceSettings()
+        self._configuration = ice_configuration(self._ice)
         self._loopback = loopback
         if loopback:
             install_host_address_hook()
@@ -160,7 +187,16 @@ class RtcLink:
         return self._local_sdp()
 
     async def accept_offer(self, sdp: str) -> str:
-        """Take the peer's offer, gather, and return the answer SDP."""
+        """Take the peer's offer, gather, and return the answer SDP.
+
+        An offer without a single candidate comes from a peer that only talks
+        through the transit relay: aiortc would fail its ICE at once and then
+        gather nothing, so we only describe ourselves (the session meets at the
+        relay, and the description still goes into the pairing transcript).
+        """
+        if isinstance(sdp, str) and count_candidates(sdp) == 0:
+            _check_description(sdp)
+            return await self.create_offer()
         await self._set_remote(sdp, "offer")
         try:
             answer = await self._pc.createAnswer()
@@ -170,7 +206,13 @@ class RtcLink:
         return self._local_sdp()
 
     async def accept_answer(self, sdp: str) -> None:
-        """Take the peer's answer; connectivity checks start in the background."""
+        """Take the peer's answer; connectivity checks start in the background.
+
+        Transit-only links offered no address, so no check could ever succeed: the
+        answer is not taken (nor parsed) at all.
+        """
+        if self._ice.transit_only:
+            return
         await self._set_remote(sdp, "answer")
 
     async def _set_local(self, description: RTCSessionDescription) -> None:
@@ -181,7 +223,7 @@ class RtcLink:
         local = self._pc.localDescription
         if local is None:
             raise LocalProtocolError("No local description after gathering (a bug).")
-        if _count_candidates(local.sdp) == 0:
+        if count_candidates(local.sdp) == 0 and not self._ice.transit_only:
             if self._configuration.iceTransportPolicy == RTCIceTransportPolicy.RELAY:
                 hint = (
                     "the TURN server gave no relay address: check its URL, that it is "
@@ -213,6 +255,18 @@ class RtcLink:
                 f"The peer's {kind} could not be understood ({type(exc).__name__})."
             ) from exc
 
+    @property
+    def offers_no_candidates(self) -> bool:
+        """Our description offered no address (transit only): no direct path can open."""
+        local = self._pc.localDescription
+        return local is not None and count_candidates(local.sdp) == 0
+
+    @property
+    def found_public_address(self) -> bool:
+        """A STUN server told us our public address (a server-reflexive candidate)."""
+        local = self._pc.localDescription
+        return local is not None and " typ srflx" in local.sdp
+
     # --------------------------------------------------------------------- opening
 
     async def wait_open(self, timeout: float) -> None:
@@ -229,9 +283,8 @@ class RtcLink:
         if self.closed.is_set():
             raise self._closed_error()
         if not self._opened.is_set():
-            raise TransportError(
-                f"Could not reach the peer within {timeout:g} s. On different networks "
-                "a TURN relay may be needed (set a TURN server in the settings)."
+            raise NoDirectPath(
+                f"No direct path to the peer within {timeout:g} s (firewalls or NATs in the way)."
             )
 
     @property
@@ -466,6 +519,7 @@ __all__ = [
     "ConnectionKind",
     "IceSettings",
     "RtcLink",
+    "count_candidates",
     "ice_configuration",
     "loopback_only",
     "turn_rest_credentials",

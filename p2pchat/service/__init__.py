@@ -26,6 +26,7 @@ from p2pchat.service.config import (
     State,
     default_mailbox_url,
 )
+from p2pchat.service.link_choice import NoPathFound
 from p2pchat.service.local_mailbox import LocalMailbox
 from p2pchat.service.rendezvous import ERROR_PHASE, MAX_EARLY_FRAMES
 
@@ -43,6 +44,7 @@ __all__ = [
     "ChatService",
     "IceSettings",
     "LocalMailbox",
+    "NoPathFound",
     "ServiceConfig",
     "State",
     "TimerChanged",

@@ -31,25 +31,35 @@ from p2pchat.core.errors import (
     LocalProtocolError,
     P2PChatError,
     PeerLost,
+    RemoteProtocolError,
     TransportError,
+    WrongCode,
 )
-from p2pchat.core.keys import Capabilities
-from p2pchat.core.labels import safe_label
+from p2pchat.core.keys import Capabilities, Channel, SessionKeys
+from p2pchat.core.labels import check_own_label, safe_label
 from p2pchat.core.pairing import Pairing
-from p2pchat.core.reconnect import Reconnect, rendezvous_nameplate
+from p2pchat.core.reconnect import Reconnect
+from p2pchat.core.reconnect import meeting_key as reconnect_meeting_key
 from p2pchat.events import TimerChanged
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy, sanitize_image
+from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
+from p2pchat.media.worker import sanitize_async
+from p2pchat.media.worker_protocol import refusal
+from p2pchat.net.link import Link
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink, ice_configuration
+from p2pchat.service import failed_codes
 from p2pchat.service.config import (
     CLOSE_GRACE,
     CONNECT_TIMEOUT,
     MAILBOX_TIMEOUT,
     ServiceConfig,
     State,
+    close_delivery_limit,
     exit_code_of,
 )
 from p2pchat.service.incoming_images import IncomingImages
+from p2pchat.service.link_choice import PathPlan, connect_and_bind
+from p2pchat.service.meeting import meet_contact
 from p2pchat.service.pump import FramePump
 from p2pchat.service.rendezvous import (
     BindingHandshake,
@@ -59,6 +69,10 @@ from p2pchat.service.rendezvous import (
 )
 
 log = logging.getLogger(__name__)
+
+# A dropped rendezvous connection is reopened (same side, same mailbox) for this
+# long: a Wi-Fi hand-over or a server restart behind a load balancer, not an outage.
+MAILBOX_RECONNECT_WITHIN = 30.0
 
 
 @dataclass
@@ -74,6 +88,8 @@ class ChatService:
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
+        # InvalidLabel (a usage error) here, before any network: the peer would refuse it.
+        self._own_label = check_own_label(config.label)
         self.identity = config.identity or nacl.signing.SigningKey.generate()
         self.state: State = "idle"
         self.safety_number: str | None = None
@@ -82,16 +98,21 @@ class ChatService:
         self.connection_kind: ev.ConnectionKind = "unknown"
         self.rtt: float | None = None
         self.reconnect_psk: bytes | None = None
+        self._joined_code: bytes | None = None
         self._events: asyncio.Queue[ev.ServiceEvent] = asyncio.Queue()
         self._paired = asyncio.Event()
         self._pair_error: BaseException | None = None
         self._mailbox: MailboxClient | None = None
-        self._link: RtcLink | None = None
+        self._link: Link | None = None
         self._session: core_session.Session | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._output_ready = asyncio.Event()
         self._transfers: dict[str, _Transfer] = {}
         self._pending_delivery: set[str] = set()
+        # Sent, then cancelled by the peer (or not kept): never delivered.
+        self._not_delivered: list[str] = []
+        # Filled in by close(): how many sent items the peer never confirmed.
+        self.undelivered = 0
         self._all_delivered = asyncio.Event()
         self._all_delivered.set()
         self._peer_said_bye = asyncio.Event()
@@ -101,7 +122,9 @@ class ChatService:
         # instead of cancelling it halfway through aiortc's close, which never recovers.
         self._closing: asyncio.Task[None] | None = None
         self._shutting_down: asyncio.Task[None] | None = None
-        self._incoming_images = IncomingImages(config, self._emit, self._closed.is_set)
+        self._incoming_images = IncomingImages(config, self._emit_incoming, self._closed.is_set)
+        # Our own photos being cleaned by image workers: shutting down kills them.
+        self._preparing: set[asyncio.Future[SanitizedImage]] = set()
         self.vault = self._incoming_images.vault
 
     # ------------------------------------------------------------------ pairing
@@ -125,6 +148,7 @@ class ChatService:
         """Join with a code read aloud by the other person; pairs in the background."""
         self._require_state("idle")
         parsed = codes.parse(code)  # InvalidCode before touching the network
+        self._joined_code = failed_codes.refuse_if_failed(parsed)
         self.state = "pairing"
         mailbox = await self._connect_mailbox()
         await mailbox.open(await mailbox.claim(parsed.nameplate))
@@ -154,29 +178,64 @@ class ChatService:
         ice_configuration(self.config.ice)
         self._emit(ev.ConnectionChanged(state="pairing"))
         self._mailbox = await MailboxClient.connect(
-            self.config.mailbox_url, self.config.appid, timeout=MAILBOX_TIMEOUT
+            self.config.mailbox_url,
+            self.config.appid,
+            timeout=MAILBOX_TIMEOUT,
+            reconnect_within=MAILBOX_RECONNECT_WITHIN,
+        )
+        self._mailbox.on_reconnecting = lambda reconnecting: self._emit(
+            ev.ConnectionChanged(state="reconnecting" if reconnecting else "pairing")
         )
         return self._mailbox
 
-    async def reconnect(self, psk: bytes, peer_identity: bytes) -> None:
+    async def reconnect(
+        self,
+        psk: bytes,
+        peer_identity: bytes,
+        *,
+        previous_psk: bytes | None = None,
+        meeting_key: bytes | None = None,
+    ) -> None:
         """Meet a pinned contact again without a code; pairs in the background.
 
-        Both sides claim a nameplate derived from the shared reconnect key and run
-        ``core.reconnect`` (identity-signed hellos, fresh ephemerals).
+        Both sides claim a meeting point derived from the contact's meeting key
+        (default: from ``psk``) and the day (``service.meeting``) and run
+        ``core.reconnect`` with the current reconnect key and, when one is kept,
+        the previous one. The ratcheted key arrives in ``Paired``'s session keys
+        (``peer_check``), for the contact book.
         """
         self._require_state("idle")
         self.state = "pairing"
-        mailbox = await self._connect_mailbox()
-        await mailbox.open(await mailbox.claim(rendezvous_nameplate(psk)))
-        handshake = Reconnect(
-            psk,
-            mailbox.side,
-            self.identity,
-            peer_identity,
-            self._capabilities(),
-            appid=self.config.appid,
-        )
-        self._spawn(self._pair("", mailbox, self.config.reconnect_wait, handshake))
+        point_key = meeting_key or reconnect_meeting_key(psk)
+        # The first connection here, so that an unreachable mailbox raises at once.
+        first: list[MailboxClient] = [await self._connect_mailbox()]
+
+        async def connect() -> MailboxClient:
+            return first.pop() if first else await self._connect_mailbox()
+
+        def make_handshake(side: str) -> Reconnect:
+            return Reconnect(
+                psk,
+                side,
+                self.identity,
+                peer_identity,
+                self._capabilities(),
+                appid=self.config.appid,
+                previous_psk=previous_psk,
+            )
+
+        async def steps() -> None:
+            link, handshake = await meet_contact(
+                point_key,
+                connect,
+                make_handshake,
+                self._open_link,
+                lambda message: self._emit(ev.Notice(message=message)),
+            )
+            self._mailbox = None
+            await self._bind_and_start(link, handshake)
+
+        self._spawn(self._guard_pairing(steps(), self.config.reconnect_wait))
 
     def _start_pairing(self, code: str, mailbox: MailboxClient, timeout: float) -> None:
         self._spawn(self._pair(code, mailbox, timeout))
@@ -186,7 +245,7 @@ class ChatService:
             view_once=self.config.honours_view_once,
             max_image_bytes=self.config.limits.max_image_bytes,
             max_text_chars=self.config.limits.max_text_chars,
-            label=self.config.label,
+            label=self._own_label,
         )
 
     async def _pair(
@@ -196,23 +255,33 @@ class ChatService:
         timeout: float,
         handshake: Pairing | Reconnect | None = None,
     ) -> None:
+        await self._guard_pairing(self._pair_steps(code, mailbox, handshake), timeout)
+
+    async def _guard_pairing(self, steps: Coroutine[None, None, None], timeout: float) -> None:
+        """Run the pairing ``steps``; any failure ends the session with a clear message."""
         try:
-            await asyncio.wait_for(self._pair_steps(code, mailbox, handshake), timeout)
+            await asyncio.wait_for(steps, timeout)
         except TimeoutError:
+            # Only say nobody came when nobody did: a peer whose messages arrived joined,
+            # and it was a connection (theirs or ours) that failed afterwards.
+            # No mailbox any more: the descriptions crossed, so the peer was there.
+            peer_seen = self._mailbox is None or self._mailbox.peer_seen
+            reason = (
+                "the other person joined, but pairing did not finish in time (a connection "
+                "to the rendezvous server or between you failed)"
+                if peer_seen
+                else "the other person did not join in time"
+            )
             await self._pairing_failed(
-                TransportError(
-                    "Pairing timed out: the other person did not join in time. "
-                    "Make a new invite and try again."
-                ),
-                mailbox,
+                TransportError(f"Pairing timed out: {reason}. Make a new invite and try again.")
             )
         except P2PChatError as error:
-            await self._pairing_failed(error, mailbox)
+            await self._pairing_failed(error)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # an edge raising something unexpected is still a failure
             log.exception("pairing crashed")
-            await self._pairing_failed(TransportError(f"Pairing failed: {error}"), mailbox)
+            await self._pairing_failed(TransportError(f"Pairing failed: {error}"))
 
     async def _pair_steps(
         self, code: str, mailbox: MailboxClient, handshake: Pairing | Reconnect | None = None
@@ -220,9 +289,19 @@ class ChatService:
         pairing = handshake or Pairing(
             code, mailbox.side, self.identity, self._capabilities(), appid=self.config.appid
         )
-        link = await exchange_descriptions(mailbox, pairing, self._open_link)
+        rtc = await exchange_descriptions(mailbox, pairing, self._open_link)
         self._mailbox = None
-        await self._bind_and_start(link, pairing)
+        assert pairing.remote_sdp is not None
+        plan = PathPlan(
+            relay=self.config.ice.transit_relay,
+            transit_after=self.config.transit_after,
+            timeout=CONNECT_TIMEOUT,
+            # Relay-only gathers no server-reflexive address, whatever STUN says.
+            stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.relay_only,
+        )
+        link, keys, early = await connect_and_bind(rtc, pairing.remote_sdp, pairing, plan)
+        self._link = link
+        self._start_session(link, keys, early)
 
     def _open_link(self) -> RtcLink:
         self._link = RtcLink(self.config.ice, loopback=self.config.loopback)
@@ -264,9 +343,20 @@ class ChatService:
     async def _bind_and_start(self, link: RtcLink, pairing: BindingHandshake) -> None:
         """Open the channels, exchange and verify the bind, then run the session."""
         keys, early = await exchange_bind(link, pairing)
+        self._start_session(link, keys, early)
+
+    def _start_session(
+        self, link: Link, keys: SessionKeys, early: list[tuple[Channel, bytes]]
+    ) -> None:
         if self.config.peer_check is not None:
             self.config.peer_check(keys)
-        self._session = core_session.Session(keys, limits=self.config.limits, clock=time.time)
+        self._session = core_session.Session(
+            keys,
+            limits=self.config.limits,
+            clock=time.time,
+            hold_image_acks=self.config.confirm_images,
+            hold_text_acks=self.config.confirm_texts,
+        )
         self.safety_number = keys.safety_number
         self.peer_identity = keys.peer_identity
         self.peer_capabilities = keys.peer_capabilities
@@ -286,10 +376,13 @@ class ChatService:
         self._spawn(pump.receive_loop())
         self._spawn(pump.heartbeat_loop())
 
-    async def _pairing_failed(self, error: BaseException, mailbox: MailboxClient) -> None:
+    async def _pairing_failed(self, error: BaseException) -> None:
         self.state = "failed"
         self._pair_error = error
-        await announce_failure(mailbox, error)
+        if self._joined_code is not None and isinstance(error, WrongCode | RemoteProtocolError):
+            failed_codes.remember_failure(self._joined_code)
+        if self._mailbox is not None:
+            await announce_failure(self._mailbox, error)
         if self._link is not None:
             with contextlib.suppress(Exception):
                 await self._link.close()
@@ -313,11 +406,27 @@ class ChatService:
         return message_id
 
     async def prepare_image(self, data: bytes, original_size: bool = False) -> SanitizedImage:
-        """Strip and re-encode the user's own image (in a thread: Pillow is slow)."""
+        """Strip and re-encode the user's own image in an isolated worker (media.worker).
+
+        The same limits as for received photos (time, memory, pixels, the shared worker
+        budget); the conversation carries on meanwhile. Closing kills the worker: then
+        this raises ImageRejected, as for any refusal.
+        """
         policy = self.config.image_policy
         if original_size:
             policy = SanitizePolicy(max_long_edge=None, side="send")
-        return await asyncio.to_thread(sanitize_image, data, policy)
+        job = asyncio.ensure_future(sanitize_async(data, policy))
+        self._preparing.add(job)
+        try:
+            return await job
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if job.cancelled() and (caller is None or not caller.cancelling()):
+                raise refusal("send", "closed") from None
+            raise
+        finally:
+            job.cancel()
+            self._preparing.discard(job)
 
     async def send_image(
         self, prepared: SanitizedImage, view_once: bool = False, view_seconds: float = 10.0
@@ -362,6 +471,18 @@ class ChatService:
             self._emit(ev.TransferCancelled(message_id, transfer.direction, by_peer=False))
         self._output_ready.set()
 
+    def acknowledge(self, message_id: str) -> None:
+        """The front end kept a received photo or wrote a text: the sender hears "delivered"."""
+        if self._session is not None:
+            self._session.acknowledge(message_id)
+            self._output_ready.set()
+
+    def refuse_image(self, message_id: str) -> None:
+        """The front end could not keep a received photo: the sender hears it was cancelled."""
+        if self._session is not None:
+            self._session.refuse_image(message_id)
+            self._output_ready.set()
+
     async def set_timer(self, seconds: int) -> None:
         """Set the disappearing-message timer for both sides (0: off; see framing.TIMER_SECONDS)."""
         self._require_session().send_timer(seconds)
@@ -397,6 +518,11 @@ class ChatService:
             if not done:
                 raise PeerLost("The peer did not confirm delivery in time.")
             raise PeerLost("The peer left before everything was delivered.")
+        if self._not_delivered:
+            raise PeerLost(
+                f"{len(self._not_delivered)} photo(s) did not reach the peer or were not "
+                "kept there (cancelled, or the peer could not save them)."
+            )
 
     def _expect_delivery(self, message_id: str) -> None:
         self._pending_delivery.add(message_id)
@@ -421,6 +547,12 @@ class ChatService:
     def _emit(self, event: ev.ServiceEvent) -> None:
         self._events.put_nowait(event)
 
+    def _emit_incoming(self, event: ev.ServiceEvent) -> None:
+        # A photo whose ack is held and that the re-sanitiser refused is never kept.
+        if self.config.confirm_images and isinstance(event, ev.ImageRejected):
+            self.refuse_image(event.message_id)
+        self._emit(event)
+
     # ------------------------------------------------------------------ session events
     def _dispatch(self, session_events: list[core_session.SessionEvent]) -> None:
         for event in session_events:
@@ -439,6 +571,9 @@ class ChatService:
                 "in", event.size, time.monotonic(), event.view_once
             )
             self._emit(ev.TransferStarted(event.id, "in", event.size, event.view_once))
+            refused = self._incoming_images.offered(event.id)
+            if refused is not None:
+                self._refuse_incoming(event.id, refused)
         elif isinstance(event, s.ChunkProgress):
             transfer = self._transfers.get(event.id)
             if transfer is not None:
@@ -465,13 +600,25 @@ class ChatService:
             self.rtt = event.rtt
             self._emit(ev.RoundTrip(event.rtt))
         elif isinstance(event, s.ImageCancelled):
+            if event.direction == "in":
+                self._incoming_images.cancelled(event.id)
             transfer = self._transfers.pop(event.id, None)
+            if event.by_peer and event.id in self._pending_delivery:
+                self._not_delivered.append(event.id)
             self._delivered(event.id)
             direction: ev.Direction = event.direction
             self._emit(ev.TransferCancelled(event.id, direction, by_peer=event.by_peer))
         elif isinstance(event, s.PeerBye):
             self._peer_said_bye.set()
             self._spawn(self._peer_left("The peer left the conversation."))
+
+    def _refuse_incoming(self, message_id: str, reason: str) -> None:
+        """No room to check this photo: stop its transfer (which tells the sender), say why."""
+        with contextlib.suppress(P2PChatError):  # a failed session sends nothing more anyway
+            if self._session is not None and self._session.cancel_image(message_id):
+                self._dispatch(self._session.events())
+                self._output_ready.set()
+        self._emit(ev.ImageRejected(message_id, reason))
 
     # ------------------------------------------------------------------ closing
     async def _peer_left(self, reason: str) -> None:
@@ -492,16 +639,32 @@ class ChatService:
         self._emit(ev.Failed(message=str(error), exit_code=exit_code_of(error)))
         await self._shutdown()
 
-    async def close(self) -> None:
-        """Say bye, let queued frames drain, then close everything.
+    async def close(self) -> int:
+        """Wait until the peer confirmed what was sent, say bye, drain, close everything.
 
+        The wait ends when everything is delivered, when the peer is gone, or after
+        ``close_delivery_limit`` (proportional to what is queued). Returns how many
+        sent items the peer never confirmed (also kept in ``undelivered``).
         Idempotent and safe to call concurrently: every caller waits for the one close.
         """
         if self._closing is None:
             self._closing = asyncio.ensure_future(self._close_once())
         await asyncio.shield(self._closing)
+        return self.undelivered
+
+    async def _wait_queued_delivered(self) -> None:
+        session = self._session
+        if session is None or self._all_delivered.is_set():
+            return
+        limit = close_delivery_limit(len(self._pending_delivery), session.outgoing_image_bytes)
+        with contextlib.suppress(PeerLost):
+            await self.wait_delivered(limit)
 
     async def _close_once(self) -> None:
+        if self.state == "paired":
+            await self._wait_queued_delivered()
+        # Counted before the bye: saying it cancels the photos still queued.
+        self._count_undelivered()
         if self.state == "paired" and self._session is not None and self._link is not None:
             self.state = "closing"
             with contextlib.suppress(P2PChatError):
@@ -512,6 +675,11 @@ class ChatService:
                 await self._link.drain(CLOSE_GRACE)
         await self._shutdown()
 
+    def _count_undelivered(self) -> None:
+        # Never lowered: the bye's own cancellations clear the pending set afterwards.
+        unconfirmed = len(self._pending_delivery) + len(self._not_delivered)
+        self.undelivered = max(self.undelivered, unconfirmed)
+
     async def _shutdown(self) -> None:
         if self._shutting_down is None:
             self._shutting_down = asyncio.ensure_future(self._shutdown_once())
@@ -519,10 +687,13 @@ class ChatService:
         await asyncio.shield(self._shutting_down)
 
     async def _shutdown_once(self) -> None:
+        self._count_undelivered()
         if self.state != "failed":
             self.state = "closed"
         for task in list(self._tasks):
             task.cancel()
+        for job in list(self._preparing):
+            job.cancel()
         self._incoming_images.wipe_all()
         if self._mailbox is not None:
             with contextlib.suppress(Exception):

@@ -15,7 +15,6 @@ from typing import Final, Literal
 import nacl.signing
 
 from p2pchat import APPID
-from p2pchat.core.errors import P2PChatError
 from p2pchat.core.keys import Limits, SessionKeys
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT
@@ -27,10 +26,29 @@ CODE_VALIDITY: Final = 600.0
 RECONNECT_WAIT: Final = 600.0  # how long to wait at the meeting point for a contact
 MAILBOX_TIMEOUT: Final = 10.0
 CONNECT_TIMEOUT: Final = 20.0
+#: How long ICE has on its own before the transit relay is tried too (issue 18:
+#: "a few seconds"; a cone NAT hole punch takes under 2 s in scripts/nat-lab).
+TRANSIT_AFTER: Final = 5.0
 CLOSE_GRACE: Final = 2.0
+# How long close() waits for the peer to confirm what is still queued before it gives
+# up and reports the rest as not delivered: a base, plus a share per queued message,
+# plus the queued photo bytes at a slow link's pace (documented in the README).
+CLOSE_DELIVERY_BASE: Final = 10.0
+CLOSE_DELIVERY_PER_ITEM: Final = 0.01
+CLOSE_DELIVERY_MIN_RATE: Final = 128 * 1024  # bytes per second
+
 MAX_WIRE_FRAME: Final = 64 * 1024  # a chunk frame: 60 KiB of data plus framing and MAC
 
 State = Literal["idle", "pairing", "paired", "closing", "closed", "failed"]
+
+
+def close_delivery_limit(items: int, queued_bytes: int) -> float:
+    """Seconds close() waits for ``items`` unconfirmed messages holding ``queued_bytes``."""
+    return (
+        CLOSE_DELIVERY_BASE
+        + items * CLOSE_DELIVERY_PER_ITEM
+        + queued_bytes / CLOSE_DELIVERY_MIN_RATE
+    )
 
 
 @dataclass
@@ -53,6 +71,13 @@ class ServiceConfig:
     # read; raising a P2PChatError stops the session (pinned key changed, blocked).
     peer_check: Callable[[SessionKeys], None] | None = None
     reconnect_wait: float = RECONNECT_WAIT
+    transit_after: float = TRANSIT_AFTER
+    # A front end that saves received photos acknowledges each one only once it is
+    # kept (``ChatService.acknowledge``) or refuses it (``refuse_image``): the sender's
+    # "delivered" then means the photo was saved.
+    confirm_images: bool = False
+    # Likewise for texts, acknowledged once written out (a closed stdout acks nothing).
+    confirm_texts: bool = False
 
 
 def exit_code_of(error: BaseException) -> int:
@@ -62,13 +87,16 @@ def exit_code_of(error: BaseException) -> int:
 
 
 def default_mailbox_url() -> str:
-    """--mailbox, else P2PCHAT_MAILBOX, else the settings file, else the public server."""
+    """--mailbox, else P2PCHAT_MAILBOX, else the settings file, else the public server.
+
+    A settings file that cannot be used raises ``SettingsError``: falling back to the
+    public mailbox would send the rendezvous somewhere the user did not choose.
+    """
     env = os.environ.get("P2PCHAT_MAILBOX")
     if env:
         return env
     try:
         from p2pchat.store.settings import load_settings
-
-        return str(load_settings().mailbox_url)
-    except (ImportError, P2PChatError, OSError):
+    except ImportError:  # pragma: no cover - the store is part of the package
         return "ws://relay.magic-wormhole.io:4000/v1"
+    return str(load_settings().mailbox_url)

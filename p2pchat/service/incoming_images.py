@@ -1,5 +1,11 @@
 """The receive path for images: re-sanitise in an isolated worker, seal view-once in the vault.
 
+Each offered photo first takes a place in the process-wide worker budget
+(``media.budget``): with none left it is refused at once, before its bytes
+arrive, and the transfer is cancelled so that the sender is told too. While the
+photo travels, a worker is started ahead for it when a slot is free
+(``ImageWorker.prewarm``); it serves that photo only.
+
 Only the worker's output is ever shown. A view-once photo never reaches a front
 end as bytes: it is sealed in the in-memory ``Vault`` (wiped when viewed, when
 it waited too long unopened, or when the conversation ends) and announced by
@@ -16,9 +22,11 @@ from typing import cast
 from p2pchat import events as ev
 from p2pchat.core.errors import ImageRejected
 from p2pchat.core.session import ImageComplete
-from p2pchat.media.sanitize import SanitizePolicy
+from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
+from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.vault import Vault
-from p2pchat.media.worker import sanitize_isolated
+from p2pchat.media.worker import ImageWorker, sanitize_async
+from p2pchat.media.worker_protocol import refusal
 from p2pchat.service.config import ServiceConfig
 
 
@@ -30,6 +38,7 @@ class IncomingImages:
         config: ServiceConfig,
         emit: Callable[[ev.ServiceEvent], None],
         conversation_closed: Callable[[], bool],
+        budget: WorkerBudget = BUDGET,
     ) -> None:
         self._config = config
         self._emit = emit
@@ -38,6 +47,29 @@ class IncomingImages:
         self.vault = Vault(clock=time.monotonic)
         self._vault_timer: asyncio.TimerHandle | None = None
         self._accepting: set[asyncio.Future[None]] = set()
+        self._budget = budget
+        self._places: dict[str, Place] = {}
+        self._warming: dict[str, asyncio.Task[ImageWorker | None]] = {}
+
+    def offered(self, message_id: str) -> str | None:
+        """Take a budget place for a photo on its way; the refusal to show when there is none."""
+        try:
+            place = self._budget.reserve()
+        except BudgetFull:
+            return str(refusal("receive", "busy"))
+        self._places[message_id] = place
+        self._warming[message_id] = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
+        return None
+
+    def cancelled(self, message_id: str) -> None:
+        """The transfer stopped before it completed: give its worker and place back."""
+        warming = self._warming.pop(message_id, None)
+        if warming is not None:
+            warming.add_done_callback(_kill_warm_worker)
+            warming.cancel()
+        place = self._places.pop(message_id, None)
+        if place is not None:
+            place.release()
 
     def accept(self, event: ImageComplete) -> None:
         """Start re-sanitising a completed image; its event follows when the worker is done."""
@@ -51,7 +83,11 @@ class IncomingImages:
             await asyncio.gather(*self._accepting, return_exceptions=True)
 
     def wipe_all(self) -> None:
-        """A view-once photo never outlives its conversation."""
+        """A view-once photo never outlives its conversation; nor does any of its workers."""
+        for message_id in list(self._places):
+            self.cancelled(message_id)
+        for accepting in list(self._accepting):
+            accepting.cancel()
         if self._vault_timer is not None:
             self._vault_timer.cancel()
             self._vault_timer = None
@@ -62,15 +98,15 @@ class IncomingImages:
         data = event.data
         if event.view_once and not self._config.honours_view_once:
             # A modified peer sent view-once to a script: never deliver the bytes.
+            self.cancelled(event.id)
             _wipe(data)
             self._emit(ev.ImageReceived(event.id, b"", "", 0, 0, True, event.view_seconds, ()))
             return
         if event.view_once:
             await self._accept_view_once(event)
             return
-        policy = SanitizePolicy(max_long_edge=None, side="receive")
         try:
-            clean = await asyncio.to_thread(sanitize_isolated, bytes(data), policy)
+            clean = await self._sanitize(event.id, data)
         except ImageRejected as error:
             self._emit(ev.ImageRejected(event.id, str(error)))
             return
@@ -97,11 +133,8 @@ class IncomingImages:
         worker answered. No bytes leave in the event: front ends get a ``vault_id``.
         """
         data = event.data
-        policy = SanitizePolicy(max_long_edge=None, side="receive")
         try:
-            # The worker copies it into its request anyway (it only needs len() and bytes()):
-            # no extra immutable copy here.
-            clean = await asyncio.to_thread(sanitize_isolated, cast(bytes, data), policy)
+            clean = await self._sanitize(event.id, data)
         except ImageRejected as error:
             self._emit(ev.ImageRejected(event.id, str(error)))
             return
@@ -134,6 +167,23 @@ class IncomingImages:
             )
         )
 
+    async def _sanitize(self, message_id: str, data: bytes | bytearray) -> SanitizedImage:
+        """The photo's own worker (prewarmed, or started when its turn in the budget comes)."""
+        place = self._places.pop(message_id, None)
+        warming = self._warming.pop(message_id, None)
+        worker = None
+        if warming is not None:
+            try:
+                worker = await warming
+            except asyncio.CancelledError:
+                if place is not None:
+                    place.release()
+                raise
+        policy = SanitizePolicy(max_long_edge=None, side="receive")
+        # The worker copies it into its request anyway (it only needs len() and bytes()):
+        # no extra immutable copy here.
+        return await sanitize_async(cast(bytes, data), policy, worker=worker, place=place)
+
     def _schedule_vault_expiry(self) -> None:
         if self._vault_timer is not None:
             self._vault_timer.cancel()
@@ -148,6 +198,13 @@ class IncomingImages:
         self._vault_timer = None
         self.vault.expire(time.monotonic())
         self._schedule_vault_expiry()
+
+
+def _kill_warm_worker(warming: asyncio.Task[ImageWorker | None]) -> None:
+    if not warming.cancelled() and warming.exception() is None:
+        worker = warming.result()
+        if worker is not None:
+            worker.kill()
 
 
 def _wipe(buffer: bytes | bytearray | memoryview) -> None:

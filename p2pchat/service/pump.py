@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from p2pchat.core.errors import P2PChatError, PeerLost
 from p2pchat.core.keys import Channel
 from p2pchat.core.session import Session, SessionEvent
-from p2pchat.net.rtc import RtcLink
+from p2pchat.net.link import Link
 from p2pchat.service.config import MAX_WIRE_FRAME, ServiceConfig
 
 
@@ -27,7 +27,7 @@ class FramePump:
     def __init__(
         self,
         session: Session,
-        link: RtcLink,
+        link: Link,
         output_ready: asyncio.Event,
         config: ServiceConfig,
         dispatch: Callable[[list[SessionEvent]], None],

@@ -14,8 +14,15 @@ import contextlib
 from collections.abc import Callable
 from typing import Final, Literal, Protocol
 
-from p2pchat.core.errors import P2PChatError, RemoteProtocolError, WrongCode
-from p2pchat.core.keys import Channel, SessionKeys
+from p2pchat.core.errors import (
+    LabelRefused,
+    LocalProtocolError,
+    P2PChatError,
+    PeerRefusedLabel,
+    RemoteProtocolError,
+    WrongCode,
+)
+from p2pchat.core.keys import MAX_LABEL_CHARS, Channel, SessionKeys
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect
 from p2pchat.net.mailbox import MailboxClient
@@ -33,6 +40,22 @@ class BindingHandshake(Protocol):
 
 MAX_EARLY_FRAMES: Final = 64
 ERROR_PHASE: Final = "error"  # tells the other side to stop waiting; carries no secret
+# What the error phase says. Unauthenticated, so it only ever picks one of our own
+# sentences; an unknown body (an older peer's "pairing failed") reads as the first.
+_STOPPED_BECAUSE: Final = {
+    b"pairing failed": (
+        "The other side reported that pairing failed: a wrong code, or someone "
+        "tampered with the exchange. Make a new invite and try again."
+    ),
+    b"label refused": (
+        "The other side refused your display name: it is too long. Choose a shorter "
+        f"one (at most {MAX_LABEL_CHARS} characters) and pair again."
+    ),
+    b"stopped": (
+        "The other side stopped pairing because of a problem on their side; "
+        "they were shown what it was."
+    ),
+}
 
 
 async def exchange_descriptions(
@@ -50,10 +73,10 @@ async def exchange_descriptions(
         message = await mailbox.next_message(timeout=None)
         if message.phase == ERROR_PHASE:
             # Unauthenticated, so it can only ever stop a pairing, never advance one.
-            raise RemoteProtocolError(
-                "The other side reported that pairing failed: a wrong code, or someone "
-                "tampered with the exchange. Make a new invite and try again."
-            )
+            said = _STOPPED_BECAUSE.get(message.body, _STOPPED_BECAUSE[b"pairing failed"])
+            if message.body == b"label refused":
+                raise PeerRefusedLabel(said)
+            raise RemoteProtocolError(said)
         for out in pairing.receive(message.phase, message.side, message.body):
             await mailbox.add(out.phase, out.body)
         if pairing.role is None:
@@ -100,11 +123,18 @@ async def exchange_bind(
 
 
 async def announce_failure(mailbox: MailboxClient, error: BaseException) -> None:
-    """Warn the other side when the failure smells of a wrong code, then leave the mailbox."""
-    scary = isinstance(error, WrongCode | RemoteProtocolError)
-    if scary:
+    """Tell the other side to stop waiting, and why in one word, then leave the mailbox."""
+    scary = isinstance(error, WrongCode | RemoteProtocolError) and not isinstance(
+        error, LabelRefused
+    )
+    reason = b"pairing failed"
+    if isinstance(error, LabelRefused):
+        reason = b"label refused"
+    elif isinstance(error, LocalProtocolError):
+        reason = b"stopped"  # our own problem: the peer would otherwise wait for nothing
+    if scary or reason != b"pairing failed":
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(mailbox.add(ERROR_PHASE, b"pairing failed"), 2)
+            await asyncio.wait_for(mailbox.add(ERROR_PHASE, reason), 2)
     mood: Literal["scary", "errory"] = "scary" if scary else "errory"
     with contextlib.suppress(Exception):
         await mailbox.release()

@@ -30,11 +30,14 @@ from typing import Any, Final
 
 from p2pchat.core.crypto import fingerprint
 from p2pchat.core.errors import P2PChatError
-from p2pchat.store import paths
+from p2pchat.store import contact_secrets, paths
 from p2pchat.store.atomic import directory_lock, read_limited, write_atomic
 
 FORMAT_NAME: Final = "p2pchat-contacts"
 FORMAT_VERSION: Final = 1
+# Written when an entry's secrets are sealed, so that an older p2pchat says "written by a
+# newer p2pchat" instead of calling the file corrupt.
+SEALED_FORMAT_VERSION: Final = 2
 FILE_MODE: Final = 0o600
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 MAX_CONTACTS: Final = 10_000
@@ -112,12 +115,27 @@ class Contact:
     blocked: bool
     first_seen: float
     last_seen: float
-    reconnect_psk: bytes = field(repr=False)
+    reconnect_psk: bytes = field(repr=False)  # empty while the secrets are locked
+    # The fallback for one meeting after a ratchet step, and where to meet (fixed at
+    # pairing): see ``store.contact_secrets``.
+    previous_psk: bytes = field(default=b"", repr=False)
+    meeting_key: bytes = field(default=b"", repr=False)
+    sealed_secrets: bytes = field(default=b"", repr=False)
 
     @property
     def fingerprint(self) -> str:
         """The printable fingerprint of the contact's identity key."""
         return fingerprint(self.identity_key)
+
+    @property
+    def locked(self) -> bool:
+        """The secrets are sealed with an identity (passphrase) this book was not opened with."""
+        return not self.reconnect_psk
+
+    def secrets(self) -> contact_secrets.Secrets:
+        return contact_secrets.Secrets(
+            self.reconnect_psk, self.previous_psk, self.meeting_key, self.sealed_secrets
+        )
 
 
 def validate_petname(petname: str) -> str:
@@ -170,8 +188,10 @@ class ContactBook:
     change re-reads the file under the directory lock, applies itself and saves.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, secrets_key: bytes | None = None) -> None:
         self.path = path if path is not None else paths.contacts_path()
+        # With a key (the identity is sealed), every contact's secrets are written sealed.
+        self._secrets_key = secrets_key
         self._contacts: list[Contact] = []
         self.reload()
 
@@ -209,18 +229,25 @@ class ContactBook:
         safety_number: str,
         psk: bytes,
         now: float | None = None,
+        *,
+        free_name: bool = False,
     ) -> Contact:
         """Pin ``identity_key`` under ``petname`` (trust on first use).
 
         Pinning the same key under the same name again refreshes the reconnect
         secret and ``last_seen``. Raises ``KeyChanged`` when the name is pinned
         to another key, ``KeyAlreadyPinned`` when the key has another name.
+        With ``free_name``, a taken ``petname`` becomes ``petname-2``, ``-3``...,
+        chosen under the lock from the file as it is then: two nameless peers pinned
+        at the same moment never get one name (and a false "key changed" warning).
         """
         name, key, number, secret, when = _checked_pin(
             petname, identity_key, safety_number, psk, now
         )
 
         def change(contacts: list[Contact]) -> Contact:
+            nonlocal name
+            name = _free_name(contacts, name) if free_name else name
             existing = _find_name(contacts, name)
             if existing is not None and existing.identity_key != key:
                 raise _key_changed(existing.petname, existing.identity_key, key)
@@ -230,12 +257,12 @@ class ContactBook:
                     contacts,
                     existing,
                     safety_number=number,
-                    reconnect_psk=secret,
                     last_seen=max(existing.last_seen, when),
+                    **_fresh_secrets(secret),
                 )
             if len(contacts) >= MAX_CONTACTS:
                 raise ContactError(f"The contact list is full ({MAX_CONTACTS} contacts).")
-            contact = Contact(name, key, number, False, False, when, when, secret)
+            contact = Contact(name, key, number, False, False, when, when, **_fresh_secrets(secret))
             contacts.append(contact)
             return contact
 
@@ -262,17 +289,19 @@ class ContactBook:
             _refuse_key_pinned_elsewhere(contacts, key, name)
             existing = _find_name(contacts, name)
             if existing is None:
-                contact = Contact(name, key, number, False, False, when, when, secret)
+                contact = Contact(
+                    name, key, number, False, False, when, when, **_fresh_secrets(secret)
+                )
                 contacts.append(contact)
                 return contact
             if existing.identity_key == key:
-                return _replace(contacts, existing, safety_number=number, reconnect_psk=secret)
+                return _replace(contacts, existing, safety_number=number, **_fresh_secrets(secret))
             return _replace(
                 contacts,
                 existing,
                 identity_key=key,
                 safety_number=number,
-                reconnect_psk=secret,
+                **_fresh_secrets(secret),
                 verified=False,
                 first_seen=when,
                 last_seen=when,
@@ -315,6 +344,40 @@ class ContactBook:
         """Record that the safety number was compared (or withdraw that)."""
         return self._update(petname, verified=verified)
 
+    def ratchet(
+        self, petname: str, new_psk: bytes, used_psk: bytes, now: float | None = None
+    ) -> Contact:
+        """After a reconnect that bound: ``new_psk`` is current, ``used_psk`` the fallback."""
+        secret, used = _check_psk(new_psk), _check_psk(used_psk)
+        when = time.time() if now is None else now
+
+        def change(contacts: list[Contact]) -> Contact:
+            contact = _require(contacts, petname)
+            if contact.locked:
+                raise ContactError(f"The secrets of {contact.petname!r} are locked.")
+            return _replace(
+                contacts,
+                contact,
+                reconnect_psk=secret,
+                previous_psk=used,
+                last_seen=max(contact.last_seen, when),
+            )
+
+        return self._mutate(change)
+
+    def seal_with(self, secrets_key: bytes) -> None:
+        """From now on seal every contact's secrets with ``secrets_key``; rewrite the file."""
+        self._secrets_key = secrets_key
+        self.reseal()
+
+    def reseal(self) -> None:
+        """Rewrite the file now (sealing every secret when the book has a key)."""
+
+        def change(contacts: list[Contact]) -> Contact | None:
+            return None
+
+        self._mutate(change)  # type: ignore[arg-type]
+
     def touch(self, petname: str, last_seen: float | None = None) -> Contact:
         """Record that the contact was seen at ``last_seen`` (default: now)."""
         when = time.time() if last_seen is None else last_seen
@@ -335,12 +398,15 @@ class ContactBook:
 
     def _mutate(self, change: Callable[[list[Contact]], Contact]) -> Contact:
         # Re-read under the lock: another process may have changed the file since.
-        with directory_lock(self.path.parent):
-            contacts = self._read()
-            result = change(contacts)
-            write_atomic(self.path, _encode(contacts), FILE_MODE)
-            self._contacts = contacts
-            self._remove_stale_temp_files()
+        try:
+            with directory_lock(self.path.parent):
+                contacts = self._read()
+                result = change(contacts)
+                write_atomic(self.path, _encode(contacts, self._secrets_key), FILE_MODE)
+                self._contacts = contacts
+                self._remove_stale_temp_files()
+        except OSError as error:  # a read-only or full disk: the file is left as it was
+            raise paths.unwritable(f"The contacts file {self.path}", error) from None
         return result
 
     def _remove_stale_temp_files(self) -> None:
@@ -358,13 +424,21 @@ class ContactBook:
             return []
         except ValueError as error:
             raise ContactsCorrupt(f"{error}. It was left untouched.") from None
+        except OSError as error:  # a folder in its place, no permission
+            raise ContactsCorrupt(
+                f"The contacts file {self.path} cannot be read: "
+                f"{(error.strerror or str(error)).lower()}. It was left untouched."
+            ) from None
         try:
-            return _decode(data)
+            return _decode(data, self._secrets_key)
         except _Malformed as error:
-            backup = self._save_corrupt_copy(data)
+            try:
+                copy = f"a copy saved as {self._save_corrupt_copy(data).name}"
+            except OSError:  # a read-only or full disk: the original is still there
+                copy = "no copy could be saved"
             raise ContactsCorrupt(
                 f"The contacts file {self.path} is unreadable ({error}). It was left "
-                f"untouched and a copy saved as {backup.name}. Restore it from a backup, "
+                f"untouched and {copy}. Restore it from a backup, "
                 "or move it aside to start an empty contact list."
             ) from None
 
@@ -399,6 +473,28 @@ def _checked_pin(
         _check_psk(psk),
         time.time() if now is None else now,
     )
+
+
+def _fresh_secrets(psk: bytes) -> dict[str, bytes]:
+    fresh = contact_secrets.fresh(psk)
+    return {
+        "reconnect_psk": fresh.reconnect_psk,
+        "previous_psk": fresh.previous_psk,
+        "meeting_key": fresh.meeting_key,
+        "sealed_secrets": b"",
+    }
+
+
+def _free_name(contacts: list[Contact], base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever no contact in ``contacts`` has."""
+    if _find_name(contacts, base) is None:
+        return base
+    for number in range(2, 10_000):
+        suffix = f"-{number}"
+        candidate = base[: MAX_PETNAME_CHARS - len(suffix)] + suffix
+        if _find_name(contacts, candidate) is None:
+            return candidate
+    raise ContactError("No free petname is left; name the contact yourself with --as NAME.")
 
 
 def _refuse_key_pinned_elsewhere(contacts: list[Contact], key: bytes, name: str) -> None:
@@ -437,10 +533,11 @@ class _Malformed(Exception):
     pass
 
 
-def _encode(contacts: list[Contact]) -> bytes:
+def _encode(contacts: list[Contact], secrets_key: bytes | None = None) -> bytes:
+    sealed = secrets_key is not None or any(c.locked for c in contacts)
     document = {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": SEALED_FORMAT_VERSION if sealed and contacts else FORMAT_VERSION,
         "contacts": [
             {
                 "petname": c.petname,
@@ -450,7 +547,7 @@ def _encode(contacts: list[Contact]) -> bytes:
                 "blocked": c.blocked,
                 "first_seen": c.first_seen,
                 "last_seen": c.last_seen,
-                "reconnect_psk": base64.b64encode(c.reconnect_psk).decode("ascii"),
+                **contact_secrets.encode(c.identity_key, c.secrets(), secrets_key),
             }
             for c in sorted(contacts, key=lambda c: c.petname.casefold())
         ],
@@ -458,15 +555,15 @@ def _encode(contacts: list[Contact]) -> bytes:
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
 
 
-def _decode(data: bytes) -> list[Contact]:
+def _decode(data: bytes, secrets_key: bytes | None = None) -> list[Contact]:
     try:
         document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deep
         raise _Malformed("it is truncated or damaged") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise _Malformed("it is not a p2pchat contacts file")
     version = document.get("version")
-    if version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in (FORMAT_VERSION, SEALED_FORMAT_VERSION):
         raise _Malformed(f"unsupported format version {version!r}; a newer p2pchat wrote it?")
     entries = document.get("contacts")
     if not isinstance(entries, list):
@@ -476,7 +573,7 @@ def _decode(data: bytes) -> list[Contact]:
     contacts: list[Contact] = []
     for index, entry in enumerate(entries):
         try:
-            contact = _decode_contact(entry)
+            contact = _decode_contact(entry, secrets_key)
         except (KeyError, TypeError, ValueError, binascii.Error, ContactError) as error:
             raise _Malformed(f"entry {index + 1} is malformed: {error}") from None
         if _find_name(contacts, contact.petname) or _find_key(contacts, contact.identity_key):
@@ -485,7 +582,7 @@ def _decode(data: bytes) -> list[Contact]:
     return contacts
 
 
-def _decode_contact(entry: object) -> Contact:
+def _decode_contact(entry: object, secrets_key: bytes | None) -> Contact:
     if not isinstance(entry, dict):
         raise TypeError("not an object")
 
@@ -510,13 +607,18 @@ def _decode_contact(entry: object) -> Contact:
     petname = entry["petname"]
     if not isinstance(petname, str) or validate_petname(petname) != petname:
         raise ValueError("invalid petname")
+    identity_key = _check_key(blob("identity_key"))
+    secrets = contact_secrets.decode(entry, identity_key, secrets_key)
     return Contact(
         petname=petname,
-        identity_key=_check_key(blob("identity_key")),
+        identity_key=identity_key,
         safety_number=_check_safety_number(entry["safety_number"]),
         verified=flag("verified"),
         blocked=flag("blocked"),
         first_seen=timestamp("first_seen"),
         last_seen=timestamp("last_seen"),
-        reconnect_psk=_check_psk(blob("reconnect_psk")),
+        reconnect_psk=secrets.reconnect_psk,
+        previous_psk=secrets.previous_psk,
+        meeting_key=secrets.meeting_key,
+        sealed_secrets=secrets.sealed,
     )

@@ -161,6 +161,18 @@ def load(
         data = read_limited(target, MAX_FILE_BYTES, f"The identity file {target}")
     except ValueError as error:
         raise IdentityCorrupt(f"{error}. {_leave_alone_hint()}") from None
+    except FileNotFoundError:
+        if target.is_symlink():  # creating a key "through" it would fail, or land elsewhere
+            raise IdentityCorrupt(
+                f"The identity file {target} is a link to {os.readlink(target)}, which "
+                f"does not exist. {_leave_alone_hint()}"
+            ) from None
+        raise
+    except OSError as error:  # a folder in its place, no permission
+        raise IdentityCorrupt(
+            f"The identity file {target} cannot be read: "
+            f"{(error.strerror or str(error)).lower()}. {_leave_alone_hint()}"
+        ) from None
     _check_permissions(target)
     record = _parse(data, target)
     public = record["public"]
@@ -199,7 +211,12 @@ def create(
     target = path if path is not None else paths.identity_path()
     signing_key = SigningKey.generate()
     data = encode(signing_key, passphrase, opslimit=opslimit, memlimit=memlimit)
-    write_atomic(target, data, FILE_MODE, exclusive=not replace)
+    try:
+        write_atomic(target, data, FILE_MODE, exclusive=not replace)
+    except FileExistsError:
+        raise
+    except OSError as error:  # a read-only or full disk
+        raise paths.unwritable(f"A new identity ({target})", error) from None
     log.info("created a new identity in %s", target)
     return Identity(signing_key, target, sealed=passphrase is not None, created=True)
 
@@ -213,7 +230,10 @@ def save(
 ) -> Identity:
     """Rewrite the identity's file, sealed with ``passphrase`` or in clear without one."""
     data = encode(identity.signing_key, passphrase, opslimit=opslimit, memlimit=memlimit)
-    write_atomic(identity.path, data, FILE_MODE)
+    try:
+        write_atomic(identity.path, data, FILE_MODE)
+    except OSError as error:
+        raise paths.unwritable(f"The identity file {identity.path}", error) from None
     return Identity(identity.signing_key, identity.path, sealed=passphrase is not None)
 
 
@@ -297,7 +317,7 @@ def _parse(data: bytes, target: Path) -> dict[str, Any]:
         raise corrupt("it is not a p2pchat identity file")
     try:
         raw = json.loads(data[len(MAGIC) :].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deep
         raise corrupt("it is truncated or damaged") from None
     if not isinstance(raw, dict):
         raise corrupt("it is damaged")

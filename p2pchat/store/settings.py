@@ -11,22 +11,33 @@ key                 default                                   meaning
 mailbox_url         ws://relay.magic-wormhole.io:4000/v1      rendezvous (magic-wormhole mailbox
                                                               protocol); ``ws://`` or ``wss://``.
                                                               Env ``P2PCHAT_MAILBOX`` overrides.
-stun_urls           [] (none)                                 STUN servers (``stun:host:port``);
-                                                              only the first is used by aioice.
+stun_urls           stun:stun.l.google.com:19302,             STUN servers (``stun:host:port``):
+                    stun:stun.cloudflare.com:3478             they learn your public IP address;
+                                                              ``[]`` turns STUN off. Only the
+                                                              first is used by aioice.
 turn_url            unset                                     TURN relay (``turn:host:port?...``)
 turn_username       unset                                     TURN long-term credential user
 turn_credential     unset                                     TURN long-term credential password
 turn_secret         unset                                     TURN REST-API shared secret (the
                                                               username/credential pair is then
                                                               derived from it)
-relay_only          false                                     "hide my IP": only relayed (TURN)
-                                                              paths; needs turn_url
+relay_only          false                                     "hide my IP": only relayed paths
+                                                              (TURN, else the transit relay)
+transit_relay       tcp:transit.magic-wormhole.io:4001        magic-wormhole transit relay used
+                                                              when no direct path opens; it sees
+                                                              both IPs and ciphertext. ``""``
+                                                              turns the fallback off.
+stun_notice_shown   false                                     the app told you what STUN learns
 max_long_edge       2048                                      photos are scaled down so their
                                                               longer side is at most this many
                                                               pixels (64..20000)
 language            "auto"                                    "en", "ja" or "auto" (from locale)
 view_seconds        10                                        default display time of a view-once
                                                               photo, in seconds (1..300)
+display_name        "" (asked on the app's first run)         the name the other person sees (at
+                                                              most 64 printable characters);
+                                                              headless and scripts use --label
+display_name_asked  false                                     whether the app asked for it yet
 ==================  ========================================  ==================================
 
 The file holds TURN secrets, so ``save`` writes it mode 0600.
@@ -37,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,12 +56,17 @@ from pathlib import Path
 from typing import Any, Final
 
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.labels import check_own_label
 from p2pchat.store import paths
 from p2pchat.store.atomic import read_limited, write_atomic
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAILBOX_URL: Final = "ws://relay.magic-wormhole.io:4000/v1"
+#: Public STUN servers: they learn this computer's public IP address, as the mailbox does.
+DEFAULT_STUN_URLS: Final = ("stun:stun.l.google.com:19302", "stun:stun.cloudflare.com:3478")
+#: magic-wormhole's public transit relay (the same project runs the default mailbox).
+DEFAULT_TRANSIT_RELAY: Final = "tcp:transit.magic-wormhole.io:4001"
 MAILBOX_ENV: Final = "P2PCHAT_MAILBOX"
 LANGUAGES: Final = ("auto", "en", "ja")
 MAX_FILE_BYTES: Final = 256 * 1024
@@ -60,7 +77,13 @@ VIEW_SECONDS_RANGE: Final = (1, 300)
 
 
 class SettingsError(P2PChatError):
-    """``settings.toml`` (or an environment override) holds a value p2pchat cannot use."""
+    """``settings.toml`` (or an environment override) holds a value p2pchat cannot use.
+
+    A configuration error (exit 2): a command never falls back to the defaults then,
+    since a default may be weaker than what the file asked for (``relay_only``).
+    """
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -68,15 +91,19 @@ class Settings:
     """The user's settings; see the module docstring for each key."""
 
     mailbox_url: str = DEFAULT_MAILBOX_URL
-    stun_urls: tuple[str, ...] = field(default_factory=tuple)
+    stun_urls: tuple[str, ...] = DEFAULT_STUN_URLS
     turn_url: str | None = None
     turn_username: str | None = None
     turn_credential: str | None = field(default=None, repr=False)
     turn_secret: str | None = field(default=None, repr=False)
     relay_only: bool = False
+    transit_relay: str = DEFAULT_TRANSIT_RELAY
+    stun_notice_shown: bool = False
     max_long_edge: int = 2048
     language: str = "auto"
     view_seconds: int = 10
+    display_name: str = ""
+    display_name_asked: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -89,12 +116,17 @@ def load(path: Path | None = None, *, environ: Mapping[str, str] | None = None) 
     """Settings from ``path`` (default: the config directory's ``settings.toml``) plus env."""
     target = path if path is not None else paths.settings_path(create=False)
     env = os.environ if environ is None else environ
+    data = b""
     try:
         data = read_limited(target, MAX_FILE_BYTES, f"The settings file {target}")
     except FileNotFoundError:
         values: dict[str, Any] = {}
     except ValueError as error:
         raise SettingsError(f"{error}.") from None
+    except OSError as error:
+        raise SettingsError(
+            f"The settings file {target} cannot be read: {error.strerror or error}."
+        ) from None
     else:
         values = _parse(data, target)
     override = env.get(MAILBOX_ENV, "").strip()
@@ -104,7 +136,22 @@ def load(path: Path | None = None, *, environ: Mapping[str, str] | None = None) 
         return Settings(**values)
     except SettingsError as error:
         source = f"{MAILBOX_ENV} or {target}" if override else str(target)
-        raise SettingsError(f"{error} (in {source})") from None
+        line = _line_of(data, str(error))
+        where = f"{source}, line {line}" if line else source
+        raise SettingsError(f"{error} (in {where})") from None
+
+
+def _line_of(data: bytes, message: str) -> int | None:
+    """The line of the file setting the key a validation message names, if any."""
+    text = data.decode("utf-8", errors="replace")
+    for name in _FIELDS:
+        if f"'{name}'" not in message:
+            continue
+        pattern = re.compile(rf"^\s*{name}\s*=", re.MULTILINE)
+        found = pattern.search(text)
+        if found is not None:
+            return text.count("\n", 0, found.start()) + 1
+    return None
 
 
 def save(settings: Settings, path: Path | None = None) -> Path:
@@ -119,9 +166,22 @@ def save(settings: Settings, path: Path | None = None) -> Path:
     return target
 
 
+def update(path: Path | None = None, **changes: Any) -> Settings:
+    """Read the file as it is now, change ``changes``, write it back; the new settings.
+
+    Read-modify-write, so two first-run answers (the STUN notice, the display name)
+    never undo each other, and a line another program wrote meanwhile is kept.
+    """
+    current = load(path, environ={})
+    updated = dataclasses.replace(current, **changes)
+    save(updated, path)
+    return updated
+
+
 # The names other modules import (p2pchat/service/, cli/options.py).
 load_settings = load
 save_settings = save
+update_settings = update
 
 
 def _parse(data: bytes, target: Path) -> dict[str, Any]:
@@ -131,6 +191,8 @@ def _parse(data: bytes, target: Path) -> dict[str, Any]:
         raise SettingsError(f"The settings file {target} is not UTF-8 text.") from None
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"The settings file {target} is not valid TOML: {error}.") from None
+    except RecursionError:
+        raise SettingsError(f"The settings file {target} is nested too deeply.") from None
     values: dict[str, Any] = {}
     for key, value in document.items():
         if key not in _FIELDS:
@@ -177,17 +239,36 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"Setting 'turn_url' must start with turn: or turns: (got {turn!r}).")
     for name in ("turn_username", "turn_credential", "turn_secret"):
         text(name, optional=True)
-    if not isinstance(settings.relay_only, bool):
+    name_value = text("display_name", optional=False)
+    if name_value:
+        try:
+            check_own_label(name_value)
+        except P2PChatError as error:
+            raise SettingsError(f"Setting 'display_name': {error}") from None
+    for name in ("relay_only", "stun_notice_shown", "display_name_asked"):
+        flag = getattr(settings, name)
+        if not isinstance(flag, bool):
+            raise SettingsError(f"Setting {name!r} must be true or false, not {_type_name(flag)}.")
+    transit = text("transit_relay", optional=False)
+    if transit and not _is_tcp_hint(transit):
         raise SettingsError(
-            f"Setting 'relay_only' must be true or false, not {_type_name(settings.relay_only)}."
+            f"Setting 'transit_relay' must be tcp:HOST:PORT, or \"\" for none (got {transit!r})."
         )
-    if settings.relay_only and turn is None:
-        raise SettingsError("Setting 'relay_only' needs a TURN server: set 'turn_url' too.")
+    if settings.relay_only and turn is None and not transit:
+        raise SettingsError(
+            "Setting 'relay_only' needs a relay: set 'turn_url' or 'transit_relay' too."
+        )
     integer("max_long_edge", LONG_EDGE_RANGE)
     integer("view_seconds", VIEW_SECONDS_RANGE)
     language = text("language", optional=False)
     if language not in LANGUAGES:
         raise SettingsError(f"Setting 'language' must be one of {', '.join(LANGUAGES)}.")
+
+
+def _is_tcp_hint(hint: str) -> bool:
+    kind, _, rest = hint.partition(":")
+    host, _, port = rest.rpartition(":")
+    return kind == "tcp" and bool(host) and port.isdigit() and 0 < int(port) < 65536
 
 
 def _type_name(value: object) -> str:

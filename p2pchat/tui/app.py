@@ -20,14 +20,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 from textual import on, work
+from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
+from p2pchat import contacts_flow
 from p2pchat import events as ev
 from p2pchat.contacts_flow import ContactGuard, as_key_changed
 from p2pchat.core.errors import P2PChatError
@@ -42,18 +46,25 @@ from p2pchat.tui.messages import (
     ServiceClosed,
     ServiceEventPosted,
 )
+from p2pchat.tui.name_prompt import NamePrompt, name_prompt_for, save_display_name
+from p2pchat.tui.palette import app_commands, kept_system_commands
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.home import HomeScreen
 from p2pchat.tui.screens.invite import InviteScreen
 from p2pchat.tui.screens.key_changed import KeyChangedScreen, RePair
 from p2pchat.tui.screens.reconnect import ReconnectScreen
+from p2pchat.tui.screens.seal import offer_sealing
+from p2pchat.tui.stun_notice import StunNotice, stun_notice_for
 
+log = logging.getLogger(__name__)
 StartMode = Literal["home", "invite", "join"]
 ServiceFactory = Callable[[], Any]
 # Called with the Paired event; True when this peer's key differs from the one pinned.
 KeyChangeCheck = Callable[[ev.Paired], bool]
 DEFAULT_CODE_LIFETIME = 600.0
+# How often "last seen" is written while a conversation goes on (a disk write each time).
+LAST_SEEN_EVERY = 60.0
 # Closing must not hang the terminal if the network is gone.
 CLOSE_TIMEOUT = 3.0
 
@@ -81,15 +92,25 @@ class P2PChatApp(ChatRequests):
         start_dir: Path | None = None,
         config: Any = None,
         contact_book: ContactBook | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
         view_seconds: float = 10.0,
+        seal_offer: Callable[[str], None] | None = None,
+        stun_notice: StunNotice | None = None,
+        name_prompt: NamePrompt | None = None,
     ) -> None:
         super().__init__()
+        self.name_prompt = name_prompt
+        self._last_seen_saved = float("-inf")
+        # First run with an unsealed new identity: offer a passphrase (skippable).
+        self.seal_offer = seal_offer
+        self.stun_notice = stun_notice
         self.service_factory = service_factory
         # A ServiceConfig: lets each pairing get its own ContactGuard as peer_check.
         self.config = config
         self.contact_book = contact_book
-        self.clock = clock  # the chat's clock for disappearing messages (tests speed it up)
+        # The chat's countdown clock (disappearing messages): monotonic, so that setting
+        # the system clock changes no deadline; tests speed it up.
+        self.clock = clock
         self.view_seconds = view_seconds
         self.fingerprint = fingerprint
         self.start_mode = start
@@ -116,10 +137,46 @@ class P2PChatApp(ChatRequests):
             contacts=self._read_contacts(),
         )
         self.push_screen(home)
+        if self.stun_notice is not None:
+            # Asked before anything reaches the network, so the answer applies at once.
+            self.push_screen(self.stun_notice.dialog(), self._stun_answered)
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        if self.seal_offer is not None and self.start_mode == "home":
+            offer_sealing(self, self.seal_offer)
+        if self.name_prompt is not None and self.start_mode == "home":
+            # On top of the sealing offer: the name is asked first, then the passphrase.
+            self.push_screen(self.name_prompt.dialog(), self._name_answered)
         if self.start_mode == "invite":
             self.start_invite()
         elif self.start_mode == "join" and self.start_code:
             self.call_after_refresh(self._submit_start_code)
+
+    def _stun_answered(self, turn_off: bool | None) -> None:
+        if self.stun_notice is not None:
+            self.stun_notice.answer(bool(turn_off))
+            self.stun_notice = None
+            if turn_off:
+                self.notify(t("stun_notice.saved_off"))
+        self._start()
+
+    def _name_answered(self, name: str | None) -> None:
+        prompt, self.name_prompt = self.name_prompt, None
+        self.set_display_name(name, config=prompt.config if prompt is not None else self.config)
+
+    def set_display_name(self, name: str | None, *, config: Any = None) -> str:
+        """Save the name the other person sees; used from the next pairing on."""
+        try:
+            shown = save_display_name(config if config is not None else self.config, name)
+        except P2PChatError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return ""
+        if shown:
+            self.my_label = shown
+            self.notify(t("name_prompt.saved", name=shown), markup=False)
+        return shown
 
     def _submit_start_code(self) -> None:
         home = self.home_screen
@@ -136,6 +193,10 @@ class P2PChatApp(ChatRequests):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from app_commands(self, screen)
+        yield from kept_system_commands(super().get_system_commands(screen))
 
     async def action_quit(self) -> None:
         self.phase = "closing"
@@ -162,7 +223,7 @@ class P2PChatApp(ChatRequests):
         try:
             self.contact_book.reload()
         except ContactError as error:
-            self.notify(str(error), severity="error", timeout=30)
+            self.notify(str(error), severity="error", timeout=30, markup=False)
             return []
         return self.contact_book.contacts
 
@@ -231,7 +292,7 @@ class P2PChatApp(ChatRequests):
     @work(group="pairing", exit_on_error=False, description="reconnect")
     async def _reconnect(self, service: Any, contact: Contact) -> None:
         try:
-            await service.reconnect(contact.reconnect_psk, contact.identity_key)
+            await contacts_flow.reconnect(service, contact)
             paired = await service.wait_paired()
         except P2PChatError as error:
             self.post_message(PairingFailed(service, describe_error(error), error))
@@ -416,12 +477,31 @@ class P2PChatApp(ChatRequests):
                 self.post_message(PairingSucceeded(message.service, event))
             elif isinstance(event, ev.PeerLeft):
                 self.post_message(PairingFailed(message.service, event.reason))
+            elif isinstance(event, ev.Notice):
+                # Our own words (a moved meeting point), never the peer's.
+                self.notify(event.message, severity="warning", markup=False)
             # A Failed is left to the pairing worker: wait_paired() raises the error
             # itself, and a changed key needs the exception, not its text.
             return
         chat = self.chat_screen
         if chat is not None:
             chat.apply_event(event)
+            self._seen(chat, event)
+
+    def _seen(self, chat: ChatScreen, event: ev.ServiceEvent) -> None:
+        """Keep the contact's "last seen" current while you chat (not only at pairing)."""
+        if chat.contact is None or self.contact_book is None:
+            return
+        if not isinstance(event, ev.TextReceived | ev.ImageReceived | ev.Delivered):
+            return
+        now = time.monotonic()
+        if now - self._last_seen_saved < LAST_SEEN_EVERY:
+            return
+        self._last_seen_saved = now
+        try:
+            self.contact_book.touch(chat.contact.petname)
+        except ContactError as error:
+            log.debug("could not record last seen: %s", error)
 
     @on(ChatScreen.BlockPeer)
     def _block_peer(self) -> None:
@@ -432,10 +512,29 @@ class P2PChatApp(ChatRequests):
         try:
             self.contact_book.block(petname)
         except ContactError as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
             return
         service, self.service = self.service, None
         self._back_home("", status=t("contacts.blocked", name=petname))
+        if service is not None:
+            self._close(service)
+
+    @on(ChatScreen.RenameContact)
+    def _rename_from_chat(self, message: ChatScreen.RenameContact) -> None:
+        chat, book = self.chat_screen, self.contact_book
+        if chat is None or chat.contact is None or book is None:
+            return
+        try:
+            changed = book.rename(chat.contact.petname, message.new_petname)
+        except ContactError as error:
+            self.notify(str(error), severity="error")
+            return
+        chat.contact_renamed(changed)
+
+    @on(ChatScreen.BackHome)
+    def _chat_over_back_home(self) -> None:
+        service, self.service = self.service, None
+        self._back_home("")
         if service is not None:
             self._close(service)
 
@@ -482,7 +581,8 @@ def make_app(
     start_dir: Path | None = None,
     contact_book: ContactBook | None = None,
     settings: Any = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = time.monotonic,
+    seal_offer: Callable[[str], None] | None = None,
 ) -> P2PChatApp:
     """The app, ready to ``run()`` (CLI) or ``run_test()`` (tests).
 
@@ -501,6 +601,9 @@ def make_app(
     view_seconds = 10.0
     if settings is not None:
         view_seconds = float(settings.view_seconds)
+        display_name = str(getattr(settings, "display_name", "") or "")
+        if config is not None and not config.label and display_name:
+            config.label = display_name  # the name the other person sees
         if config is not None:
             policy = dataclasses.replace(config.image_policy, max_long_edge=settings.max_long_edge)
             config = dataclasses.replace(config, image_policy=policy)
@@ -520,11 +623,15 @@ def make_app(
         start=start,
         code=code,
         image_renderer=image_renderer,
-        my_label=my_label,
+        # The name the other person sees is also how our own lines are labelled.
+        my_label=my_label or (getattr(config, "label", "") if config is not None else ""),
         key_change_check=key_change_check,
         start_dir=start_dir,
         config=config,
         contact_book=contact_book,
         clock=clock,
         view_seconds=view_seconds,
+        seal_offer=seal_offer,
+        stun_notice=stun_notice_for(settings, config),
+        name_prompt=name_prompt_for(settings, config),
     )

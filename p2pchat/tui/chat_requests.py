@@ -99,7 +99,7 @@ class ChatRequests(App[int]):
         try:
             await service.cancel_transfer(message_id)
         except P2PChatError as error:
-            self.notify(describe_error(error), severity="error")
+            self.notify(describe_error(error), severity="error", markup=False)
 
     @on(ChatScreen.MarkVerified)
     def _mark_verified(self) -> None:
@@ -111,7 +111,7 @@ class ChatRequests(App[int]):
             try:
                 chat.contact = self.contact_book.mark_verified(chat.contact.petname)
             except ContactError as error:
-                self.notify(str(error), severity="error")
+                self.notify(str(error), severity="error", markup=False)
 
     @on(ChatScreen.SetTimer)
     def _set_timer(self, message: ChatScreen.SetTimer) -> None:
@@ -124,4 +124,5 @@ class ChatRequests(App[int]):
         try:
             await service.set_timer(seconds)
         except P2PChatError as error:
-            self.notify(t("timer.not_changed", reason=describe_error(error)), severity="error")
+            reason = describe_error(error)
+            self.notify(t("timer.not_changed", reason=reason), severity="error", markup=False)

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from p2pchat.contacts_flow import ContactBlocked
-from p2pchat.core.errors import TransportError, WrongCode
+from p2pchat.core.errors import (
+    InvalidLabel,
+    LabelRefused,
+    PeerRefusedLabel,
+    TransportError,
+    WrongCode,
+)
+from p2pchat.core.keys import MAX_LABEL_CHARS
 from p2pchat.i18n import t
+from p2pchat.service import NoPathFound
 from p2pchat.store.contacts import KeyAlreadyPinned, KeyChanged
 
 
@@ -12,8 +20,25 @@ def describe_error(error: BaseException) -> str:
     """A sentence for the home screen: translated for the errors people meet most."""
     if isinstance(error, WrongCode):
         return t("errors.wrong_code")
+    if isinstance(error, NoPathFound):
+        stun = t(f"errors.stun_{error.stun}")
+        if error.relay is None:
+            return t("errors.no_path_no_relay", stun=stun, seconds=f"{error.seconds:g}")
+        return t(
+            "errors.no_path",
+            stun=stun,
+            seconds=f"{error.seconds:g}",
+            relay=error.relay,
+            reason=error.relay_error.rstrip("."),
+        )
     if isinstance(error, TransportError):
         return t("errors.transport", detail=str(error))
+    if isinstance(error, LabelRefused):
+        return t("errors.peer_label_refused", limit=MAX_LABEL_CHARS)
+    if isinstance(error, PeerRefusedLabel):
+        return t("errors.own_label_refused", limit=MAX_LABEL_CHARS)
+    if isinstance(error, InvalidLabel):
+        return t("errors.own_label_invalid", limit=MAX_LABEL_CHARS)
     if isinstance(error, ContactBlocked):
         # Only that it was refused: nothing about the peer, not even what it announced.
         return t("contacts.refused")

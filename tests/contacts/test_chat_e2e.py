@@ -112,6 +112,57 @@ def test_pinned_contacts_reconnect_without_a_code(
                 assert SECOND_WORDS.encode() not in data, path
 
 
+def _secrets(config: Path) -> dict[str, str]:
+    (entry,) = json.loads((config / "contacts.json").read_text())["contacts"]
+    return {name: entry.get(name, "") for name in ("reconnect_psk", "previous_psk")}
+
+
+def test_reconnect_ratchets_the_key_and_a_side_that_missed_it_still_meets(
+    pinned: tuple[Path, Path], mailbox_process: str, start: Callable[..., Chat], tmp_path: Path
+) -> None:
+    config_a, config_b = _copy(pinned, tmp_path)
+    before = _secrets(config_a)["reconnect_psk"]
+    alice = start(["bob", *_net(mailbox_process)], config_a)
+    bob = start(["alice", *_net(mailbox_process)], config_b)
+    expect_paired(alice, bob, "known contact")
+    talk_and_leave(bob, alice, "bob", SECOND_WORDS)
+    after_a, after_b = _secrets(config_a), _secrets(config_b)
+    assert after_a == after_b  # both sides took the same step
+    assert after_a["reconnect_psk"] != before and after_a["previous_psk"] == before
+    # Bob's contacts.json missed that step (restored from a backup): they still meet.
+    shutil.copy(pinned[1] / "contacts.json", config_b / "contacts.json")
+    alice = start(["bob", *_net(mailbox_process)], config_a)
+    bob = start(["alice", *_net(mailbox_process)], config_b)
+    expect_paired(alice, bob, "known contact")
+    talk_and_leave(alice, bob, "alice", FIRST_WORDS)
+    again_a, again_b = _secrets(config_a), _secrets(config_b)
+    assert again_a == again_b and again_a["previous_psk"] == before
+
+
+def test_a_sealed_identity_seals_the_secrets_and_still_reconnects(
+    pinned: tuple[Path, Path], mailbox_process: str, start: Callable[..., Chat], tmp_path: Path
+) -> None:
+    config_a, config_b = _copy(pinned, tmp_path)
+    passphrase = {"P2PCHAT_PASSPHRASE": "a long enough passphrase"}
+    sealing = subprocess.run(
+        [sys.executable, "-m", "p2pchat", "identity", "--seal"],
+        env=p2pchat_env(config_a, **passphrase),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert sealing.returncode == 0, sealing.stderr
+    assert "reconnect_psk" not in (config_a / "contacts.json").read_text()
+    alice = start(["bob", *_net(mailbox_process)], config_a, **passphrase)
+    bob = start(["alice", *_net(mailbox_process)], config_b)
+    expect_paired(alice, bob, "known contact")
+    talk_and_leave(bob, alice, "bob", SECOND_WORDS)
+    text = (config_a / "contacts.json").read_text()
+    assert "reconnect_psk" not in text and "sealed_secrets" in text
+    assert _secrets(config_b)["reconnect_psk"] != _secrets(pinned[1])["reconnect_psk"]
+
+
 def test_changed_identity_on_reconnect_is_refused_with_the_warning(
     pinned: tuple[Path, Path], mailbox_process: str, start: Callable[..., Chat], tmp_path: Path
 ) -> None:

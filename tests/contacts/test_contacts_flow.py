@@ -110,7 +110,8 @@ def test_nameless_peers_get_distinct_petnames(book: ContactBook) -> None:
     [
         ("bob", "bob"),
         ("../../etc", "....etc"),
-        ("\x1b[31mred", "[31mred"),
+        ("\x1b[31mred", "red"),  # the whole escape sequence goes, not only the ESC
+        ("\u3164Al\u200bice\u00ad", "Alice"),  # invisible characters too
         ("", "peer"),
         ("..", "peer"),
         ("a/b\\c", "abc"),
@@ -144,3 +145,27 @@ def test_export_writes_text_header_and_refuses_to_overwrite(tmp_path: Path) -> N
         _conversation(), target, me="me", peer="bob", safety_number=number, overwrite=True
     )
     assert "I know where you live" in target.read_text()
+
+
+def test_two_nameless_peers_pinned_at_once_get_two_names(tmp_path: Path) -> None:
+    """Issue 20 §6: the free ``peer-N`` was chosen outside the lock, so a second process
+    pinning at the same moment took the same name and showed a false key-change warning."""
+    path = tmp_path / "contacts.json"
+    other_process = ContactBook(path)
+
+    class Racing(ContactBook):
+        armed = False
+
+        def reload(self) -> None:
+            super().reload()
+            if self.armed:  # the other process pins its nameless peer right now
+                self.armed = False
+                ContactGuard(other_process, clock=lambda: 1000.0)(_keys(""))
+
+    racing = Racing(path)
+    racing.armed = True
+    guard = ContactGuard(racing, clock=lambda: 1000.0)
+    guard(_keys(""))
+    assert guard.contact is not None and guard.newly_pinned
+    names = sorted(contact.petname for contact in ContactBook(path))
+    assert names == ["peer", "peer-2"], names

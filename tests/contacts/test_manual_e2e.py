@@ -96,3 +96,86 @@ def test_a_damaged_blob_is_refused_clearly(
     assert code_ == 3, err
     assert "damaged" in err and "* paired" not in out
     bob.kill()
+
+
+def test_each_step_is_explained_on_stderr(
+    start: Callable[..., Chat], config_dirs: tuple[Path, Path]
+) -> None:
+    from p2pchat.i18n import t
+
+    alice, bob = first_contact(start, *config_dirs)
+    bob.say(blob(alice))
+    expect_paired(alice, bob, "new contact pinned")
+    alice.say("explained")
+    assert bob.expect("alice: ") == "alice: explained"
+    alice_code, _, alice_err = alice.finish()
+    bob_code, _, bob_err = bob.finish()
+    assert alice_code == bob_code == 0
+    for err in (alice_err, bob_err):
+        assert t("manual.intro_first") in err
+        assert t("manual.send_this") in err
+        assert t("manual.paste_theirs") in err
+    assert t("manual.read_code") in alice_err
+
+
+def test_manual_has_no_mailbox_option(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "p2pchat", "manual", "join", "--mailbox", "ws://127.0.0.1:9/v1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "P2PCHAT_CONFIG_DIR": str(tmp_path)},
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "--mailbox" in result.stderr
+
+
+def test_the_typed_code_is_hidden_at_a_terminal(tmp_path: Path) -> None:
+    """At a terminal the joiner's code is asked with a hidden prompt (it was echoed)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    from p2pchat.i18n import t
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "p2pchat", "manual", "join", "--loopback"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "P2PCHAT_CONFIG_DIR": str(tmp_path),
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        },
+        start_new_session=True,
+    )
+    os.close(follower)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 30.0) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                seen += os.read(leader, 4096)
+
+    try:
+        read_until(t("manual.code_prompt").strip().encode())
+        os.write(leader, b"0-aardvark-adroitness-absurd\n")
+        read_until(t("manual.paste_theirs").encode())
+        assert b"aardvark" not in seen
+    finally:
+        proc.kill()
+        proc.wait(10)
+        os.close(leader)

@@ -41,8 +41,8 @@ def test_generate_refuses_a_short_random_source_and_bad_nameplates():
 @given(st.binary(min_size=3, max_size=3), st.integers(min_value=0, max_value=10**9))
 def test_every_generated_code_round_trips(entropy, number):
     code = codes.generate(str(number), random=lambda size: entropy)
-    assert codes.parse(str(code)) == code
-    assert codes.parse(str(code).upper().replace("-", "  ")) == code
+    assert codes.parse(str(code), manual=number == 0) == code
+    assert codes.parse(str(code).upper().replace("-", "  "), manual=True) == code
 
 
 @pytest.mark.parametrize(
@@ -204,3 +204,55 @@ def test_fuzz_parse_raises_only_invalid_code(text):
 def test_fuzz_parse_raises_only_invalid_code_long(text):
     _parse_or_invalid(text)
     assert isinstance(codes.completions(text), list)
+
+
+# --- issue 19 section 4 and issue 13 section 7: what must never reach the PAKE
+
+
+def test_swapping_the_first_and_third_word_is_a_typo_not_a_guess():
+    code = codes.generate("7", random=lambda size: bytes([3, 9, 200]))
+    first, second, third = code.words
+    assert codes.parse(f"7-{first}-{second}-{third}") == code
+    with pytest.raises(InvalidCode, match="first and third words look swapped"):
+        codes.parse(f"7-{third}-{second}-{first}")
+    with pytest.raises(InvalidCode, match="swapped"):
+        codes.InviteCode("7", (third, second, first))
+
+
+@given(st.binary(min_size=3, max_size=3))
+def test_no_generated_code_survives_a_swap_of_its_outer_words(entropy):
+    code = codes.generate("7", random=lambda size: entropy)
+    first, second, third = code.words
+    if first != third:
+        with pytest.raises(InvalidCode):
+            codes.parse(f"7-{third}-{second}-{first}")
+
+
+def test_the_last_word_completes_only_to_words_after_the_first():
+    first = EVEN_WORDS[200]
+    options = codes.completions(f"7-{first}-{ODD_WORDS[0]}-")
+    assert options == sorted(f"7-{first}-{ODD_WORDS[0]}-{word}" for word in EVEN_WORDS[200:])
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        f"-1-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}",
+        f" -1-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}",
+        f"\u2212 7 {EVEN_WORDS[0]} {ODD_WORDS[0]} {EVEN_WORDS[1]}",
+        f"0-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}",
+        f"00-{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}",
+    ],
+)
+def test_negative_and_zero_nameplates_are_malformed(typed):
+    with pytest.raises(InvalidCode, match="number"):
+        codes.parse(typed)
+
+
+def test_zero_is_the_copy_paste_codes_number():
+    words = f"{EVEN_WORDS[0]}-{ODD_WORDS[0]}-{EVEN_WORDS[1]}"
+    assert codes.parse(f"0-{words}", manual=True).nameplate == "0"
+    with pytest.raises(InvalidCode, match="copy-paste"):
+        codes.parse(f"0-{words}")
+    with pytest.raises(InvalidCode, match="dash"):
+        codes.parse(f"-0-{words}", manual=True)

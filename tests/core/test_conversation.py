@@ -224,3 +224,45 @@ def test_export_excludes_view_once_and_strips_terminal_escapes() -> None:
     ]
     assert "\x1b" not in exported
     assert all(not m.exportable for m in chat.messages() if m.id == ID3)
+
+
+def test_export_indents_continuation_lines_so_a_message_cannot_forge_one() -> None:
+    chat = Conversation(FakeClock(now=0.0))
+    forged = "sorry\n1970-01-01 00:00:00Z alice: I confess everything"
+    chat.apply(TextReceived(ID1, forged, 0.0))
+    assert chat.export_text(me="alice", peer="bob").splitlines() == [
+        "1970-01-01 00:00:00Z bob: sorry",
+        "    1970-01-01 00:00:00Z alice: I confess everything",
+    ]
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("jump", [-3600.0, 86400.0], ids=["set back an hour", "set forward a day"])
+def test_disappearing_countdown_ignores_the_wall_clock(jump: float) -> None:
+    """Issue 20 §6: a clock set back kept a message for ever, set forward erased the next."""
+    wall, steady = _Clock(1_800_000_000.0), _Clock(500.0)
+    chat = Conversation(wall, timer_clock=steady, disappearing=DisappearingTimer.SECONDS_30)
+    chat.add_outgoing_text(ID1, "before the jump")
+    wall.now += jump
+    chat.add_outgoing_text(ID2, "after the jump")
+    steady.now += 0.4
+    assert chat.expire() == [], "the wall clock moved, not time"
+    steady.now += 29.6
+    assert chat.expire() == [ID1, ID2]
+    assert chat.next_deadline() is None
+
+
+def test_stamps_come_from_the_wall_clock_and_deadlines_from_the_timer_clock() -> None:
+    wall, steady = _Clock(1_800_000_000.0), _Clock(500.0)
+    chat = Conversation(wall, timer_clock=steady, disappearing=DisappearingTimer.SECONDS_30)
+    message = chat.add_outgoing_text(ID1, "hello")
+    assert message.time == wall.now
+    assert message.expires_at == steady.now + 30
+    assert chat.export_text().startswith("2027-01-15 08:00:00Z")

@@ -11,8 +11,18 @@ from rich.cells import cell_len
 from rich.markup import render
 from textual.markup import to_content
 
-from p2pchat.core.errors import LocalProtocolError
-from p2pchat.core.labels import MAX_COMBINING_RUN, WORD_JOINER, escape_markup, safe_label
+from p2pchat.core.errors import InvalidLabel, LabelRefused, LocalProtocolError
+from p2pchat.core.keys import MAX_LABEL_CHARS
+from p2pchat.core.labels import (
+    MAX_COMBINING_RUN,
+    MAX_LABEL_BYTES,
+    WORD_JOINER,
+    check_own_label,
+    escape_markup,
+    read_peer_label,
+    safe_label,
+)
+from p2pchat.core.pairing import decode_capabilities
 
 
 @pytest.mark.parametrize(
@@ -143,3 +153,46 @@ def test_escape_markup_is_literal_in_rich_and_textual(raw):
     for rendered in (rich_render(escaped), to_content(escaped)):
         assert _shown(rendered.plain) == text
         assert not rendered.spans
+
+
+# --- invisible characters and display names ------------------------------------------------
+
+INVISIBLES = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\u00ad\u180e\u3164\u115f"
+
+
+@pytest.mark.parametrize("char", [*INVISIBLES, "\U000e0041", "\U000e007f"])
+def test_names_keep_no_invisible_character(char):
+    assert read_peer_label(f"Al{char}ice{char}") == "Alice"
+    assert read_peer_label(f"{char} Bob {char}") == "Bob"  # trimmed after removal
+
+
+def test_names_lose_even_an_emoji_joiner_but_texts_keep_it():
+    assert read_peer_label("👩\u200d💻 dev") == "👩💻 dev"
+    england = "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+    assert safe_label(f"go {england} 👩\u200d👩\u200d👧!", 100, multiline=True) == (
+        f"go {england} 👩\u200d👩\u200d👧!"
+    )
+    assert safe_label("hid\u200bden\u3164 text\u2060", 100, multiline=True) == "hidden text"
+
+
+def test_a_peer_name_over_the_limit_is_refused_not_truncated():
+    assert read_peer_label("n" * MAX_LABEL_CHARS) == "n" * MAX_LABEL_CHARS
+    for raw in ("n" * (MAX_LABEL_CHARS + 1), "日" * (MAX_LABEL_BYTES // 3 + 1), "x" * 10_000):
+        with pytest.raises(LabelRefused, match="display name was refused"):
+            read_peer_label(raw)
+    # Invisible padding counts against the wire limit, not the shown length.
+    with pytest.raises(LabelRefused):
+        read_peer_label("Bob" + "\u200b" * MAX_LABEL_BYTES)
+
+
+def test_capabilities_refuse_a_long_label():
+    caps = {"view_once": True, "max_image_bytes": 1, "max_text_chars": 1}
+    assert decode_capabilities({**caps, "label": "\x1b[2JBob\u200b"}).label == "Bob"
+    with pytest.raises(LabelRefused):
+        decode_capabilities({**caps, "label": "[b]" * 30})
+
+
+@pytest.mark.parametrize("raw", ["n" * (MAX_LABEL_CHARS + 1), "Bob\x07", "\x1b[31mBob", "a\tb"])
+def test_our_own_name_is_checked_before_pairing(raw):
+    with pytest.raises(InvalidLabel, match="cannot be used"):
+        check_own_label(raw)

@@ -6,7 +6,10 @@ import re
 import string
 from pathlib import Path
 
+import pytest
+
 from p2pchat import i18n
+from p2pchat.i18n import set_language
 from p2pchat.tui.demo import lessons
 from p2pchat.tui.demo.stage import SIDES
 
@@ -55,3 +58,19 @@ def test_every_key_the_demo_uses_exists():
         used |= {f"demo.leak.{category}", f"demo.short.{category}"}
     used |= {f"demo.names.{side}" for side in SIDES}
     assert used - set(en) == set()
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", "6 April 2024, 10:15"), ("ja", "2024年4月6日 10:15")],
+)
+def test_capture_dates_read_as_people_write_them(language: str, expected: str) -> None:
+    from p2pchat.tui.demo.lessons import human_time
+
+    set_language(language)
+    try:
+        assert human_time("2024:04:06 10:15:30") == expected
+        assert human_time("not a date") == "not a date"
+        assert human_time("2024:13:06 10:15:30") == "2024:13:06 10:15:30"
+    finally:
+        set_language("en")

@@ -78,6 +78,13 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         heading = panel_text(app, "#lesson-heading")
         assert t("demo.steps.xray.title") in heading
         assert "35.6586 N 139.7454 E" in panel_text(app, "#lesson-lines")
+        # The X-ray's heading and the check under it count the same things.
+        await until(lambda: panel_text(app, "#lesson-claim"), "the step's claim")
+        findings = len(inspect_image(sample).findings)
+        assert t("demo.xray.heading", count=findings) in panel_text(app, "#lesson-lines")
+        assert t("demo.claims.xray", count=findings) in panel_text(app, "#lesson-claim")
+        # Dates as people write them, not EXIF's 2024:04:06 10:15:30.
+        assert not re.search(r"\d{4}:\d{2}:\d{2} \d{2}:\d{2}", panel_text(app, "#lesson-lines"))
         if language == "ja":
             assert JAPANESE.search(heading) and "Lesson" not in heading
         else:
@@ -99,6 +106,10 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
             for m in app.pane("bob").messages.query(TextMessage)
         ]
         assert t("demo.script.alice_text") in bob_texts
+        # Bob's clean arrival is said once, in plain words ("Removed: Arrived clean" was not).
+        reports = [text_of(r) for r in app.pane("bob").messages.query(".message-report")]
+        assert t("report.nothing_found_receiver") in reports
+        assert not any(t("report.removed", items="") in r for r in reports)
 
         # ---- 3. the 3-second check: the picture itself still travels ---------------------
         await step_to(app, pilot, 2)
@@ -147,7 +158,11 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         exported = next(stage._export_dir.glob("conversation-bob.txt"))
         content = exported.read_text("utf-8")
         assert t("demo.script.alice_text") in content
-        assert content.count("[photo ") == 1  # the normal photo; never the view-once one
+        # The normal photo, in the lesson's language; never the view-once one.
+        assert content.count(t("demo.export.photo_marker")) == 1
+        if language == "ja":
+            assert "[photo" not in content
+        assert t("demo.after.the_end") in panel_text(app, "#lesson-lines")
         assert exported.stat().st_mode & 0o077 == 0
 
         # ---- back and forth shows what was found, and runs nothing twice -----------------

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.netguard import GUARD_DIR
 from tests.photos import PHOTOS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,8 @@ def p2pchat_env(config_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("P2PCHAT_")}
     env["P2PCHAT_CONFIG_DIR"] = str(config_dir)
     env["PYTHONUNBUFFERED"] = "1"
+    # The child refuses public servers too (tests/netguard.py).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [GUARD_DIR, env.get("PYTHONPATH")]))
     env.update(extra)
     return env
 

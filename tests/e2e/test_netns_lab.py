@@ -43,7 +43,7 @@ def lab_namespaces() -> set[str]:
 def test_direct_through_cone_nats_and_relay_through_coturn_for_symmetric_nat():
     before = lab_namespaces()
     outcomes = {o["scenario"]: o for o in run_lab()}
-    assert set(outcomes) == {"direct", "relay", "hidden"}
+    assert {"direct", "relay", "hidden"} <= set(outcomes)
     assert set(outcomes["direct"]["connection"].values()) == {"direct"}
     assert outcomes["direct"]["relay_allocations"] == 0  # TURN was not even configured
     assert set(outcomes["relay"]["connection"].values()) == {"relay"}
@@ -62,3 +62,25 @@ def test_transfer_completes_across_the_nat_under_five_percent_loss():
 def test_direct_scenario_over_a_lossy_slow_link_without_netem():
     outcomes = run_lab("--scenario", "direct", "--link", "loss 5% delay 50ms jitter 5ms")
     assert len(outcomes) == 1 and outcomes[0]["passed"], outcomes
+
+
+def test_default_settings_chat_across_nats_direct_or_through_the_transit_relay():
+    """Issue 18: no flags, no settings file; the public servers' names lead to the lab.
+
+    cone <-> cone punches through directly; cone <-> symmetric and two homes that
+    block all UDP meet at the real transit relay. Each delivers a 5 MB photo, and
+    `wormhole send` moves the same photo through the same relay for comparison.
+    """
+    outcomes = {o["scenario"]: o for o in run_lab("--scenario", "defaults", timeout=600)}
+    expected = {
+        "default-direct": "direct",
+        "default-transit": "transit",
+        "default-no-udp": "transit",
+    }
+    assert set(outcomes) == set(expected)
+    for name, path in expected.items():
+        outcome = outcomes[name]
+        assert outcome["passed"] and outcome["exit_codes"] == [0, 0], outcome
+        assert set(outcome["connection"].values()) == {path}, outcome
+        assert outcome["photo_bytes"] > 5_000_000, outcome
+        assert outcome["rate_mb_s"] > 0 and not outcome["wormhole_error"], outcome

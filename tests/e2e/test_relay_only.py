@@ -27,6 +27,8 @@ def _relay_args(mailbox: str, turn_url: str) -> list[str]:
         "--mailbox",
         mailbox,
         "--relay-only",
+        "--no-stun",
+        "--no-transit",
         "--turn",
         turn_url,
         "--turn-secret-env",
@@ -77,9 +79,17 @@ def test_relay_only_transfer_through_coturn(mailbox_process, config_dirs, tmp_pa
 def test_relay_only_without_turn_fails_fast_with_clear_error(
     mailbox_process, config_dirs, tmp_path
 ):
-    """No TURN server + relay-only cannot ever connect: say so at once, never wait for a peer."""
+    """No relay at all + relay-only cannot ever connect: say so at once, never wait for a peer."""
     sender = spawn(
-        ["send", "--mailbox", mailbox_process, "--relay-only", "--text", "never sent"],
+        [
+            "send",
+            "--mailbox",
+            mailbox_process,
+            "--relay-only",
+            "--no-transit",
+            "--text",
+            "never sent",
+        ],
         p2pchat_env(config_dirs[0]),
     )
     code, out, err = finish(sender, timeout=30)  # fails the test if it hangs
@@ -95,7 +105,15 @@ def test_relay_only_receiver_without_turn_fails_before_joining(
     out_dir = tmp_path / "received"
     out_dir.mkdir()
     receiver = spawn(
-        ["receive", "--mailbox", mailbox_process, "--relay-only", "--out", str(out_dir)],
+        [
+            "receive",
+            "--mailbox",
+            mailbox_process,
+            "--relay-only",
+            "--no-transit",
+            "--out",
+            str(out_dir),
+        ],
         p2pchat_env(config_dirs[1], P2PCHAT_CODE="7-aardvark-adroitness-absurd"),
     )
     code, _out, err = finish(receiver, timeout=30)

@@ -1,10 +1,13 @@
-"""Fixtures for fault tests: a noise image big enough to interrupt, an output folder.
+"""Fixtures for fault tests: a noise image big enough to interrupt, an output folder,
+a tiny (full, or read-only) disk.
 
 ``mailbox_process`` and ``config_dirs`` come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +26,30 @@ def out_dir(tmp_path: Path) -> Path:
     path = tmp_path / "received"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """Mount a 64 KiB tmpfs (``small_disk("ro")`` for a read-only one); unmounted after.
+
+    Skips (with the reason) where mounting is not permitted, e.g. without root.
+    """
+    mounted: list[Path] = []
+
+    def mount(*options: str, name: str = "disk", size: str = "64k") -> Path:
+        target = tmp_path / name
+        target.mkdir()
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", ",".join((f"size={size}", *options)), "tmpfs", target],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(target)
+        return target
+
+    yield mount
+    for target in reversed(mounted):
+        subprocess.run(["umount", "-l", target], capture_output=True, check=False)

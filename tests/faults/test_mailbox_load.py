@@ -1,4 +1,6 @@
-"""scripts/mailbox-load at a small scale: 50 concurrent pairings plus abusive clients."""
+"""scripts/mailbox-load at a small scale: 50 concurrent pairings plus abusive clients,
+then the audit's one-address nameplate flood (issue 13 §4) against a server whose
+2048 nameplates are cut to 200, so that 300 sockets would take them all."""
 
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ from tests.e2e.procs import ROOT
 def test_fifty_concurrent_pairings_and_abusers_within_limits():
     script = str(ROOT / "scripts" / "mailbox-load")
     limits = ["--deadline", "30", "--pair-timeout", "30", "--abuse-timeout", "10"]
+    flood = ["--flood-sockets", "300", "--max-nameplates", "200"]
     result = subprocess.run(
-        [sys.executable, script, "-n", "50", "--abusers", "2", "--json", *limits],
+        [sys.executable, script, "-n", "50", "--abusers", "2", "--json", *limits, *flood],
         capture_output=True,
         text=True,
-        timeout=150,
+        timeout=180,
     )
     assert result.returncode == 0, (result.stdout, result.stderr)
     report = json.loads(result.stdout)
@@ -27,3 +30,13 @@ def test_fifty_concurrent_pairings_and_abusers_within_limits():
     for outcomes in report["abuse"].values():
         assert "SURVIVED" not in outcomes and sum(outcomes.values()) == 2
     assert 0 < report["server_peak_rss_mib"] <= 200
+    # One address flooding: it gets its share, and others still pair during and after.
+    flooded = report["nameplate_flood"]
+    assert flooded["pairing_during"] and flooded["pairing_after"], flooded
+    assert 0 < flooded["nameplates_taken"] < 200
+    refused = flooded["refused_allocations"]
+    assert refused == {
+        "too many nameplates in use from your address, try again later": 300
+        - flooded["refused_at_door"]
+        - flooded["nameplates_taken"]
+    }

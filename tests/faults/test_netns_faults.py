@@ -35,6 +35,8 @@ from tests.faults.netns import (
 )
 
 pytestmark = pytest.mark.netns
+# Off the loopback the defaults would name public servers: these tests use none.
+NO_PUBLIC = ["--no-stun", "--no-transit"]
 
 
 @pytest.fixture(autouse=True)
@@ -80,13 +82,13 @@ def test_network_pulled_mid_transfer_peer_lost_by_heartbeat(
         ) as url:
             sender = spawn_in(
                 left,
-                ["send", "--mailbox", url, "--json", "--original", str(big_image)],
+                ["send", "--mailbox", url, *NO_PUBLIC, "--json", "--original", str(big_image)],
                 p2pchat_env(config_dirs[0]),
             )
             code = json.loads(read_line(sender, timeout=60))["code"]
             receiver = spawn_in(
                 right,
-                ["receive", "--mailbox", url, "--json", "--out", str(out_dir)],
+                ["receive", "--mailbox", url, *NO_PUBLIC, "--json", "--out", str(out_dir)],
                 p2pchat_env(config_dirs[1], P2PCHAT_CODE=code),
             )
             paired, _ = read_json_until(sender, "paired", timeout=60)

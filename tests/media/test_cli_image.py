@@ -82,3 +82,54 @@ def test_rejected_input_exits_5(tmp_path: Path) -> None:
     assert not (tmp_path / "x.jpg").exists()
     missing = p2pchat("inspect", str(tmp_path / "missing.jpg"))
     assert missing.returncode == EXIT_INPUT_REJECTED
+
+
+def _transparent_png() -> bytes:
+    picture = Image.new("RGBA", (40, 20), (200, 30, 30, 255))
+    picture.paste((10, 180, 60, 0), (0, 0, 20, 20))  # erased, colour still there
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_sanitize_output_extension_matches_the_content(tmp_path: Path) -> None:
+    jpeg, png = tmp_path / "photo.jpg", tmp_path / "cut-out.png"
+    jpeg.write_bytes(demo_photo())
+    png.write_bytes(_transparent_png())
+    # JPEG bytes in a file named .png, PNG bytes in a .jpg: refused, nothing written.
+    for source, wrong, right in ((jpeg, "clean.png", "clean.jpg"), (png, "clean.jpg", "clean.png")):
+        done = p2pchat("sanitize", str(source), "-o", str(tmp_path / wrong))
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert right in done.stderr and "Traceback" not in done.stderr
+        assert not (tmp_path / wrong).exists()
+    done = p2pchat("sanitize", str(png), "-o", str(tmp_path / "clean"))
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / "clean.png"
+    assert written.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "colour hidden under transparent areas removed" in done.stdout.lower()
+    done = p2pchat("sanitize", str(jpeg), "-o", str(tmp_path / "upper.JPEG"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "upper.JPEG").read_bytes().startswith(b"\xff\xd8\xff")
+
+
+def test_sanitize_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    photo, clean = tmp_path / "photo.jpg", tmp_path / "clean.jpg"
+    photo.write_bytes(demo_photo())
+    clean.write_bytes(b"keep me")
+    done = p2pchat("sanitize", str(photo), "-o", str(clean))
+    assert done.returncode == 2
+    assert "--force" in done.stderr
+    assert clean.read_bytes() == b"keep me"
+    done = p2pchat("sanitize", str(photo), "-o", str(clean), "--force")
+    assert done.returncode == 0, done.stderr
+    assert clean.read_bytes().startswith(b"\xff\xd8\xff")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean.jpg", "photo.jpg"]
+
+
+def test_sanitize_missing_output_folder_is_a_usage_error(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(demo_photo())
+    done = p2pchat("sanitize", str(photo), "-o", str(tmp_path / "nowhere" / "clean.jpg"))
+    assert done.returncode == 2, done.stderr
+    assert "does not exist" in done.stderr
+    assert not (tmp_path / "nowhere").exists()

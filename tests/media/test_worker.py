@@ -12,6 +12,7 @@ from p2pchat.media.samples import demo_photo
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.worker import sanitize_isolated
 from tests.media.conftest import png_file
+from tests.media.hostile_files import many_scans_jpeg
 
 
 def test_worker_sanitises_like_the_library() -> None:
@@ -35,13 +36,13 @@ def heavy_png() -> bytes:
     return png_file(9000, 9000)
 
 
-def test_child_killed_by_cpu_rlimit_leaves_the_parent_working(heavy_png: bytes) -> None:
-    with pytest.raises(ImageRejected, match="too much CPU time"):
+def test_child_killed_by_cpu_rlimit_leaves_the_parent_working() -> None:
+    # A few hundred kB that cost libjpeg a minute of CPU: the CPU limit stops it.
+    with pytest.raises(ImageRejected, match="needs more processing time than allowed"):
         sanitize_isolated(
-            heavy_png,
+            many_scans_jpeg(2048, 20_000),
             SanitizePolicy(max_long_edge=None),
             timeout=120,
-            memory_limit=3 * 1024 * 1024 * 1024,
             cpu_seconds=1,
         )
     # The parent is fine and the next image goes through.
@@ -49,7 +50,7 @@ def test_child_killed_by_cpu_rlimit_leaves_the_parent_working(heavy_png: bytes) 
 
 
 def test_child_out_of_memory_is_refused(heavy_png: bytes) -> None:
-    with pytest.raises(ImageRejected, match="needs more memory to decode"):
+    with pytest.raises(ImageRejected, match="it needs more memory than allowed"):
         sanitize_isolated(
             heavy_png,
             SanitizePolicy(max_long_edge=None),
@@ -60,7 +61,7 @@ def test_child_out_of_memory_is_refused(heavy_png: bytes) -> None:
 
 
 def test_child_that_cannot_finish_in_time_is_abandoned() -> None:
-    with pytest.raises(ImageRejected, match="took longer than"):
+    with pytest.raises(ImageRejected, match=r"took longer than 0\.001 s"):
         sanitize_isolated(demo_photo(), timeout=0.001)
     assert sanitize_isolated(demo_photo((64, 48))).mime == "image/jpeg"
 

@@ -57,7 +57,8 @@ async def test_messages_added_before_the_peer_opens_are_delivered(embedded_mailb
     await joiner.close()
 
 
-async def test_nameplate_is_freed_after_both_release_and_reusable(embedded_mailbox: str) -> None:
+async def test_nameplate_is_freed_after_both_release_and_reusable(start_mailbox: Any) -> None:
+    embedded_mailbox = (await start_mailbox(allow_list=True)).url
     inviter, joiner, nameplate = await open_pair(embedded_mailbox)
     old_mailbox = inviter.mailbox
     await inviter.release()
@@ -112,8 +113,12 @@ async def test_unreachable_url_is_a_transport_error_with_a_fix() -> None:
 
 
 async def test_not_a_mailbox_url_is_refused_before_connecting() -> None:
-    with pytest.raises(P2PChatError, match="ws://HOST:PORT/v1"):
-        await MailboxClient.connect("http://127.0.0.1:1/v1", APPID, timeout=1)
+    from p2pchat.exit_codes import EXIT_USAGE, exit_code_for
+
+    for url in ("http://127.0.0.1:1/v1", "ws://", "ws://host:99999/v1", "mailbox"):
+        with pytest.raises(P2PChatError, match="ws://HOST:PORT/v1") as refused:
+            await MailboxClient.connect(url, APPID, timeout=1)
+        assert exit_code_for(refused.value) == EXIT_USAGE  # a usage error, not a bug (1)
 
 
 async def test_wrong_path_is_a_transport_error(embedded_mailbox: str) -> None:

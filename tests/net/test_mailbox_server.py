@@ -87,14 +87,16 @@ async def test_every_command_is_acked_with_its_id(embedded_mailbox: str) -> None
     await ws.close()
 
 
-async def test_appids_are_separate_namespaces(embedded_mailbox: str) -> None:
-    first = await raw_client(embedded_mailbox, appid="app/one")
-    second = await raw_client(embedded_mailbox, appid="app/two")
-    mailbox_one = (await request(first, "claimed", type="claim", nameplate="5"))["mailbox"]
+async def test_appids_are_separate_namespaces(start_mailbox: Any) -> None:
+    url = (await start_mailbox(allow_list=True)).url
+    first = await raw_client(url, appid="app/one")
+    second = await raw_client(url, appid="app/two")
+    name = (await request(first, "allocated", type="allocate"))["nameplate"]
+    mailbox_one = (await request(first, "claimed", type="claim", nameplate=name))["mailbox"]
     assert (await request(second, "nameplates", type="list"))["nameplates"] == []
-    mailbox_two = (await request(second, "claimed", type="claim", nameplate="5"))["mailbox"]
+    mailbox_two = (await request(second, "claimed", type="claim", nameplate=name))["mailbox"]
     assert mailbox_one != mailbox_two
-    assert (await request(first, "nameplates", type="list"))["nameplates"] == [{"id": "5"}]
+    assert (await request(first, "nameplates", type="list"))["nameplates"] == [{"id": name}]
     await first.close()
     await second.close()
 
@@ -196,7 +198,7 @@ async def test_too_many_messages_in_a_mailbox_are_refused(start_mailbox: Any) ->
 
 
 async def test_unclaimed_nameplate_expires(start_mailbox: Any) -> None:
-    server = await start_mailbox(nameplate_timeout=0.2)
+    server = await start_mailbox(nameplate_timeout=0.2, allow_list=True)
     client = await MailboxClient.connect(server.url, APPID, timeout=5)
     nameplate = await client.allocate()
     assert await client.list_nameplates() == [nameplate]

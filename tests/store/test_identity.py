@@ -225,3 +225,35 @@ def test_cli_new_identity_keeps_a_backup(run_cli, config_dir: Path) -> None:
     backups = list(config_dir.glob("identity.key.old-*"))
     assert [b.read_bytes() for b in backups] == [old_bytes]
     assert identity.load().public != old.public
+
+
+def test_cli_says_plainly_whether_the_identity_is_sealed(run_cli, config_dir: Path) -> None:
+    clear = run_cli("identity")
+    assert clear.returncode == 0, clear.stderr
+    assert "NOT sealed" in clear.stderr and "p2pchat identity --seal" in clear.stderr
+    assert len(clear.stdout.splitlines()) == 1  # stdout stays the fingerprint alone
+    sealed = run_cli("identity", "--seal", env={"P2PCHAT_PASSPHRASE": "sealed now"})
+    assert sealed.returncode == 0, sealed.stderr
+    shown = run_cli("identity", env={"P2PCHAT_PASSPHRASE": "sealed now"})
+    assert "is sealed with a passphrase" in shown.stderr and "NOT" not in shown.stderr
+
+
+def test_cli_seal_also_seals_the_contacts_secrets(run_cli, config_dir: Path) -> None:
+    import json
+    import os
+
+    from p2pchat.core.crypto import safety_number
+    from p2pchat.store.contacts import ContactBook
+
+    first = run_cli("identity", "--json")
+    assert first.returncode == 0, first.stderr
+    peer = os.urandom(32)
+    psk = os.urandom(32)
+    ContactBook().pin("bob", peer, safety_number(bytes(32), peer), psk, 1000.0)
+    sealed = run_cli("identity", "--seal", env={"P2PCHAT_PASSPHRASE": "sealed now"})
+    assert sealed.returncode == 0, sealed.stderr
+    (entry,) = json.loads((config_dir / "contacts.json").read_text())["contacts"]
+    assert "reconnect_psk" not in entry and "sealed_secrets" in entry
+    listed = run_cli("contacts", "--json")  # listing needs no passphrase
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["petname"] == "bob"

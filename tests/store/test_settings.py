@@ -21,7 +21,11 @@ def test_defaults_without_a_file(config_dir: Path) -> None:
     loaded = settings.load()
     assert loaded == Settings()
     assert loaded.mailbox_url == "ws://relay.magic-wormhole.io:4000/v1"
-    assert loaded.stun_urls == () and loaded.turn_url is None and loaded.relay_only is False
+    assert loaded.stun_urls == settings.DEFAULT_STUN_URLS
+    assert loaded.stun_urls == ("stun:stun.l.google.com:19302", "stun:stun.cloudflare.com:3478")
+    assert loaded.transit_relay == "tcp:transit.magic-wormhole.io:4001"
+    assert loaded.turn_url is None and loaded.relay_only is False
+    assert loaded.stun_notice_shown is False
     assert (loaded.max_long_edge, loaded.language, loaded.view_seconds) == (2048, "auto", 10)
 
 
@@ -71,7 +75,10 @@ def test_unknown_keys_warn_but_load(config_dir: Path, caplog: pytest.LogCaptureF
         ("max_long_edge = 10", "max_long_edge"),
         ("view_seconds = true", "view_seconds"),
         ('relay_only = "yes"', "relay_only"),
-        ("relay_only = true", "relay_only"),  # without a TURN server
+        ('relay_only = true\ntransit_relay = ""', "relay_only"),  # without any relay
+        ('transit_relay = "transit.example:4001"', "transit_relay"),
+        ('transit_relay = "tcp:transit.example:99999"', "transit_relay"),
+        ("stun_notice_shown = 1", "stun_notice_shown"),
         ('stun_urls = "stun:127.0.0.1:3478"', "stun_urls"),
         ("stun_urls = [1, 2]", "stun_urls"),
         ('language = "fr"', "language"),
@@ -83,6 +90,20 @@ def test_wrong_values_are_clear_errors(config_dir: Path, text: str, key: str) ->
     write(config_dir, text + "\n")
     with pytest.raises(SettingsError, match=key):
         settings.load()
+
+
+def test_stun_and_the_transit_relay_can_be_turned_off(config_dir: Path) -> None:
+    write(config_dir, 'stun_urls = []\ntransit_relay = ""\n')
+    loaded = settings.load()
+    assert loaded.stun_urls == () and loaded.transit_relay == ""
+    settings.save(loaded)
+    assert settings.load() == loaded
+
+
+def test_relay_only_may_use_the_transit_relay_alone(config_dir: Path) -> None:
+    write(config_dir, "relay_only = true\n")
+    loaded = settings.load()
+    assert loaded.relay_only and loaded.turn_url is None and loaded.transit_relay
 
 
 def test_invalid_toml_is_a_clear_error(config_dir: Path) -> None:

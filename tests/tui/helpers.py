@@ -68,7 +68,7 @@ def text_of(widget: object) -> str:
 
 
 async def real_prepare(data: bytes, original_size: bool) -> object:
-    """The real sanitiser, as ChatService.prepare_image runs it (in a thread)."""
+    """The sanitiser and policy of ChatService.prepare_image, in a thread (not a child)."""
     from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
 
     policy = SanitizePolicy(max_long_edge=None if original_size else 2048, side="send")

@@ -392,3 +392,23 @@ def test_key_changed_screen_snapshot(snap_compare, tmp_path):
         await pilot.pause()
 
     assert snap_compare(_snapshot_app(tmp_path), terminal_size=(100, 40), run_before=warn)
+
+
+async def test_home_with_contacts_fits_80x24(tmp_path):
+    """The home screen's border and contact list used to be cut off at 80x24."""
+    app = _snapshot_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        box = app.screen.query_one("#home-box")
+        assert box.region.y >= 0 and box.region.bottom <= 23  # above the footer
+        table = app.screen.query_one(ContactList)
+        box.scroll_to_widget(table, animate=False)
+        await pilot.pause()
+        assert box.region.contains_region(table.region)
+
+
+def test_home_with_contacts_snapshot_80x24(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "p2pchat.tui.widgets.contact_list.last_seen_text", lambda _: "2023-11-14 22:13"
+    )
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=(80, 24))

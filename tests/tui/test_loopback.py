@@ -102,8 +102,10 @@ async def test_image_sent_from_one_app_is_shown_in_the_other(embedded_mailbox):
         await alice_pilot.press("enter")
         await until(lambda: isinstance(alice.screen, SendDialog), "send dialog open")
         dialog = alice.screen
-        await until(lambda: dialog.prepared is not None, "image sanitised")
-        assert "GPS location" in text_of(dialog.query_one("#send-report"))
+        report = dialog.query_one("#send-report")
+        # `prepared` is set before the report is drawn: wait for what the person reads.
+        await until(lambda: "GPS location" in text_of(report), "image sanitised, report shown")
+        assert dialog.prepared is not None
         await alice_pilot.click("#send")
         await until(lambda: bob.screen.query(ImageMessage), "bob receives the image")
         received = bob.screen.query_one(ImageMessage)

@@ -148,6 +148,10 @@ class Pane:
         """The visible screen with its SGR escape sequences (to check colours or images)."""
         return self.server.run("capture-pane", "-p", "-e", "-t", self.target)
 
+    def title(self) -> str:
+        """The pane title (what a program's stray escape strings would land in)."""
+        return self.server.run("display-message", "-p", "-t", self.target, "#{pane_title}")
+
     def dead(self) -> bool:
         """True once the program in the pane has exited."""
         out = self.server.run("display-message", "-p", "-t", self.target, "#{pane_dead}")

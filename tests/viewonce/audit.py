@@ -28,7 +28,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-WORKER_ARGV = [sys.executable, "-I", "-m", "p2pchat.media.worker"]
+from p2pchat.media.worker import WORKER_ARGV
+
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _FS_CHANGES = frozenset(
     {

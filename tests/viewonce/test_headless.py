@@ -94,11 +94,21 @@ async def test_receive_gets_a_placeholder_and_the_sender_is_refused_up_front(
 
 def test_the_sanitiser_child_talks_over_pipes_only() -> None:
     """Audit hooks do not follow the child process: read what it is given instead."""
-    source = (Path(ROOT) / "p2pchat" / "media" / "worker.py").read_text("utf-8")
-    flat = " ".join(source.split())  # independent of how the formatter wraps the call
+    media = Path(ROOT) / "p2pchat" / "media"
+    parent = (media / "worker.py").read_text("utf-8")
+    child = (media / "worker_child.py").read_text("utf-8")
+    flat = " ".join(parent.split())  # independent of how the formatter wraps the call
     assert "stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL" in flat
-    assert '[sys.executable, "-I", "-m", "p2pchat.media.worker"]' in flat
-    assert "sys.stdin.buffer, sys.stdout.buffer" in source  # the child reads/writes pipes
-    for forbidden in ("tempfile", " open(", "os.open", "NamedTemporaryFile", "shutil", '.save("'):
-        assert forbidden not in source, forbidden
-    assert "RLIMIT_CORE" in source  # and it never dumps core with the photo inside
+    assert "stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE," in flat
+    assert 'WORKER_ARGV = [sys.executable, "-I", "-c", _BOOTSTRAP, _ROOT]' in flat
+    assert "sys.stdin.buffer, sys.stdout.buffer" in child  # the child reads/writes pipes
+    forbidden = ("tempfile", " open(", "os.open", "NamedTemporaryFile", "shutil", '.save("')
+    for source in (parent, child):
+        for word in forbidden:
+            assert word not in source, word
+    assert "RLIMIT_CORE" in child  # and it never dumps core with the photo inside
+    # The sandbox's only file-system change: an empty working directory, removed at once.
+    sandbox = (media / "sandbox.py").read_text("utf-8")
+    assert sandbox.count("tempfile.mkdtemp(") == 1 and "os.rmdir(empty)" in sandbox
+    for forbidden in (" open(", "NamedTemporaryFile", "shutil"):
+        assert forbidden not in sandbox, forbidden

@@ -277,7 +277,9 @@ class ChatPane(Vertical):
                 pass
 
     def _show_received(self, image: ev.ImageReceived) -> None:
-        removed = image.removed or (t("report.nothing_found_receiver"),)
+        removed = image.removed
+        # A clean arrival is said once, in its own words (not "Removed: arrived clean").
+        clean = t("report.nothing_found_receiver")
         if image.view_once and image.vault_id is not None and self.stage is not None:
             # The chat's own sealed placeholder: no thumbnail, no report, opens once.
             self.messages.add_item(
@@ -299,6 +301,7 @@ class ChatPane(Vertical):
                 b"",
                 caption=t("demo.pane.view_once_sealed", seconds=round(image.view_seconds)),
                 report_lines=removed,
+                nothing_removed=clean,
                 state="received",
             )
             return
@@ -308,5 +311,6 @@ class ChatPane(Vertical):
             self.peer_name,
             image.data,
             report_lines=removed,
+            nothing_removed=clean,
             state="received",
         )

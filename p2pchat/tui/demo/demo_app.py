@@ -155,6 +155,9 @@ class DemoApp(App[int]):
             return
         if self.index + 1 < len(STEPS):
             self._show(self.index + 1)
+        else:
+            # PageDown on the last step used to do nothing at all.
+            self.notify(t("demo.panel.last_step"))
 
     def action_previous_step(self) -> None:
         if self._step_running is not None:

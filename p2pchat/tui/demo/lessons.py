@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from p2pchat.i18n import t
 from p2pchat.media.inspect import Finding, PrivacyReport, format_coordinates, inspect_image
 from p2pchat.media.samples import TOKYO_TOWER, demo_photo
 from p2pchat.media.vault import ViewOnceRefusedError
-from p2pchat.tui.demo.stage import SIDES, DemoStage, Side
+from p2pchat.tui.demo.stage import SIDES, DemoStage, Side, is_photo_line
 from p2pchat.tui.widgets.transfer_bar import format_size
 
 # What the sample must be shown to carry before it is sent.
@@ -34,6 +35,7 @@ SAFETY_DIGITS: Final = 60
 # Mean difference per channel (0-255) below which two renderings show the same picture.
 SAME_PICTURE_THRESHOLD: Final = 12.0
 SHORT: Final = 3  # the TIFF type of a 16-bit value
+EXIF_TIME: Final = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2})")
 LEAK_KEYS: Final = frozenset(
     {
         "gps",
@@ -133,12 +135,31 @@ def describe_finding(finding: Finding) -> str:
         "coords": _coords(detail),
         "model": detail.get("model") or detail.get("make") or "?",
         "serial": _first_value(detail, exclude={"short"}),
-        "when": detail.get("taken") or _first_value(detail, exclude={"short"}),
+        "when": human_time(str(detail.get("taken") or _first_value(detail, exclude={"short"}))),
         "bytes": detail.get("bytes", "?"),
         "software": ", ".join(detail.get("software") or []) or "?",
         "what": finding.message,
     }
     return t(f"demo.leak.{category}", **values)
+
+
+def human_time(value: str) -> str:
+    """EXIF's ``2024:04:06 10:15:30`` as people write it (``6 April 2024, 10:15``);
+    anything else is returned as it is."""
+    match = EXIF_TIME.match(value.strip())
+    if match is None:
+        return value
+    year, month, day, hour, minute = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        return value
+    month_name = t("demo.months").split(",")[month - 1].strip()
+    return t(
+        "demo.when",
+        year=year,
+        month_name=month_name,
+        day=day,
+        time=f"{hour:02d}:{minute:02d}",
+    )
 
 
 def _coords(detail: dict[str, Any]) -> str:
@@ -249,9 +270,8 @@ async def step_xray(ctx: LessonContext) -> StepOutcome:
     if trailer:
         pictures.append(Picture(t("demo.pictures.trailer"), trailer))
     lines = [t("demo.xray.heading", count=len(report.findings)), *xray_lines(report)]
-    return StepOutcome(
-        held, t("demo.claims.xray", count=len(SAMPLE_LEAKS & found)), lines, pictures
-    )
+    # The claim counts the same findings the heading does, so the two numbers agree.
+    return StepOutcome(held, t("demo.claims.xray", count=len(report.findings)), lines, pictures)
 
 
 def _close_to(detail: dict[str, Any], place: tuple[float, float]) -> bool:
@@ -466,10 +486,12 @@ async def step_after(ctx: LessonContext) -> StepOutcome:
     path = await asyncio.to_thread(stage.export_transcript, "bob")
     exported = await asyncio.to_thread(path.read_text, "utf-8")
     alice_text = t("demo.script.alice_text")
-    photo_lines = [line for line in exported.splitlines() if "[photo " in line]
+    photo_lines = [
+        line for line in exported.splitlines() if t("demo.export.photo_marker") in line
+    ]
     # One normal photo arrived (lesson 2); the view-once photo must not be in the export.
     sent_normal = sum(
-        1 for line in stage.transcripts["bob"] if "[photo " in line.body and not line.view_once
+        1 for line in stage.transcripts["bob"] if is_photo_line(line.body) and not line.view_once
     )
     held = alice_text in exported and len(photo_lines) == sent_normal
     ctx.presenter.pane_notice("bob", t("demo.after.pane", path=str(path)))
@@ -482,6 +504,8 @@ async def step_after(ctx: LessonContext) -> StepOutcome:
         "",
         t("demo.after.help"),
         t("demo.after.help_local"),
+        "",
+        t("demo.after.the_end"),
     ]
     return StepOutcome(held, t("demo.claims.after", lines=len(exported.splitlines())), lines)
 

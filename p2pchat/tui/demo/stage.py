@@ -29,6 +29,7 @@ from p2pchat.core import codes
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.core.wordlist import EVEN_WORDS, ODD_WORDS
+from p2pchat.i18n import t
 from p2pchat.service import ChatService, IceSettings, LocalMailbox, ServiceConfig
 
 Side = Literal["alice", "bob"]
@@ -43,6 +44,15 @@ EventListener = Callable[[Side, ev.ServiceEvent], None]
 
 def other(side: Side) -> Side:
     return "bob" if side == "alice" else "alice"
+
+
+def photo_line(width: int, height: int) -> str:
+    """How a photo appears in the demo's exported transcript, in the lesson's language."""
+    return t("demo.export.photo", width=width, height=height)
+
+
+def is_photo_line(body: str) -> bool:
+    return body.startswith(t("demo.export.photo_marker"))
 
 
 @dataclass(frozen=True)
@@ -142,7 +152,7 @@ class DemoStage:
         if isinstance(event, ev.TextReceived):
             self.transcripts[side].append(TranscriptLine(event.sent_at, peer, event.text))
         elif isinstance(event, ev.ImageReceived):
-            body = f"[photo {event.width}x{event.height}]"
+            body = photo_line(event.width, event.height)
             self.transcripts[side].append(
                 TranscriptLine(time.time(), peer, body, view_once=event.view_once)
             )
@@ -163,7 +173,7 @@ class DemoStage:
         )
         width, height = getattr(prepared, "width", 0), getattr(prepared, "height", 0)
         self.transcripts[side].append(
-            TranscriptLine(time.time(), self.names[side], f"[photo {width}x{height}]", view_once)
+            TranscriptLine(time.time(), self.names[side], photo_line(width, height), view_once)
         )
         return message_id
 

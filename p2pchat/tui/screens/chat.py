@@ -37,7 +37,7 @@ from p2pchat.i18n import t
 from p2pchat.store.contacts import Contact
 from p2pchat.tui.screens.chat_commands import run_command
 from p2pchat.tui.screens.chat_updates import ChatUpdates
-from p2pchat.tui.screens.confirm import ConfirmDialog
+from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog
 from p2pchat.tui.screens.file_picker import FilePicker
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.image_viewer import ImageViewerScreen
@@ -67,11 +67,28 @@ class ChatScreen(ChatUpdates):
     """One conversation with one peer."""
 
     BINDINGS = [
-        Binding("f1", "help", t("keys.help"), id="chat.help"),
-        Binding("f2", "verify", t("keys.verify"), id="chat.verify"),
-        Binding("ctrl+o", "send_image", t("keys.send_image"), id="chat.send_image", priority=True),
-        Binding("f8", "cancel_transfer", t("keys.cancel_transfer"), id="chat.cancel_transfer"),
-        Binding("ctrl+q", "leave", t("keys.quit"), id="chat.quit", priority=True),
+        Binding("f1", "help", t("keys.help"), tooltip=t("help.help"), id="chat.help"),
+        Binding("f2", "verify", t("keys.verify"), tooltip=t("help.verify"), id="chat.verify"),
+        Binding(
+            "ctrl+o",
+            "send_image",
+            t("keys.send_image"),
+            tooltip=t("help.send_image"),
+            id="chat.send_image",
+            priority=True,
+        ),
+        Binding(
+            "f8",
+            "cancel_transfer",
+            t("keys.cancel_transfer"),
+            tooltip=t("help.cancel_transfer"),
+            id="chat.cancel_transfer",
+        ),
+        # Offered once the conversation is over (see check_action).
+        Binding("escape", "back_home", t("keys.back_home"), id="chat.back_home"),
+        Binding(
+            "ctrl+q", "leave", t("keys.quit"), tooltip=t("help.quit"), id="chat.quit", priority=True
+        ),
     ]
 
     @dataclass
@@ -102,6 +119,16 @@ class ChatScreen(ChatUpdates):
         """The user wants to end the conversation."""
 
     @dataclass
+    class RenameContact(Message):
+        """Rename the pinned contact of this chat (the app owns the contact book)."""
+
+        new_petname: str
+
+    @dataclass
+    class BackHome(Message):
+        """The conversation is over; the user wants the home screen (reconnect, new invite)."""
+
+    @dataclass
     class SetTimer(Message):
         """Agree a disappearing-message timer with the peer (0: off)."""
 
@@ -122,7 +149,7 @@ class ChatScreen(ChatUpdates):
         key_changed: bool = False,
         start_dir: Path | None = None,
         contact: Contact | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
         view_seconds: float = 10.0,
     ) -> None:
         super().__init__(id="chat")
@@ -133,7 +160,8 @@ class ChatScreen(ChatUpdates):
         self.peer_label = safe_label(shown, 40) or t("chat.peer")
         self.clock = clock
         self.view_seconds = view_seconds
-        self.conversation = Conversation(clock)
+        # Wall clock for the stamps only; countdowns on ``clock`` (monotonic).
+        self.conversation = Conversation(time.time, timer_clock=clock)
         self.my_label = safe_label(my_label, 40) or t("chat.me")
         self.prepare_image = prepare_image
         self.renderer = renderer
@@ -195,6 +223,59 @@ class ChatScreen(ChatUpdates):
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
 
+    def prefill(self, text: str) -> None:
+        """Put the start of a slash command in the composer for the user to finish."""
+        composer = self.query_one(Composer)
+        composer.text = text
+        composer.move_cursor(composer.document.end)
+        composer.focus()
+
+    def action_send_view_once(self) -> None:
+        """Choose a file; the send dialog opens with view-once already ticked."""
+        if self.ended:
+            return
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                self.open_send_dialog(path, view_once=True)
+
+        self.app.push_screen(FilePicker(self.start_dir), picked)
+
+    def action_rename(self) -> None:
+        """Give the pinned contact a name of your own (kept in the contact book)."""
+        if self.contact is None:
+            self.query_one(MessageList).add_notice(t("block.not_pinned"), level="warning")
+            return
+
+        def renamed(new_name: str | None) -> None:
+            if new_name:
+                self.post_message(self.RenameContact(new_name))
+
+        title = t("contacts.rename_title", name=self.peer_label)
+        self.app.push_screen(NameDialog(title, self.peer_label), renamed)
+
+    def contact_renamed(self, contact: Contact) -> None:
+        """The app renamed the contact: show the new name from now on."""
+        old = self.peer_label
+        self.contact = contact
+        self.peer_label = safe_label(contact.petname, 40) or t("chat.peer")
+        notice = t("contacts.renamed", old=old, new=self.peer_label)
+        self.query_one(MessageList).add_notice(notice)
+
+    def on_screen_resume(self) -> None:
+        # After a viewer or a dialog closes, typing goes to the composer again (it
+        # used to stay on the photo, so Enter reopened the viewer and the text was lost).
+        self.query_one(Composer).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back_home":
+            return self.ended
+        return True
+
+    def action_back_home(self) -> None:
+        if self.ended:
+            self.post_message(self.BackHome())
+
     def action_block(self) -> None:
         """Ask, then block this contact and close the conversation."""
         if self.contact is None:
@@ -246,7 +327,7 @@ class ChatScreen(ChatUpdates):
 
         self.app.push_screen(FilePicker(self.start_dir), picked)
 
-    def open_send_dialog(self, path: Path) -> None:
+    def open_send_dialog(self, path: Path, *, view_once: bool = False) -> None:
         if self.ended:
             return
 
@@ -279,7 +360,12 @@ class ChatScreen(ChatUpdates):
             )
             self.post_message(self.SendImage(local_id, prepared, result.view_once))
 
-        dialog = SendDialog(path, self.prepare_image, peer_view_once=self.paired.peer_view_once)
+        dialog = SendDialog(
+            path,
+            self.prepare_image,
+            peer_view_once=self.paired.peer_view_once,
+            view_once=view_once,
+        )
         self.app.push_screen(dialog, chosen)
 
     def action_cancel_transfer(self) -> None:

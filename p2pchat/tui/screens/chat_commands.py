@@ -42,6 +42,8 @@ def run_command(screen: ChatScreen, line: str) -> None:
         timer_command(screen, args)
     elif command == "/block":
         screen.action_block()
+    elif command == "/name":
+        name_command(screen, args)
     elif command == "/help":
         screen.action_help()
     elif command in ("/quit", "/exit"):
@@ -49,6 +51,19 @@ def run_command(screen: ChatScreen, line: str) -> None:
     else:
         notice = t("chat.unknown_command", command=safe_label(command, 30))
         screen.query_one(MessageList).add_notice(notice, level="warning")
+
+
+def name_command(screen: ChatScreen, args: list[str]) -> None:
+    """``/name NEW``: the name the other person sees, from the next conversation on."""
+    messages = screen.query_one(MessageList)
+    wanted = " ".join(args).strip()
+    if not wanted:
+        messages.add_notice(t("name_prompt.usage"), level="warning")
+        return
+    setter = getattr(screen.app, "set_display_name", None)
+    shown = setter(wanted) if setter is not None else ""
+    if shown:
+        messages.add_notice(t("name_prompt.changed", name=shown))
 
 
 def export_command(screen: ChatScreen, args: list[str]) -> None:

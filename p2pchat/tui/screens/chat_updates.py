@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -100,7 +101,8 @@ class ChatUpdates(Screen[None]):
         messages = self.query_one(MessageList)
         if message_id is None:
             messages.set_state(local_id, "failed")
-            messages.add_notice(t("chat.send_failed", reason=error), level="error")
+            notice = t("chat.send_failed", reason=safe_label(error, 300))
+            messages.add_notice(notice, level="error")
             return
         messages.rename(local_id, message_id)
         if local_id in self.conversation:
@@ -243,7 +245,8 @@ class ChatUpdates(Screen[None]):
 
     def _typing(self, active: bool) -> None:
         typing = self.query_one("#typing", Static)
-        typing.update(t("chat.typing", peer=self.peer_label) if active else "")
+        # Content, never markup: the peer chose this name ("[@click=app.quit]" must show as typed).
+        typing.update(Content(t("chat.typing", peer=self.peer_label)) if active else Content(""))
         if self._typing_timer is not None:
             self._typing_timer.stop()
             self._typing_timer = None
@@ -254,6 +257,7 @@ class ChatUpdates(Screen[None]):
         if self.ended:
             return
         self.ended = True
+        self.refresh_bindings()  # the footer now offers "back to home"
         for bar in list(self.query_one(TransferPanel).query("TransferBar")):
             bar.remove()
         self.query_one(MessageList).add_notice(t("chat.ended"), level="info")

@@ -23,11 +23,12 @@ class ConfirmDialog(ModalScreen[bool]):
 
     BINDINGS = [Binding("escape", "cancel", t("keys.cancel"), id="confirm.cancel")]
 
-    def __init__(self, title: str, text: str, confirm_label: str) -> None:
+    def __init__(self, title: str, text: str, confirm_label: str, cancel_label: str = "") -> None:
         super().__init__(classes="confirm-dialog")
         self.title_text = title
         self.text = text
         self.confirm_label = confirm_label
+        self.cancel_label = cancel_label or t("send.cancel")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
@@ -35,7 +36,7 @@ class ConfirmDialog(ModalScreen[bool]):
             yield Static(Content(self.text), classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.confirm_label, id="confirm", variant="error")
-                yield Button(t("send.cancel"), id="confirm-cancel")
+                yield Button(self.cancel_label, id="confirm-cancel")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-cancel", Button).focus()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Center, Horizontal, Vertical
+from textual.containers import Center, Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
@@ -101,7 +101,8 @@ class HomeScreen(Screen[None]):
         self.focus_code = focus_code or bool(initial_code)
 
     def compose(self) -> ComposeResult:
-        with Center(), Vertical(id="home-box"):
+        # Scrolls instead of being cut off on a small terminal (80x24 with contacts).
+        with Center(id="home-center"), VerticalScroll(id="home-box"):
             yield Static(t("app.title"), id="home-title")
             yield Static(t("home.tagline"), id="home-tagline")
             yield Label(t("home.fingerprint_label"), classes="field-label")
@@ -125,6 +126,7 @@ class HomeScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#home-status").display = False
         if self.contacts is not None:
             self.set_contacts(self.contacts)
         if self.focus_code:
@@ -189,12 +191,18 @@ class HomeScreen(Screen[None]):
 
     def show_status(self, text: str) -> None:
         """A one-line note under the join row (a contact was renamed, blocked, ...)."""
-        self.query_one("#home-status", Static).update(Content(text))
+        self._set_status(Content(text))
 
     def watch_busy(self, busy: bool) -> None:
         for button in self.query(Button):
             button.disabled = busy
-        self.query_one("#home-status", Static).update(t("home.connecting") if busy else "")
+        self._set_status(Content(t("home.connecting")) if busy else Content(""))
+
+    def _set_status(self, text: Content) -> None:
+        # An empty status line takes no row: 80x24 needs every one.
+        status = self.query_one("#home-status", Static)
+        status.update(text)
+        status.display = bool(text.plain)
 
     def action_new_invite(self) -> None:
         if not self.busy:

@@ -65,7 +65,9 @@ class KeyChangedScreen(Screen[RePair | None]):
             yield Button(t("keychange.back"), id="keychange-back", variant="primary")
             with Vertical(id="keychange-repair"):
                 yield Checkbox(
-                    t("keychange.confirm_checked", name=self.petname), False, id="keychange-checked"
+                    Content(t("keychange.confirm_checked", name=self.petname)),
+                    False,
+                    id="keychange-checked",
                 )
                 with Horizontal(id="keychange-actions"):
                     yield Button(

@@ -1,7 +1,7 @@
 """The send dialog: preview of the sanitised image and what was removed, then Send or Cancel.
 
 Reading the file and sanitising happen in a worker (the service's
-``prepare_image`` runs Pillow in a thread); the dialog dismisses with a typed
+``prepare_image`` runs Pillow in an isolated child process); the dialog dismisses with a typed
 ``SendDialogResult`` or ``None``.
 
 On a short terminal the middle of the dialog (preview, report, options)
@@ -25,7 +25,7 @@ from textual.content import Content
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, LoadingIndicator, Static
+from textual.widgets import Button, Checkbox, Footer, LoadingIndicator, Static
 
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
@@ -38,8 +38,9 @@ from p2pchat.tui.widgets.transfer_bar import format_size
 MAX_SOURCE_BYTES = 200 * 1024 * 1024
 PREVIEW_ROWS = 16
 MIN_PREVIEW_ROWS = 3
-# Rows around the scrolling body: border 2, padding 2, title 2, file name 1, buttons 4.
-FRAME_ROWS = 11
+# Rows around the scrolling body: border 2, padding 2, title 2, file name 1, buttons 4,
+# and the footer with the dialog's keys 1.
+FRAME_ROWS = 12
 # Rows kept under the preview so the start of the report is visible without scrolling.
 REPORT_ROWS = 5
 
@@ -75,6 +76,8 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         Binding("escape", "cancel", t("keys.cancel"), id="send.cancel"),
         # The Send button is several Tabs away; a key sends once the report is shown.
         Binding("ctrl+s", "send", t("send.send"), id="send.send", priority=True),
+        # One key instead of Tabbing down to the checkbox.
+        Binding("ctrl+t", "toggle_view_once", t("keys.view_once_toggle"), id="send.view_once"),
     ]
 
     @dataclass
@@ -86,9 +89,15 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
         reason: str
 
     def __init__(
-        self, source: Path | bytes, prepare: PrepareImage, *, peer_view_once: bool = True
+        self,
+        source: Path | bytes,
+        prepare: PrepareImage,
+        *,
+        peer_view_once: bool = True,
+        view_once: bool = False,
     ) -> None:
         super().__init__(id="send-dialog")
+        self.view_once_at_start = view_once and peer_view_once
         self.source = source
         self.prepare = prepare
         self.peer_view_once = peer_view_once
@@ -107,7 +116,10 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
                 yield Static(t("report.limits"), id="send-limits")
                 yield Checkbox(t("send.original_size"), False, id="original-size")
                 yield Checkbox(
-                    t("send.view_once"), False, id="view-once", disabled=not self.peer_view_once
+                    t("send.view_once"),
+                    self.view_once_at_start,
+                    id="view-once",
+                    disabled=not self.peer_view_once,
                 )
                 if not self.peer_view_once:
                     yield Static(t("send.view_once_unavailable"), classes="hint")
@@ -115,12 +127,15 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
                     limits = Static(
                         t("view_once.limits"), classes="hint", id="send-view-once-limits"
                     )
-                    limits.display = False  # said plainly as soon as view-once is ticked
+                    # Said plainly as soon as view-once is ticked.
+                    limits.display = self.view_once_at_start
                     yield limits
             # Outside the scrolling body: always on screen, however short the terminal.
             with Horizontal(id="send-buttons"):
                 yield Button(t("send.send"), id="send", variant="primary", disabled=True)
                 yield Button(t("send.cancel"), id="cancel")
+        # The dialog's own keys (Ctrl+S, Ctrl+T, Esc), not the chat's underneath.
+        yield Footer()
 
     def on_mount(self) -> None:
         self._fit(self.app.size.height)
@@ -180,6 +195,11 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
     @on(Checkbox.Changed, "#view-once")
     def _view_once_changed(self, event: Checkbox.Changed) -> None:
         self.query_one("#send-view-once-limits", Static).display = event.value
+
+    def action_toggle_view_once(self) -> None:
+        box = self.query_one("#view-once", Checkbox)
+        if not box.disabled:
+            box.toggle()
 
     @on(Checkbox.Changed, "#original-size")
     def _size_changed(self, event: Checkbox.Changed) -> None:

@@ -32,6 +32,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
 from p2pchat.tui.widgets.image_view import decode_for_display, image_widget_class
 
@@ -177,7 +178,8 @@ class ViewOnceScreen(ModalScreen[bool]):
         stage = self.query_one("#view-once-stage", Container)
         await stage.remove_children()
         if message.image is None:
-            await stage.mount(Static(t("image.undecodable", reason=message.error)))
+            reason = safe_label(message.error, 300)
+            await stage.mount(Static(Content(t("image.undecodable", reason=reason))))
             return
         self._image = message.image
         widget_class = image_widget_class(self.renderer)
@@ -190,7 +192,8 @@ class ViewOnceScreen(ModalScreen[bool]):
             self.action_close()
             return
         countdown = self.query_one("#view-once-countdown", Static)
-        countdown.update(t("view_once.countdown", seconds=max(1, round(remaining + 0.49))))
+        seconds = max(1, round(remaining + 0.49))
+        countdown.update(Content(t("view_once.countdown", seconds=seconds)))
 
     def on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
         # Something covers the viewer (palette, help): the viewing is over, before

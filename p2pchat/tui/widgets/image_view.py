@@ -9,19 +9,24 @@ size, so a large photo never stalls typing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from PIL import Image as PILImage
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
 
 log = logging.getLogger(__name__)
@@ -36,26 +41,75 @@ MAX_PREVIEW_PIXELS = 64_000_000
 FALLBACK_CELL_SIZE = (10, 20)
 
 
-def load_image_support() -> bool:
-    """Import textual-image (it asks the terminal about graphics) before Textual starts.
+#: Terminal multiplexers that pass unknown escape sequences on as window titles:
+#: tmux and GNU screen turn the kitty-graphics probe (an APC string) into the pane
+#: title, so under them nothing is asked and half cells are used.
+MULTIPLEXER_VARIABLES = ("TMUX", "STY")
+#: The kitty graphics query is only sent to terminals that say they speak it: every
+#: other terminal may print or keep it, and a sixel/half-cell terminal has no use for it.
+KITTY_TERM_HINTS = ("kitty", "ghostty", "wezterm")
 
-    Returns False when the terminal could not be asked (no window size, as under
-    ``script``); then a default cell size is assumed and half cells should be used.
+
+@dataclass(frozen=True)
+class ProbePolicy:
+    """Which terminal questions may be asked before Textual starts."""
+
+    sixel: bool  # DA1 (ESC [ c): answered by every VT-compatible terminal, never shown
+    kitty: bool  # the kitty graphics query (an APC string)
+    cell_size: bool  # ESC [ 16 t, only when the window-size ioctl gave no pixels
+
+
+def probe_policy(renderer: str, environ: Mapping[str, str]) -> ProbePolicy:
+    """What to ask the terminal about graphics, given the chosen renderer and env."""
+    if renderer != "auto" or any(environ.get(name) for name in MULTIPLEXER_VARIABLES):
+        return ProbePolicy(sixel=False, kitty=False, cell_size=False)
+    hints = " ".join(
+        environ.get(name, "") for name in ("TERM", "TERM_PROGRAM", "KITTY_WINDOW_ID")
+    ).lower()
+    kitty = bool(environ.get("KITTY_WINDOW_ID")) or any(hint in hints for hint in KITTY_TERM_HINTS)
+    return ProbePolicy(sixel=True, kitty=kitty, cell_size=True)
+
+
+def load_image_support(renderer: str = "auto", environ: Mapping[str, str] | None = None) -> str:
+    """Import textual-image before Textual starts and return the renderer to use.
+
+    textual-image asks the terminal about graphics when it is imported (sixel, the
+    kitty graphics protocol, the cell size). Only the questions ``probe_policy``
+    allows are sent, so a chosen renderer or a multiplexer leaves no trace in the
+    pane title, the scrollback or the shell. Returns ``"halfcell"`` whenever no
+    graphics protocol may be used.
     """
+    policy = probe_policy(renderer, os.environ if environ is None else environ)
     # A terminal that does not answer the graphics queries is normal (half cells are
     # used then); textual-image's tracebacks about it would only scare people.
     logging.getLogger("textual_image").setLevel(logging.ERROR)
+    from textual_image import _terminal
+
+    asked = _terminal.capture_terminal_response
+    allowed = {"\x1b[?": policy.sixel, "\x1b_G": policy.kitty, "\x1b[": policy.cell_size}
+
+    @contextlib.contextmanager
+    def only_allowed(start_marker: str, end_marker: str, timeout: float | None = None) -> Any:
+        # Refusing on entry means the probe's body, which writes the query, never runs.
+        if not allowed.get(start_marker, False):
+            raise _terminal.TerminalError("not asked: p2pchat's probe policy")
+        with asked(start_marker, end_marker, timeout) as response:
+            yield response
+
+    _terminal.capture_terminal_response = only_allowed
     try:
         import textual_image.widget
     except (ZeroDivisionError, OSError, ValueError, TimeoutError) as error:
-        from textual_image import _terminal
-
         log.debug("terminal did not report its cell size (%s); assuming a default", error)
         _terminal.get_cell_size._result = _terminal.CellSize(*FALLBACK_CELL_SIZE)  # type: ignore[attr-defined]
         import textual_image.widget  # noqa: F401
 
-        return False
-    return True
+        return "halfcell"
+    finally:
+        _terminal.capture_terminal_response = asked
+    if renderer != "auto" or not (policy.sixel or policy.kitty):
+        return "halfcell"
+    return renderer
 
 
 def image_widget_class(renderer: str) -> type:
@@ -141,7 +195,8 @@ class ImageView(Container, can_focus=True):
         if not self.is_attached:
             return
         if message.image is None:
-            await self.mount(Static(t("image.undecodable", reason=message.error)))
+            reason = safe_label(message.error, 300)
+            await self.mount(Static(Content(t("image.undecodable", reason=reason))))
             return
         widget_class = image_widget_class(self.renderer)
         await self.mount(widget_class(message.image, classes="image-pixels"))

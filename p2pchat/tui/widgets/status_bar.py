@@ -49,9 +49,11 @@ class StatusBar(Static):
 
     def _connection_text(self) -> str:
         if self.connection == "connected":
-            kind = {"direct": "status.direct", "relay": "status.relayed"}.get(
-                self.connection_kind, "status.unknown_path"
-            )
+            kind = {
+                "direct": "status.direct",
+                "relay": "status.relayed",
+                "transit": "status.transit",
+            }.get(self.connection_kind, "status.unknown_path")
             return t("status.connected", path=t(kind))
         return t(f"status.{self.connection}")
 

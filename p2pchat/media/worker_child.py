@@ -1,0 +1,132 @@
+"""The image worker's child side: confine itself, read one photo, answer once, exit.
+
+Runs in the fresh interpreter that ``worker.WORKER_ARGV`` starts. Everything the
+sanitiser will need (Pillow and its plugins, the colour engine, HEIF) is
+imported *before* ``sandbox.confine``, so that afterwards the child reads only
+code and writes nothing. The resource limits are set once the request is read,
+so a prewarmed child's start-up does not count against the photo's CPU time.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from p2pchat.core.errors import ImageRejected
+from p2pchat.media.worker_protocol import ERROR, LENGTH, OK, frame, parse_frame
+
+_OUTPUT_CHECK = "refusing to send: "
+
+
+def prepare() -> int:
+    """Import what the sanitiser needs, then confine this process; the Landlock ABI used."""
+    from PIL import Image
+
+    from p2pchat.media import sandbox
+    from p2pchat.media.containers import register_heif
+
+    register_heif()
+    Image.init()  # every format plugin, imported while imports can still read files
+    return sandbox.confine(_code_roots())
+
+
+def main() -> int:
+    """One request on stdin, one answer on stdout."""
+    from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        prepare()
+    except OSError as error:
+        # A sandbox that was promised by the kernel and failed: refuse rather than run bare.
+        _answer(stdout, frame(ERROR, {"kind": "start", "detail": f"sandbox: {error.strerror}"}))
+        return 0
+    try:
+        (length,) = LENGTH.unpack(_read_exactly(stdin, 4))
+        request = _read_exactly(stdin, length)
+        _status, header, data = parse_frame(request)
+        del request
+        _limit_resources(int(header["memory_limit"]), int(header["cpu_seconds"]))
+        policy = SanitizePolicy(
+            max_long_edge=header["max_long_edge"],
+            side="receive" if header["side"] == "receive" else "send",
+            max_input_bytes=int(header["max_input_bytes"]),
+            max_pixels=int(header["max_pixels"]),
+        )
+        result = sanitize_image(data, policy)
+        answer = frame(
+            OK,
+            {
+                "mime": result.mime,
+                "width": result.width,
+                "height": result.height,
+                "report": result.report.to_dict(),
+            },
+            result.data,
+        )
+    except ImageRejected as error:
+        answer = frame(ERROR, _refusal_of(error))
+    except MemoryError:
+        answer = frame(ERROR, {"kind": "memory"})
+    except Exception as error:  # a bug or a decoder we did not anticipate
+        answer = frame(ERROR, {"kind": "invalid", "detail": type(error).__name__})
+    _answer(stdout, answer)
+    return 0
+
+
+def _refusal_of(error: ImageRejected) -> dict[str, str]:
+    """The kind of a sanitiser refusal; its text stays as the technical detail."""
+    # The sanitiser raises `from None`: the cause is still in __context__.
+    if isinstance(error.__context__, MemoryError) or "more memory" in str(error):
+        return {"kind": "memory"}
+    message = str(error)
+    if message.startswith(_OUTPUT_CHECK):
+        return {"kind": "output", "detail": message.removeprefix(_OUTPUT_CHECK)}
+    return {"kind": "invalid", "detail": message}
+
+
+def _code_roots() -> list[str]:
+    """Where code may be read from: the Python installation and p2pchat's own folder."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    roots.update(path for path in sys.path if path)
+    return sorted(roots)
+
+
+def _answer(stdout: Any, answer: bytes) -> None:
+    stdout.write(LENGTH.pack(len(answer)) + answer)
+    stdout.flush()
+
+
+def _limit_resources(memory_limit: int, cpu_seconds: int) -> None:
+    try:
+        import resource
+    except ImportError:  # not POSIX: only the timeout protects us
+        return
+    # CPU time counts from the start of the process: add what start-up already used.
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds += math.ceil(used.ru_utime + used.ru_stime)
+    for limit, soft, hard in (
+        (resource.RLIMIT_AS, memory_limit, memory_limit),
+        (resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1),
+        # No core file: it would hold the (possibly view-once) image.
+        (resource.RLIMIT_CORE, 0, 0),
+    ):
+        try:
+            _current_soft, current_hard = resource.getrlimit(limit)
+            if current_hard != resource.RLIM_INFINITY:
+                hard = min(hard, current_hard)
+                soft = min(soft, hard)
+            resource.setrlimit(limit, (soft, hard))
+        except (ValueError, OSError):
+            continue
+
+
+def _read_exactly(stream: Any, count: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < count:
+        chunk = stream.read(count - len(chunks))
+        if not chunk:
+            raise EOFError("request truncated")
+        chunks += chunk
+    return bytes(chunks)

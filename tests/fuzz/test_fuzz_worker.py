@@ -1,0 +1,130 @@
+"""Fuzzing the image worker's edges: a compromised child's answer, and the shared budget.
+
+- ``worker_answer``: what a child writes on its stdout is hostile input to the
+  parent. Mutated real answers and random bytes must give a clean image whose
+  bytes start like its type, or an ``ImageRejected``; never another exception.
+- ``budget``: random programs of photos that reserve a place, wait for a slot of
+  random memory, get cancelled or finish in random order. At every step the
+  budget's limits hold; at the end everything was given back and every photo
+  that was not refused or cancelled got its turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from p2pchat.core.errors import ImageRejected
+from p2pchat.media.budget import BudgetFull, WorkerBudget
+from p2pchat.media.report import PrivacyReport
+from p2pchat.media.sanitize import SanitizedImage
+from p2pchat.media.worker_protocol import LENGTH, OK, decode_answer, frame
+from tests.fuzz.conftest import EXAMPLES, assert_only_p2pchat_errors, mutated
+
+FAST = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+
+
+def _answer(status: bytes, header: dict[str, object], body: bytes = b"") -> bytes:
+    payload = frame(status, header, body)
+    return LENGTH.pack(len(payload)) + payload
+
+
+def _seeds() -> list[bytes]:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), (1, 2, 3)).save(buffer, "JPEG")
+    report = PrivacyReport("JPEG", 8, 6).to_dict()
+    ok = {"mime": "image/jpeg", "width": 8, "height": 6, "report": report}
+    return [
+        _answer(OK, ok, buffer.getvalue()),
+        _answer(b"E", {"kind": "memory"}),
+        _answer(b"E", {"kind": "invalid", "detail": "the image header is corrupt"}),
+    ]
+
+
+SEEDS = _seeds()
+
+
+def check_answer(answer: bytes, exitcode: int | None) -> None:
+    result = assert_only_p2pchat_errors(
+        "worker_answer", lambda: decode_answer(answer, exitcode, "receive"), answer
+    )
+    if isinstance(result, SanitizedImage):
+        assert result.data[:3] == b"\xff\xd8\xff" or result.data[:4] == b"\x89PNG"
+    else:
+        assert isinstance(result, ImageRejected)
+        assert str(result).startswith("this photo was refused: ")
+
+
+def test_seed_answers_decode() -> None:
+    assert isinstance(decode_answer(SEEDS[0], 0, "receive"), SanitizedImage)
+    for seed in SEEDS[1:]:
+        check_answer(seed, 0)
+
+
+@FAST
+@given(mutated(SEEDS), st.sampled_from([0, 1, -9, -11, -24, -200, None]))
+def test_mutated_answers(answer: bytes, exitcode: int | None) -> None:
+    check_answer(answer, exitcode)
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_random_answers(answer: bytes) -> None:
+    check_answer(answer, 0)
+
+
+PHOTO = st.tuples(
+    st.integers(1, 3 * 1024),  # memory in MiB
+    st.integers(0, 3),  # ticks it runs
+    st.booleans(),  # cancelled while waiting
+)
+
+
+@FAST
+@given(st.lists(PHOTO, min_size=1, max_size=14), st.integers(1, 3), st.integers(0, 4))
+def test_budget_programs(photos: list[tuple[int, int, bool]], running: int, queued: int) -> None:
+    EXAMPLES["budget"] += 1
+    budget = WorkerBudget(max_running=running, max_memory=2048 << 20, max_queued=queued)
+
+    def holds() -> None:
+        assert 0 <= budget.running <= running
+        assert budget._memory <= budget.max_memory or budget.running == 1
+        assert 0 <= budget._places <= running + queued
+
+    async def photo(memory: int, ticks: int, cancel: bool) -> str:
+        try:
+            place = budget.reserve()
+        except BudgetFull:
+            return "refused"
+        try:
+            waiting = asyncio.ensure_future(budget.slot(place, memory << 20))
+            await asyncio.sleep(0)
+            if cancel and not waiting.done():
+                waiting.cancel()
+            try:
+                await waiting
+            except asyncio.CancelledError:
+                return "cancelled"
+            holds()
+            for _ in range(ticks):
+                await asyncio.sleep(0)
+                holds()
+            return "ran"
+        finally:
+            place.release()
+            holds()
+
+    async def program() -> list[str]:
+        return await asyncio.gather(*(photo(*p) for p in photos))
+
+    outcomes = asyncio.run(program())
+    assert budget.running == 0 and budget._memory == 0 and budget._places == 0
+    assert not budget._waiting
+    assert outcomes.count("refused") <= max(0, len(photos) - running - queued)
+    assert budget.peak_running <= running
