@@ -48,6 +48,7 @@ RTO_MIN: Final = 0.25
 RTO_MAX: Final = 60.0
 MISS_THRESHOLD: Final = 3
 MTU: Final = stock.USERDATA_MAX_LENGTH
+CHUNK_OVERHEAD: Final = stock.SCTP_DATA_CHUNK_HEADER_LENGTH + stock.SCTP_COMMON_HEADER_LENGTH
 _NEEDED: Final = (
     "_sent_queue", "_outbound_queue", "_flight_size_increase", "_flight_size_decrease",
     "_maybe_abandon", "_update_advanced_peer_ack_point", "_data_channel_flush",
@@ -191,8 +192,10 @@ class PacedSctpTransport(RTCSctpTransport):
         self._xmit_counter += 1
         chunk._xmit = self._xmit_counter
 
-    def _paced(self, now: float) -> bool:
-        wait = self._model.pacing_wait(now, MTU)
+    def _paced(self, now: float, chunk: Any) -> bool:
+        # Charged by the bytes the chunk carries, as the bandwidth is measured: charging
+        # a full packet for a 20-byte text message would pace small messages to a crawl.
+        wait = self._model.pacing_wait(now, chunk._book_size + CHUNK_OVERHEAD)
         if wait <= 0:
             return True
         if self._pace_handle is None:
@@ -224,7 +227,7 @@ class PacedSctpTransport(RTCSctpTransport):
         for chunk in resend:
             if not chunk._retransmit:
                 continue
-            if self._flight_size >= window or not self._paced(now):
+            if self._flight_size >= window or not self._paced(now, chunk):
                 self._resend_pending = True
                 return
             self._stamp(chunk, now)
@@ -237,7 +240,7 @@ class PacedSctpTransport(RTCSctpTransport):
                 self._t3_restart()  # the earliest outstanding TSN is resent
 
         while self._outbound_queue and self._flight_size < window:
-            if not self._paced(now):
+            if not self._paced(now, self._outbound_queue[0]):
                 return
             new: Any = self._outbound_queue.popleft()
             self._sent_queue.append(new)

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p2pchat.net.sctp_sender import upgrade
+from tests.net.sctp_wire import SinkDtls
 
 GAP = st.tuples(st.integers(0, 120), st.integers(0, 120))
 SACK = st.tuples(
@@ -24,17 +25,6 @@ SACK = st.tuples(
     st.lists(GAP, max_size=6),
     st.integers(0, 2**32 - 1),  # advertised window
 )
-
-
-class SinkDtls:
-    """Accepts and discards what the sender writes."""
-
-    state = "connected"
-    _role = "client"
-
-    def _register_data_receiver(self, receiver: object) -> None: ...
-    def _unregister_data_receiver(self, receiver: object) -> None: ...
-    async def _send_data(self, data: bytes) -> None: ...
 
 
 async def absorb(sacks: list[tuple[int, list[tuple[int, int]], int]]) -> None:

@@ -56,6 +56,17 @@ class FakeDtls:
             task.add_done_callback(self._wire.tasks.discard)
 
 
+class SinkDtls:
+    """A DTLS stand-in that accepts and discards what the sender writes."""
+
+    state = "connected"
+    _role = "client"
+
+    def _register_data_receiver(self, receiver: object) -> None: ...
+    def _unregister_data_receiver(self, receiver: object) -> None: ...
+    async def _send_data(self, data: bytes) -> None: ...
+
+
 @dataclass
 class Wire:
     delay: float = 0.01

@@ -20,7 +20,7 @@ from p2pchat.net.ice import IceSettings
 from p2pchat.net.rtc import RtcLink
 from p2pchat.net.sctp_model import INITIAL_WINDOW_PACKETS
 from p2pchat.net.sctp_sender import MTU, RTO_MIN, PacedSctpTransport, is_upgraded, upgrade
-from tests.net.sctp_wire import FakeDtls, Wire, sctp_pair
+from tests.net.sctp_wire import FakeDtls, SinkDtls, Wire, sctp_pair
 
 PAYLOAD = bytes(range(256)) * 1200  # 307 kB: about 260 chunks
 
@@ -165,3 +165,21 @@ async def test_the_environment_can_keep_the_stock_sender(monkeypatch: pytest.Mon
     sctp = RTCSctpTransport(FakeDtls("client", Wire(), "a>b"))  # type: ignore[arg-type]
     assert not upgrade(sctp)
     assert type(sctp) is RTCSctpTransport
+
+
+async def test_small_messages_are_paced_by_their_bytes_not_as_full_packets() -> None:
+    # 20,000 short texts once took minutes: each was charged a full packet of pacing.
+    sctp: Any = RTCSctpTransport(SinkDtls())  # type: ignore[arg-type]
+    assert upgrade(sctp)
+    sctp._remote_port = 5000
+    model = sctp._model
+    model.btlbw, model.min_rtt, model.filled_pipe = 50_000.0, 0.01, True  # a slow path
+    model._tokens = float(model.burst_bytes())  # one full burst available, no more
+    for n in range(200):
+        await sctp._send(1, 51, f"message {n}".encode())
+    sent = len(sctp._sent_queue)
+    sctp._t3_cancel()
+    if sctp._pace_handle is not None:
+        sctp._pace_handle.cancel()
+    # A burst is max(4 packets, 5 ms) of bytes: about 90 such chunks, not 4.
+    assert sent >= 50
