@@ -13,6 +13,7 @@ measured the same two ways.
     .venv/bin/python scripts/bench.py            # everything
     .venv/bin/python scripts/bench.py --quick    # fewer rounds, smaller payload
     .venv/bin/python scripts/bench.py --only pairing,transfer
+    sudo .venv/bin/python scripts/bench.py --only lossy  # lossy-link matrix (bench_lossy.py)
 
 Speed is reported here, never asserted in tests.
 """
@@ -521,6 +522,9 @@ def main() -> int:
             )
     print_table(rows)
     print(json.dumps(results, default=str))
+    if "lossy" in args.only:  # opt-in: needs root, takes minutes (scripts/bench_lossy.py)
+        lossy = [sys.executable, str(ROOT / "scripts" / "bench_lossy.py")]
+        return subprocess.run([*lossy, *(["--loss", "5", "--rtt", "100"] * args.quick)]).returncode
     return 0
 
 

@@ -52,6 +52,7 @@ from p2pchat.net.loopback import (
     link_gathering,
     loopback_only,
 )
+from p2pchat.net.sctp_sender import upgrade as upgrade_sctp_sender
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class RtcLink:
             data_channel.on("bufferedamountlow", self._buffer_low.set)
             data_channel.on("message", self._message_handler(channel))
             self._channels[channel] = data_channel
+        upgrade_sctp_sender(self._pc.sctp)  # before start: see p2pchat/net/sctp_sender.py
 
     @property
     def configuration(self) -> RTCConfiguration:

@@ -59,6 +59,11 @@ def test_transfer_completes_across_the_nat_under_five_percent_loss():
     assert len(outcomes) == 1 and outcomes[0]["passed"], outcomes
 
 
+def test_direct_scenario_over_a_lossy_slow_link_without_netem():
+    outcomes = run_lab("--scenario", "direct", "--link", "loss 5% delay 50ms jitter 5ms")
+    assert len(outcomes) == 1 and outcomes[0]["passed"], outcomes
+
+
 def test_default_settings_chat_across_nats_direct_or_through_the_transit_relay():
     """Issue 18: no flags, no settings file; the public servers' names lead to the lab.
 

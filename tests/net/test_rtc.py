@@ -242,8 +242,11 @@ async def test_flooding_peer_is_cut_off():
     b = RtcLink(IceSettings(), loopback=True, recv_buffer_limit=256 * 1024)
     try:
         await connect(a, b)
-        for _ in range(10):  # 600 KiB that b never reads
-            await a.send(Channel.DATA, bytes(60 * 1024))
+        try:
+            for _ in range(10):  # 600 KiB that b never reads
+                await a.send(Channel.DATA, bytes(60 * 1024))
+        except PeerLost:
+            pass  # b cut a off before a queued the rest: a fast sender gets that far
         await asyncio.wait_for(b.closed.wait(), 10)
         assert isinstance(b.close_reason, RemoteProtocolError)
         assert b._recv_queued_bytes == 0  # the backlog was dropped, not kept
