@@ -75,18 +75,28 @@ def start_real_mailbox_server(workdir: Path, *extra_args: str) -> Iterator[str]:
     twist = _twist_executable()
     if twist is None:
         pytest.skip("magic-wormhole-mailbox-server (twist) is not installed")
+    argv = [
+        twist,
+        "wormhole-mailbox",
+        "--port=tcp:0:interface=127.0.0.1",
+        "--channel-db=:memory:",
+        "--blur-usage=3600",
+        *extra_args,
+    ]
+    with _twisted_server(argv, workdir, "mailbox-server", _STARTED_RE) as port:
+        yield f"ws://127.0.0.1:{port}/v1"
+
+
+@contextlib.contextmanager
+def _twisted_server(
+    argv: list[str], workdir: Path, name: str, started: re.Pattern[str]
+) -> Iterator[int]:
+    """Run a Twisted server on 127.0.0.1:0 until the block ends; yield the port its log names."""
     workdir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "mailbox-server.log"
+    log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [
-                twist,
-                "wormhole-mailbox",
-                "--port=tcp:0:interface=127.0.0.1",
-                "--channel-db=:memory:",
-                "--blur-usage=3600",
-                *extra_args,
-            ],
+            argv,
             cwd=workdir,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -95,16 +105,11 @@ def start_real_mailbox_server(workdir: Path, *extra_args: str) -> Iterator[str]:
         )
     try:
         deadline = time.monotonic() + 20
-        port = None
-        while port is None:
-            match = _STARTED_RE.search(log_path.read_text(errors="replace"))
-            if match:
-                port = int(match.group(1))
-            elif process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the real mailbox server did not start: see {log_path}")
-            else:
-                time.sleep(0.05)
-        yield f"ws://127.0.0.1:{port}/v1"
+        while (match := started.search(log_path.read_text(errors="replace"))) is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the {name} did not start: see {log_path}")
+            time.sleep(0.05)
+        yield int(match.group(1))
     finally:
         terminate(process)
 
@@ -148,37 +153,15 @@ def start_transit_relay(workdir: Path) -> Iterator[str]:
     twistd = Path(sys.executable).with_name("twistd")
     if not twistd.exists():
         pytest.skip("magic-wormhole-transit-relay (twistd) is not installed")
-    workdir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "transit-relay.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                str(twistd),
-                "--nodaemon",
-                "--pidfile=",
-                "transitrelay",
-                "--port=tcp:0:interface=127.0.0.1",
-            ],
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    try:
-        deadline = time.monotonic() + 20
-        port = None
-        while port is None:
-            match = _TRANSIT_STARTED_RE.search(log_path.read_text(errors="replace"))
-            if match:
-                port = int(match.group(1))
-            elif process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the transit relay did not start: see {log_path}")
-            else:
-                time.sleep(0.05)
+    argv = [
+        str(twistd),
+        "--nodaemon",
+        "--pidfile=",
+        "transitrelay",
+        "--port=tcp:0:interface=127.0.0.1",
+    ]
+    with _twisted_server(argv, workdir, "transit-relay", _TRANSIT_STARTED_RE) as port:
         yield f"tcp:127.0.0.1:{port}"
-    finally:
-        terminate(process)
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,6 @@ from p2pchat import events as ev
 from p2pchat.core import codes
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
-from p2pchat.core.wordlist import EVEN_WORDS, ODD_WORDS
 from p2pchat.i18n import t
 from p2pchat.service import ChatService, IceSettings, LocalMailbox, ServiceConfig
 
@@ -254,10 +253,12 @@ def _error_text(outcome: object) -> str | None:
 
 
 def _different_words(words: tuple[str, str, str]) -> tuple[str, str, str]:
-    """Three valid words from the right lists, each different from the real one."""
-    lists = (EVEN_WORDS, ODD_WORDS, EVEN_WORDS)
-    guessed = []
-    for word, wordlist in zip(words, lists, strict=True):
-        candidates = [candidate for candidate in wordlist[:2] if candidate.lower() != word.lower()]
-        guessed.append(candidates[0].lower())
-    return guessed[0], guessed[1], guessed[2]
+    """Three words of a fresh, well-formed code, each different from the real one.
+
+    Random each time: a code that failed is refused when typed again in the same
+    process, so a repeated lesson (or the demo run twice) must not guess the same one.
+    """
+    while True:
+        guess = codes.generate("1").words
+        if all(a.lower() != b.lower() for a, b in zip(guess, words, strict=True)):
+            return guess[0], guess[1], guess[2]
