@@ -199,7 +199,9 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                 who = petname if event.by_peer else "you"
                 _status(f"timer set by {who}: {describe_timer(event.seconds)}")
             elif isinstance(event, ev.PeerLeft):
-                _status(f"{petname} left")
+                # A plain goodbye needs no words; a reason the other side gave does.
+                plain = event.reason in ("", "The peer left the conversation.")
+                _status(f"{petname} left" if plain else f"{petname} left: {event.reason}")
             elif isinstance(event, ev.Notice):
                 _status(event.message)
             elif isinstance(event, ev.Failed):

@@ -141,6 +141,9 @@ class Pong:
 @dataclass(frozen=True)
 class Bye:
     TYPE: ClassVar[str] = "bye"
+    # Why the sender ends the session, when it is not a plain goodbye (it could not
+    # keep this contact, ...). Left off the wire when empty, so a plain bye is unchanged.
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,10 @@ def _label(value: object) -> str:
 
 
 def _fields_of(frame: Frame) -> dict[str, Any]:
-    return {item.name: getattr(frame, item.name) for item in dataclasses.fields(frame)}
+    fields = {item.name: getattr(frame, item.name) for item in dataclasses.fields(frame)}
+    if isinstance(frame, Bye) and not frame.reason:
+        del fields["reason"]
+    return fields
 
 
 def _expect_keys(kind: str, fields: Mapping[str, Any], keys: frozenset[str]) -> None:
@@ -287,6 +293,9 @@ def _get_str(kind: str, fields: Mapping[str, Any], name: str) -> str:
 _NO_FIELDS: Final = frozenset[str]()
 _ID_ONLY: Final = frozenset({"id"})
 _NONCE_ONLY: Final = frozenset({"nonce"})
+_REASON_ONLY: Final = frozenset({"reason"})
+#: A bye's reason is one sentence for the other person, not a message channel.
+MAX_BYE_REASON_CHARS: Final = 300
 _TEXT_KEYS: Final = frozenset({"id", "text", "sent_at"})
 _IMG_KEYS: Final = frozenset(
     {"id", "size", "sha256", "mime", "w", "h", "n", "view_once", "view_seconds"}
@@ -360,8 +369,13 @@ def _decode_pong(fields: Mapping[str, Any]) -> Frame:
 
 
 def _decode_bye(fields: Mapping[str, Any]) -> Frame:
-    _expect_keys("bye", fields, _NO_FIELDS)
-    return Bye()
+    if not fields:
+        return Bye()
+    _expect_keys("bye", fields, _REASON_ONLY)
+    reason = _get_str("bye", fields, "reason")
+    if not reason or len(reason) > MAX_BYE_REASON_CHARS:
+        _fail("bye", "reason", f"is empty or longer than {MAX_BYE_REASON_CHARS} characters")
+    return Bye(reason)
 
 
 def _decode_cancel(fields: Mapping[str, Any]) -> Frame:

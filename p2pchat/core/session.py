@@ -316,13 +316,15 @@ class Session:
             del self._pings[next(iter(self._pings))]
         self._pending.append((Channel.CONTROL, fr.Ping(nonce)))
 
-    def close(self) -> None:
-        """Say goodbye: queue ``bye`` as the final CONTROL frame. Idempotent."""
+    def close(self, reason: str = "") -> None:
+        """Say goodbye: queue ``bye`` (with ``reason``, if any) as the final CONTROL frame.
+
+        Idempotent."""
         self._require_not_failed()
         if self._state in (SessionState.CLOSING, SessionState.CLOSED):
             return
         self._drop_transfers(by_peer=False)
-        self._pending.append((Channel.CONTROL, fr.Bye()))
+        self._pending.append((Channel.CONTROL, fr.Bye(reason)))
         self._transition(Trigger.SEND_BYE)
 
     # --------------------------------------------------------------------- input
@@ -413,7 +415,7 @@ class Session:
         elif isinstance(frame, fr.Bye):
             self._drop_transfers(by_peer=True)
             self._transition(Trigger.RECV_BYE)
-            self._events.append(PeerBye())
+            self._events.append(PeerBye(frame.reason))
         else:
             raise RemoteProtocolError(
                 f"the peer sent a '{frame.TYPE}' frame on the control channel"

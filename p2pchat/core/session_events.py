@@ -90,7 +90,7 @@ class TimerChanged(SessionEvent):
 
 @dataclass(frozen=True)
 class PeerBye(SessionEvent):
-    pass
+    reason: str = ""  # the peer's own words for why it ended, when it gave any
 
 
 @dataclass(frozen=True)

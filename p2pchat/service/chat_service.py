@@ -50,9 +50,14 @@ from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink, ice_configuration
 from p2pchat.service import failed_codes
 from p2pchat.service.config import (
+    BYE_LINGER_SECONDS,
+    BYE_REASON_SECONDS,
     CLOSE_GRACE,
+    CONFIGURATION_EXIT_CODE,
     CONNECT_TIMEOUT,
     MAILBOX_TIMEOUT,
+    MAX_WIRE_FRAME,
+    PIN_FAILED_REASON,
     ServiceConfig,
     State,
     close_delivery_limit,
@@ -302,6 +307,7 @@ class ChatService:
         )
         link, keys, early = await connect_and_bind(rtc, pairing.remote_sdp, pairing, plan)
         self._link = link
+        await self._check_peer(link, keys)
         self._start_session(link, keys, early)
 
     def _open_link(self) -> RtcLink:
@@ -344,13 +350,41 @@ class ChatService:
     async def _bind_and_start(self, link: RtcLink, pairing: BindingHandshake) -> None:
         """Open the channels, exchange and verify the bind, then run the session."""
         keys, early = await exchange_bind(link, pairing)
+        await self._check_peer(link, keys)
         self._start_session(link, keys, early)
+
+    async def _check_peer(self, link: Link, keys: SessionKeys) -> None:
+        """``peer_check`` (pinning, blocking); a failure to keep the contact is told to the peer.
+
+        A refusal (a changed key, a blocked contact) says nothing to the other side. A
+        failure of our own (the contact book could not be saved: a read-only or full
+        disk, exit code 2) is said in an encrypted ``bye``, so the other person is not
+        left with "the peer closed the connection" while only we know why.
+        """
+        if self.config.peer_check is None:
+            return
+        try:
+            self.config.peer_check(keys)
+        except P2PChatError as error:
+            if error.exit_code == CONFIGURATION_EXIT_CODE:
+                await self._say_bye_with_reason(link, keys, PIN_FAILED_REASON)
+            raise
+
+    async def _say_bye_with_reason(self, link: Link, keys: SessionKeys, reason: str) -> None:
+        session = core_session.Session(keys, limits=self.config.limits, clock=time.time)
+        session.close(reason)
+        with contextlib.suppress(P2PChatError, TimeoutError):
+            async with asyncio.timeout(BYE_REASON_SECONDS):
+                while (frame := session.next_frame()) is not None:
+                    await link.wait_writable(len(frame[1]))
+                    await link.send(*frame)
+                # Let it leave before the caller closes the link under it.
+                await link.wait_writable(MAX_WIRE_FRAME)
+                await asyncio.sleep(BYE_LINGER_SECONDS)
 
     def _start_session(
         self, link: Link, keys: SessionKeys, early: list[tuple[Channel, bytes]]
     ) -> None:
-        if self.config.peer_check is not None:
-            self.config.peer_check(keys)
         self._session = core_session.Session(
             keys,
             limits=self.config.limits,
@@ -628,7 +662,14 @@ class ChatService:
             self._emit(ev.TransferCancelled(event.id, direction, by_peer=event.by_peer))
         elif isinstance(event, s.PeerBye):
             self._peer_said_bye.set()
-            self._spawn(self._peer_left("The peer left the conversation."))
+            said = safe_label(event.reason, 300)
+            self._spawn(
+                self._peer_left(
+                    f"The other side ended the conversation: {said}"
+                    if said
+                    else "The peer left the conversation."
+                )
+            )
 
     def _refuse_incoming(self, message_id: str, reason: str) -> None:
         """No room to check this photo: stop its transfer (which tells the sender), say why."""

@@ -168,3 +168,23 @@ def test_integer_view_seconds_is_accepted_as_float() -> None:
 def test_encoder_refuses_frames_the_decoder_would_refuse(frame: fr.Frame) -> None:
     with pytest.raises(LocalProtocolError):
         fr.encode_frame(frame)
+
+
+def test_a_bye_may_say_why_and_a_plain_bye_is_unchanged_on_the_wire() -> None:
+    """Issue 20 §5: the side that could not keep a contact says so in its goodbye."""
+    import msgpack
+
+    from p2pchat.core import framing as fr
+
+    assert msgpack.unpackb(fr.encode_frame(fr.Bye())) == {"t": "bye"}
+    told = fr.decode_frame(fr.encode_frame(fr.Bye("could not save you as a contact")))
+    assert told == fr.Bye("could not save you as a contact")
+    too_long = msgpack.packb({"t": "bye", "reason": "x" * (fr.MAX_BYE_REASON_CHARS + 1)})
+    for hostile in (
+        too_long,
+        msgpack.packb({"t": "bye", "reason": ""}),
+        msgpack.packb({"t": "bye", "reason": 7}),
+        msgpack.packb({"t": "bye", "why": "x"}),
+    ):
+        with pytest.raises(RemoteProtocolError):
+            fr.decode_frame(hostile)
