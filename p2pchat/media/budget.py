@@ -93,13 +93,19 @@ class WorkerBudget:
             self._take(place, memory)
             return True
 
+    def _taken_at_once(self, place: Place, memory: int) -> bool:
+        """Under the lock: ``place`` holds a slot already, or takes a free one with no queue."""
+        if place.memory:
+            return True
+        if not self._waiting and self._fits(memory):
+            self._take(place, memory)
+            return True
+        return False
+
     async def slot(self, place: Place, memory: int) -> None:
         """Wait (first come, first served) until ``place`` holds a slot of ``memory`` bytes."""
         with self._lock:
-            if place.memory:
-                return
-            if not self._waiting and self._fits(memory):
-                self._take(place, memory)
+            if self._taken_at_once(place, memory):
                 return
             loop = asyncio.get_running_loop()
             woken: asyncio.Future[None] = loop.create_future()
@@ -127,10 +133,7 @@ class WorkerBudget:
     def slot_blocking(self, place: Place, memory: int) -> None:
         """``slot`` for threads without an event loop (the CLI)."""
         with self._lock:
-            if place.memory:
-                return
-            if not self._waiting and self._fits(memory):
-                self._take(place, memory)
+            if self._taken_at_once(place, memory):
                 return
             event = threading.Event()
 

@@ -45,7 +45,7 @@ from p2pchat.net.ice import (
     server_hosts,
     turn_rest_credentials,
 )
-from p2pchat.net.link import ConnectionKind
+from p2pchat.net.link import ConnectionKind, LinkClosing
 from p2pchat.net.loopback import (
     install_host_address_hook,
     keep_loopback_candidates,
@@ -112,7 +112,7 @@ def _check_description(sdp: str) -> None:
 # ---------------------------------------------------------------------------- the link
 
 
-class RtcLink:
+class RtcLink(LinkClosing):
     """A peer connection with the CONTROL and DATA channels (negotiated, reliable, ordered).
 
     Sending waits while more than ``SEND_BUFFER_LIMIT`` bytes are queued across the
@@ -147,10 +147,7 @@ class RtcLink:
         self._recv_queued_bytes = 0
         self._buffer_low = asyncio.Event()
         self._opened = asyncio.Event()
-        self.closed = asyncio.Event()
-        self.close_reason: P2PChatError | None = None
-        self._close_callbacks: list[Callable[[P2PChatError], object]] = []
-        self._closing = False
+        super().__init__()
         self._pc_closed: asyncio.Future[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
         self.peak_buffered_amount = 0
@@ -414,13 +411,6 @@ class RtcLink:
             return "unknown"
         return "relay" if "relay" in types else "direct"
 
-    def on_closed(self, callback: Callable[[P2PChatError], object]) -> None:
-        """Call ``callback(reason)`` once when the link closes (at once if it has)."""
-        if self.closed.is_set():
-            callback(self._closed_error())
-        else:
-            self._close_callbacks.append(callback)
-
     def _on_connection_state(self) -> None:
         state = self._pc.connectionState
         if state == "failed":
@@ -433,25 +423,11 @@ class RtcLink:
 
     def _fail(self, reason: P2PChatError) -> None:
         """Mark the link closed (first reason wins) and release its resources."""
-        if self.closed.is_set():
-            return
-        if self._closing:
-            reason = TransportError("The connection was closed on this side.")
-        self.close_reason = reason
-        self.closed.set()
-        self._buffer_low.set()
-        self._recv_queue.put_nowait(None)
-        callbacks, self._close_callbacks = self._close_callbacks, []
-        for callback in callbacks:
-            try:
-                callback(reason)
-            except Exception:
-                logger.exception("on_closed callback failed")
-        if not self._closing:
+        closed_now = self._mark_closed(
+            reason, self._buffer_low.set, lambda: self._recv_queue.put_nowait(None)
+        )
+        if closed_now and not self._closing:
             self._close_task = asyncio.ensure_future(self.close())
-
-    def _closed_error(self) -> P2PChatError:
-        return self.close_reason or TransportError("The connection is closed.")
 
     # --------------------------------------------------------------------- closing
 

@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import logging
 import struct
-from collections.abc import Callable
 from typing import Final, Literal
 
 from p2pchat.core.errors import (
@@ -34,6 +33,7 @@ from p2pchat.core.errors import (
     TransportError,
 )
 from p2pchat.core.keys import Channel
+from p2pchat.net.link import LinkClosing
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def _reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or type(error).__name__
 
 
-class TransitLink:
+class TransitLink(LinkClosing):
     """One relayed TCP stream carrying CONTROL and DATA frames in order.
 
     Mirrors ``RtcLink``: ``send``/``wait_writable``/``writable``, ``recv``,
@@ -131,10 +131,7 @@ class TransitLink:
         self._recv_queued_bytes = 0
         self._room = asyncio.Event()
         self._room.set()
-        self.closed = asyncio.Event()
-        self.close_reason: P2PChatError | None = None
-        self._close_callbacks: list[Callable[[P2PChatError], object]] = []
-        self._closing = False
+        super().__init__()
         self.peak_buffered_amount = 0
         self._reading = asyncio.ensure_future(self._read_loop())
 
@@ -227,31 +224,9 @@ class TransitLink:
     def connection_kind(self) -> Literal["transit"]:
         return "transit"
 
-    def on_closed(self, callback: Callable[[P2PChatError], object]) -> None:
-        if self.closed.is_set():
-            callback(self._closed_error())
-        else:
-            self._close_callbacks.append(callback)
-
     def _fail(self, reason: P2PChatError) -> None:
-        if self.closed.is_set():
-            return
-        if self._closing:
-            reason = TransportError("The connection was closed on this side.")
-        self.close_reason = reason
-        self.closed.set()
-        self._room.set()
-        self._recv_queue.put_nowait(None)
-        callbacks, self._close_callbacks = self._close_callbacks, []
-        for callback in callbacks:
-            try:
-                callback(reason)
-            except Exception:
-                logger.exception("on_closed callback failed")
-        self._writer.close()
-
-    def _closed_error(self) -> P2PChatError:
-        return self.close_reason or TransportError("The connection is closed.")
+        if self._mark_closed(reason, self._room.set, lambda: self._recv_queue.put_nowait(None)):
+            self._writer.close()
 
     # --------------------------------------------------------------------- closing
 
