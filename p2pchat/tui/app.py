@@ -498,8 +498,13 @@ class P2PChatApp(ChatRequests):
         if now - self._last_seen_saved < LAST_SEEN_EVERY:
             return
         self._last_seen_saved = now
+        self._record_seen(self.contact_book, chat.contact.petname)
+
+    @work(thread=True, group="last-seen", exit_on_error=False, description="last seen")
+    def _record_seen(self, book: ContactBook, petname: str) -> None:
+        # A locked, fsynced file write: off the event loop, like every other disk write.
         try:
-            self.contact_book.touch(chat.contact.petname)
+            book.touch(petname)
         except ContactError as error:
             log.debug("could not record last seen: %s", error)
 

@@ -131,6 +131,7 @@ async def test_last_seen_follows_the_conversation(config_dir: Path, tmp_path: Pa
 
         app.post_message(ServiceEventPosted(app.service, ev.TextReceived("m1", "hi", time.time())))
         await pilot.pause()
+        await app.workers.wait_for_complete()
         app.service = None
     book.reload()
     assert book.get("bob").last_seen > long_ago + 3600
