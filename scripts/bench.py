@@ -102,7 +102,7 @@ def noise_png(megabytes: float) -> bytes:
 
 async def bench_transfer(url: str, megabytes: float) -> dict[str, Any]:
     """Original-size transfer: throughput, and text latency while it is in flight."""
-    from p2pchat import events as ev
+    from p2pchat.service import events as ev
 
     payload = noise_png(megabytes)
     alice, bob, _ = await paired_services(url)
@@ -172,7 +172,7 @@ def photo_12mp() -> bytes:
 
 async def bench_photo(url: str, rounds: int) -> list[float]:
     """12 MP JPEG, default policy: from pressing send (sanitise included) to decoded at Bob."""
-    from p2pchat import events as ev
+    from p2pchat.service import events as ev
 
     photo = photo_12mp()
     alice, bob, _ = await paired_services(url)

@@ -83,8 +83,8 @@ async def peer_p2pchat_send(url: str, photo: str) -> None:
 async def peer_p2pchat_receive(url: str) -> None:
     import asyncio
 
-    from p2pchat import events as ev
     from p2pchat.service import ChatService, ServiceConfig
+    from p2pchat.service import events as ev
 
     code = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     service = ChatService(ServiceConfig(mailbox_url=url))

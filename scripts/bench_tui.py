@@ -104,8 +104,8 @@ class LagProbe:
 # --------------------------------------------------------------------------- the peer
 async def peer_main(role: str, url: str, image_path: str) -> None:
     """The headless other side. Writes JSON lines to stdout (a pipe to the bench)."""
-    from p2pchat import events as ev
     from p2pchat.service import ChatService, ServiceConfig
+    from p2pchat.service import events as ev
 
     def say(**fields: Any) -> None:
         print(json.dumps(fields), flush=True)

@@ -55,10 +55,10 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- p2pchat
 def _p2pchat_receiver(url: str, codes: Queue[str], out: Queue[Any]) -> None:
-    from p2pchat import events as ev
     from p2pchat.net.loop import run
     from p2pchat.net.rtc import loopback_only
     from p2pchat.service import ChatService, ServiceConfig
+    from p2pchat.service import events as ev
 
     async def main() -> None:
         bob = ChatService(ServiceConfig(mailbox_url=url, loopback=True))

@@ -172,11 +172,11 @@ def _status(line: str) -> None:
 
 
 async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int:
-    from p2pchat import events as ev
     from p2pchat.contacts_flow import describe_timer
     from p2pchat.core import session as core_session
     from p2pchat.core.conversation import Conversation, DisappearingTimer
     from p2pchat.service import TimerChanged
+    from p2pchat.service import events as ev
 
     # Countdowns on the monotonic clock: setting the system clock changes no deadline.
     conversation = Conversation(time.time, timer_clock=time.monotonic)

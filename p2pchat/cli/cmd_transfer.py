@@ -187,7 +187,7 @@ async def _send_prepared(
 
 async def _wait_delivered(service: Any, out: Output) -> None:
     """Relay progress while waiting for the peer's acks."""
-    from p2pchat import events as ev
+    from p2pchat.service import events as ev
 
     waiter = asyncio.ensure_future(service.wait_delivered(DELIVERY_TIMEOUT))
     last_progress = 0.0
@@ -236,7 +236,7 @@ async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
 
 
 async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> int:
-    from p2pchat import events as ev
+    from p2pchat.service import events as ev
 
     saved = 0
     failures = 0

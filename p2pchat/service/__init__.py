@@ -10,7 +10,6 @@ images and the view-once vault; ``local_mailbox`` an embedded mailbox server.
 
 from __future__ import annotations
 
-from p2pchat.events import TimerChanged
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service.chat_service import ChatService
 from p2pchat.service.config import (
@@ -26,6 +25,7 @@ from p2pchat.service.config import (
     State,
     default_mailbox_url,
 )
+from p2pchat.service.events import TimerChanged
 from p2pchat.service.link_choice import NoPathFound
 from p2pchat.service.local_mailbox import LocalMailbox
 from p2pchat.service.rendezvous import ERROR_PHASE, MAX_EARLY_FRAMES

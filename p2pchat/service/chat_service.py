@@ -2,7 +2,7 @@
 
 It wires the sans-I/O core (codes, pairing, session) to the edges (mailbox
 client, WebRTC link) and the image pipeline, and turns everything that happens
-into ``p2pchat.events`` dataclasses on one queue. Front ends never touch the
+into ``p2pchat.service.events`` dataclasses on one queue. Front ends never touch the
 network or the core directly: they call these methods and read events.
 
 Lifecycle: ``invite()`` or ``join(code)`` starts pairing in a background task;
@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 
 import nacl.signing
 
-from p2pchat import events as ev
 from p2pchat.core import codes
 from p2pchat.core import session as core_session
 from p2pchat.core.crypto import fingerprint
@@ -40,7 +39,6 @@ from p2pchat.core.labels import check_own_label, safe_label
 from p2pchat.core.pairing import Pairing
 from p2pchat.core.reconnect import Reconnect
 from p2pchat.core.reconnect import meeting_key as reconnect_meeting_key
-from p2pchat.events import TimerChanged
 from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.worker import sanitize_async
@@ -48,6 +46,7 @@ from p2pchat.media.worker_protocol import refusal
 from p2pchat.net.link import Link
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink, ice_configuration
+from p2pchat.service import events as ev
 from p2pchat.service import failed_codes
 from p2pchat.service.config import (
     BYE_LINGER_SECONDS,
@@ -63,6 +62,7 @@ from p2pchat.service.config import (
     close_delivery_limit,
     exit_code_of,
 )
+from p2pchat.service.events import TimerChanged
 from p2pchat.service.incoming_images import IncomingImages
 from p2pchat.service.link_choice import PathPlan, connect_and_bind
 from p2pchat.service.meeting import meet_contact

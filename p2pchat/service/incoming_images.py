@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from p2pchat import events as ev
 from p2pchat.core.errors import ImageRejected
 from p2pchat.core.session import ImageComplete
 from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
@@ -27,6 +26,7 @@ from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.vault import Vault
 from p2pchat.media.worker import ImageWorker, sanitize_async
 from p2pchat.media.worker_protocol import refusal
+from p2pchat.service import events as ev
 from p2pchat.service.config import ServiceConfig
 
 

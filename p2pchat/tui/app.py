@@ -32,10 +32,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from p2pchat import contacts_flow
-from p2pchat import events as ev
 from p2pchat.contacts_flow import ContactGuard, as_key_changed
 from p2pchat.core.errors import P2PChatError
 from p2pchat.i18n import set_language, t
+from p2pchat.service import events as ev
 from p2pchat.store.contacts import Contact, ContactBook, ContactError, KeyChanged
 from p2pchat.tui.chat_requests import ChatRequests
 from p2pchat.tui.error_text import describe_error, is_key_change

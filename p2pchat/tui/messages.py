@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.message import Message
 
-from p2pchat import events as ev
+from p2pchat.service import events as ev
 
 
 @dataclass

@@ -20,7 +20,6 @@ import nacl.signing
 import pytest
 
 from p2pchat import APPID
-from p2pchat import events as ev
 from p2pchat.core import crypto
 from p2pchat.core.reconnect import (
     MEETING_ATTEMPTS,
@@ -34,6 +33,7 @@ from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.mailbox_server import MailboxServer
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service import events as ev
 from p2pchat.service import meeting as meeting_module
 
 DEADLINE = 30.0

@@ -12,11 +12,11 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from p2pchat import events as ev
 from p2pchat.core import session as core_session
 from p2pchat.core.conversation import Conversation, DisappearingTimer
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig, TimerChanged
+from p2pchat.service import events as ev
 
 SPEEDUP = 60.0
 

@@ -18,11 +18,11 @@ import pytest
 from PIL import Image
 from textual.widgets import Button, Static
 
-from p2pchat import events as ev
 from p2pchat.i18n import set_language, t
 from p2pchat.media.content_scan import scan
 from p2pchat.media.inspect import inspect_image
 from p2pchat.media.samples import BODY_SERIAL, CAMERA_MAKE
+from p2pchat.service import events as ev
 from p2pchat.tui.demo.demo_app import DemoApp, make_demo_app
 from p2pchat.tui.demo.lessons import STEPS
 from p2pchat.tui.screens.send_dialog import SendDialog

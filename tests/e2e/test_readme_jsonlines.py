@@ -228,7 +228,7 @@ def test_documented_examples_run_against_a_live_pair(mailbox_process: str, tmp_p
 
 def test_every_event_headless_prints_is_in_the_events_table() -> None:
     """A new event kind must be documented (``opened`` and ``timer`` were missing)."""
-    from p2pchat import events as ev
+    from p2pchat.service import events as ev
 
     text, _ = scripting_text()
     table = text.split("### Events", 1)[1].split("###", 1)[0]

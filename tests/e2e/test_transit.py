@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from p2pchat import events as ev
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service import events as ev
 from p2pchat.service.link_choice import NoPathFound
 from tests.conftest import free_tcp_port
 from tests.photos import photo

@@ -17,9 +17,9 @@ from typing import Any
 import aiortc
 import pytest
 
-from p2pchat import events as ev
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service import events as ev
 
 DEADLINE = 20.0
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from p2pchat import events as ev
 from p2pchat.core.errors import ImageRejected
 from p2pchat.headless import HeadlessSession, JsonLinesWriter
 from p2pchat.media.samples import demo_photo
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.worker import sanitize_async, sanitize_isolated
 from p2pchat.service import ChatService
+from p2pchat.service import events as ev
 from tests.media.hostile_files import deep_png, many_scans_jpeg
 from tests.media.workers import worker_children
 from tests.tui.helpers import ALICE_KEY

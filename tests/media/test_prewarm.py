@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from p2pchat import events as ev
 from p2pchat.core.session import ImageComplete
 from p2pchat.media.budget import WorkerBudget
 from p2pchat.media.samples import demo_photo
 from p2pchat.media.worker import ImageWorker
 from p2pchat.service import ServiceConfig
+from p2pchat.service import events as ev
 from p2pchat.service.incoming_images import IncomingImages
 from tests.media.workers import worker_children
 from tests.viewonce.conftest import until

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from p2pchat import events as ev
 from p2pchat.i18n import set_language
 from p2pchat.media.budget import MAX_QUEUED_PHOTOS, MAX_RUNNING_WORKERS
 from p2pchat.media.report import PrivacyReport
 from p2pchat.media.sanitize import SanitizedImage
 from p2pchat.service import ChatService
+from p2pchat.service import events as ev
 from tests.media.hostile_files import deep_png, many_scans_jpeg
 from tests.media.workers import worker_children
 from tests.viewonce.conftest import next_event, services, until

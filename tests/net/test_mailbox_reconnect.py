@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from p2pchat import events as ev
 from p2pchat.core.errors import TransportError
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service import events as ev
 from tests.net.conftest import APPID
 
 DEADLINE = 30.0

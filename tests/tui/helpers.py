@@ -8,11 +8,11 @@ from typing import Any
 
 import nacl.signing
 
-from p2pchat import events as ev
 from p2pchat.core.crypto import fingerprint, safety_number
 from p2pchat.core.keys import SessionKeys
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ServiceConfig
+from p2pchat.service import events as ev
 from p2pchat.tui.app import P2PChatApp, make_app
 from tests.photos import PHOTOS, photo
 

@@ -18,10 +18,10 @@ import nacl.signing
 import pytest
 from textual.widgets import Button, Checkbox
 
-from p2pchat import events as ev
 from p2pchat.contacts_flow import ContactGuard
 from p2pchat.core.crypto import fingerprint
 from p2pchat.service import ServiceConfig
+from p2pchat.service import events as ev
 from p2pchat.store.contacts import ContactBook
 from p2pchat.store.settings import Settings
 from p2pchat.tui.app import P2PChatApp, make_app

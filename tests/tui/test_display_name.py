@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from p2pchat import events as ev
+from p2pchat.service import events as ev
 from p2pchat.store.settings import Settings, load_settings, save_settings
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.confirm import NameDialog

@@ -7,7 +7,7 @@ import time
 from textual.widgets import Button, Checkbox
 from textual_image.widget import HalfcellImage
 
-from p2pchat import events as ev
+from p2pchat.service import events as ev
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.image_viewer import ImageViewerScreen
 from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult

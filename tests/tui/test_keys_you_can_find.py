@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.widgets import Checkbox, Footer
 
 import p2pchat.tui
-from p2pchat import events as ev
+from p2pchat.service import events as ev
 from p2pchat.tui.palette import app_commands, kept_system_commands
 from p2pchat.tui.screens.help import HelpScreen, help_text, key_display
 from p2pchat.tui.screens.home import HomeScreen

@@ -6,7 +6,7 @@ import time
 
 from textual.widgets import Input, ProgressBar, Static
 
-from p2pchat import events as ev
+from p2pchat.service import events as ev
 from p2pchat.tui.app import make_app
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.help import HelpScreen

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from p2pchat import events as ev
+from p2pchat.service import events as ev
 from p2pchat.tui.widgets.message_list import ImageMessage
 
 from .helpers import GPS_PHOTO, real_prepare, text_of

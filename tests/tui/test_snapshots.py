@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from p2pchat import events as ev
+from p2pchat.service import events as ev
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.send_dialog import SendDialog
 from p2pchat.tui.screens.verify import VerifyScreen

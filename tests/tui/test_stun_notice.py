@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from p2pchat import events as ev
 from p2pchat.i18n import set_language
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import NoPathFound, ServiceConfig
+from p2pchat.service import events as ev
 from p2pchat.store import settings as store
 from p2pchat.tui.app import make_app
 from p2pchat.tui.error_text import describe_error

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import pytest
 from PIL import Image
 
-from p2pchat import events as ev
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service import events as ev
 from tests.tui.helpers import ALICE_KEY, BOB_KEY
 
 DEADLINE = 30.0

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from p2pchat import events as ev
 from p2pchat.core.errors import ImageRejected
 from p2pchat.service import ChatService
+from p2pchat.service import events as ev
 from tests.e2e.procs import ROOT, p2pchat_env
 from tests.tui.helpers import ALICE_KEY
 

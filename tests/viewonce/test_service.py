@@ -10,9 +10,9 @@ import weakref
 
 import pytest
 
-from p2pchat import events as ev
 from p2pchat.core.errors import ImageRejected
 from p2pchat.media.vault import Vault, ViewOnceRefusedError
+from p2pchat.service import events as ev
 
 from .audit import WORKER_ARGV, FileAudit
 from .conftest import next_event, noise_photo, pair_services, until

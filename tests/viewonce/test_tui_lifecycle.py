@@ -15,9 +15,9 @@ import weakref
 
 import pytest
 
-from p2pchat import events as ev
 from p2pchat.media.vault import ViewOnceRefusedError
 from p2pchat.service import ChatService
+from p2pchat.service import events as ev
 from p2pchat.tui.app import P2PChatApp, make_app
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.invite import InviteScreen

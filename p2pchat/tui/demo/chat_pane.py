@@ -24,10 +24,10 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from p2pchat import events as ev
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
+from p2pchat.service import events as ev
 from p2pchat.tui.demo.lessons import short_names
 from p2pchat.tui.demo.stage import DemoStage, Side
 from p2pchat.tui.screens.chat_updates import show_message_event

@@ -25,9 +25,9 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer
 
-from p2pchat import events as ev
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import set_language, t
+from p2pchat.service import events as ev
 from p2pchat.tui.demo.chat_pane import ChatPane
 from p2pchat.tui.demo.lesson_panel import LessonPanel
 from p2pchat.tui.demo.lessons import STEPS, LessonContext, Picture, StepOutcome

@@ -21,7 +21,6 @@ from typing import Any, Final, Protocol
 
 from PIL import Image
 
-from p2pchat import events as ev
 from p2pchat.core.errors import ImageRejected
 from p2pchat.i18n import t
 from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes
@@ -30,6 +29,7 @@ from p2pchat.media.samples import TOKYO_TOWER, demo_photo
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import ViewOnceRefusedError
 from p2pchat.media.worker import sanitize_isolated
+from p2pchat.service import events as ev
 from p2pchat.tui.demo.stage import SIDES, DemoStage, Side, is_photo_line
 from p2pchat.tui.widgets.transfer_bar import format_size
 
@@ -530,9 +530,7 @@ async def step_after(ctx: LessonContext) -> StepOutcome:
     path = await asyncio.to_thread(stage.export_transcript, "bob")
     exported = await asyncio.to_thread(path.read_text, "utf-8")
     alice_text = t("demo.script.alice_text")
-    photo_lines = [
-        line for line in exported.splitlines() if t("demo.export.photo_marker") in line
-    ]
+    photo_lines = [line for line in exported.splitlines() if t("demo.export.photo_marker") in line]
     # One normal photo arrived (lesson 2); the view-once photo must not be in the export.
     sent_normal = sum(
         1 for line in stage.transcripts["bob"] if is_photo_line(line.body) and not line.view_once

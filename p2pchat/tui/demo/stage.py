@@ -24,12 +24,12 @@ from typing import Final, Literal
 
 import nacl.signing
 
-from p2pchat import events as ev
 from p2pchat.core import codes
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
 from p2pchat.service import ChatService, IceSettings, LocalMailbox, ServiceConfig
+from p2pchat.service import events as ev
 
 Side = Literal["alice", "bob"]
 SIDES: Final[tuple[Side, Side]] = ("alice", "bob")

@@ -1,7 +1,7 @@
 """What the app pushes down into a chat screen: service events, finished sends, verification.
 
 ``ChatUpdates`` is the base of ``ChatScreen``: ``apply_event`` turns each
-``p2pchat.events`` event into the message list, transfer bars, status bar and
+``p2pchat.service.events`` event into the message list, transfer bars, status bar and
 the in-memory conversation; ``message_sent`` gives a local placeholder its
 service id; ``set_verified`` shows a compared safety number. What the user does
 in the chat lives in ``chat.py``.
@@ -16,11 +16,11 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from p2pchat import events as ev
 from p2pchat.core import session as core_session
 from p2pchat.core.conversation import Conversation, DisappearingTimer
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
+from p2pchat.service import events as ev
 from p2pchat.tui.widgets.message_list import MessageList
 from p2pchat.tui.widgets.sealed import SealedPhoto
 from p2pchat.tui.widgets.status_bar import StatusBar, timer_word
