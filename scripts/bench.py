@@ -38,18 +38,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+from bench_common import noise_png, percentile  # noqa: E402
+
 CORPUS = ROOT / "tests" / "data" / "photos"
 VENV_BIN = Path(sys.executable).parent
 
 Row = tuple[str, str, str, str]  # what, p2pchat, anchor, target
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def free_port() -> int:
@@ -87,17 +81,6 @@ async def bench_pairing(url: str, rounds: int) -> list[float]:
         times.append(seconds)
         await asyncio.gather(alice.close(), bob.close())
     return times
-
-
-def noise_png(megabytes: float) -> bytes:
-    """An RGBA noise PNG of about the given size (PNG cannot compress noise)."""
-    from PIL import Image
-
-    side = int((megabytes * 1024 * 1024 / 4) ** 0.5)
-    rgba = Image.frombytes("RGBA", (side, side), os.urandom(side * side * 4))
-    buffer = io.BytesIO()
-    rgba.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 async def bench_transfer(url: str, megabytes: float) -> dict[str, Any]:

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
-import os
 import sys
 import tempfile
 import time
@@ -43,34 +41,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench_common import noise_png, percentile  # noqa: E402
 
 TICK_SECONDS = 0.010
 SIZE = (110, 32)
 DEADLINE = 300.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def noise_png(megabytes: float) -> bytes:
-    """An RGBA noise PNG of about the given size.
-
-    Noise does not compress, and the alpha channel keeps it a PNG through the
-    sanitiser (an RGB photo would be re-encoded as a much smaller JPEG), so about
-    ``megabytes`` MB really cross the link.
-    """
-    from PIL import Image
-
-    side = int((megabytes * 1_000_000 / 4) ** 0.5)
-    image = Image.frombytes("RGBA", (side, side), os.urandom(side * side * 4))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 class LagProbe:
@@ -241,7 +216,7 @@ async def run(megabytes: float) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             image_path = Path(tmp) / "noise.png"
-            image_path.write_bytes(noise_png(megabytes))
+            image_path.write_bytes(noise_png(megabytes, megabyte=1_000_000))
             rounds = [await one_round(url, image_path, role) for role in ("receive", "send")]
     finally:
         await server.stop()

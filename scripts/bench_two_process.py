@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 import statistics
 import sys
 import time
 from multiprocessing.queues import Queue
 from typing import Any
+
+from bench_common import noise_png, percentile
 
 TEXT_INTERVAL = 0.05
 ROUNDS = 3
@@ -41,8 +42,6 @@ async def _from_queue(queue: Queue[Any], timeout: float = 120) -> Any:
 
 
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    from bench import percentile
-
     latencies = [x for r in rounds for x in r["latencies"]]
     return {
         "mb_per_s": statistics.median(r["mb_per_s"] for r in rounds),
@@ -228,9 +227,6 @@ async def bare_two_process(megabytes: float, rounds: int = ROUNDS) -> dict[str, 
 
 
 def main() -> int:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from bench import noise_png
-
     from p2pchat.net.loop import run
     from p2pchat.net.mailbox_server import MailboxServer
 
