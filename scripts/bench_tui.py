@@ -169,6 +169,7 @@ async def one_round(url: str, image_path: Path, app_role: str) -> dict[str, Any]
         async with app.run_test(size=SIZE) as pilot:
             await until(lambda: isinstance(app.screen, ChatScreen), "paired", 60)
             chat = app.screen
+            assert isinstance(chat, ChatScreen)
             probe = LagProbe(app)
             probe.start()
             if app_role == "receive":
@@ -184,6 +185,7 @@ async def one_round(url: str, image_path: Path, app_role: str) -> dict[str, Any]
                 chat.open_send_dialog(image_path)
                 await until(lambda: isinstance(app.screen, SendDialog), "send dialog")
                 dialog = app.screen
+                assert isinstance(dialog, SendDialog)
                 await until(lambda: dialog.prepared is not None, "first preview")
                 dialog.query_one("#original-size", Checkbox).value = True
                 await until(

@@ -41,16 +41,18 @@ async def make_screenshot(output: Path) -> Path:
 
     from p2pchat.net.mailbox_server import MailboxServer
     from p2pchat.service import ServiceConfig
-    from p2pchat.tui.app import make_app
+    from p2pchat.tui.app import P2PChatApp, make_app
     from p2pchat.tui.screens.chat import ChatScreen
     from p2pchat.tui.screens.invite import InviteScreen
     from p2pchat.tui.screens.send_dialog import SendDialog
+    from p2pchat.tui.widgets.composer import Composer
     from p2pchat.tui.widgets.message_list import ImageMessage, TextMessage
+    from p2pchat.tui.widgets.status_bar import StatusBar
 
     server = MailboxServer(host="127.0.0.1", port=0)
     url = await server.start()
 
-    def app(label: str, seed: int):  # type: ignore[no-untyped-def]
+    def app(label: str, seed: int) -> P2PChatApp:
         key = nacl.signing.SigningKey(bytes([seed]) * 32)
         config = ServiceConfig(mailbox_url=url, loopback=True, identity=key, label=label)
         return make_app(config, language="en", image_renderer="halfcell", my_label=label)
@@ -62,7 +64,9 @@ async def make_screenshot(output: Path) -> Path:
             await until(
                 lambda: isinstance(alice.screen, InviteScreen) and alice.screen.code, "invite code"
             )
-            code = alice.screen.code
+            invite = alice.screen
+            assert isinstance(invite, InviteScreen)
+            code = invite.code
             bob.screen.query_one("#join-code", Input).value = code
             bob.screen.query_one("#join-code", Input).focus()
             await bob_pilot.press("enter")
@@ -74,10 +78,11 @@ async def make_screenshot(output: Path) -> Path:
             await bob_pilot.press(*"Nice! Send the photo?", "enter")
             await until(lambda: len(alice.screen.query(TextMessage)) == 2, "alice gets the reply")
 
-            alice.screen.query_one("#composer").load_text(f"/send {PHOTO}")
+            alice.screen.query_one("#composer", Composer).load_text(f"/send {PHOTO}")
             await alice_pilot.press("enter")
             await until(lambda: isinstance(alice.screen, SendDialog), "send dialog")
             dialog = alice.screen
+            assert isinstance(dialog, SendDialog)
             await until(lambda: dialog.prepared is not None, "photo sanitised")
             await alice_pilot.press("ctrl+s")
 
@@ -89,7 +94,9 @@ async def make_screenshot(output: Path) -> Path:
                 lambda: any(m.state == "delivered" for m in alice.screen.query(ImageMessage)),
                 "alice sees it delivered",
             )
-            await until(lambda: bob.screen.query_one("#status-bar").rtt is not None, "rtt")
+            await until(
+                lambda: bob.screen.query_one("#status-bar", StatusBar).rtt is not None, "rtt"
+            )
             for pilot in (alice_pilot, bob_pilot):
                 await pilot.pause(0.3)
             output.parent.mkdir(parents=True, exist_ok=True)
