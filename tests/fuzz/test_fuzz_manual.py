@@ -1,4 +1,4 @@
-"""Fuzzing what people paste: copy-paste pairing blobs (``core.manual``, ``core.manual_pinned``).
+"""Fuzzing what people paste: copy-paste blobs (``core.handshake.manual``, ``manual_pinned``).
 
 A pasted blob is text from anywhere (a chat, an e-mail, a QR reader, an attacker
 who watched the channel). Inputs: arbitrary text, mutations of real blobs of
@@ -19,21 +19,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from p2pchat.core.errors import P2PChatError
-from p2pchat.core.keys import Capabilities
-from p2pchat.core.manual import (
+from p2pchat.core.handshake.blobs import (
     KIND_PAKE_1,
     KIND_PAKE_2,
     KIND_PAKE_3,
     KIND_PINNED_1,
     KIND_PINNED_2,
-    ManualPairing,
     compact_sdp,
     encode_blob,
     expand_sdp,
-    manual_code,
-    pack_version,
 )
-from p2pchat.core.manual_pinned import SALT_SIZE, ManualReconnect, _psk_key
+from p2pchat.core.handshake.manual import ManualPairing, manual_code
+from p2pchat.core.handshake.manual_pinned import SALT_SIZE, ManualReconnect, _psk_key
+from p2pchat.core.handshake.version import pack_version
+from p2pchat.core.keys import Capabilities
 from tests.contacts.test_manual_core import SDP
 from tests.fuzz.conftest import assert_only_p2pchat_errors, mutated
 
