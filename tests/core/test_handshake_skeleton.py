@@ -24,9 +24,11 @@ from p2pchat.core.handshake import (
     ManualPairing,
     ManualReconnect,
     Pairing,
+    PasteState,
     Reconnect,
     manual_code,
 )
+from p2pchat.core.handshake.skeleton import Table
 from p2pchat.core.keys import Capabilities, Channel, SessionKeys
 from tests.contacts.test_manual_core import ONE_CANDIDATE_SDP, SDP
 from tests.core.conftest import ANSWER_SDP, CODE, OFFER_SDP, deterministic_random, identity_from
@@ -184,7 +186,9 @@ def test_both_sides_bind_and_derive_mirrored_keys(make: Callable[..., Run]) -> N
     assert keys_a.send_keys == keys_b.recv_keys and keys_a.recv_keys == keys_b.send_keys
     assert keys_a.transcript == keys_b.transcript == run.a.transcript()
     assert keys_a.safety_number == keys_b.safety_number == run.a.safety_number
-    assert keys_a.peer_identity == run.a.peer_identity == bytes(run.b._identity.verify_key)
+    alice, bob = _identities()
+    assert keys_a.peer_identity == run.a.peer_identity == bytes(bob.verify_key)
+    assert keys_b.peer_identity == run.b.peer_identity == bytes(alice.verify_key)
     assert keys_a.role != keys_b.role
     # The side that bound first still sends its own bind (link_choice does so).
     assert run.b.bind_message() == bind_b
@@ -197,6 +201,8 @@ def test_a_tampered_transcript_byte_fails_the_bind(make: Callable[..., Run]) -> 
     for index in (0, len(true_transcript) - 1):
         tampered = bytearray(true_transcript)
         tampered[index] ^= 0x01
+        # The peer signs and MACs a transcript one byte off from ours (its own view of
+        # the exchange differs), with all its keys right: the MAC must catch it.
         run.b.transcript = lambda t=bytes(tampered): t  # type: ignore[method-assign]
         forged = run.b.bind_message()
         victim = make(b"tamper").a
@@ -271,3 +277,14 @@ def test_a_bind_from_another_run_of_the_same_people_is_refused(make: Callable[..
     first, second = make(b"first"), make(b"second")
     with pytest.raises(RemoteProtocolError):
         first.a.receive_bind(second.b.bind_message())
+
+
+def test_a_table_that_does_not_bind_from_bind_due_to_bound_is_refused() -> None:
+    s = PasteState
+    rows: dict[PasteState, dict[object, PasteState]] = {state: {} for state in PasteState}
+    with pytest.raises(LocalProtocolError, match="bind_due"):
+        Table(rows, s.IDLE, s.SDP_DONE, s.PAIRED, s.FAILED, "bind")  # type: ignore[arg-type]
+    rows[s.SDP_DONE] = {"bind": s.PAIRED}
+    rows[s.FAILED] = {"bind": s.IDLE}
+    with pytest.raises(LocalProtocolError, match="final"):
+        Table(rows, s.IDLE, s.SDP_DONE, s.PAIRED, s.FAILED, "bind")  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import os
-from typing import Final
+from typing import ClassVar, Final
 
 import msgpack
 import nacl.signing
@@ -95,7 +95,7 @@ PASTE_TABLE: Final = Table[PasteState, PasteEvent](
 class PasteHandshake(Handshake[PasteState, PasteEvent]):
     """What both copy-paste handshakes share: fixed sides, and which step is due."""
 
-    NOT_DUE: str
+    NOT_DUE: ClassVar[str]  # a step called out of turn
 
     def _step(self, *, inviter: bool, due: bool) -> None:
         if self.state in (_S.FAILED, _S.PAIRED):
