@@ -23,9 +23,9 @@ from typing import Any, Final
 
 from p2pchat.core.conversation import Conversation
 from p2pchat.core.crypto import format_safety_number
+from p2pchat.core.handshake import IdentityMismatch
 from p2pchat.core.keys import SessionKeys
 from p2pchat.core.labels import display_name, safe_label
-from p2pchat.core.reconnect import IdentityMismatch
 from p2pchat.store.atomic import write_atomic
 from p2pchat.store.contacts import (
     MAX_PETNAME_CHARS,

@@ -128,7 +128,7 @@ def parse(text: str, *, manual: bool = False) -> InviteCode:
     """Read a typed code strictly; spaces (or other dashes) may stand for ``-``.
 
     A mailbox code's number is a nameplate, 1 or more; ``0`` marks a copy-paste
-    code (``core.manual``), accepted only with ``manual``.
+    code (``core.handshake.manual``), accepted only with ``manual``.
     """
     if not isinstance(text, str):
         raise InvalidCode("A code must be text.")

@@ -1,8 +1,9 @@
-"""Wire frames of the encrypted session: types, msgpack encoding, strict decoding.
+"""The codec of the encrypted session's wire frames: msgpack encoding, strict decoding.
 
 Every data-channel message is one secretstream message whose plaintext is one
-msgpack map ``{"t": type, ...}`` (DESIGN.md section 4). This module owns the
-frame dataclasses and the codec; ``session.py`` owns what the frames mean.
+msgpack map ``{"t": type, ...}`` (DESIGN.md section 4). The frame types and their
+limits live in ``frames.py`` (and are importable from here, as they always were);
+this module owns the codec, and ``session.py`` what the frames mean.
 
 Decoding is strict on purpose: a frame comes from a peer we do not trust, so
 sizes are capped inside the msgpack decoder, extension types are refused, the
@@ -14,155 +15,47 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Final, NoReturn
+from typing import Any, Final, NoReturn
 
 import msgpack
 
 from p2pchat.core.errors import LocalProtocolError, RemoteProtocolError
-
-# 60 KiB of image data per chunk keeps every ciphertext under 64 KiB, the largest
-# message every aiortc version delivers in one piece.
-CHUNK_SIZE: Final = 60 * 1024
-# Room for the map keys, the id and the seq around a full chunk.
-MAX_FRAME_BYTES: Final = CHUNK_SIZE + 1024
-# The most any image header may declare, whatever the receiver's own limit is.
-MAX_IMAGE_BYTES: Final = 1 << 31
-MAX_CHUNKS: Final = -(-MAX_IMAGE_BYTES // CHUNK_SIZE)
-MAX_IMAGE_SIDE: Final = 65535
-MAX_VIEW_SECONDS: Final = 600.0
-MIN_VIEW_SECONDS: Final = 1.0
-ALLOWED_MIMES: Final = frozenset({"image/jpeg", "image/png"})
-SHA256_SIZE: Final = 32
-NONCE_SIZE: Final = 8
-ID_BYTES: Final = 8
-ID_HEX_CHARS: Final = 2 * ID_BYTES
-_MAX_KEYS: Final = 12
-# The disappearing-message timers people can agree on: off, 30 s, 5 min, 1 h, 1 day.
-TIMER_SECONDS: Final = frozenset({0, 30, 300, 3600, 86400})
-MAX_TIMER_SECONDS: Final = 86400
-
-_ID_PATTERN: Final = re.compile(r"[0-9a-f]{%d}" % ID_HEX_CHARS)  # noqa: UP031 - regex braces
-
-
-def new_id(random: Callable[[int], bytes]) -> str:
-    """A fresh message id: short random lowercase hex."""
-    return random(ID_BYTES).hex()
-
-
-def is_valid_id(value: object) -> bool:
-    return isinstance(value, str) and _ID_PATTERN.fullmatch(value) is not None
-
-
-def chunk_count(size: int) -> int:
-    """How many chunks carry an image of ``size`` bytes (every chunk full but the last)."""
-    return -(-size // CHUNK_SIZE)
-
-
-def chunk_length(size: int, seq: int) -> int:
-    """The exact length chunk ``seq`` of an image of ``size`` bytes must have."""
-    return min(CHUNK_SIZE, size - seq * CHUNK_SIZE)
-
-
-@dataclass(frozen=True)
-class Hello:
-    """The first frame on each channel: proves the peer holds the matching key."""
-
-    TYPE: ClassVar[str] = "hello"
-
-
-@dataclass(frozen=True)
-class Text:
-    TYPE: ClassVar[str] = "text"
-    id: str
-    text: str
-    sent_at: float
-
-
-@dataclass(frozen=True)
-class ImageHeader:
-    """Announces one image; its chunks follow on the DATA channel."""
-
-    TYPE: ClassVar[str] = "img"
-    id: str
-    size: int
-    sha256: bytes
-    mime: str
-    w: int
-    h: int
-    n: int
-    view_once: bool
-    view_seconds: float
-
-
-@dataclass(frozen=True)
-class Chunk:
-    TYPE: ClassVar[str] = "chunk"
-    id: str
-    seq: int
-    d: bytes
-
-
-@dataclass(frozen=True)
-class Ack:
-    """The peer received a text, or a complete image that passed its checks."""
-
-    TYPE: ClassVar[str] = "ack"
-    id: str
-
-
-@dataclass(frozen=True)
-class Opened:
-    """The peer opened (and closed) a view-once image."""
-
-    TYPE: ClassVar[str] = "opened"
-    id: str
-
-
-@dataclass(frozen=True)
-class Typing:
-    TYPE: ClassVar[str] = "typing"
-
-
-@dataclass(frozen=True)
-class Ping:
-    TYPE: ClassVar[str] = "ping"
-    nonce: bytes
-
-
-@dataclass(frozen=True)
-class Pong:
-    TYPE: ClassVar[str] = "pong"
-    nonce: bytes
-
-
-@dataclass(frozen=True)
-class Bye:
-    TYPE: ClassVar[str] = "bye"
-    # Why the sender ends the session, when it is not a plain goodbye (it could not
-    # keep this contact, ...). Left off the wire when empty, so a plain bye is unchanged.
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Cancel:
-    TYPE: ClassVar[str] = "cancel"
-    id: str
-
-
-@dataclass(frozen=True)
-class Timer:
-    """Either side sets the conversation's disappearing-message timer; both apply it."""
-
-    TYPE: ClassVar[str] = "timer"
-    seconds: int
-
-
-Frame = (
-    Hello | Text | ImageHeader | Chunk | Ack | Opened | Typing | Ping | Pong | Bye | Cancel | Timer
+from p2pchat.core.frames import (
+    ALLOWED_MIMES,
+    CHUNK_SIZE,
+    ID_BYTES,
+    ID_HEX_CHARS,
+    MAX_CHUNKS,
+    MAX_FRAME_BYTES,
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_SIDE,
+    MAX_TIMER_SECONDS,
+    MAX_VIEW_SECONDS,
+    MIN_VIEW_SECONDS,
+    NONCE_SIZE,
+    SHA256_SIZE,
+    TIMER_SECONDS,
+    Ack,
+    Bye,
+    Cancel,
+    Chunk,
+    Frame,
+    Hello,
+    ImageHeader,
+    Opened,
+    Ping,
+    Pong,
+    Text,
+    Timer,
+    Typing,
+    chunk_count,
+    chunk_length,
+    is_valid_id,
+    new_id,
 )
+
+_MAX_KEYS: Final = 12  # the most keys any frame type has, checked inside the decoder
 
 
 def encode_frame(frame: Frame) -> bytes:
@@ -420,3 +313,41 @@ def _check_frame(frame: Frame) -> None:
                 f"the peer declared {frame.n} chunks for {frame.size} bytes; "
                 f"{chunk_count(frame.size)} are needed"
             )
+
+
+__all__ = [
+    "ALLOWED_MIMES",
+    "CHUNK_SIZE",
+    "ID_BYTES",
+    "ID_HEX_CHARS",
+    "MAX_BYE_REASON_CHARS",
+    "MAX_CHUNKS",
+    "MAX_FRAME_BYTES",
+    "MAX_IMAGE_BYTES",
+    "MAX_IMAGE_SIDE",
+    "MAX_TIMER_SECONDS",
+    "MAX_VIEW_SECONDS",
+    "MIN_VIEW_SECONDS",
+    "NONCE_SIZE",
+    "SHA256_SIZE",
+    "TIMER_SECONDS",
+    "Ack",
+    "Bye",
+    "Cancel",
+    "Chunk",
+    "Frame",
+    "Hello",
+    "ImageHeader",
+    "Opened",
+    "Ping",
+    "Pong",
+    "Text",
+    "Timer",
+    "Typing",
+    "chunk_count",
+    "chunk_length",
+    "decode_frame",
+    "encode_frame",
+    "is_valid_id",
+    "new_id",
+]

@@ -12,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 
-from p2pchat.core import manual
 from p2pchat.core.errors import TransportError
-from p2pchat.core.manual_pinned import ManualReconnect
+from p2pchat.core.handshake import ManualReconnect, manual
 from p2pchat.net.rtc import RtcLink
 from p2pchat.service import ChatService
 from p2pchat.service import events as ev

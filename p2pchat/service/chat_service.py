@@ -34,11 +34,10 @@ from p2pchat.core.errors import (
     TransportError,
     WrongCode,
 )
+from p2pchat.core.handshake import Pairing, Reconnect
+from p2pchat.core.handshake import meeting_key as reconnect_meeting_key
 from p2pchat.core.keys import Capabilities, Channel, SessionKeys
 from p2pchat.core.labels import check_own_label, safe_label
-from p2pchat.core.pairing import Pairing
-from p2pchat.core.reconnect import Reconnect
-from p2pchat.core.reconnect import meeting_key as reconnect_meeting_key
 from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.worker import sanitize_async

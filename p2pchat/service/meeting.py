@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from p2pchat.core.errors import P2PChatError, TransportError
-from p2pchat.core.reconnect import (
+from p2pchat.core.handshake import (
     MEETING_ATTEMPTS,
     MEETING_WINDOW_SECONDS,
     NotTheContact,

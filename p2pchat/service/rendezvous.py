@@ -22,9 +22,8 @@ from p2pchat.core.errors import (
     RemoteProtocolError,
     WrongCode,
 )
+from p2pchat.core.handshake import Pairing, Reconnect
 from p2pchat.core.keys import MAX_LABEL_CHARS, Channel, SessionKeys
-from p2pchat.core.pairing import Pairing
-from p2pchat.core.reconnect import Reconnect
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink
 from p2pchat.service.config import CONNECT_TIMEOUT

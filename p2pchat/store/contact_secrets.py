@@ -25,7 +25,7 @@ import nacl.secret
 import nacl.signing
 
 from p2pchat.core.crypto import hkdf_sha256
-from p2pchat.core.reconnect import meeting_key as derive_meeting_key
+from p2pchat.core.handshake import meeting_key as derive_meeting_key
 
 SEALED_FIELD: Final = "sealed_secrets"
 KEY_BYTES: Final = 32

@@ -7,20 +7,17 @@ import nacl.signing
 import pytest
 
 from p2pchat.core.errors import RemoteProtocolError, WrongCode
-from p2pchat.core.keys import Capabilities
-from p2pchat.core.manual import (
+from p2pchat.core.handshake import InvalidBlob, ManualPairing, manual_code
+from p2pchat.core.handshake.blobs import (
     KIND_PAKE_1,
     KIND_PINNED_1,
-    InvalidBlob,
-    ManualPairing,
     compact_sdp,
     decode_blob,
     encode_blob,
     expand_sdp,
-    manual_code,
-    pack_version,
-    unpack_version,
 )
+from p2pchat.core.handshake.version import pack_version, unpack_version
+from p2pchat.core.keys import Capabilities
 
 SDP = (
     "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"

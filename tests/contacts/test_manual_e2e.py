@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from p2pchat.core.manual import BLOB_PREFIX
+from p2pchat.core.handshake import BLOB_PREFIX
 from tests.contacts.conftest import Chat, expect_paired, talk_and_leave
 
 LOOPBACK = ["--loopback"]

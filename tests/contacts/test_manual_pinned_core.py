@@ -14,10 +14,10 @@ import nacl.signing
 import pytest
 
 from p2pchat.core.errors import LocalProtocolError, RemoteProtocolError
+from p2pchat.core.handshake import IdentityMismatch
+from p2pchat.core.handshake.blobs import InvalidBlob, decode_blob, encode_blob
+from p2pchat.core.handshake.manual_pinned import ManualReconnect, _psk_key
 from p2pchat.core.keys import Capabilities
-from p2pchat.core.manual import InvalidBlob, decode_blob, encode_blob
-from p2pchat.core.manual_pinned import ManualReconnect, _psk_key
-from p2pchat.core.reconnect import IdentityMismatch
 from tests.contacts.test_manual_core import ONE_CANDIDATE_SDP, SDP
 
 PSK = bytes(range(32))

@@ -21,7 +21,7 @@ import pytest
 
 from p2pchat import APPID
 from p2pchat.core import crypto
-from p2pchat.core.reconnect import (
+from p2pchat.core.handshake import (
     MEETING_ATTEMPTS,
     MEETING_WINDOW_SECONDS,
     meeting_key,

@@ -9,8 +9,7 @@ import pytest
 
 from p2pchat.core import crypto
 from p2pchat.core.errors import LocalProtocolError, RemoteProtocolError
-from p2pchat.core.keys import Capabilities, Channel
-from p2pchat.core.reconnect import (
+from p2pchat.core.handshake import (
     MEETING_WINDOW_SECONDS,
     IdentityMismatch,
     NotTheContact,
@@ -18,6 +17,7 @@ from p2pchat.core.reconnect import (
     meeting_window,
     rendezvous_nameplate,
 )
+from p2pchat.core.keys import Capabilities, Channel
 
 PSK = bytes(range(32))
 SDP_A = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=offer\r\n"
@@ -111,7 +111,7 @@ def test_forged_hello_signature_is_refused() -> None:
     a, b, *_ = _pair()
     (hello_a,) = a.start()
     b.start()
-    from p2pchat.core.reconnect_wire import open_hello, seal_hello
+    from p2pchat.core.handshake.reconnect_wire import open_hello, seal_hello
 
     _, plaintext = open_hello([PSK], a.side, hello_a.body)
     resealed = seal_hello([PSK], "aaab", plaintext, os.urandom)
@@ -293,7 +293,7 @@ def test_a_stolen_key_is_useless_two_meetings_later() -> None:
 def test_the_next_key_needs_the_meetings_secret() -> None:
     # Someone who knows the key and watched a meeting's messages cannot follow the
     # ratchet: the next key needs that meeting's X25519 secret.
-    from p2pchat.core.reconnect_wire import next_psk
+    from p2pchat.core.handshake.reconnect_wire import next_psk
 
     transcript = bytes(32)
     assert next_psk(PSK, bytes(32), transcript) != next_psk(PSK, bytes([1]) * 32, transcript)

@@ -17,8 +17,8 @@ import nacl.signing
 import pytest
 
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.handshake import Outgoing, Pairing
 from p2pchat.core.keys import Capabilities, SessionKeys
-from p2pchat.core.pairing import Outgoing, Pairing
 
 CODE = "7-aardvark-adroitness-absurd"
 OTHER_CODE = "7-aardvark-adroitness-acme"

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from p2pchat.core import crypto
 from p2pchat.core.errors import DecryptError, LocalProtocolError, RemoteProtocolError
+from p2pchat.core.handshake.steps import stream_label
 from p2pchat.core.keys import Channel
-from p2pchat.core.pairing import stream_label
 
 # --- HKDF ----------------------------------------------------------------------------
 

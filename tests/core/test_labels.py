@@ -12,6 +12,7 @@ from rich.markup import render
 from textual.markup import to_content
 
 from p2pchat.core.errors import InvalidLabel, LabelRefused, LocalProtocolError
+from p2pchat.core.handshake.version import decode_capabilities
 from p2pchat.core.keys import MAX_LABEL_CHARS
 from p2pchat.core.labels import (
     MAX_COMBINING_RUN,
@@ -22,7 +23,6 @@ from p2pchat.core.labels import (
     read_peer_label,
     safe_label,
 )
-from p2pchat.core.pairing import decode_capabilities
 
 
 @pytest.mark.parametrize(

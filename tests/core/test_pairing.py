@@ -20,8 +20,7 @@ from p2pchat.core.errors import (
     RemoteProtocolError,
     WrongCode,
 )
-from p2pchat.core.keys import Capabilities, Channel
-from p2pchat.core.pairing import (
+from p2pchat.core.handshake import (
     APPID,
     BIND_MESSAGE_SIZE,
     PHASES,
@@ -29,6 +28,7 @@ from p2pchat.core.pairing import (
     Pairing,
     PairingState,
 )
+from p2pchat.core.keys import Capabilities, Channel
 
 PAIRED_STATES_AFTER_VERSION = {
     PairingState.MUST_OFFER,

@@ -1,4 +1,4 @@
-"""Fuzzing what people paste: copy-paste pairing blobs (``core.manual``, ``core.manual_pinned``).
+"""Fuzzing what people paste: copy-paste blobs (``core.handshake.manual``, ``manual_pinned``).
 
 A pasted blob is text from anywhere (a chat, an e-mail, a QR reader, an attacker
 who watched the channel). Inputs: arbitrary text, mutations of real blobs of
@@ -11,6 +11,9 @@ escape, and a refused paste leaves no usable keys behind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import msgpack
 import nacl.secret
 import nacl.signing
@@ -18,22 +21,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from p2pchat.core.errors import P2PChatError
-from p2pchat.core.keys import Capabilities
-from p2pchat.core.manual import (
+from p2pchat.core.errors import LocalProtocolError, P2PChatError
+from p2pchat.core.handshake import BIND_MESSAGE_SIZE
+from p2pchat.core.handshake.blobs import (
     KIND_PAKE_1,
     KIND_PAKE_2,
     KIND_PAKE_3,
     KIND_PINNED_1,
     KIND_PINNED_2,
-    ManualPairing,
     compact_sdp,
     encode_blob,
     expand_sdp,
-    manual_code,
-    pack_version,
 )
-from p2pchat.core.manual_pinned import SALT_SIZE, ManualReconnect, _psk_key
+from p2pchat.core.handshake.manual import ManualPairing, manual_code
+from p2pchat.core.handshake.manual_pinned import SALT_SIZE, ManualReconnect, _psk_key
+from p2pchat.core.handshake.version import pack_version
+from p2pchat.core.keys import Capabilities
 from tests.contacts.test_manual_core import SDP
 from tests.fuzz.conftest import assert_only_p2pchat_errors, mutated
 
@@ -77,29 +80,37 @@ BLOBS = recorded_blobs()
 SEEDS = [blob.encode("ascii") for blob in BLOBS.values()]
 
 
-def receivers() -> dict[int, object]:
-    """For each kind, a fresh side at the step where that blob is pasted."""
+def receivers() -> dict[int, tuple[Any, Callable[[str], object]]]:
+    """For each kind, a fresh side at the step where that blob is pasted, and the paste."""
     waiting_for_second = first_contact(True)
     waiting_for_second.first_blob()
     waiting_for_third = first_contact(False)
     waiting_for_third.second_blob(first_contact(True).first_blob(), SDP)
     host = pinned(True)
     host.first_blob(SDP)
+    joiner, guest = first_contact(False), pinned(False)
     return {
-        KIND_PAKE_1: lambda text: first_contact(False).second_blob(text, SDP),
-        KIND_PAKE_2: waiting_for_second.receive_second,
-        KIND_PAKE_3: waiting_for_third.receive_third,
-        KIND_PINNED_1: pinned(False).receive_first,
-        KIND_PINNED_2: host.receive_second,
+        KIND_PAKE_1: (joiner, lambda text: joiner.second_blob(text, SDP)),
+        KIND_PAKE_2: (waiting_for_second, waiting_for_second.receive_second),
+        KIND_PAKE_3: (waiting_for_third, waiting_for_third.receive_third),
+        KIND_PINNED_1: (guest, guest.receive_first),
+        KIND_PINNED_2: (host, host.receive_second),
     }
 
 
 def paste(campaign: str, kind: int, text: str) -> None:
-    receive = receivers()[kind]
-    result = assert_only_p2pchat_errors(campaign, lambda: receive(text), text)  # type: ignore[operator]
+    side, receive = receivers()[kind]
+    result = assert_only_p2pchat_errors(campaign, lambda: receive(text), text)
     if isinstance(result, str) and kind != KIND_PAKE_1:
         # Accepted: only possible for an unmodified recording (a real SDP came out).
         assert "a=fingerprint:sha-256" in result
+    if isinstance(result, P2PChatError):
+        # Refused, whether the side may take another paste or failed for good: it
+        # signs no bind and accepts none (a LocalProtocolError, never a crash).
+        with pytest.raises(LocalProtocolError):
+            side.bind_message()
+        with pytest.raises(LocalProtocolError):
+            side.receive_bind(bytes(BIND_MESSAGE_SIZE))
 
 
 kinds = st.sampled_from(sorted(BLOBS))
@@ -109,10 +120,10 @@ def test_the_seeds_are_real_blobs() -> None:
     """Blobs that need no session of their own open for a fresh receiver; the others
     are sealed to the recorded session and are refused cleanly by any other."""
     for kind in (KIND_PAKE_1, KIND_PINNED_1):
-        assert receivers()[kind](BLOBS[kind])  # type: ignore[operator]
+        assert receivers()[kind][1](BLOBS[kind])
     for kind in (KIND_PAKE_2, KIND_PAKE_3, KIND_PINNED_2):
         assert isinstance(
-            assert_only_p2pchat_errors("paste", lambda k=kind: receivers()[k](BLOBS[k]), kind),  # type: ignore[operator]
+            assert_only_p2pchat_errors("paste", lambda k=kind: receivers()[k][1](BLOBS[k]), kind),
             P2PChatError,
         )
 

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p2pchat.core import crypto
+from p2pchat.core.handshake import Pairing, PairingState
 from p2pchat.core.keys import Capabilities
-from p2pchat.core.pairing import Pairing, PairingState
 from tests.fuzz.conftest import FuzzCrash, assert_only_p2pchat_errors, mutated
 
 CODE = "7-aardvark-adroitness-absurd"

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from p2pchat.core.handshake import Reconnect
 from p2pchat.core.keys import Capabilities
-from p2pchat.core.reconnect import Reconnect
 from tests.fuzz.conftest import assert_only_p2pchat_errors, mutated
 from tests.fuzz.test_fuzz_pairing import fixed_random
 

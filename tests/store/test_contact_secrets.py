@@ -12,8 +12,8 @@ import pytest
 
 from p2pchat.contacts_flow import ContactGuard, open_book, unlocked
 from p2pchat.core.crypto import safety_number
+from p2pchat.core.handshake import meeting_key
 from p2pchat.core.keys import SessionKeys
-from p2pchat.core.reconnect import meeting_key
 from p2pchat.store.contact_secrets import secrets_key
 from p2pchat.store.contacts import ContactBook, ContactError
 

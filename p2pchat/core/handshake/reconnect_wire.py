@@ -1,6 +1,6 @@
 """The reconnect protocol's messages, keys and meeting points (no state).
 
-``core.reconnect.Reconnect`` is the state machine; this module owns what it
+``reconnect.Reconnect`` is the state machine; this module owns what it
 puts on the wire and how it is checked: the version-2 hello, the signed
 ``ready`` / ``offer`` / ``answer`` payloads, the keys derived from the contact's
 reconnect key, and the nameplates both sides compute to meet.
@@ -24,7 +24,7 @@ import nacl.signing
 
 from p2pchat.core import crypto
 from p2pchat.core.errors import DecryptError, LocalProtocolError, RemoteProtocolError
-from p2pchat.core.handshake import (
+from p2pchat.core.handshake.steps import (
     MAX_SDP_BYTES,
     SIGNATURE_SIZE,
     check_sdp,
@@ -32,8 +32,8 @@ from p2pchat.core.handshake import (
     hash_items,
     verify_signature,
 )
+from p2pchat.core.handshake.version import IDENTITY_KEY_SIZE, decode_capabilities
 from p2pchat.core.keys import Capabilities
-from p2pchat.core.pairing import IDENTITY_KEY_SIZE, decode_capabilities
 
 # Version 2: offer and answer wait for a verified hello and are signed (issue 19).
 RECONNECT_VERSION: Final = 2

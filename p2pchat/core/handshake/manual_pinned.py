@@ -17,7 +17,9 @@ and the SDP: the SDPs are signed by the identity keys, with fresh ephemerals
 key gives the SSH-style ``IdentityMismatch`` naming both keys.
 
 Then the bind over the data channel (signature + MAC over the transcript), and
-session keys from ``X25519(eph, eph_peer)`` and the PSK, as a mailbox reconnect.
+session keys from ``X25519(eph, eph_peer)`` and the PSK, as a mailbox reconnect:
+the transcript, the bind and the failure rules are ``skeleton.Handshake``'s, the
+order is ``manual.PASTE_TABLE``, the blob format is ``blobs``'.
 
 Why not the mailbox reconnect's messages: they are a sealed map with key names,
 a random 24-byte nonce per message (its keys come from the PSK alone and repeat
@@ -32,44 +34,53 @@ import os
 from typing import Final
 
 import msgpack
-import nacl.exceptions
-import nacl.secret
 import nacl.signing
 
-from p2pchat.core import crypto, handshake
-from p2pchat.core.errors import LocalProtocolError, RemoteProtocolError
-from p2pchat.core.handshake import hash_items, new_ephemeral, session_keys, verify_bind
-from p2pchat.core.keys import Capabilities, Role, SessionKeys
-from p2pchat.core.manual import (
+from p2pchat.core import crypto
+from p2pchat.core.errors import DecryptError, LocalProtocolError, RemoteProtocolError
+from p2pchat.core.handshake.blobs import (
     INVITER_SIDE,
     JOINER_SIDE,
     KIND_PINNED_1,
     KIND_PINNED_2,
-    MAX_SEALED_PLAINTEXT,
+    MAX_SEALED,
     compact_sdp,
     decode_blob,
     encode_blob,
     expand_sdp,
-    pack_version,
-    unpack_version,
+    open_once,
+    seal_once,
 )
-from p2pchat.core.pairing import APPID
-from p2pchat.core.reconnect import IdentityMismatch, check_psk
+from p2pchat.core.handshake.manual import PASTE_TABLE, PasteEvent, PasteHandshake, PasteState
+from p2pchat.core.handshake.reconnect_wire import IdentityMismatch, check_psk
+from p2pchat.core.handshake.skeleton import BindKeys, Wording
+from p2pchat.core.handshake.steps import APPID, hash_items, verify_signature
+from p2pchat.core.handshake.version import pack_version, unpack_version
+from p2pchat.core.keys import Capabilities
 
 SALT_SIZE: Final = 16
-_NONCE: Final = bytes(nacl.secret.SecretBox.NONCE_SIZE)
 _KEY_LABEL: Final = b"p2pchat/v1 manual pinned key:"
 _SIGNATURE_LABEL: Final = b"p2pchat/v1 manual pinned sdp"
 _TRANSCRIPT_LABEL: Final = b"p2pchat/v1 manual pinned transcript"
 _BIND_LABEL: Final = b"p2pchat/v1 manual pinned bind"
+_E = PasteEvent
 
 
 def _psk_key(psk: bytes, purpose: bytes) -> bytes:
     return crypto.hkdf_sha256(psk, _KEY_LABEL + purpose)
 
 
-class ManualReconnect:
+class ManualReconnect(PasteHandshake):
     """One side of a two-blob copy-paste meeting with one pinned contact. Single use."""
+
+    WORDING = Wording(
+        peer="the contact",
+        attempt="session",
+        failed="this copy-paste meeting has failed or finished",
+        incomplete="the transcript is complete only after both blobs",
+        bind_not_due="receive_bind() is allowed once, after both blobs",
+    )
+    NOT_DUE = "that step is not due now in this copy-paste meeting"
 
     def __init__(
         self,
@@ -85,61 +96,56 @@ class ManualReconnect:
         if not isinstance(pinned_peer_identity, bytes) or len(pinned_peer_identity) != 32:
             raise LocalProtocolError("the pinned identity key must be 32 bytes")
         self._psk = check_psk(psk)
-        self._identity = identity
+        super().__init__(
+            PASTE_TABLE,
+            side=INVITER_SIDE if inviter else JOINER_SIDE,
+            peer_side=JOINER_SIDE if inviter else INVITER_SIDE,
+            role="offerer" if inviter else "answerer",
+            identity=identity,
+            appid=appid,
+            random=random,
+        )
         self._pinned = pinned_peer_identity
         self._capabilities = capabilities
-        self.appid = appid
-        self.side = INVITER_SIDE if inviter else JOINER_SIDE
-        self._peer_side = JOINER_SIDE if inviter else INVITER_SIDE
-        self.role: Role = "offerer" if inviter else "answerer"
-        self._ephemeral = new_ephemeral(random)
         own_salt = bytes(random(SALT_SIZE))
         if len(own_salt) != SALT_SIZE:
             raise LocalProtocolError("the random source gave too few bytes")
         # Each side knows its own salt from the start and the other's from its blob.
-        self._salts = {self.side: own_salt, self._peer_side: b""}
+        self._salts = {self.side: own_salt, JOINER_SIDE if inviter else INVITER_SIDE: b""}
         self._payloads: dict[str, bytes] = {}
-        self._shared = b""
-        self.peer_identity: bytes | None = None
-        self.peer_capabilities: Capabilities | None = None
-        self.safety_number: str | None = None
-        self.remote_sdp: str | None = None
-        self._done = False
 
     # --- the inviter: blob 1, then blob 2 in ----------------------------------------
     def first_blob(self, offer_sdp: str) -> str:
-        self._require(inviter=True, step=not self._payloads)
-        return encode_blob(KIND_PINNED_1, [self._salts[self.side], self._seal_own(offer_sdp)])
+        self._step(inviter=True, due=self._allows(_E.OFFER_SENT))
+        blob = encode_blob(KIND_PINNED_1, [self._salts[self.side], self._seal_own(offer_sdp)])
+        self._transition(_E.OFFER_SENT)
+        return blob
 
     def receive_second(self, blob: str) -> str:
         """The joiner's answer SDP (full form), once its blob opened and verified."""
-        self._require(inviter=True, step=len(self._payloads) == 1)
+        self._step(inviter=True, due=self._allows(_E.ANSWER_RECEIVED))
         self._salts[JOINER_SIDE], sealed = self._checked(decode_blob(blob, KIND_PINNED_2))
-        return self._open_peer(sealed)
+        return self._open_peer(sealed, _E.ANSWER_RECEIVED)
 
     # --- the joiner: blob 1 in, then blob 2 ------------------------------------------
     def receive_first(self, blob: str) -> str:
         """The inviter's offer SDP (full form), once its blob opened and verified."""
-        self._require(inviter=False, step=not self._payloads)
+        self._step(inviter=False, due=self._allows(_E.OFFER_RECEIVED))
         self._salts[INVITER_SIDE], sealed = self._checked(decode_blob(blob, KIND_PINNED_1))
-        return self._open_peer(sealed)
+        return self._open_peer(sealed, _E.OFFER_RECEIVED)
 
     def second_blob(self, answer_sdp: str) -> str:
-        self._require(inviter=False, step=len(self._payloads) == 1)
-        return encode_blob(KIND_PINNED_2, [self._salts[self.side], self._seal_own(answer_sdp)])
+        self._step(inviter=False, due=self._allows(_E.ANSWER_SENT))
+        blob = encode_blob(KIND_PINNED_2, [self._salts[self.side], self._seal_own(answer_sdp)])
+        self._transition(_E.ANSWER_SENT)
+        return blob
 
     # --- internals --------------------------------------------------------------------
-    def _require(self, *, inviter: bool, step: bool) -> None:
-        if self._done:
-            raise LocalProtocolError("this copy-paste meeting has failed or finished")
-        if (self.side == INVITER_SIDE) != inviter or not step:
-            raise LocalProtocolError("that step is not due now in this copy-paste meeting")
-
     def _checked(self, fields: list[bytes]) -> tuple[bytes, bytes]:
         salt, sealed = fields
         if len(salt) != SALT_SIZE:
             raise RemoteProtocolError("the blob's salt has the wrong size")
-        if len(sealed) > MAX_SEALED_PLAINTEXT + nacl.secret.SecretBox.MACBYTES:
+        if len(sealed) > MAX_SEALED:
             raise RemoteProtocolError("the blob's sealed details are too long")
         return salt, sealed
 
@@ -149,28 +155,27 @@ class ManualReconnect:
             return self._salts[INVITER_SIDE]
         return self._salts[INVITER_SIDE] + self._salts[JOINER_SIDE]
 
-    def _box(self, side: str) -> nacl.secret.SecretBox:
-        return nacl.secret.SecretBox(
-            _psk_key(self._psk, side.encode("ascii") + b"|" + self._salt_bytes(side))
-        )
+    def _key(self, side: str) -> bytes:
+        return _psk_key(self._psk, side.encode("ascii") + b"|" + self._salt_bytes(side))
 
     def _signed(self, side: str, ephemeral: bytes, sdp: bytes) -> bytes:
         return hash_items((_SIGNATURE_LABEL, side.encode(), self._salt_bytes(side), ephemeral, sdp))
 
     def _seal_own(self, sdp_text: str) -> bytes:
         sdp = compact_sdp(sdp_text).encode("ascii")
-        ephemeral = crypto.x25519_public(self._ephemeral)
+        ephemeral = self._ephemeral_public
         version = pack_version(bytes(self._identity.verify_key), ephemeral, self._capabilities)
         signature = self._identity.sign(self._signed(self.side, ephemeral, sdp)).signature
         payload = bytes(msgpack.packb([version, sdp, bytes(signature)], use_bin_type=True))
         self._payloads[self.side] = payload
-        return bytes(self._box(self.side).encrypt(payload, _NONCE).ciphertext)
+        return seal_once(self._key(self.side), payload)
 
-    def _open_peer(self, sealed: bytes) -> str:
-        try:
+    def _open_peer(self, sealed: bytes, event: PasteEvent) -> str:
+        assert self._peer_side is not None
+        with self._failure_is_final():
             try:
-                payload = bytes(self._box(self._peer_side).decrypt(sealed, _NONCE))
-            except nacl.exceptions.CryptoError as exc:
+                payload = open_once(self._key(self._peer_side), sealed)
+            except DecryptError as exc:
                 raise RemoteProtocolError(
                     "This blob was not sealed with this contact's reconnect key (or it is "
                     "from another meeting): nothing was accepted."
@@ -185,27 +190,21 @@ class ManualReconnect:
             peer = unpack_version(version)
             if not hmac.compare_digest(peer.identity, self._pinned):
                 raise IdentityMismatch(self._pinned, peer.identity)
-            handshake.verify_signature(
+            verify_signature(
                 peer.identity,
                 self._signed(self._peer_side, peer.ephemeral, sdp),
                 signature,
                 "the contact's connection details are not signed by their pinned key",
             )
             self.remote_sdp = expand_sdp(sdp_text)
-        except RemoteProtocolError:
-            self._done = True
-            raise
-        self._shared = crypto.x25519(self._ephemeral, peer.ephemeral)
+            self._met(peer.identity, peer.ephemeral, peer.capabilities)
         self._payloads[self._peer_side] = payload
-        self.peer_identity = peer.identity
-        self.peer_capabilities = peer.capabilities
-        self.safety_number = crypto.safety_number(bytes(self._identity.verify_key), peer.identity)
+        self._transition(event)
         return self.remote_sdp
 
-    # --- bind (over the data channel) ---------------------------------------------------
-    def transcript(self) -> bytes:
-        if len(self._payloads) != 2:
-            raise LocalProtocolError("the transcript is complete only after both blobs")
+    # --- what the skeleton asks of this variant -----------------------------------------
+
+    def _transcript_hash(self) -> bytes:
         return hash_items(
             (
                 _TRANSCRIPT_LABEL,
@@ -217,43 +216,11 @@ class ManualReconnect:
             )
         )
 
-    def bind_message(self) -> bytes:
-        return handshake.bind_message(
-            self._identity, _psk_key(self._psk, b"bind"), _BIND_LABEL, self.transcript(), self.side
-        )
+    def _bind_keys(self) -> BindKeys:
+        return BindKeys(_BIND_LABEL, _psk_key(self._psk, b"bind"), _psk_key(self._psk, b"stream"))
 
-    def receive_bind(self, data: bytes) -> SessionKeys:
-        if self._done:
-            raise LocalProtocolError("this copy-paste meeting has failed or finished")
-        try:
-            return self._verify_bind(data)
-        finally:
-            self._done = True
-
-    def _verify_bind(self, data: bytes) -> SessionKeys:
-        assert self.peer_identity is not None and self.peer_capabilities is not None
-        assert self.safety_number is not None
-        transcript = self.transcript()
-        verify_bind(
-            data,
-            peer_identity=self.peer_identity,
-            mac_key=_psk_key(self._psk, b"bind"),
-            label=_BIND_LABEL,
-            transcript=transcript,
-            peer_side=self._peer_side,
-            peer="the contact",
-            attempt="session",
-        )
-        return session_keys(
-            role=self.role,
-            shared_secret=self._shared,
-            stream_ikm=_psk_key(self._psk, b"stream"),
-            transcript=transcript,
-            safety_number=self.safety_number,
-            peer_identity=self.peer_identity,
-            peer_capabilities=self.peer_capabilities,
-            reconnect_psk=self._psk,
-        )
+    def _next_psks(self, transcript: bytes) -> tuple[bytes, bytes]:
+        return self._psk, b""  # the copy-paste meeting does not ratchet (docs/attacks.md)
 
 
-__all__ = ["SALT_SIZE", "ManualReconnect"]
+__all__ = ["SALT_SIZE", "ManualReconnect", "PasteState"]

@@ -1,10 +1,10 @@
-"""The steps every handshake shares: sealed SDPs, the transcript hash, bind, session keys.
+"""The stateless steps every handshake shares: side ids, strict msgpack, sealed SDPs, bind.
 
-``pairing.Pairing`` (code + mailbox), ``reconnect.Reconnect`` (pinned contact) and
-``manual.ManualPairing`` (copy-paste) differ in how they reach a shared key and in
-their state machines; what they do with it is the same and lives here, so that a
-fix to one check or one derivation reaches all three. Each caller passes its own
-keys and labels: nothing here holds state.
+``pairing.Pairing`` (code + mailbox), ``reconnect.Reconnect`` (pinned contact),
+``manual.ManualPairing`` and ``manual_pinned.ManualReconnect`` (copy-paste) differ
+in how they reach a shared key; the checks and derivations they all use live
+here, so that a fix to one reaches all four. Nothing here holds state: the order
+of the steps and what is kept between them is ``skeleton.Handshake``'s.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import struct
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final
 
 import msgpack
@@ -28,6 +29,15 @@ MAC_SIZE: Final = 32
 BIND_MESSAGE_SIZE: Final = SIGNATURE_SIZE + MAC_SIZE
 MAX_SIDE_CHARS: Final = 64  # magic-wormhole sides are 10 hex digits
 MAX_SDP_BYTES: Final = 64 * 1024  # a full-candidate aiortc SDP is a few KiB
+APPID: Final = "p2pchat/v1"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for the mailbox: ``add(phase, body)``."""
+
+    phase: str
+    body: bytes
 
 
 def validate_side(side: object, error: type[P2PChatError], what: str) -> str:
