@@ -78,6 +78,14 @@ class DocumentHint:
     lines: int
 
 
+@dataclass(frozen=True)
+class NumberRun:
+    """Where a long number can be read, and how many digits: never the digits themselves."""
+
+    box: Box
+    digits: int
+
+
 @dataclass
 class ContentFindings:
     """What the picture shows, as boxes; ``findings()`` words it for the report."""
@@ -85,6 +93,9 @@ class ContentFindings:
     faces: list[Box] = field(default_factory=list)
     text: list[Box] = field(default_factory=list)
     documents: list[DocumentHint] = field(default_factory=list)
+    numbers: list[NumberRun] = field(default_factory=list)
+    # The digit reader (content_ocr): "ok", "partial" (time budget), "absent", "off".
+    digit_check: str = "off"
 
     def findings(self) -> list[Finding]:
         """Report findings in plain words (the reader's language via ``detail.i18n``)."""
@@ -119,6 +130,7 @@ class ContentFindings:
                     },
                 )
             )
+        out.extend(_number_findings(self.numbers, self.digit_check if self.text else "off"))
         if self.text:
             count = len(self.text)
             out.append(
@@ -136,12 +148,40 @@ class ContentFindings:
         return out
 
 
+def _number_findings(numbers: list[NumberRun], check: str) -> list[Finding]:
+    out: list[Finding] = []
+    if numbers:
+        counts = sorted((run.digits for run in numbers), reverse=True)
+        digits = ", ".join(str(count) for count in counts)
+        out.append(
+            Finding(
+                "number_visible",
+                "high",
+                f"Text that looks like a card or document: {digits} digits can be read "
+                "(a card, member or phone number?).",
+                {
+                    "i18n": "report.content.numbers",
+                    "i18n_args": {"digits": digits},
+                    "digits": counts,
+                    "boxes": [run.box.to_list() for run in numbers],
+                },
+            )
+        )
+    if check in ("absent", "partial"):
+        said = "is not installed" if check == "absent" else "ran out of time"
+        message = f"Long numbers were not (all) looked for: the digit check {said}."
+        out.append(
+            Finding("digit_check", "low", message, {"i18n": f"report.content.digits_{check}"})
+        )
+    return out
+
+
 def _largest(documents: list[DocumentHint]) -> str:
     return max(documents, key=lambda doc: doc.lines).kind
 
 
-def scan(image: Image.Image) -> ContentFindings:
-    """Find faces, text lines and document-like blocks in ``image`` (any mode)."""
+def scan(image: Image.Image, *, read_numbers: bool = True) -> ContentFindings:
+    """Find faces, text lines, document-like blocks and long numbers in ``image``."""
     import numpy as np
 
     rgb = _shrink(image.convert("RGB"), SCAN_LONG_EDGE)
@@ -151,9 +191,15 @@ def scan(image: Image.Image) -> ContentFindings:
     # A face's eyes and mouth can pass for a short line of marks: not text.
     lines = [line for line in lines if not any(_overlap(line, face) > 0.3 for face in faces)]
     documents = [_screen_or_paper(doc, grey) for doc in _documents(lines)]
-    return ContentFindings(
+    found = ContentFindings(
         faces=faces[:MAX_FINDINGS], text=lines[:MAX_FINDINGS], documents=documents
     )
+    if read_numbers and lines:
+        from p2pchat.media.content_ocr import read_digit_runs
+
+        check = read_digit_runs(image, found.text, [doc.box for doc in documents])
+        found.numbers, found.digit_check = check.runs, check.status
+    return found
 
 
 def _shrink(image: Image.Image, long_edge: int) -> Image.Image:
@@ -348,4 +394,4 @@ def _overlap(a: Box, b: Box) -> float:
     return (width * height) / (a.w * a.h)
 
 
-__all__ = ["Box", "ContentFindings", "DocumentHint", "scan"]
+__all__ = ["Box", "ContentFindings", "DocumentHint", "NumberRun", "scan"]
