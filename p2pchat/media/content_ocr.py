@@ -159,22 +159,32 @@ def _rows(image: Image.Image, lines: list[Box], blocks: list[Box]) -> list[tuple
         line_height = sorted(line.h for line in inside)[len(inside) // 2] if inside else block.h / 8
         rows.extend(_block_rows(image, block, line_height))
     alone = [line for line in lines if not any(_within(line, block) for block in blocks)]
+    covered: list[Box] = []
     for line in sorted(alone, key=lambda box: -box.w):
-        grown = _grow(line, line.h * image.height / max(1, image.width), 0.3 * line.h)
-        left, top, right, bottom = grown.pixels(image.width, image.height)
-        if right - left >= 8 and bottom - top >= 6:
-            rows.append((grown, _fit(image.crop((left, top, right, bottom)))))
+        if any(_within(line, region) for region in covered):
+            continue  # already read with a longer line's neighbourhood
+        # A lone line is often one row the finder saw of several: its neighbours are read too.
+        aside = 0.5 * line.w + 4 * line.h * image.height / max(1, image.width)
+        covered.append(_grow(line, aside, 1.6 * line.h))
+        rows.extend(_block_rows(image, line, line.h, reach=1.6, aside=aside))
     return rows
 
 
 def _block_rows(
-    image: Image.Image, block: Box, line_height: float
+    image: Image.Image,
+    block: Box,
+    line_height: float,
+    reach: float = 0.6,
+    aside: float | None = None,
 ) -> list[tuple[Box, Image.Image]]:
-    """Turn a block upright, cut it into rows of ink, each with its box in ``image``."""
+    """Turn a block upright, cut it into rows of ink, each with its box in ``image``.
+
+    The block is read with margins, ``reach`` line heights above and below and ``aside``
+    (a third of its width unless given) left and right: a row often runs on past what
+    the line finder saw."""
     import numpy as np
 
-    # Wide margins: a row often runs on past the block the line finder saw.
-    grown = _grow(block, 0.3 * block.w, 0.6 * line_height)
+    grown = _grow(block, 0.3 * block.w if aside is None else aside, reach * line_height)
     left, top, right, bottom = grown.pixels(image.width, image.height)
     if right - left < 16 or bottom - top < 8:
         return []
