@@ -33,7 +33,10 @@ from p2pchat.media.content_scan import Box, NumberRun
 MIN_DIGITS = 8
 # Process CPU seconds (every thread) for reading, so the check stays near its
 # 150 ms goal on two cores whatever the photo holds; a busy machine does not cut it short.
-BUDGET_CPU_S = 0.15
+BUDGET_CPU_S = 0.1
+# Eight digits and a separator are over four letter heights wide: a shorter row
+# ("MEMBER", "mobile", a price) cannot hold a long number and is not read.
+MIN_ROW_ASPECT = 3.5
 MAX_ROWS = 48
 MAX_RUNS = 16
 REC_HEIGHT = 48  # the network's input height
@@ -115,6 +118,8 @@ def _recogniser(path: Path) -> tuple[Any, list[str]]:
         options.intra_op_num_threads = 2
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning: spinning burns the CPU the budget counts.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )
@@ -215,8 +220,8 @@ def _block_rows(
         margin = max(2, round(0.25 * height))
         y0, y1 = max(0, band_top - margin), min(upright.height, band_bottom + margin)
         for x0, x1 in _segments(band.any(axis=0), 2 * height):
-            if x1 - x0 < height or band[:, x0:x1].sum() < height:
-                continue  # a speck or a stray edge, not a word
+            if x1 - x0 < MIN_ROW_ASPECT * height or band[:, x0:x1].sum() < height:
+                continue  # too short to hold a long number (or a speck, a stray edge)
             x0, x1 = max(0, x0 - margin), min(upright.width, x1 + margin)
             place = _unrotate((x0, y0, x1, y1), upright.size, crop.size, angle)
             box = Box(

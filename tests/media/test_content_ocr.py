@@ -110,6 +110,7 @@ def _jpeg(name: str) -> bytes:
 
 
 @needs_reader
+@pytest.mark.usefixtures("unhurried")
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_the_report_counts_digits_and_ranks_them(language: str) -> None:
     result = sanitize_image(

@@ -8,6 +8,7 @@ import re
 from PIL import Image
 from textual.widgets import Static
 
+from p2pchat.media import content_ocr
 from p2pchat.media.content_scan import scan
 from tests.media.test_content_ocr import SECRETS, needs_reader
 from tests.tui.helpers import text_of
@@ -16,7 +17,8 @@ from tests.tui.test_send_fixes import open_dialog, photo, wait_prepared
 
 
 @needs_reader
-async def test_a_card_number_is_counted_not_shown_and_t_blurs_it():
+async def test_a_card_number_is_counted_not_shown_and_t_blurs_it(monkeypatch):
+    monkeypatch.setattr(content_ocr, "BUDGET_CPU_S", 30.0)  # what is read, not how fast
     app = offline_app()
     async with app.run_test(size=(110, 50)) as pilot:
         dialog, _ = await open_dialog(app, pilot, photo("content/synthetic-card-face.jpg"))
