@@ -137,7 +137,7 @@ def quality() -> dict[str, Any]:
         if label.get("document"):
             documents += 1
             documents_found += bool(found.documents)
-        if label.get("screen"):
+        if label.get("screen") and not label.get("light_screen"):
             screens += 1
             screens_found += any(doc.kind == "screen" for doc in found.documents)
         if label.get("landscape"):

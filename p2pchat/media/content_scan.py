@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from p2pchat.media.content_screen import on_screen
 from p2pchat.media.report import Finding
 
 # Detection runs on a copy this size: faces and text lines stay large enough to
@@ -363,24 +364,8 @@ def _documents(lines: list[Box]) -> list[DocumentHint]:
 
 
 def _screen_or_paper(doc: DocumentHint, grey: Any) -> DocumentHint:
-    """Many lines of light text on a dark ground: a screen (dark mode, a terminal).
-
-    Paper, cards and receipts print dark on light; a screen in light mode is not told
-    apart from a page (it is still warned about, as a document).
-    """
-    import cv2
-
-    if doc.lines < 8:
-        return doc
-    left, top, right, bottom = doc.box.pixels(grey.shape[1], grey.shape[0])
-    patch = grey[top:bottom, left:right]
-    if patch.size < 64:
-        return doc
-    threshold, ink = cv2.threshold(patch, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    bright_share = float((ink > 0).mean())
-    # Text covers the smaller share of a text block: if that share is the bright one,
-    # the letters are light.
-    if bright_share < 0.4 and threshold > 40:
+    """A screen (dark mode, or light mode in a dark frame) or paper: ``content_screen``."""
+    if on_screen(grey, doc.box.pixels(grey.shape[1], grey.shape[0]), doc.lines):
         return DocumentHint("screen", doc.box, doc.lines)
     return doc
 
