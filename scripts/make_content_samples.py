@@ -71,6 +71,16 @@ def numbers() -> None:
     lay(contact, table((1400, 1400), 3), 1400, -6).save(
         OUT / "synthetic-screen-light.jpg", quality=90
     )
+    # Paper on a dark desk, lit from one side: what a light-mode screen could be taken for.
+    letter = note(
+        ["Dear Ken,", "the keys are with", "the neighbours at", "number 12. See you", "on Friday!"],
+        LATIN,
+        48,
+    )
+    light = np.linspace(1.0, 0.86, letter.width)[None, :, None]
+    letter = Image.fromarray((np.asarray(letter) * light).astype(np.uint8))
+    desk = Image.new("RGB", (1600, 1200), (38, 34, 32))
+    lay(letter, desk, 1600, -2).save(OUT / "synthetic-letter-dark-desk.jpg", quality=90)
     sign = note(["COFFEE 3.50", "TEA 2.80", "Open 8 - 18", "Since 1998"], LATIN, 56)
     lay(sign, table((1600, 1200), 4), 1600, 2).save(OUT / "synthetic-sign-prices.jpg", quality=90)
 
