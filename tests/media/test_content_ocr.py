@@ -135,6 +135,7 @@ def _leaks(text: str) -> list[str]:
 
 
 @needs_reader
+@pytest.mark.usefixtures("unhurried")
 def test_the_digits_never_leave_the_check(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Not in the report (either language, JSON or words), the notes, the logs, or the
     sanitize command's output: only how many digits there are."""
