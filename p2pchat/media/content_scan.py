@@ -9,7 +9,9 @@ The detectors are OpenCV's, shipped inside the ``opencv-python-headless`` wheel:
 the Viola-Jones frontal-face cascade from ``cv2.data`` (no model downloaded at run
 time) and a classical text-line finder (morphological gradient, then rows of
 letter-sized marks). Neither reads the text; a block of text lines on a card- or
-receipt-shaped patch is called document-like. What they miss is said in
+receipt-shaped patch is called document-like. Long numbers are read, where lines
+were found, by ``content_ocr`` (an optional extra); screens are told from paper by
+``content_screen``. What they miss is said in
 ``docs/content-xray.md``: faces in profile, small or hidden faces, handwriting,
 tattoos, and what a background reveals.
 """
