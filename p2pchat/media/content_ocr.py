@@ -204,14 +204,9 @@ def _block_rows(
         crop = crop.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     # Ink and paper are told apart inside the block, not in the margins around it.
     b_left, b_top, b_right, b_bottom = block.pixels(image.width, image.height)
-    inner = np.asarray(
-        crop.crop(
-            tuple(
-                round(v * scale)
-                for v in (b_left - left, b_top - top, b_right - left, b_bottom - top)
-            )
-        )
-    )
+    inside = (b_left - left, b_top - top, b_right - left, b_bottom - top)
+    x0, y0, x1, y1 = (round(value * scale) for value in inside)
+    inner = np.asarray(crop.crop((x0, y0, x1, y1)))
     threshold, dark_ink = _split(inner)
     angle = _skew(inner, threshold, dark_ink)
     paper_side = inner[inner > threshold] if dark_ink else inner[inner <= threshold]
