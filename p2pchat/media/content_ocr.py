@@ -37,6 +37,7 @@ BUDGET_CPU_S = 0.075
 # Eight digits and a separator are over four letter heights wide: a shorter row
 # ("MEMBER", "mobile", a price) cannot hold a long number and is not read.
 MIN_ROW_ASPECT = 3.5
+MIN_MARKS = 5
 MAX_ROWS = 48
 ROW_LINE_PIXELS = 72  # a found line's height (tilt included) on the copy rows are cut from
 MAX_RUNS = 16
@@ -228,8 +229,8 @@ def _block_rows(
         margin = max(2, round(0.25 * height))
         y0, y1 = max(0, band_top - margin), min(upright.height, band_bottom + margin)
         for x0, x1 in _segments(band.any(axis=0), 2 * height):
-            if x1 - x0 < MIN_ROW_ASPECT * height or band[:, x0:x1].sum() < height:
-                continue  # too short to hold a long number (or a speck, a stray edge)
+            if x1 - x0 < MIN_ROW_ASPECT * height or _marks(band[:, x0:x1]) < MIN_MARKS:
+                continue  # too short or too few marks to hold a long number (an edge, a rule)
             x0, x1 = max(0, x0 - margin), min(upright.width, x1 + margin)
             place = _unrotate((x0, y0, x1, y1), upright.size, crop.size, angle)
             box = Box(
@@ -240,6 +241,15 @@ def _block_rows(
             )
             rows.append((box, _fit(upright.crop((x0, y0, x1, y1)))))
     return rows
+
+
+def _marks(ink: Any) -> int:
+    """Separate marks in a row: eight digits make at least MIN_MARKS, even touching in pairs."""
+    import cv2
+    import numpy as np
+
+    count, _labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
+    return int(count) - 1
 
 
 def _segments(columns: Any, gap: int) -> list[tuple[int, int]]:
