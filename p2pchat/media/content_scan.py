@@ -170,8 +170,8 @@ def _number_findings(numbers: list[NumberRun], check: str) -> list[Finding]:
                 },
             )
         )
-    if check in ("absent", "partial"):
-        said = "is not installed" if check == "absent" else "ran out of time"
+    if check in ("absent", "partial", "failed"):
+        said = {"absent": "is not installed", "partial": "ran out of time"}.get(check, "failed")
         message = f"Long numbers were not (all) looked for: the digit check {said}."
         out.append(
             Finding("digit_check", "low", message, {"i18n": f"report.content.digits_{check}"})
@@ -200,8 +200,13 @@ def scan(image: Image.Image, *, read_numbers: bool = True) -> ContentFindings:
     if read_numbers and lines:
         from p2pchat.media.content_ocr import read_digit_runs
 
-        check = read_digit_runs(image, found.text, [doc.box for doc in documents])
-        found.numbers, found.digit_check = check.runs, check.status
+        try:
+            check = read_digit_runs(image, found.text, [doc.box for doc in documents])
+            found.numbers, found.digit_check = check.runs, check.status
+        except MemoryError:
+            raise
+        except Exception as error:  # faces and documents still stand; numbers were not read
+            found.digit_check = "absent" if isinstance(error, ImportError) else "failed"
     return found
 
 

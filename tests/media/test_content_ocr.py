@@ -229,3 +229,24 @@ def test_boxes_anywhere_give_boxes_inside_the_picture() -> None:
     for run in check.runs:
         assert run.box.x >= 0.0 and run.box.x + run.box.w <= 1.0 + 1e-6
         assert run.box.y >= 0.0 and run.box.y + run.box.h <= 1.0 + 1e-6
+
+
+@needs_reader
+@pytest.mark.parametrize("error", [RuntimeError("bad model"), ImportError("no onnxruntime")])
+def test_a_broken_reader_leaves_the_rest_of_the_check(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    def broken(*_args: object) -> None:
+        raise error
+
+    monkeypatch.setattr(content_ocr, "_recogniser", broken)
+    found = scan(picture("content/synthetic-card-face.jpg"))
+    assert found.faces and found.documents and found.numbers == []
+    expected = "absent" if isinstance(error, ImportError) else "failed"
+    assert found.digit_check == expected
+    assert f"report.content.digits_{expected}" in {f.detail.get("i18n") for f in found.findings()}
+    # And a blur still works: the text is pixelated, not refused.
+    _fixed, findings = content_pass(
+        picture("content/synthetic-card-face.jpg"), ContentFixes(blur_text=True)
+    )
+    assert "blurred" in {f.category for f in findings}
