@@ -3,21 +3,86 @@
 Each is a made-up card or receipt (fictional names and numbers) drawn with DejaVu Sans or
 IPA Gothic (Debian fonts-dejavu-core, fonts-ipafont-gothic) and laid, slightly turned,
 on a scikit-image sample photo (CC0). Usage: python scripts/make_content_samples.py
-(needs scikit-image; writes into tests/data/content/).
+(needs scikit-image; writes into tests/data/content/). ``... make_content_samples.py numbers``
+makes only the long-number set (a note, a light-mode phone screen, a shop sign) on
+a drawn background, with Pillow alone.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
-import skimage.data
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "content"
 LATIN = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 LATIN_MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 JAPANESE = "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"
+
+
+def table(size: tuple[int, int], seed: int) -> Image.Image:
+    """A drawn wooden table top: grain stripes and noise (no photo needed)."""
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(0, 40 * np.pi, size[1])[:, None] + rng.normal(0, 0.3, (size[1], 1))
+    grain = 0.5 + 0.25 * np.sin(rows + np.linspace(0, 3, size[0])[None, :])
+    noise = rng.normal(0, 0.05, (size[1], size[0]))
+    shade = np.clip(grain + noise, 0, 1)[:, :, None]
+    wood = (np.array([120, 80, 45]) + shade * np.array([70, 50, 30])).astype(np.uint8)
+    return Image.fromarray(wood).filter(ImageFilter.GaussianBlur(1))
+
+
+def note(lines: list[str], font_path: str, size: int) -> Image.Image:
+    paper = Image.new("RGB", (700, 120 + 80 * len(lines)), (248, 246, 232))
+    draw = ImageDraw.Draw(paper)
+    font = ImageFont.truetype(font_path, size)
+    for row, text in enumerate(lines):
+        draw.text((50, 60 + row * 80), text, font=font, fill=(25, 35, 90))
+    return paper
+
+
+def phone_screen(lines: list[str], font_path: str) -> Image.Image:
+    """A phone in light mode: a black body around a bright, evenly lit screen."""
+    body = Image.new("RGB", (480, 960), (15, 15, 18))
+    screen = Image.new("RGB", (440, 860), (252, 252, 252))
+    draw = ImageDraw.Draw(screen)
+    draw.rectangle((0, 0, 440, 70), fill=(240, 240, 244))
+    font = ImageFont.truetype(font_path, 30)
+    for row, text in enumerate(lines):
+        draw.text((30, 110 + row * 62), text, font=font, fill=(20, 20, 20))
+    body.paste(screen, (20, 50))
+    return body
+
+
+def numbers() -> None:
+    """The long-number set: every number on it is made up."""
+    scene = table((1600, 1200), 1)
+    memo = note(["Call Ken tomorrow", "03 5550 0147", "after 6 pm"], LATIN, 56)
+    lay(memo, scene, 1600, 4).save(OUT / "synthetic-note-phone.jpg", quality=90)
+    memo_ja = note(["田中さんへ", "電話 090-5550-0123", "よろしくお願いします"], JAPANESE, 50)
+    lay(memo_ja, table((1600, 1200), 2), 1600, -3).save(
+        OUT / "synthetic-note-phone-ja.jpg", quality=90
+    )
+    contact = phone_screen(
+        ["Contacts", "Ken Example", "mobile", "080 5550 0123", "work", "Example Ltd", "Notes"],
+        LATIN,
+    )
+    lay(contact, table((1400, 1400), 3), 1400, -6).save(
+        OUT / "synthetic-screen-light.jpg", quality=90
+    )
+    # Paper on a dark desk, lit from one side: what a light-mode screen could be taken for.
+    letter = note(
+        ["Dear Ken,", "the keys are with", "the neighbours at", "number 12. See you", "on Friday!"],
+        LATIN,
+        48,
+    )
+    light = np.linspace(1.0, 0.86, letter.width)[None, :, None]
+    letter = Image.fromarray((np.asarray(letter) * light).astype(np.uint8))
+    desk = Image.new("RGB", (1600, 1200), (38, 34, 32))
+    lay(letter, desk, 1600, -2).save(OUT / "synthetic-letter-dark-desk.jpg", quality=90)
+    sign = note(["COFFEE 3.50", "TEA 2.80", "Open 8 - 18", "Since 1998"], LATIN, 56)
+    lay(sign, table((1600, 1200), 4), 1600, 2).save(OUT / "synthetic-sign-prices.jpg", quality=90)
 
 
 def card(lines: list[str], font_path: str, with_face: bool) -> Image.Image:
@@ -29,6 +94,8 @@ def card(lines: list[str], font_path: str, with_face: bool) -> Image.Image:
     draw.text((30, 20), lines[0], font=title, fill="white")
     left = 30
     if with_face:
+        import skimage.data
+
         face = Image.fromarray(skimage.data.astronaut()).crop((150, 30, 330, 250))
         card.paste(face.resize((220, 268)), (30, 130))
         left = 280
@@ -61,6 +128,8 @@ def lay(thing: Image.Image, background: Image.Image, size: int, angle: float) ->
 
 
 def main() -> None:
+    import skimage.data
+
     OUT.mkdir(parents=True, exist_ok=True)
     coffee = Image.fromarray(skimage.data.coffee())
     wood = Image.fromarray(np.asarray(Image.fromarray(skimage.data.brick()).convert("RGB")))
@@ -106,4 +175,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["numbers"]:
+        numbers()
+    else:
+        main()

@@ -24,7 +24,9 @@ from p2pchat.media.content_scan import Box, ContentFindings, scan
 from p2pchat.media.report import Finding
 
 # The categories the content X-ray adds to a report: told apart from what was removed.
-CONTENT_CATEGORIES = frozenset({"face_visible", "document_visible", "text_visible", "blurred"})
+CONTENT_CATEGORIES = frozenset(
+    {"face_visible", "document_visible", "number_visible", "text_visible", "digit_check", "blurred"}
+)
 MAX_BOXES = 32
 FACE_BLOCKS = 5  # mosaic blocks across a face's long side
 HAND_BLOCKS = 8  # across a hand-drawn box's long side
@@ -81,6 +83,9 @@ def content_pass(
         for box in found.text:
             margin = TEXT_MARGIN * box.h
             result = pixelate(result, _grow(box, margin / max(box.w, 1e-6), TEXT_MARGIN), None)
+        # A number read past the end of a line the finder saw is blurred whole too.
+        for run in found.numbers:
+            result = pixelate(result, _grow(run.box, 0.02, TEXT_MARGIN), None)
         blurred["text"] = len(found.text)
     for box in fixes.boxes:
         result = pixelate(result, box, HAND_BLOCKS)
@@ -90,6 +95,8 @@ def content_pass(
         faces=[] if fixes.blur_faces else found.faces,
         text=[] if fixes.blur_text else found.text,
         documents=[] if fixes.blur_text else found.documents,
+        numbers=[] if fixes.blur_text else found.numbers,
+        digit_check=found.digit_check,
     )
     findings = left.findings() if scan_content else []
     if blurred:

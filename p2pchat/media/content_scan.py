@@ -9,7 +9,9 @@ The detectors are OpenCV's, shipped inside the ``opencv-python-headless`` wheel:
 the Viola-Jones frontal-face cascade from ``cv2.data`` (no model downloaded at run
 time) and a classical text-line finder (morphological gradient, then rows of
 letter-sized marks). Neither reads the text; a block of text lines on a card- or
-receipt-shaped patch is called document-like. What they miss is said in
+receipt-shaped patch is called document-like. Long numbers are read, where lines
+were found, by ``content_ocr`` (an optional extra); screens are told from paper by
+``content_screen``. What they miss is said in
 ``docs/content-xray.md``: faces in profile, small or hidden faces, handwriting,
 tattoos, and what a background reveals.
 """
@@ -21,6 +23,7 @@ from typing import Any
 
 from PIL import Image
 
+from p2pchat.media.content_screen import on_screen
 from p2pchat.media.report import Finding
 
 # Detection runs on a copy this size: faces and text lines stay large enough to
@@ -78,6 +81,14 @@ class DocumentHint:
     lines: int
 
 
+@dataclass(frozen=True)
+class NumberRun:
+    """Where a long number can be read, and how many digits: never the digits themselves."""
+
+    box: Box
+    digits: int
+
+
 @dataclass
 class ContentFindings:
     """What the picture shows, as boxes; ``findings()`` words it for the report."""
@@ -85,6 +96,9 @@ class ContentFindings:
     faces: list[Box] = field(default_factory=list)
     text: list[Box] = field(default_factory=list)
     documents: list[DocumentHint] = field(default_factory=list)
+    numbers: list[NumberRun] = field(default_factory=list)
+    # The digit reader (content_ocr): "ok", "partial" (time budget), "absent", "off".
+    digit_check: str = "off"
 
     def findings(self) -> list[Finding]:
         """Report findings in plain words (the reader's language via ``detail.i18n``)."""
@@ -119,6 +133,7 @@ class ContentFindings:
                     },
                 )
             )
+        out.extend(_number_findings(self.numbers, self.digit_check if self.text else "off"))
         if self.text:
             count = len(self.text)
             out.append(
@@ -136,12 +151,40 @@ class ContentFindings:
         return out
 
 
+def _number_findings(numbers: list[NumberRun], check: str) -> list[Finding]:
+    out: list[Finding] = []
+    if numbers:
+        counts = sorted((run.digits for run in numbers), reverse=True)
+        digits = ", ".join(str(count) for count in counts)
+        out.append(
+            Finding(
+                "number_visible",
+                "high",
+                f"Text that looks like a card or document: {digits} digits can be read "
+                "(a card, member or phone number?).",
+                {
+                    "i18n": "report.content.numbers",
+                    "i18n_args": {"digits": digits},
+                    "digits": counts,
+                    "boxes": [run.box.to_list() for run in numbers],
+                },
+            )
+        )
+    if check in ("absent", "partial", "failed"):
+        said = {"absent": "is not installed", "partial": "ran out of time"}.get(check, "failed")
+        message = f"Long numbers were not (all) looked for: the digit check {said}."
+        out.append(
+            Finding("digit_check", "low", message, {"i18n": f"report.content.digits_{check}"})
+        )
+    return out
+
+
 def _largest(documents: list[DocumentHint]) -> str:
     return max(documents, key=lambda doc: doc.lines).kind
 
 
-def scan(image: Image.Image) -> ContentFindings:
-    """Find faces, text lines and document-like blocks in ``image`` (any mode)."""
+def scan(image: Image.Image, *, read_numbers: bool = True) -> ContentFindings:
+    """Find faces, text lines, document-like blocks and long numbers in ``image``."""
     import numpy as np
 
     rgb = _shrink(image.convert("RGB"), SCAN_LONG_EDGE)
@@ -151,9 +194,20 @@ def scan(image: Image.Image) -> ContentFindings:
     # A face's eyes and mouth can pass for a short line of marks: not text.
     lines = [line for line in lines if not any(_overlap(line, face) > 0.3 for face in faces)]
     documents = [_screen_or_paper(doc, grey) for doc in _documents(lines)]
-    return ContentFindings(
+    found = ContentFindings(
         faces=faces[:MAX_FINDINGS], text=lines[:MAX_FINDINGS], documents=documents
     )
+    if read_numbers and lines:
+        from p2pchat.media.content_ocr import read_digit_runs
+
+        try:
+            check = read_digit_runs(image, found.text, [doc.box for doc in documents])
+            found.numbers, found.digit_check = check.runs, check.status
+        except MemoryError:
+            raise
+        except Exception as error:  # faces and documents still stand; numbers were not read
+            found.digit_check = "absent" if isinstance(error, ImportError) else "failed"
+    return found
 
 
 def _shrink(image: Image.Image, long_edge: int) -> Image.Image:
@@ -317,24 +371,8 @@ def _documents(lines: list[Box]) -> list[DocumentHint]:
 
 
 def _screen_or_paper(doc: DocumentHint, grey: Any) -> DocumentHint:
-    """Many lines of light text on a dark ground: a screen (dark mode, a terminal).
-
-    Paper, cards and receipts print dark on light; a screen in light mode is not told
-    apart from a page (it is still warned about, as a document).
-    """
-    import cv2
-
-    if doc.lines < 8:
-        return doc
-    left, top, right, bottom = doc.box.pixels(grey.shape[1], grey.shape[0])
-    patch = grey[top:bottom, left:right]
-    if patch.size < 64:
-        return doc
-    threshold, ink = cv2.threshold(patch, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    bright_share = float((ink > 0).mean())
-    # Text covers the smaller share of a text block: if that share is the bright one,
-    # the letters are light.
-    if bright_share < 0.4 and threshold > 40:
+    """A screen (dark mode, or light mode in a dark frame) or paper: ``content_screen``."""
+    if on_screen(grey, doc.box.pixels(grey.shape[1], grey.shape[0]), doc.lines):
         return DocumentHint("screen", doc.box, doc.lines)
     return doc
 
@@ -348,4 +386,4 @@ def _overlap(a: Box, b: Box) -> float:
     return (width * height) / (a.w * a.h)
 
 
-__all__ = ["Box", "ContentFindings", "DocumentHint", "scan"]
+__all__ = ["Box", "ContentFindings", "DocumentHint", "NumberRun", "scan"]

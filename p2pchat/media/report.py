@@ -29,6 +29,7 @@ _SUMMARY_ORDER = {
             "faces",
             "face_visible",
             "document_visible",
+            "number_visible",
             "serial",
             "device",
             "trailer",

@@ -3,17 +3,22 @@
 ``ContentFixes.from_dict`` reads headless ``send_image`` fields and the worker's
 request: any JSON value must give valid fixes (every box inside the picture) or a
 ``ValueError``, never another exception. Valid fixes on odd pictures (tiny, thin,
-transparent) must give a picture of the same size and mode.
+transparent) must give a picture of the same size and mode. The digit reader takes
+any boxes on any small picture and any text to count.
 """
 
 from __future__ import annotations
 
+import unicodedata
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from p2pchat.media.content_fix import ContentFixes, content_pass
+from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes, content_pass
+from p2pchat.media.content_ocr import MIN_DIGITS, count_digit_runs, read_digit_runs
 from p2pchat.media.content_scan import Box
 from tests.fuzz.conftest import EXAMPLES
 
@@ -73,10 +78,7 @@ def test_blurring_odd_pictures_keeps_their_size(
     image = Image.new(mode, (width, height), (200, 120, 80, 255)[: len(mode)])
     fixed, findings = content_pass(image, ContentFixes(faces, faces, tuple(boxes)))
     assert fixed.size == image.size and fixed.mode == image.mode
-    assert all(
-        f.category in {"blurred", "face_visible", "text_visible", "document_visible"}
-        for f in findings
-    )
+    assert all(f.category in CONTENT_CATEGORIES for f in findings)
 
 
 @pytest.mark.parametrize(
@@ -94,3 +96,39 @@ def test_not_a_number_is_not_a_box(bad: list[float]) -> None:
         Box.from_list(bad)
     with pytest.raises(ValueError):
         ContentFixes.from_dict({"boxes": [bad]})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 160),
+    st.integers(1, 160),
+    st.sampled_from(["RGB", "L", "RGBA"]),
+    st.integers(0, 2**32 - 1),
+    st.lists(BOXES, max_size=4),
+    st.lists(BOXES, max_size=3),
+)
+def test_reading_digits_anywhere_on_odd_pictures(
+    width: int, height: int, mode: str, seed: int, lines: list[Box], blocks: list[Box]
+) -> None:
+    """Any line and block boxes (a sliver, the whole picture, outside the ink) on any
+    small picture: a valid answer, its boxes inside the picture, never an exception."""
+    EXAMPLES["content-digits"] += 1
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (height, width, len(mode)), dtype=np.uint8)
+    image = Image.fromarray(pixels[:, :, 0] if mode == "L" else pixels, mode)
+    check = read_digit_runs(image, lines, blocks)
+    assert check.status in {"ok", "partial", "absent"}
+    for run in check.runs:
+        assert run.digits >= MIN_DIGITS
+        assert run.box.x >= 0.0 and run.box.y >= 0.0
+        assert run.box.x + run.box.w <= 1.0 + 1e-6 and run.box.y + run.box.h <= 1.0 + 1e-6
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_counting_digits_of_any_text(text: str) -> None:
+    EXAMPLES["content-digit-count"] += 1
+    counts = count_digit_runs(text)
+    normal = unicodedata.normalize("NFKC", text)
+    assert all(count >= MIN_DIGITS for count in counts)
+    assert sum(counts) <= sum(ch.isdigit() for ch in normal)

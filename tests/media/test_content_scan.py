@@ -14,6 +14,7 @@ from PIL import Image, ImageFilter
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.i18n import set_language
+from p2pchat.media import content_ocr
 from p2pchat.media.content_fix import ContentFixes, content_pass
 from p2pchat.media.content_scan import Box, scan
 from p2pchat.media.report import PrivacyReport
@@ -253,8 +254,8 @@ def test_sanitize_cli_refuses_a_silly_max_side(tmp_path: Path, value: str) -> No
 
 def test_opencv_stays_out_of_the_chat_process(tmp_path: Path) -> None:
     """The chat process imports the TUI, the service and headless, and sends through the
-    worker: OpenCV is loaded in the worker only."""
-    (tmp_path / "me.jpg").write_bytes(_jpeg("content/skimage-astronaut.jpg"))
+    worker: OpenCV and the digit reader (onnxruntime) are loaded in the worker only."""
+    (tmp_path / "me.jpg").write_bytes(_jpeg("content/synthetic-card-face.jpg"))
     script = (
         "import sys, asyncio\n"
         "import p2pchat.tui.app, p2pchat.headless, p2pchat.tui.screens.send_dialog\n"
@@ -264,7 +265,9 @@ def test_opencv_stays_out_of_the_chat_process(tmp_path: Path) -> None:
         "data = open(sys.argv[1], 'rb').read()\n"
         "result = asyncio.run(service.prepare_image(data))\n"
         "assert 'face_visible' in result.report.categories(), result.report.summary()\n"
-        "print('cv2' in sys.modules, 'numpy' in sys.modules)\n"
+        "numbers = 'number_visible' in result.report.categories()\n"
+        "heavy = {'cv2', 'onnxruntime', 'rapidocr'} & set(sys.modules)\n"
+        "print(sorted(heavy) or 'none', numbers)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "me.jpg")],
@@ -274,7 +277,10 @@ def test_opencv_stays_out_of_the_chat_process(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[0] == "False"
+    heavy, numbers = done.stdout.split()
+    assert heavy == "none"
+    # The digits were read (in the worker) when the reader is installed.
+    assert numbers == str(content_ocr.model_path() is not None)
 
 
 def test_a_failing_check_warns_and_never_blocks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -390,7 +390,8 @@ async def step_blur(ctx: LessonContext) -> StepOutcome:
     # The same X-ray on Bob's copy (in the isolated worker, like every picture check).
     policy = SanitizePolicy(max_long_edge=None, scan_content=True)
     arrived = await asyncio.to_thread(sanitize_isolated, received.data, policy)
-    still_shown = {"face_visible", "document_visible"} & arrived.report.categories()
+    shown_after = arrived.report.categories()
+    still_shown = {"face_visible", "document_visible", "number_visible"} & shown_after
     held = warned and bool(received.data) and not still_shown
     lines = [
         t("demo.blur.warning"),
