@@ -101,6 +101,30 @@ class ConversationView(Protocol):
     def export_text(self, *, me: str = "me", peer: str = "peer") -> str: ...
 
 
+class EmptyConversation:
+    """A ``ConversationView`` with no messages: a chat drawn without a service behind it."""
+
+    disappearing = DisappearingTimer.OFF
+
+    def messages(self) -> list[Message]:
+        return []
+
+    def get(self, message_id: str) -> Message | None:
+        return None
+
+    def __len__(self) -> int:
+        return 0
+
+    def __contains__(self, message_id: object) -> bool:
+        return False
+
+    def is_gone(self, message_id: str) -> bool:
+        return False
+
+    def export_text(self, *, me: str = "me", peer: str = "peer") -> str:
+        return ""
+
+
 _DROPPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs"})
 
 

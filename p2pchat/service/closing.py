@@ -126,4 +126,3 @@ class Closing(ServiceBase):
         self._emit(ev.Closed())
         self._closed.set()
         self._paired.set()
-

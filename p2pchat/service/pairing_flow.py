@@ -346,4 +346,3 @@ class PairingFlow(ServiceBase):
         self._emit(ev.Failed(message=str(error), exit_code=exit_code_of(error)))
         self._paired.set()
         self._closed.set()
-

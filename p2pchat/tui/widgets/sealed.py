@@ -19,6 +19,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from p2pchat.core.message import MessageState, ViewOnceState
 from p2pchat.i18n import t
 from p2pchat.tui.widgets.message_list import MessageItem, MessageList
 
@@ -72,7 +73,9 @@ class SealedPhoto(MessageItem):
         vault_id: str,
         view_seconds: float,
     ) -> None:
-        super().__init__(message_id, "in", sender, sent_at, "received")
+        super().__init__(
+            message_id, "in", sender, sent_at, MessageState.RECEIVED, ViewOnceState.SEALED
+        )
         self.vault = vault
         self.vault_id = vault_id
         self.view_seconds = view_seconds
@@ -118,8 +121,8 @@ class SealedPhoto(MessageItem):
         self.seal = how
         self.add_class("-gone")
         self.query_one(SealedBody).update(self._body_text())
-        if how == "viewed":
-            self.set_state("viewed")
+        gone = ViewOnceState.VIEWED if how == "viewed" else ViewOnceState.EXPIRED
+        self.set_state(self.state, gone)
 
     def _check_vault(self) -> None:
         if self.seal == "sealed" and self.vault_id not in self.vault:
