@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from textual.widgets import Button, Static
 
+from p2pchat.core.message import ViewOnceState
 from p2pchat.i18n import set_language, t
 from p2pchat.media.content_scan import scan
 from p2pchat.media.inspect import inspect_image
@@ -148,7 +149,7 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         await until(
             lambda: (
                 app.pane("alice").messages.get(message_id) is not None
-                and app.pane("alice").messages.get(message_id).state == "viewed"
+                and app.pane("alice").messages.get(message_id).view_once is ViewOnceState.OPENED
             ),
             "Alice sees 'viewed'",
         )

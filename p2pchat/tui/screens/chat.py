@@ -158,7 +158,9 @@ class ChatScreen(ChatUpdates):
         self.clock = clock
         self.view_seconds = view_seconds
         # The service's record of this chat; a screen on its own shows no history.
-        self.conversation: ConversationView = conversation or EmptyConversation()
+        self.conversation: ConversationView = (
+            conversation if conversation is not None else EmptyConversation()
+        )
         self.my_label = safe_label(my_label, 40) or t("chat.me")
         self.prepare_image = prepare_image
         self.renderer = renderer
