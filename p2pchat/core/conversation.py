@@ -26,7 +26,7 @@ from typing import Final
 
 from p2pchat.core.errors import LocalProtocolError
 from p2pchat.core.message import (
-    _FINAL_STATES,
+    FINAL_STATES,
     ConversationView,
     Direction,
     DisappearingTimer,
@@ -34,7 +34,7 @@ from p2pchat.core.message import (
     Message,
     MessageState,
     ViewOnceState,
-    _plain,
+    plain_text,
 )
 from p2pchat.core.session import (
     Acknowledged,
@@ -151,7 +151,7 @@ class Conversation:
 
     def mark_failed(self, message_id: str) -> Message | None:
         message = self._messages.get(message_id)
-        if message is None or message.state in _FINAL_STATES:
+        if message is None or message.state in FINAL_STATES:
             return None
         return self._replace(message, state=MessageState.FAILED)
 
@@ -194,7 +194,7 @@ class Conversation:
             )
         if isinstance(event, ChunkProgress):
             message = self._find(event.id, event.direction)
-            if message is None or message.state in _FINAL_STATES:
+            if message is None or message.state in FINAL_STATES:
                 return None
             state = message.state
             if event.direction == "out" and event.done >= event.total:
@@ -212,7 +212,7 @@ class Conversation:
             )
         if isinstance(event, Acknowledged):
             message = self._find(event.id, "out")
-            if message is None or message.state in _FINAL_STATES:
+            if message is None or message.state in FINAL_STATES:
                 return None
             return self._replace(message, state=MessageState.DELIVERED, done=message.size)
         if isinstance(event, Opened):
@@ -224,7 +224,7 @@ class Conversation:
             )
         if isinstance(event, ImageCancelled):
             message = self._find(event.id, event.direction)
-            if message is None or message.state in _FINAL_STATES:
+            if message is None or message.state in FINAL_STATES:
                 return None
             return self._replace(message, state=MessageState.CANCELLED)
         if isinstance(event, PeerBye):
@@ -338,10 +338,10 @@ class Conversation:
             if message.kind == "text":
                 # Continuation lines are indented: a message cannot forge a line of its own
                 # ("2026-01-01 00:00:00Z me: ...") in what is meant as evidence.
-                body = _plain(message.text).replace("\n", "\n    ")
+                body = plain_text(message.text).replace("\n", "\n    ")
             else:
                 body = f"[photo {message.width}x{message.height}, {message.state.value}]"
-            lines.append(f"{stamp} {_plain(who)}: {body}")
+            lines.append(f"{stamp} {plain_text(who)}: {body}")
         return "\n".join(lines) + ("\n" if lines else "")
 
     # ---------------------------------------------------------------- helpers

@@ -44,7 +44,7 @@ class DisappearingTimer(Enum):
     DAY_1 = 24 * 3600
 
 
-_FINAL_STATES: Final = frozenset(
+FINAL_STATES: Final = frozenset(
     {MessageState.DELIVERED, MessageState.FAILED, MessageState.CANCELLED, MessageState.RECEIVED}
 )
 
@@ -128,7 +128,7 @@ class EmptyConversation:
 _DROPPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs"})
 
 
-def _plain(text: str) -> str:
+def plain_text(text: str) -> str:
     """Drop controls (terminal escapes) and format characters (bidi tricks), keep \\n and \\t."""
     return "".join(
         char

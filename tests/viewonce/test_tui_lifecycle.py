@@ -110,7 +110,7 @@ async def test_view_once_lifecycle_never_touches_the_disk(embedded_mailbox, monk
             assert holder() is None
             assert len(buffer) == len(received) and not any(buffer)
             assert not viewer.query(".view-once-pixels") and viewer._image is None
-            assert sealed.seal == "viewed" and sealed.view_once is ViewOnceState.VIEWED
+            assert sealed.seal is ViewOnceState.VIEWED
             assert sealed.state_word == "viewed"
             assert "viewed" in text_of(sealed.query_one(SealedBody))
             # The placeholder cannot be reopened, from the UI or the vault.
@@ -139,7 +139,7 @@ async def test_the_viewer_closes_itself_when_the_countdown_ends(embedded_mailbox
             await until(lambda: isinstance(app.screen, ViewOnceScreen), "viewer open")
             await until(lambda: isinstance(app.screen, ChatScreen), "viewer closed by itself")
             await next_event(alice, ev.Opened)
-            assert sealed.seal == "viewed" and len(app.service.vault) == 0
+            assert sealed.seal is ViewOnceState.VIEWED and len(app.service.vault) == 0
         finally:
             await alice.close()
 
