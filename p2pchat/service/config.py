@@ -93,6 +93,9 @@ class ServiceConfig:
     # The clock of every countdown of the conversation (disappearing messages, view-once):
     # monotonic, so setting the system clock changes no deadline (tests run it faster).
     timer_clock: Callable[[], float] = time.monotonic
+    # False: ``ChatService.conversation`` records no message (a script that runs for days
+    # prints what arrives and needs no history in memory; delivery is tracked all the same).
+    keep_history: bool = True
 
 
 def exit_code_of(error: BaseException) -> int:

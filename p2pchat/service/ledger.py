@@ -87,6 +87,8 @@ class MessageLedger:
             time.time, timer_clock=config.timer_clock, view_once_timeout=config.view_once_timeout
         )
         self.view = LiveConversation(self.model)
+        # Without history nothing is ever added, so no later event finds a message to change.
+        self._keep = config.keep_history
         self.transfers: dict[str, _Transfer] = {}
         self.pending_delivery: set[str] = set()
         # Sent, then cancelled by the peer (or not kept): never delivered.
@@ -97,8 +99,9 @@ class MessageLedger:
     # ------------------------------------------------------------------ our sends
     def sent_text(self, message_id: str, text: str) -> None:
         """A text the session queued: in the model, waiting for the peer's ack."""
-        self.model.add_outgoing_text(message_id, text)
-        self.model.mark_sent(message_id)
+        if self._keep:
+            self.model.add_outgoing_text(message_id, text)
+            self.model.mark_sent(message_id)
         self._expect_delivery(message_id)
 
     def sent_image(
@@ -112,15 +115,16 @@ class MessageLedger:
         view_once: bool,
         view_seconds: float,
     ) -> None:
-        self.model.add_outgoing_image(
-            message_id,
-            mime=mime,
-            width=width,
-            height=height,
-            size=size,
-            view_once=view_once,
-            view_seconds=view_seconds,
-        )
+        if self._keep:
+            self.model.add_outgoing_image(
+                message_id,
+                mime=mime,
+                width=width,
+                height=height,
+                size=size,
+                view_once=view_once,
+                view_seconds=view_seconds,
+            )
         self.transfers[message_id] = _Transfer("out", size, time.monotonic(), view_once)
         self._emit(ev.TransferStarted(message_id, "out", size, view_once))
         self._expect_delivery(message_id)
@@ -146,6 +150,8 @@ class MessageLedger:
     # ----------------------------------------------------------- what arrived
     def image_received(self, image: ev.ImageReceived) -> None:
         """A received photo passed the re-sanitiser: the model records it (never its bytes)."""
+        if not self._keep:
+            return
         size = len(image.data)
         self.model.apply(
             core_session.ImageOffered(
@@ -179,7 +185,8 @@ class MessageLedger:
         s = core_session
         if isinstance(event, s.TextReceived):
             text = safe_label(event.text, MAX_TEXT_SHOWN, multiline=True)
-            self.model.apply(s.TextReceived(event.id, text, event.sent_at))
+            if self._keep:
+                self.model.apply(s.TextReceived(event.id, text, event.sent_at))
             return ev.TextReceived(event.id, text, event.sent_at)
         if isinstance(event, s.ImageOffered):
             self.transfers[event.id] = _Transfer(

@@ -93,3 +93,24 @@ async def test_a_sent_message_the_peer_never_confirmed_is_failed_after_its_bye(
         assert bob.conversation.get(held).state is MessageState.RECEIVED  # type: ignore[union-attr]
     finally:
         await asyncio.gather(alice.close(), bob.close(), return_exceptions=True)
+
+
+async def test_without_history_nothing_is_kept_and_delivery_still_counts(embedded_mailbox: str):
+    """A script's service (headless: ``keep_history=False``) holds no message in memory."""
+    alice, bob = await pair_services(embedded_mailbox, bob_changes={"keep_history": False})
+    try:
+        hello = await alice.send_text("hello script")
+        assert (await next_event(bob, ev.TextReceived)).text == "hello script"
+        await bob.send_image(await bob.prepare_image(noise_photo(seed=13)))
+        await next_event(alice, ev.ImageReceived)
+        await bob.send_text("noted")
+        await asyncio.gather(alice.wait_delivered(20), bob.wait_delivered(20))
+        assert len(bob.conversation) == 0 and bob.conversation.messages() == []
+        assert [m.state for m in alice.conversation.messages()] == [
+            MessageState.DELIVERED,
+            MessageState.RECEIVED,
+            MessageState.RECEIVED,
+        ]
+        assert alice.conversation.get(hello) is not None
+    finally:
+        await asyncio.gather(alice.close(), bob.close(), return_exceptions=True)
