@@ -37,7 +37,6 @@ from p2pchat.tui.screens.chat_commands import run_command
 from p2pchat.tui.screens.chat_updates import ChatUpdates
 from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog
 from p2pchat.tui.screens.file_picker import FilePicker
-from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.image_viewer import ImageViewerScreen
 from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult, removed_items
 from p2pchat.tui.screens.verify import VerifyScreen
@@ -219,7 +218,8 @@ class ChatScreen(ChatUpdates):
             self.post_message(self.Typing())
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
+        # The app's own help: the help lists this screen's keys, so this screen never imports it.
+        self.call_later(self.run_action, "app.help")
 
     def prefill(self, text: str) -> None:
         """Put the start of a slash command in the composer for the user to finish."""
