@@ -206,7 +206,9 @@ class ChatView:
         conversation = self._conversation()
         if conversation is None:
             return []
-        gone = [mid for mid in self.messages.message_ids() if conversation.is_gone(mid)]
+        present = {message.id for message in conversation.messages()}
+        shown = [mid for mid in self.messages.message_ids() if mid not in present]
+        gone = [mid for mid in shown if conversation.is_gone(mid)]
         for message_id in gone:
             item = self.messages.remove_message(message_id)
             if isinstance(item, SealedPhoto):
