@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from p2pchat.core.conversation import Conversation
 from p2pchat.core.crypto import format_safety_number
 from p2pchat.core.handshake import IdentityMismatch
 from p2pchat.core.keys import SessionKeys
 from p2pchat.core.labels import display_name, safe_label
+from p2pchat.core.message import ConversationView
 from p2pchat.store.atomic import write_atomic
 from p2pchat.store.contacts import (
     MAX_PETNAME_CHARS,
@@ -235,7 +235,7 @@ EXPORT_NOTE: Final = (
 
 
 def export_evidence(
-    conversation: Conversation,
+    conversation: ConversationView,
     path: str | os.PathLike[str],
     *,
     me: str,

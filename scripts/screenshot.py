@@ -91,7 +91,7 @@ async def make_screenshot(output: Path) -> Path:
 
             await until(photo_drawn, "bob's photo drawn")
             await until(
-                lambda: any(m.state == "delivered" for m in alice.screen.query(ImageMessage)),
+                lambda: any(m.state_word == "delivered" for m in alice.screen.query(ImageMessage)),
                 "alice sees it delivered",
             )
             await until(

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -173,13 +172,11 @@ def _status(line: str) -> None:
 
 async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int:
     from p2pchat.contacts_flow import describe_timer
-    from p2pchat.core import session as core_session
-    from p2pchat.core.conversation import Conversation, DisappearingTimer
     from p2pchat.service import TimerChanged
     from p2pchat.service import events as ev
 
-    # Countdowns on the monotonic clock: setting the system clock changes no deadline.
-    conversation = Conversation(time.time, timer_clock=time.monotonic)
+    # The service keeps the history (in memory only) and applies the timer to it.
+    conversation = service.conversation
     exit_code = EXIT_OK
     petname = contact.petname
 
@@ -187,15 +184,11 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
         nonlocal exit_code
         async for event in service.events():
             if isinstance(event, ev.TextReceived):
-                conversation.apply(
-                    core_session.TextReceived(event.message_id, event.text, event.sent_at)
-                )
                 # Continuation lines indented: a message cannot pass for a status line.
                 print(f"{petname}: {event.text}".replace("\n", "\n  "), flush=True)
             elif isinstance(event, ev.ImageReceived):
                 _status(f"{petname} sent a photo (not shown in line mode)")
             elif isinstance(event, TimerChanged):
-                conversation.set_disappearing(DisappearingTimer(event.seconds))
                 who = petname if event.by_peer else "you"
                 _status(f"timer set by {who}: {describe_timer(event.seconds)}")
             elif isinstance(event, ev.PeerLeft):
@@ -211,9 +204,12 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
     async def expire() -> None:
         # A line terminal cannot erase what it printed; the messages leave the
         # in-memory history (and so any later /export) and the user is told.
+        seen = {message.id for message in conversation.messages()}
         while True:
             await asyncio.sleep(1.0)
-            gone = conversation.expire()
+            now = {message.id for message in conversation.messages()}
+            gone = [mid for mid in seen - now if conversation.is_gone(mid)]
+            seen = now
             if gone:
                 _status(f"{len(gone)} message(s) disappeared")
 
@@ -290,8 +286,7 @@ async def _read_commands(
                 _status(f"unknown command {word}; /help lists them")
             continue
         try:
-            message_id = await service.send_text(line)
+            await service.send_text(line)
         except P2PChatError as error:
             _status(f"not sent: {error}")
             continue
-        conversation.add_outgoing_text(message_id, line)

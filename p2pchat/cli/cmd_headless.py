@@ -74,6 +74,8 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
             confirm_images=save_dir is not None,
             # A text is acked once written: a closed stdout leaves it unconfirmed.
             confirm_texts=True,
+            # What arrives is printed; a script that runs for days keeps no history.
+            keep_history=False,
         )
     )
     session = HeadlessSession(service, out, save_dir)

@@ -1,12 +1,14 @@
-"""The in-memory message model shared by the TUI and the headless interface.
+"""The in-memory message model of one chat, owned by ``ChatService``.
 
 Owns the list of messages of one chat, their delivery states (driven by the
-session's events), the view-once lifecycle and the disappearing-message timer.
+session's events, each applied once by the service, and by the service's own
+sends), the view-once lifecycle and the disappearing-message timer. Front ends
+read it through ``ConversationView`` (``core.message``) and never feed it.
 Pure and synchronous: the clocks are injected, nothing is written anywhere, and
 no image bytes are ever kept here (they live in the view-once vault or the UI).
 Two clocks: ``clock`` (the wall clock) only stamps messages for display and
 export; every countdown (disappearing messages, view-once) runs on
-``timer_clock``, which front ends set to ``time.monotonic`` so that a clock set
+``timer_clock``, which the service sets to ``time.monotonic`` so that a clock set
 back or forward changes no deadline. The peer's ``sent_at`` is display only.
 
 View-once rules: a received view-once photo is SEALED until it has arrived
@@ -18,14 +20,22 @@ after ``view_once_timeout``. View-once items are never exportable.
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
-from typing import Final, Literal
+from typing import Final
 
 from p2pchat.core.errors import LocalProtocolError
+from p2pchat.core.message import (
+    FINAL_STATES,
+    ConversationView,
+    Direction,
+    DisappearingTimer,
+    Kind,
+    Message,
+    MessageState,
+    ViewOnceState,
+    plain_text,
+)
 from p2pchat.core.session import (
     Acknowledged,
     ChunkProgress,
@@ -38,74 +48,20 @@ from p2pchat.core.session import (
     TextReceived,
 )
 
-Direction = Literal["in", "out"]
-Kind = Literal["text", "image"]
+__all__ = [
+    "DEFAULT_VIEW_ONCE_TIMEOUT",
+    "Conversation",
+    "ConversationView",
+    "Direction",
+    "DisappearingTimer",
+    "Kind",
+    "Message",
+    "MessageState",
+    "ViewOnceState",
+]
 
 # How long a received view-once photo may wait unopened (WhatsApp uses 14 days).
 DEFAULT_VIEW_ONCE_TIMEOUT: Final = 14 * 24 * 3600.0
-
-
-class MessageState(Enum):
-    SENDING = "sending"  # queued, or image chunks still leaving
-    SENT = "sent"  # handed to the channel, no ack yet
-    DELIVERED = "delivered"  # the peer acknowledged it
-    FAILED = "failed"  # the chat ended before the peer acknowledged it
-    CANCELLED = "cancelled"  # a transfer stopped by either side
-    RECEIVING = "receiving"  # an incoming image still arriving
-    RECEIVED = "received"
-
-
-class ViewOnceState(Enum):
-    SEALED = "sealed"
-    OPENED = "opened"
-    VIEWED = "viewed"
-    EXPIRED = "expired"
-
-
-class DisappearingTimer(Enum):
-    """How long messages stay; a new setting applies to messages added after it."""
-
-    OFF = 0
-    SECONDS_30 = 30
-    MINUTES_5 = 5 * 60
-    HOUR_1 = 3600
-    DAY_1 = 24 * 3600
-
-
-_FINAL_STATES: Final = frozenset(
-    {MessageState.DELIVERED, MessageState.FAILED, MessageState.CANCELLED, MessageState.RECEIVED}
-)
-
-
-@dataclass(frozen=True)
-class Message:
-    id: str
-    direction: Direction
-    kind: Kind
-    text: str  # "" for images; for incoming text, raw peer text (a label, never markup)
-    time: float  # local clock when the message was added
-    state: MessageState
-    view_once: ViewOnceState | None = None  # None: not a view-once photo
-    sent_at: float | None = None  # the peer's clock, for incoming text
-    mime: str = ""
-    width: int = 0
-    height: int = 0
-    size: int = 0
-    done: int = 0  # bytes transferred so far
-    view_seconds: float = 0.0
-    # Countdowns, all on the conversation's timer clock (monotonic), never the wall clock.
-    expires_at: float | None = None  # disappearing-message deadline
-    completed_at: float | None = None  # when an incoming image finished arriving
-    opened_at: float | None = None
-    added_at: float = 0.0  # when the message was added
-
-    @property
-    def is_view_once(self) -> bool:
-        return self.view_once is not None
-
-    @property
-    def exportable(self) -> bool:
-        return not self.is_view_once
 
 
 class Conversation:
@@ -126,6 +82,8 @@ class Conversation:
         self.disappearing = disappearing
         self.view_once_timeout = view_once_timeout
         self._messages: dict[str, Message] = {}
+        # Ids the disappearing timer removed: a front end learns from here what to erase.
+        self._gone: set[str] = set()
 
     # ------------------------------------------------------------------ queries
 
@@ -140,6 +98,10 @@ class Conversation:
 
     def __contains__(self, message_id: object) -> bool:
         return message_id in self._messages
+
+    def is_gone(self, message_id: str) -> bool:
+        """True once ``expire`` removed this message (its disappearing timer ran out)."""
+        return message_id in self._gone
 
     # ---------------------------------------------------------- outgoing messages
 
@@ -189,7 +151,7 @@ class Conversation:
 
     def mark_failed(self, message_id: str) -> Message | None:
         message = self._messages.get(message_id)
-        if message is None or message.state in _FINAL_STATES:
+        if message is None or message.state in FINAL_STATES:
             return None
         return self._replace(message, state=MessageState.FAILED)
 
@@ -232,7 +194,7 @@ class Conversation:
             )
         if isinstance(event, ChunkProgress):
             message = self._find(event.id, event.direction)
-            if message is None or message.state in _FINAL_STATES:
+            if message is None or message.state in FINAL_STATES:
                 return None
             state = message.state
             if event.direction == "out" and event.done >= event.total:
@@ -250,7 +212,7 @@ class Conversation:
             )
         if isinstance(event, Acknowledged):
             message = self._find(event.id, "out")
-            if message is None or message.state in _FINAL_STATES:
+            if message is None or message.state in FINAL_STATES:
                 return None
             return self._replace(message, state=MessageState.DELIVERED, done=message.size)
         if isinstance(event, Opened):
@@ -262,7 +224,7 @@ class Conversation:
             )
         if isinstance(event, ImageCancelled):
             message = self._find(event.id, event.direction)
-            if message is None or message.state in _FINAL_STATES:
+            if message is None or message.state in FINAL_STATES:
                 return None
             return self._replace(message, state=MessageState.CANCELLED)
         if isinstance(event, PeerBye):
@@ -346,6 +308,7 @@ class Conversation:
         ]
         for message_id in removed:
             del self._messages[message_id]
+        self._gone.update(removed)
         return removed
 
     def next_deadline(self) -> float | None:
@@ -375,10 +338,10 @@ class Conversation:
             if message.kind == "text":
                 # Continuation lines are indented: a message cannot forge a line of its own
                 # ("2026-01-01 00:00:00Z me: ...") in what is meant as evidence.
-                body = _plain(message.text).replace("\n", "\n    ")
+                body = plain_text(message.text).replace("\n", "\n    ")
             else:
                 body = f"[photo {message.width}x{message.height}, {message.state.value}]"
-            lines.append(f"{stamp} {_plain(who)}: {body}")
+            lines.append(f"{stamp} {plain_text(who)}: {body}")
         return "\n".join(lines) + ("\n" if lines else "")
 
     # ---------------------------------------------------------------- helpers
@@ -403,15 +366,3 @@ class Conversation:
         updated = dataclasses.replace(message, **changes)  # type: ignore[arg-type]
         self._messages[message.id] = updated
         return updated
-
-
-_DROPPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs"})
-
-
-def _plain(text: str) -> str:
-    """Drop controls (terminal escapes) and format characters (bidi tricks), keep \\n and \\t."""
-    return "".join(
-        char
-        for char in text
-        if char in "\n\t" or unicodedata.category(char) not in _DROPPED_CATEGORIES
-    )

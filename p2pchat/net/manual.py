@@ -1,4 +1,4 @@
-"""Copy-paste signalling: drive ``core.manual`` / ``core.manual_pinned`` with a real link.
+"""Copy-paste signalling: drive the ``core.handshake`` manual variants with a real link.
 
 No server: the caller supplies ``write(blob)`` (show a blob to the user) and
 ``read()`` (the blob the other person pasted back). These functions build the

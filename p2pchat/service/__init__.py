@@ -1,8 +1,10 @@
 """ChatService and what front ends configure it with: the one way to the network.
 
 The TUI, headless mode and the CLI import from here and nowhere below it:
-``chat_service`` holds the facade (state, public methods, session events to
-service events, closing); ``config`` the settings and timing defaults;
+``chat_service`` holds the facade (sends, session events to service events),
+built from ``service_base`` (its fields), ``pairing_flow`` (invite, join,
+reconnect, bind) and ``closing``; ``ledger`` the one record of every message
+(``ChatService.conversation``); ``config`` the settings and timing defaults;
 ``rendezvous`` the pairing steps over the mailbox and the bind; ``pump`` the
 send, receive and heartbeat loops; ``incoming_images`` the receive path for
 images and the view-once vault; ``local_mailbox`` an embedded mailbox server.

@@ -8,6 +8,7 @@ from reading the settings file for ``default_mailbox_url``.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -89,6 +90,12 @@ class ServiceConfig:
     confirm_images: bool = False
     # Likewise for texts, acknowledged once written out (a closed stdout acks nothing).
     confirm_texts: bool = False
+    # The clock of every countdown of the conversation (disappearing messages, view-once):
+    # monotonic, so setting the system clock changes no deadline (tests run it faster).
+    timer_clock: Callable[[], float] = time.monotonic
+    # False: ``ChatService.conversation`` records no message (a script that runs for days
+    # prints what arrives and needs no history in memory; delivery is tracked all the same).
+    keep_history: bool = True
 
 
 def exit_code_of(error: BaseException) -> int:

@@ -50,7 +50,7 @@ async def meet_contact(
 ) -> tuple[RtcLink, Reconnect]:
     """Meet the contact; the link holding both descriptions, and the handshake to bind.
 
-    ``meeting_key`` is the contact's fixed meeting key (``core.reconnect.meeting_key``).
+    ``meeting_key`` is the contact's fixed meeting key (``core.handshake.meeting_key``).
 
     ``connect`` opens a new mailbox connection (the caller keeps it to close it on
     failure); ``make_handshake`` makes a fresh ``Reconnect`` for our side id.

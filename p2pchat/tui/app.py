@@ -429,6 +429,7 @@ class P2PChatApp(ChatRequests):
             contact=contact,
             clock=self.clock,
             view_seconds=self.view_seconds,
+            conversation=getattr(message.service, "conversation", None),
         )
         if isinstance(self.screen, InviteScreen | ReconnectScreen):
             self.switch_screen(chat)
@@ -612,6 +613,9 @@ def make_app(
         if config is not None:
             policy = dataclasses.replace(config.image_policy, max_long_edge=settings.max_long_edge)
             config = dataclasses.replace(config, image_policy=policy)
+    if config is not None:
+        # The conversation's countdowns run on the app's clock (tests speed it up).
+        config = dataclasses.replace(config, timer_clock=clock)
     if contact_book is None and config is not None:
         guard = getattr(config, "peer_check", None)
         if isinstance(guard, ContactGuard):

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from textual.widgets import Button, Static
 
+from p2pchat.core.message import ViewOnceState
 from p2pchat.i18n import set_language, t
 from p2pchat.media.content_scan import scan
 from p2pchat.media.inspect import inspect_image
@@ -138,17 +139,17 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         assert vault_id in bob.vault
         await until(lambda: app.pane("bob").messages.get(message_id) is not None, "sealed line")
         sealed = app.pane("bob").messages.get(message_id)
-        assert isinstance(sealed, SealedPhoto) and sealed.seal == "sealed"
+        assert isinstance(sealed, SealedPhoto) and sealed.seal is ViewOnceState.SEALED
         assert not sealed.query(ImageMessage) and not sealed.query("ImageView")
 
         await step_to(app, pilot, 5)
         assert vault_id not in bob.vault and len(bob.vault) == 0
         assert bob.vault.gone_reason(vault_id) == "viewed"
-        assert sealed.seal == "viewed"
+        assert sealed.seal is ViewOnceState.VIEWED
         await until(
             lambda: (
                 app.pane("alice").messages.get(message_id) is not None
-                and app.pane("alice").messages.get(message_id).state == "viewed"
+                and app.pane("alice").messages.get(message_id).view_once is ViewOnceState.OPENED
             ),
             "Alice sees 'viewed'",
         )

@@ -192,10 +192,10 @@ async def test_a_server_unreachable_past_the_limit_fails_saying_so(embedded_mail
 async def test_the_joiner_is_not_told_nobody_joined_when_the_inviter_lost_the_server(
     embedded_mailbox: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import p2pchat.service.chat_service as chat_service
+    import p2pchat.service.pairing_flow as pairing_flow
 
-    monkeypatch.setattr(chat_service, "CONNECT_TIMEOUT", 1.0)  # the joiner waits 3 s
-    monkeypatch.setattr(chat_service, "MAILBOX_RECONNECT_WITHIN", 0.5)
+    monkeypatch.setattr(pairing_flow, "CONNECT_TIMEOUT", 1.0)  # the joiner waits 3 s
+    monkeypatch.setattr(pairing_flow, "MAILBOX_RECONNECT_WITHIN", 0.5)
     proxy = CuttingProxy(embedded_mailbox, b'"phase": "pake"', refuse_after_cut=True)
     async with proxy:
         alice = ChatService(config(proxy.url, "alice"))

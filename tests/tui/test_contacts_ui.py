@@ -20,8 +20,8 @@ from textual.widgets import Button, Checkbox
 
 from p2pchat.contacts_flow import ContactGuard
 from p2pchat.core.crypto import fingerprint
-from p2pchat.service import ServiceConfig
-from p2pchat.service import events as ev
+from p2pchat.net.rtc import IceSettings
+from p2pchat.service import ChatService, ServiceConfig
 from p2pchat.store.contacts import ContactBook
 from p2pchat.store.settings import Settings
 from p2pchat.tui.app import P2PChatApp, make_app
@@ -32,9 +32,11 @@ from p2pchat.tui.screens.invite import InviteScreen
 from p2pchat.tui.screens.key_changed import KeyChangedScreen
 from p2pchat.tui.screens.reconnect import ReconnectScreen
 from p2pchat.tui.widgets.contact_list import ContactList
-from p2pchat.tui.widgets.message_list import TextMessage
+from p2pchat.tui.widgets.message_list import ImageMessage, TextMessage
+from p2pchat.tui.widgets.sealed import SealedPhoto
 from p2pchat.tui.widgets.status_bar import StatusBar
 
+from ..viewonce.conftest import noise_photo
 from .helpers import (
     ALICE_KEY,
     BOB_KEY,
@@ -45,7 +47,6 @@ from .helpers import (
     text_of,
 )
 from .test_loopback import enter_code, invite_code, notices, texts, until
-from .test_offline import offline_app
 
 SPEEDUP = 60.0
 SHARED_PSK = bytes(range(100, 132))
@@ -284,44 +285,61 @@ async def test_timer_makes_a_message_vanish_on_both_sides(embedded_mailbox, tmp_
         assert all("this will vanish" not in m.text for m in bob.screen.conversation.messages())
 
 
-async def test_export_writes_text_without_view_once_and_refuses_to_overwrite(tmp_path):
-    app = offline_app(start_dir=tmp_path)
-    async with app.run_test(size=(100, 40)) as pilot:
-        chat = ChatScreen(
-            paired=paired_event(),
-            my_label="alice",
-            prepare_image=real_prepare,
-            start_dir=tmp_path,
+async def test_export_writes_text_without_view_once_and_refuses_to_overwrite(
+    embedded_mailbox, tmp_path
+):
+    """The export is the service's conversation: what bob sent over a real link, and ours."""
+    app = app_for(embedded_mailbox, ALICE_KEY, "alice", None, start_dir=tmp_path)
+    bob = ChatService(
+        ServiceConfig(
+            mailbox_url=embedded_mailbox,
+            ice=IceSettings(),
+            loopback=True,
+            identity=BOB_KEY,
+            label="bob",
         )
-        await app.push_screen(chat)
-        await pilot.pause()
-        chat.apply_event(ev.TextReceived("t1", "you will regret this", 1_700_000_000.0))
-        chat.apply_event(ev.ImageReceived("v1", b"", "image/jpeg", 64, 48, True, 10.0, ()))
-        chat.apply_event(ev.ImageReceived("p1", b"", "image/png", 32, 16, False, 0.0, ()))
-        chat.query_one("#composer").load_text("leave me alone")
-        await pilot.press("enter")
-        chat.query_one("#composer").load_text("/export evidence.txt")
-        await pilot.press("enter")
-        await pilot.pause()
-        written = (tmp_path / "evidence.txt").read_text("utf-8")
-        assert "peer: bob" in written and "me: alice" in written
-        assert " ".join(SAFETY_NUMBER[i : i + 5] for i in range(0, 60, 5)) in written
-        assert "bob: you will regret this" in written and "alice: leave me alone" in written
-        assert "[photo 32x16" in written and "64x48" not in written
-        assert "harassment" in written
-        assert oct(os.stat(tmp_path / "evidence.txt").st_mode & 0o777) == "0o600"
-        assert any("contains bob's words" in n for n in notices(app))
-        chat.query_one("#composer").load_text("/export evidence.txt")
-        await pilot.press("enter")
-        await pilot.pause()
-        assert any("already exists" in n for n in notices(app))
-        assert (tmp_path / "evidence.txt").read_text("utf-8") == written
-        chat.query_one("#composer").load_text("one more line")
-        await pilot.press("enter")
-        chat.query_one("#composer").load_text("/export evidence.txt --force")
-        await pilot.press("enter")
-        await pilot.pause()
-        assert "alice: one more line" in (tmp_path / "evidence.txt").read_text("utf-8")
+    )
+    try:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await bob.join(await invite_code(app, pilot))
+            await bob.wait_paired(20)
+            await until(lambda: isinstance(app.screen, ChatScreen), "alice chatting")
+            chat = app.screen
+            await bob.send_text("you will regret this")
+            sealed = await bob.prepare_image(noise_photo(64, 48, seed=5))
+            await bob.send_image(sealed, view_once=True)
+            photo = await bob.prepare_image(noise_photo(32, 16, seed=6))
+            await bob.send_image(photo)
+            await until(lambda: len(app.service.conversation) == 3, "alice has bob's three")
+            await until(lambda: chat.query(SealedPhoto) and chat.query(ImageMessage), "both shown")
+            chat.query_one("#composer").load_text("leave me alone")
+            await pilot.press("enter")
+            await until(lambda: len(app.service.conversation) == 4, "the service sent ours")
+            chat.query_one("#composer").load_text("/export evidence.txt")
+            await pilot.press("enter")
+            await pilot.pause()
+            written = (tmp_path / "evidence.txt").read_text("utf-8")
+            assert "peer: bob" in written and "me: alice" in written
+            assert " ".join(SAFETY_NUMBER[i : i + 5] for i in range(0, 60, 5)) in written
+            assert "bob: you will regret this" in written and "alice: leave me alone" in written
+            assert "[photo 32x16" in written and "64x48" not in written
+            assert "harassment" in written
+            assert oct(os.stat(tmp_path / "evidence.txt").st_mode & 0o777) == "0o600"
+            assert any("contains bob's words" in n for n in notices(app))
+            chat.query_one("#composer").load_text("/export evidence.txt")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert any("already exists" in n for n in notices(app))
+            assert (tmp_path / "evidence.txt").read_text("utf-8") == written
+            chat.query_one("#composer").load_text("one more line")
+            await pilot.press("enter")
+            await until(lambda: len(app.service.conversation) == 5, "the service sent it")
+            chat.query_one("#composer").load_text("/export evidence.txt --force")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "alice: one more line" in (tmp_path / "evidence.txt").read_text("utf-8")
+    finally:
+        await bob.close()
 
 
 async def test_verified_mark_persists_for_a_pinned_contact(tmp_path):

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from p2pchat import i18n
+from p2pchat.core.message import MessageState
+from p2pchat.tui.widgets.message_list import state_word
 
 # Proper nouns and samples that are the same in every language.
 SAME_IN_EVERY_LANGUAGE = {"app.title"}
@@ -49,8 +51,10 @@ def test_every_key_used_in_the_code_exists():
 
 def test_dynamic_keys_exist():
     en = i18n.catalogue("en")
-    states = ("sending", "sent", "delivered", "failed", "received", "cancelled", "viewed")
+    states = {state_word(state) for state in MessageState} | {"viewed"}
     assert all(f"delivery.{state}" in en for state in states)
+    ja = i18n.catalogue("ja")
+    assert all(f"delivery.{state}" in ja for state in states)
     connection = ("pairing", "connecting", "connected", "lost", "closed")
     assert all(f"status.{state}" in en for state in connection)
 

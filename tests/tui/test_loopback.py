@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 from textual.widgets import Input
 
+from p2pchat.core.message import MessageState
 from p2pchat.tui.app import P2PChatApp
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.home import HomeScreen
@@ -86,7 +87,7 @@ async def test_text_typed_in_one_app_appears_in_the_other(embedded_mailbox):
         await alice_pilot.press("enter")
         await until(lambda: "hello [b]bob[/b]" in texts(bob), "bob receives the text")
         [sent] = alice.screen.query(TextMessage)
-        await until(lambda: sent.state == "delivered", "alice sees it delivered")
+        await until(lambda: sent.state is MessageState.DELIVERED, "alice sees it delivered")
         header = text_of(bob.screen.query_one(TextMessage).query_one(".message-header"))
         assert header.startswith("alice")
         await bob_pilot.press(*"hi alice", "enter")
@@ -113,7 +114,7 @@ async def test_image_sent_from_one_app_is_shown_in_the_other(embedded_mailbox):
         assert received.query_one(".message-report")
         [sent] = alice.screen.query(ImageMessage)
         assert "GPS location" in text_of(sent.query_one(".message-report"))
-        await until(lambda: sent.state == "delivered", "alice sees the image delivered")
+        await until(lambda: sent.state is MessageState.DELIVERED, "alice sees the image delivered")
         assert not alice.screen.query("TransferBar")
 
 

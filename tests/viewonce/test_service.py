@@ -10,6 +10,7 @@ import weakref
 
 import pytest
 
+from p2pchat.core.conversation import MessageState, ViewOnceState
 from p2pchat.core.errors import ImageRejected
 from p2pchat.media.vault import Vault, ViewOnceRefusedError
 from p2pchat.service import events as ev
@@ -34,13 +35,18 @@ async def test_received_view_once_photo_is_sealed_and_the_sender_keeps_no_copy(s
     holders = [r for r in holders if not (isinstance(r, dict) and r is vars(prepared))]
     assert holders == [], [type(r) for r in holders]
     assert alice._session.outgoing_image_bytes == 0
-    assert alice._transfers == {}
+    # The sender's record of it is a state, never the photo.
+    sent = alice.conversation.get(message_id)
+    assert sent is not None and sent.state is MessageState.DELIVERED
+    assert sent.view_once is ViewOnceState.SEALED and not hasattr(sent, "data")
     view = bob.vault.open(received.vault_id)
     assert bytes(view[:3]) == b"\xff\xd8\xff"
     del view
     await bob.mark_opened(message_id)
     assert received.vault_id not in bob.vault  # mark_opened wipes whatever the viewer left
+    assert bob.conversation.get(message_id).view_once is ViewOnceState.VIEWED  # type: ignore[union-attr]
     assert (await next_event(alice, ev.Opened)).message_id == message_id
+    assert alice.conversation.get(message_id).view_once is ViewOnceState.OPENED  # type: ignore[union-attr]
     with pytest.raises(ViewOnceRefusedError):
         bob.vault.open(received.vault_id)
 

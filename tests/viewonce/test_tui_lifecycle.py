@@ -15,6 +15,7 @@ import weakref
 
 import pytest
 
+from p2pchat.core.message import MessageState, ViewOnceState
 from p2pchat.media.vault import ViewOnceRefusedError
 from p2pchat.service import ChatService
 from p2pchat.service import events as ev
@@ -109,7 +110,8 @@ async def test_view_once_lifecycle_never_touches_the_disk(embedded_mailbox, monk
             assert holder() is None
             assert len(buffer) == len(received) and not any(buffer)
             assert not viewer.query(".view-once-pixels") and viewer._image is None
-            assert sealed.seal == "viewed" and sealed.state == "viewed"
+            assert sealed.seal is ViewOnceState.VIEWED
+            assert sealed.state_word == "viewed"
             assert "viewed" in text_of(sealed.query_one(SealedBody))
             # The placeholder cannot be reopened, from the UI or the vault.
             sealed.query_one(SealedBody).focus()
@@ -137,7 +139,7 @@ async def test_the_viewer_closes_itself_when_the_countdown_ends(embedded_mailbox
             await until(lambda: isinstance(app.screen, ViewOnceScreen), "viewer open")
             await until(lambda: isinstance(app.screen, ChatScreen), "viewer closed by itself")
             await next_event(alice, ev.Opened)
-            assert sealed.seal == "viewed" and len(app.service.vault) == 0
+            assert sealed.seal is ViewOnceState.VIEWED and len(app.service.vault) == 0
         finally:
             await alice.close()
 
@@ -207,6 +209,6 @@ async def test_sending_from_the_app_keeps_no_thumbnail_and_says_the_limits(
             [bubble] = chat.query(ImageMessage)
             assert bubble.data == b"" and not bubble.query(ImageView)
             assert any("cannot prevent" in n for n in notices(app))
-            await until(lambda: bubble.state == "delivered", "delivered")
+            await until(lambda: bubble.state is MessageState.DELIVERED, "delivered")
         finally:
             await alice.close()

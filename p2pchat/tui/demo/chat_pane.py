@@ -1,10 +1,12 @@
 """One side of the demo screen: Alice's or Bob's conversation, built from the chat widgets.
 
 Owns the presentation of one ChatService inside the two-pane demo: a title
-line, the project's ``MessageList``, ``TransferPanel`` and ``Composer``. A
-received view-once photo is the chat's own ``SealedPhoto``, opened in the
-chat's own ``ViewOnceScreen``. The composer works as in the chat screen (text;
-``/send PATH`` opens the real send dialog with its privacy report). Sends go through ``send_text`` /
+line, the project's ``MessageList``, ``TransferPanel`` and ``Composer``, drawn by
+the chat screen's own ``ChatView`` from the service's events and its
+conversation (one rendering path for both). A received view-once photo is the
+chat's own ``SealedPhoto``, opened in the chat's own ``ViewOnceScreen``. The
+composer works as in the chat screen (text; ``/send PATH`` opens the real send
+dialog with its privacy report). Sends go through ``send_text`` /
 ``send_image``, which the lessons use too, so a lesson and the presenter's
 typing take the same path to the network.
 """
@@ -12,9 +14,9 @@ typing take the same path to the network.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import shlex
-import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,31 +27,21 @@ from textual.content import Content
 from textual.widgets import Static
 
 from p2pchat.core.errors import P2PChatError
-from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
 from p2pchat.service import events as ev
 from p2pchat.tui.demo.lessons import short_names
 from p2pchat.tui.demo.stage import DemoStage, Side
-from p2pchat.tui.screens.chat_updates import show_message_event
 from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult
 from p2pchat.tui.screens.view_once import ViewOnceScreen
+from p2pchat.tui.widgets.chat_view import ChatView
 from p2pchat.tui.widgets.composer import Composer
-from p2pchat.tui.widgets.message_list import MessageItem, MessageList
+from p2pchat.tui.widgets.message_list import MessageList
 from p2pchat.tui.widgets.sealed import SealedPhoto
 from p2pchat.tui.widgets.transfer_bar import TransferPanel
 
 _local_ids = itertools.count(1)
-COMPOSE_WAIT: Final = 5.0
 VIEW_ONCE_WAIT: Final = 120.0
-
-
-async def _until_composed(item: MessageItem) -> None:
-    """Wait until a message's widgets exist, so its delivery state can be updated."""
-    deadline = asyncio.get_running_loop().time() + COMPOSE_WAIT
-    while not (item.is_mounted and item.query(".message-header")):
-        if asyncio.get_running_loop().time() > deadline:
-            return
-        await asyncio.sleep(0.01)
+EXPIRY_CHECK_SECONDS: Final = 0.5
 
 
 class ChatPane(Vertical):
@@ -72,9 +64,12 @@ class ChatPane(Vertical):
         self.peer_name = peer_name
         self.renderer = renderer
         self.stage: DemoStage | None = None
-        self._delivered_early: set[str] = set()
+        self._chat_view: ChatView | None = None
         self._viewings: dict[str, asyncio.Future[bool]] = {}
         self._state = t("demo.pane.pairing")
+
+    def on_mount(self) -> None:
+        self.set_interval(EXPIRY_CHECK_SECONDS, self.expire_messages)
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="pane-title")
@@ -85,6 +80,23 @@ class ChatPane(Vertical):
     @property
     def messages(self) -> MessageList:
         return self.query_one(MessageList)
+
+    @property
+    def view(self) -> ChatView:
+        """The chat screen's drawing of messages and transfers, fed by this side's service."""
+        if self._chat_view is None:
+            self._chat_view = ChatView(
+                self.messages,
+                self.query_one(TransferPanel),
+                peer_label=lambda: self.peer_name,
+                conversation=lambda: self._service_part("conversation"),
+                vault=lambda: self._service_part("vault"),
+            )
+        return self._chat_view
+
+    def _service_part(self, name: str) -> Any:
+        service = self.stage.services.get(self.side) if self.stage is not None else None
+        return getattr(service, name, None)
 
     def _title(self) -> Content:
         return Content.assemble((self.display_name, "bold"), "  ", (self._state, "italic"))
@@ -105,13 +117,13 @@ class ChatPane(Vertical):
     async def send_text(self, text: str) -> str:
         stage = self._require_stage()
         local_id = f"demo-{next(_local_ids)}"
-        await _until_composed(self.messages.add_text(local_id, "out", self.display_name, text))
+        self.view.add_own_text(local_id, self.display_name, text)
         try:
             message_id = await stage.send_text(self.side, text)
-        except P2PChatError:
-            self.messages.set_state(local_id, "failed")
+        except P2PChatError as error:
+            self.view.sent(local_id, None, str(error))
             raise
-        self._sent(local_id, message_id)
+        self.view.sent(local_id, message_id)
         return message_id
 
     async def send_image(
@@ -121,30 +133,23 @@ class ChatPane(Vertical):
         local_id = f"demo-{next(_local_ids)}"
         # The chat widget's report line, in the demo's language (the report's own is English).
         removed = (short_names(prepared.report),) if prepared.report.findings else ()
-        item = self.messages.add_image(
+        self.view.add_own_image(
             local_id,
-            "out",
             self.display_name,
-            b"" if view_once else prepared.data,
-            report_lines=removed or (t("report.nothing_found"),),
-            caption=t("demo.pane.view_once_sent") if view_once else "",
+            prepared.data,
+            view_once=view_once,
+            report_lines=removed,
+            nothing_removed=t("report.nothing_found"),
         )
-        await _until_composed(item)
         try:
             message_id = await stage.send_image(
                 self.side, prepared, view_once=view_once, view_seconds=view_seconds
             )
-        except P2PChatError:
-            self.messages.set_state(local_id, "failed")
+        except P2PChatError as error:
+            self.view.sent(local_id, None, str(error))
             raise
-        self._sent(local_id, message_id)
+        self.view.sent(local_id, message_id)
         return message_id
-
-    def _sent(self, local_id: str, message_id: str) -> None:
-        self.messages.rename(local_id, message_id)
-        delivered = message_id in self._delivered_early
-        self._delivered_early.discard(message_id)
-        self.messages.set_state(message_id, "delivered" if delivered else "sent")
 
     def _require_stage(self) -> DemoStage:
         if self.stage is None:
@@ -189,17 +194,13 @@ class ChatPane(Vertical):
 
     @work(group="pane-send", exit_on_error=False, description="send text worker")
     async def _send_text_worker(self, text: str) -> None:
-        try:
+        with contextlib.suppress(P2PChatError):  # the failed line says so already
             await self.send_text(text)
-        except P2PChatError as error:
-            self.notice(t("chat.send_failed", reason=safe_label(str(error), 300)), "error")
 
     @work(group="pane-send", exit_on_error=False, description="send image worker")
     async def _send_image_worker(self, prepared: Any, view_once: bool) -> None:
-        try:
+        with contextlib.suppress(P2PChatError):  # the failed line says so already
             await self.send_image(prepared, view_once=view_once)
-        except P2PChatError as error:
-            self.notice(t("chat.send_failed", reason=safe_label(str(error), 300)), "error")
 
     # ----- view once (the chat's own viewer) ----------------------------------------
     async def open_view_once(self, message_id: str, timeout: float = VIEW_ONCE_WAIT) -> bool:
@@ -257,60 +258,13 @@ class ChatPane(Vertical):
 
     # ----- attributes down --------------------------------------------------------
     def apply_event(self, event: ev.ServiceEvent) -> None:
-        messages = self.messages
-        show_message_event(
-            event,
-            messages,
-            self.query_one(TransferPanel),
-            peer_label=self.peer_name,
-            delivered_early=self._delivered_early,
-        )
+        self.view.show(event)
         match event:
-            case ev.ImageReceived() as image:
-                self._show_received(image)
-            case ev.PeerLeft() | ev.Closed():
-                self.set_state(t("demo.pane.closed"))
-            case ev.Failed(message=text):
-                messages.add_notice(t("chat.failed", reason=safe_label(text, 300)), level="error")
+            case ev.PeerLeft() | ev.Closed() | ev.Failed():
                 self.set_state(t("demo.pane.closed"))
             case _:
                 pass
 
-    def _show_received(self, image: ev.ImageReceived) -> None:
-        removed = image.removed
-        # A clean arrival is said once, in its own words (not "Removed: arrived clean").
-        clean = t("report.nothing_found_receiver")
-        if image.view_once and image.vault_id is not None and self.stage is not None:
-            # The chat's own sealed placeholder: no thumbnail, no report, opens once.
-            self.messages.add_item(
-                SealedPhoto(
-                    image.message_id,
-                    self.peer_name,
-                    time.time(),
-                    vault=self.stage.services[self.side].vault,
-                    vault_id=image.vault_id,
-                    view_seconds=image.view_seconds,
-                )
-            )
-            return
-        if image.view_once or not image.data:
-            self.messages.add_image(
-                image.message_id,
-                "in",
-                self.peer_name,
-                b"",
-                caption=t("demo.pane.view_once_sealed", seconds=round(image.view_seconds)),
-                report_lines=removed,
-                nothing_removed=clean,
-                state="received",
-            )
-            return
-        self.messages.add_image(
-            image.message_id,
-            "in",
-            self.peer_name,
-            image.data,
-            report_lines=removed,
-            nothing_removed=clean,
-            state="received",
-        )
+    def expire_messages(self) -> None:
+        """Remove what the disappearing timer took from this side's conversation."""
+        self.view.remove_expired()

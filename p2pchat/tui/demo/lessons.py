@@ -30,7 +30,7 @@ from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import ViewOnceRefusedError
 from p2pchat.media.worker import sanitize_isolated
 from p2pchat.service import events as ev
-from p2pchat.tui.demo.stage import SIDES, DemoStage, Side, is_photo_line
+from p2pchat.tui.demo.stage import SIDES, DemoStage, Side
 from p2pchat.tui.widgets.transfer_bar import format_size
 
 # What the sample must be shown to carry before it is sent.
@@ -533,9 +533,7 @@ async def step_after(ctx: LessonContext) -> StepOutcome:
     alice_text = t("demo.script.alice_text")
     photo_lines = [line for line in exported.splitlines() if t("demo.export.photo_marker") in line]
     # One normal photo arrived (lesson 2); the view-once photo must not be in the export.
-    sent_normal = sum(
-        1 for line in stage.transcripts["bob"] if is_photo_line(line.body) and not line.view_once
-    )
+    sent_normal = stage.photos_kept("bob")
     held = alice_text in exported and len(photo_lines) == sent_normal
     ctx.presenter.pane_notice("bob", t("demo.after.pane", path=str(path)))
     lines = [

@@ -3,8 +3,9 @@
 Owns the network side of the demo and nothing visual: it starts an
 embedded mailbox (``service.LocalMailbox``) on 127.0.0.1, pairs Alice and Bob over real
 WebRTC on loopback with real encryption, records every service event per side
-(so a lesson can wait for "Bob received message X"), keeps a plain transcript
-per side for the evidence export, and runs the wrong-code attempt with fresh
+(so a lesson can wait for "Bob received message X"), writes each side's evidence
+export from that side's service conversation (``ChatService.conversation``, the
+one record of its messages), and runs the wrong-code attempt with fresh
 services. The app and the ``--check`` mode drive it through the same lessons.
 """
 
@@ -15,7 +16,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,18 +50,6 @@ def photo_line(width: int, height: int) -> str:
     return t("demo.export.photo", width=width, height=height)
 
 
-def is_photo_line(body: str) -> bool:
-    return body.startswith(t("demo.export.photo_marker"))
-
-
-@dataclass(frozen=True)
-class TranscriptLine:
-    at: float
-    who: str
-    body: str
-    view_once: bool = False
-
-
 @dataclass(frozen=True)
 class WrongCodeResult:
     """How the inviter and the intruder each ended (an error text, or None if they paired)."""
@@ -87,7 +75,6 @@ class DemoStage:
         }
         self.services: dict[Side, ChatService] = {}
         self.history: dict[Side, list[ev.ServiceEvent]] = {side: [] for side in SIDES}
-        self.transcripts: dict[Side, list[TranscriptLine]] = {side: [] for side in SIDES}
         self.paired: dict[Side, ev.Paired] = {}
         self.mailbox_url = ""
         self._server: LocalMailbox | None = None
@@ -140,41 +127,23 @@ class DemoStage:
 
     async def _pump(self, side: Side, service: ChatService) -> None:
         async for event in service.events():
-            self._record(side, event)
             self.history[side].append(event)
             self._changed[side].set()
             if self.listener is not None:
                 self.listener(side, event)
 
-    def _record(self, side: Side, event: ev.ServiceEvent) -> None:
-        peer = self.names[other(side)]
-        if isinstance(event, ev.TextReceived):
-            self.transcripts[side].append(TranscriptLine(event.sent_at, peer, event.text))
-        elif isinstance(event, ev.ImageReceived):
-            body = photo_line(event.width, event.height)
-            self.transcripts[side].append(
-                TranscriptLine(time.time(), peer, body, view_once=event.view_once)
-            )
-
     # ------------------------------------------------------------------ actions
     async def send_text(self, side: Side, text: str) -> str:
-        message_id = await self.services[side].send_text(text)
-        self.transcripts[side].append(TranscriptLine(time.time(), self.names[side], text))
-        return message_id
+        return await self.services[side].send_text(text)
 
     async def send_image(
         self, side: Side, prepared: object, *, view_once: bool = False, view_seconds: float = 10.0
     ) -> str:
-        message_id = await self.services[side].send_image(
+        return await self.services[side].send_image(
             prepared,  # type: ignore[arg-type]
             view_once=view_once,
             view_seconds=view_seconds,
         )
-        width, height = getattr(prepared, "width", 0), getattr(prepared, "height", 0)
-        self.transcripts[side].append(
-            TranscriptLine(time.time(), self.names[side], photo_line(width, height), view_once)
-        )
-        return message_id
 
     async def wait_for(
         self,
@@ -203,16 +172,30 @@ class DemoStage:
             self._export_dir = Path(tempfile.mkdtemp(prefix="p2pchat-demo-"))
         path = self._export_dir / f"conversation-{side}.txt"
         lines = []
-        for line in self.transcripts[side]:
-            if line.view_once:
+        for message in self.services[side].conversation.messages():
+            if not message.exportable:
                 continue
-            stamp = datetime.fromtimestamp(line.at, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-            body = safe_label(line.body, 16_000, multiline=True)
-            lines.append(f"{stamp} {safe_label(line.who, 40)}: {body}")
+            stamp = datetime.fromtimestamp(message.time, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+            who = self.names[side] if message.direction == "out" else self.names[other(side)]
+            text = (
+                message.text
+                if message.kind == "text"
+                else photo_line(message.width, message.height)
+            )
+            body = safe_label(text, 16_000, multiline=True)
+            lines.append(f"{stamp} {safe_label(who, 40)}: {body}")
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, EXPORT_MODE)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
         return path
+
+    def photos_kept(self, side: Side) -> int:
+        """The photos in ``side``'s conversation that an export may hold (never view-once)."""
+        return sum(
+            1
+            for message in self.services[side].conversation.messages()
+            if message.kind == "image" and message.exportable
+        )
 
     async def wrong_code_attempt(self, timeout: float = PAIRING_TIMEOUT) -> WrongCodeResult:
         """A fresh invite from Alice's identity; a third person joins it with a wrong code.

@@ -7,15 +7,14 @@ finished. Slash commands are parsed in ``chat_commands``. Messages up:
 ``BlockPeer`` and ``Leave`` ask the app (which owns the service and its
 workers) to act.
 
-Beside the widgets the screen keeps the conversation's in-memory model
-(``core.conversation.Conversation``): it applies the agreed disappearing timer
-(expired messages leave the list) and is what ``/export`` writes, the only time
-anything of a conversation reaches a disk, and never a view-once photo.
+The messages are the service's (``ChatService.conversation``, which the app
+passes in, read only): their states, the agreed disappearing timer (what it
+removed leaves the list) and what ``/export`` writes, the only time anything of
+a conversation reaches a disk, and never a view-once photo.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -29,9 +28,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Static
 
-from p2pchat.core.conversation import Conversation
-from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
+from p2pchat.core.message import ConversationView, EmptyConversation
 from p2pchat.i18n import t
 from p2pchat.service import events as ev
 from p2pchat.store.contacts import Contact
@@ -39,15 +37,12 @@ from p2pchat.tui.screens.chat_commands import run_command
 from p2pchat.tui.screens.chat_updates import ChatUpdates
 from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog
 from p2pchat.tui.screens.file_picker import FilePicker
-from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.image_viewer import ImageViewerScreen
 from p2pchat.tui.screens.send_dialog import SendDialog, SendDialogResult, removed_items
 from p2pchat.tui.screens.verify import VerifyScreen
-from p2pchat.tui.screens.view_once import ViewOnceScreen
 from p2pchat.tui.widgets.composer import Composer
 from p2pchat.tui.widgets.image_view import ImageView
 from p2pchat.tui.widgets.message_list import MessageList
-from p2pchat.tui.widgets.sealed import SealedPhoto
 from p2pchat.tui.widgets.status_bar import StatusBar
 from p2pchat.tui.widgets.transfer_bar import TransferPanel
 
@@ -151,6 +146,7 @@ class ChatScreen(ChatUpdates):
         contact: Contact | None = None,
         clock: Callable[[], float] = time.monotonic,
         view_seconds: float = 10.0,
+        conversation: ConversationView | None = None,
     ) -> None:
         super().__init__(id="chat")
         self.paired = paired
@@ -160,8 +156,10 @@ class ChatScreen(ChatUpdates):
         self.peer_label = safe_label(shown, 40) or t("chat.peer")
         self.clock = clock
         self.view_seconds = view_seconds
-        # Wall clock for the stamps only; countdowns on ``clock`` (monotonic).
-        self.conversation = Conversation(time.time, timer_clock=clock)
+        # The service's record of this chat; a screen on its own shows no history.
+        self.conversation: ConversationView = (
+            conversation if conversation is not None else EmptyConversation()
+        )
         self.my_label = safe_label(my_label, 40) or t("chat.me")
         self.prepare_image = prepare_image
         self.renderer = renderer
@@ -206,8 +204,7 @@ class ChatScreen(ChatUpdates):
             self.query_one(MessageList).add_notice(t("chat.not_connected"), level="warning")
             return
         local_id = local_message_id()
-        self.query_one(MessageList).add_text(local_id, "out", self.my_label, text)
-        self.conversation.add_outgoing_text(local_id, text)
+        self.view.add_own_text(local_id, self.my_label, text)
         self.post_message(self.SendText(local_id, text))
 
     @on(Composer.Changed)
@@ -221,7 +218,8 @@ class ChatScreen(ChatUpdates):
             self.post_message(self.Typing())
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
+        # The app's own help: the help lists this screen's keys, so this screen never imports it.
+        self.call_later(self.run_action, "app.help")
 
     def prefill(self, text: str) -> None:
         """Put the start of a slash command in the composer for the user to finish."""
@@ -295,16 +293,8 @@ class ChatScreen(ChatUpdates):
         self.app.push_screen(dialog, confirmed)
 
     def expire_messages(self) -> None:
-        """Remove what the disappearing timer says is gone (the peer does the same)."""
-        gone = self.conversation.expire(self.clock())
-        if not gone:
-            return
-        messages = self.query_one(MessageList)
-        for message_id in gone:
-            item = messages.remove_message(self._list_ids.pop(message_id, message_id))
-            if isinstance(item, SealedPhoto):
-                # An unopened view-once photo disappears with its placeholder.
-                item.vault.close(item.vault_id)
+        """Remove what the disappearing timer took from the conversation (the peer does too)."""
+        self.view.remove_expired()
 
     def action_verify(self) -> None:
         def done(verified: bool | None) -> None:
@@ -336,27 +326,13 @@ class ChatScreen(ChatUpdates):
                 return
             prepared = result.prepared
             local_id = local_message_id()
-            removed = removed_items(prepared.report)
-            if result.view_once:
-                self._explain_view_once()
-            self.query_one(MessageList).add_image(
+            self.view.add_own_image(
                 local_id,
-                "out",
                 self.my_label,
-                # The sender keeps no viewable copy of a view-once photo, not even here.
-                b"" if result.view_once else prepared.data,
-                report_lines=removed,
-                nothing_removed=t("report.nothing_found"),
-                caption=t("chat.view_once_caption") if result.view_once else "",
-            )
-            self.conversation.add_outgoing_image(
-                local_id,
-                mime=prepared.mime,
-                width=prepared.width,
-                height=prepared.height,
-                size=len(prepared.data),
+                prepared.data,
                 view_once=result.view_once,
-                view_seconds=self.view_seconds,
+                report_lines=removed_items(prepared.report),
+                nothing_removed=t("report.nothing_found"),
             )
             self.post_message(self.SendImage(local_id, prepared, result.view_once))
 
@@ -378,45 +354,11 @@ class ChatScreen(ChatUpdates):
     def action_leave(self) -> None:
         self.post_message(self.Leave())
 
+    def ask_timer(self, seconds: int) -> None:
+        self.post_message(self.SetTimer(seconds))
+
     @on(ImageView.Selected)
     def _view_image(self, message: ImageView.Selected) -> None:
         viewer = ImageViewerScreen(message.view.data, renderer=message.view.renderer)
         self._focus_composer_behind()
         self.app.push_screen(viewer)
-
-    @on(SealedPhoto.OpenRequested)
-    def _open_view_once(self, message: SealedPhoto.OpenRequested) -> None:
-        sealed = message.sealed
-
-        def closed(shown: bool | None) -> None:
-            if not shown:
-                sealed.mark_gone("expired")
-                self.query_one(MessageList).add_notice(t("view_once.gone"), level="warning")
-                return
-            sealed.mark_gone("viewed")
-            service = getattr(self.app, "service", None)
-            if service is not None:
-                self.run_worker(
-                    self._send_opened(service, sealed.message_id),
-                    group="view-once",
-                    exit_on_error=False,
-                )
-
-        viewer = ViewOnceScreen(
-            sealed.vault,
-            sealed.vault_id,
-            view_seconds=sealed.view_seconds,
-            renderer=self.renderer or "auto",
-        )
-        self._focus_composer_behind()
-        self.app.push_screen(viewer, closed)
-
-    def _focus_composer_behind(self) -> None:
-        # Moved before the viewer opens, so the focus Textual restores when it closes is
-        # already the composer (no moment where the photo line still has it).
-        self.query_one(Composer).focus(scroll_visible=False)
-
-    async def _send_opened(self, service: Any, message_id: str) -> None:
-        # The peer may have left meanwhile: the photo is gone either way.
-        with contextlib.suppress(P2PChatError):
-            await service.mark_opened(message_id)

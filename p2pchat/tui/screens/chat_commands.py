@@ -8,21 +8,51 @@ reaches a disk (text only, never a view-once photo).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Literal, Protocol
 
 from p2pchat.contacts_flow import export_evidence, parse_timer
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
+from p2pchat.core.message import ConversationView
 from p2pchat.i18n import t
-from p2pchat.tui.widgets.message_list import MessageList
+from p2pchat.service import events as ev
 from p2pchat.tui.widgets.status_bar import timer_word
 
-if TYPE_CHECKING:
-    from p2pchat.tui.screens.chat import ChatScreen
+
+class CommandScreen(Protocol):
+    """What the commands use of the chat screen (``ChatScreen``), which imports this module."""
+
+    my_label: str
+    peer_label: str
+    start_dir: Path
+    ended: bool
+    clock: Callable[[], float]
+    paired: ev.Paired
+    conversation: ConversationView
+
+    @property
+    def app(self) -> Any: ...
+
+    def notice(self, text: str, level: Literal["info", "warning", "error"] = "info") -> None: ...
+
+    def ask_timer(self, seconds: int) -> None: ...
+
+    def open_send_dialog(self, path: Path, *, view_once: bool = False) -> None: ...
+
+    def action_send_image(self) -> None: ...
+
+    def action_verify(self) -> None: ...
+
+    def action_block(self) -> None: ...
+
+    def action_help(self) -> None: ...
+
+    def action_leave(self) -> None: ...
 
 
-def run_command(screen: ChatScreen, line: str) -> None:
+def run_command(screen: CommandScreen, line: str) -> None:
     """Slash commands: /send [PATH], /verify, /export PATH [--force], /timer, /block, ..."""
     try:
         words = shlex.split(line)
@@ -50,29 +80,27 @@ def run_command(screen: ChatScreen, line: str) -> None:
         screen.action_leave()
     else:
         notice = t("chat.unknown_command", command=safe_label(command, 30))
-        screen.query_one(MessageList).add_notice(notice, level="warning")
+        screen.notice(notice, level="warning")
 
 
-def name_command(screen: ChatScreen, args: list[str]) -> None:
+def name_command(screen: CommandScreen, args: list[str]) -> None:
     """``/name NEW``: the name the other person sees, from the next conversation on."""
-    messages = screen.query_one(MessageList)
     wanted = " ".join(args).strip()
     if not wanted:
-        messages.add_notice(t("name_prompt.usage"), level="warning")
+        screen.notice(t("name_prompt.usage"), level="warning")
         return
     setter = getattr(screen.app, "set_display_name", None)
     shown = setter(wanted) if setter is not None else ""
     if shown:
-        messages.add_notice(t("name_prompt.changed", name=shown))
+        screen.notice(t("name_prompt.changed", name=shown))
 
 
-def export_command(screen: ChatScreen, args: list[str]) -> None:
+def export_command(screen: CommandScreen, args: list[str]) -> None:
     """``/export PATH [--force]``: the evidence file (text only, never view-once)."""
-    messages = screen.query_one(MessageList)
     force = "--force" in args
     words = [word for word in args if word != "--force"]
     if len(words) != 1:
-        messages.add_notice(t("export.usage"), level="warning")
+        screen.notice(t("export.usage"), level="warning")
         return
     target = Path(words[0]).expanduser()
     if not target.is_absolute():
@@ -89,30 +117,29 @@ def export_command(screen: ChatScreen, args: list[str]) -> None:
             clock=screen.clock,
         )
     except FileExistsError:
-        messages.add_notice(t("export.exists", path=shown), level="warning")
+        screen.notice(t("export.exists", path=shown), level="warning")
     except OSError as error:
         reason = error.strerror or str(error)
-        messages.add_notice(t("export.failed", path=shown, reason=reason), level="error")
+        screen.notice(t("export.failed", path=shown, reason=reason), level="error")
     except P2PChatError as error:
-        messages.add_notice(t("export.failed", path=shown, reason=str(error)), level="error")
+        screen.notice(t("export.failed", path=shown, reason=str(error)), level="error")
     else:
         path = safe_label(str(written), 300)
-        messages.add_notice(t("export.done", path=path, peer=screen.peer_label))
+        screen.notice(t("export.done", path=path, peer=screen.peer_label))
 
 
-def timer_command(screen: ChatScreen, args: list[str]) -> None:
+def timer_command(screen: CommandScreen, args: list[str]) -> None:
     """``/timer off|30s|5m|1h|1d``: ask the app to agree it with the peer."""
-    messages = screen.query_one(MessageList)
     if len(args) != 1:
         current = timer_word(screen.conversation.disappearing.value) or "off"
-        messages.add_notice(t("timer.usage", current=current), level="warning")
+        screen.notice(t("timer.usage", current=current), level="warning")
         return
     try:
         seconds = parse_timer(args[0])
     except ValueError:
-        messages.add_notice(t("timer.usage", current=safe_label(args[0], 20)), level="warning")
+        screen.notice(t("timer.usage", current=safe_label(args[0], 20)), level="warning")
         return
     if screen.ended:
-        messages.add_notice(t("chat.not_connected"), level="warning")
+        screen.notice(t("chat.not_connected"), level="warning")
         return
-    screen.post_message(screen.SetTimer(seconds))
+    screen.ask_timer(seconds)

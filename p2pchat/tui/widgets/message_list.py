@@ -1,5 +1,7 @@
 """The scrolling list of chat messages: text, images, notices and delivery states.
 
+Each message shows the model's own state (``core.message.MessageState``, and
+``ViewOnceState`` for a view-once photo), as the service's conversation keeps it.
 Peer text is untrusted. It is shown as plain ``Content`` (never parsed as
 markup), each line first passed through ``safe_label`` so control characters
 and terminal escapes cannot reach the terminal; "[bold]x[/]" shows literally.
@@ -16,10 +18,10 @@ from textual.content import Content
 from textual.widgets import Static
 
 from p2pchat.core.labels import safe_label
+from p2pchat.core.message import MessageState, ViewOnceState
 from p2pchat.i18n import t
 from p2pchat.tui.widgets.image_view import ImageView
 
-DeliveryState = Literal["sending", "sent", "delivered", "failed", "received", "cancelled", "viewed"]
 Direction = Literal["in", "out"]
 MAX_MESSAGE_CHARS = 16_000
 MAX_LABEL_CHARS = 40
@@ -36,6 +38,13 @@ def _clock(timestamp: float) -> str:
     return time.strftime("%H:%M", time.localtime(timestamp))
 
 
+def state_word(state: MessageState, view_once: ViewOnceState | None = None) -> str:
+    """The catalogue word (``delivery.*``) for a message's state: a photo opened is "viewed"."""
+    if view_once in (ViewOnceState.OPENED, ViewOnceState.VIEWED):
+        return "viewed"
+    return state.value
+
+
 class MessageItem(Vertical):
     """One message: a header line (sender, time, state) and a body."""
 
@@ -45,14 +54,20 @@ class MessageItem(Vertical):
         direction: Direction,
         sender: str,
         sent_at: float,
-        state: DeliveryState,
+        state: MessageState,
+        view_once: ViewOnceState | None = None,
     ) -> None:
         super().__init__(classes=f"message -{direction}")
         self.message_id = message_id
         self.direction = direction
         self.sender = safe_label(sender, MAX_LABEL_CHARS)
         self.sent_at = sent_at
-        self.state: DeliveryState = state
+        self.state = state
+        self.view_once = view_once
+
+    @property
+    def state_word(self) -> str:
+        return state_word(self.state, self.view_once)
 
     def header(self) -> Content:
         return Content.assemble(
@@ -60,15 +75,20 @@ class MessageItem(Vertical):
             "  ",
             (_clock(self.sent_at), "dim"),
             "  ",
-            (t(f"delivery.{self.state}"), "italic $text-muted"),
+            (t(f"delivery.{self.state_word}"), "italic $text-muted"),
         )
 
     def compose(self) -> ComposeResult:
         yield Static(self.header(), classes="message-header")
 
-    def set_state(self, state: DeliveryState) -> None:
+    def set_state(self, state: MessageState, view_once: ViewOnceState | None = None) -> None:
+        """Show the model's state; ``view_once`` None keeps what the item had."""
         self.state = state
-        self.query_one(".message-header", Static).update(self.header())
+        if view_once is not None:
+            self.view_once = view_once
+        if self.is_mounted:
+            for header in self.query(".message-header").results(Static):
+                header.update(self.header())
 
 
 class TextMessage(MessageItem):
@@ -136,7 +156,7 @@ class MessageList(VerticalScroll):
         text: str,
         *,
         sent_at: float | None = None,
-        state: DeliveryState = "sending",
+        state: MessageState = MessageState.SENDING,
     ) -> TextMessage:
         item = TextMessage(message_id, direction, sender, sent_at or time.time(), state, text=text)
         self._add(item)
@@ -153,7 +173,8 @@ class MessageList(VerticalScroll):
         caption: str = "",
         nothing_removed: str = "",
         sent_at: float | None = None,
-        state: DeliveryState = "sending",
+        state: MessageState = MessageState.SENDING,
+        view_once: ViewOnceState | None = None,
     ) -> ImageMessage:
         item = ImageMessage(
             message_id,
@@ -161,6 +182,7 @@ class MessageList(VerticalScroll):
             sender,
             sent_at or time.time(),
             state,
+            view_once,
             data=data,
             report_lines=report_lines,
             renderer=self.renderer,
@@ -179,10 +201,18 @@ class MessageList(VerticalScroll):
         self.mount(Static(Content(text), classes=f"notice -{level}"))
         self.call_after_refresh(self.scroll_end, animate=False)
 
-    def set_state(self, message_id: str, state: DeliveryState) -> None:
+    def set_state(
+        self, message_id: str, state: MessageState, view_once: ViewOnceState | None = None
+    ) -> None:
         item = self._items.get(message_id)
-        if item is not None and item.state != state:
-            item.set_state(state)
+        if item is None:
+            return
+        if item.state is not state or (view_once is not None and item.view_once is not view_once):
+            item.set_state(state, view_once)
+
+    def message_ids(self) -> list[str]:
+        """The ids of the messages shown, oldest first (placeholders keep their local id)."""
+        return list(self._items)
 
     def rename(self, old_id: str, new_id: str) -> None:
         """A local placeholder id becomes the service's message id once it is known."""
