@@ -109,6 +109,7 @@ class Session(SessionReceiving):
         if len(fr.encode_frame(frame)) > fr.MAX_FRAME_BYTES:
             raise LocalProtocolError("the message is too long to send in one piece; split it")
         self._pending.append((Channel.CONTROL, frame))
+        self._ids_used.add(frame.id)
         self._awaiting_ack[frame.id] = Sent.TEXT
         return frame.id
 
@@ -155,6 +156,7 @@ class Session(SessionReceiving):
         )
         fr.encode_frame(header)  # validates mime, sides and view time now, not at pull time
         self._images_out.append(OutgoingImage(header, payload))
+        self._ids_used.add(header.id)
         return header.id
 
     def cancel_image(self, image_id: str) -> bool:

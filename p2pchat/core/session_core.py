@@ -80,6 +80,9 @@ class SessionCore:
         self._openable: set[str] = set()  # complete view-once images we received
         self._cancelled_out: set[str] = set()
         self._cancelled_in: set[str] = set()
+        # Every message id of this session, ours and the peer's: an id names one
+        # message, so a peer that reuses one is refused rather than shown twice.
+        self._ids_used: set[str] = set()
         self._pings: dict[bytes, float] = {}
         self._hold_image_acks = hold_image_acks
         self._hold_text_acks = hold_text_acks

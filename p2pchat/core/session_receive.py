@@ -89,6 +89,7 @@ class SessionReceiving(SessionCore):
                     f"the peer sent a message of {len(frame.text)} characters; "
                     f"1..{self._limits.max_text_chars} are accepted"
                 )
+            self._claim_peer_id(frame.id)
             self._events.append(TextReceived(frame.id, frame.text, frame.sent_at))
             if self._hold_text_acks:
                 self._held_acks.add(frame.id)
@@ -160,6 +161,11 @@ class SessionReceiving(SessionCore):
         else:
             raise RemoteProtocolError(f"the peer sent a '{frame.TYPE}' frame on the data channel")
 
+    def _claim_peer_id(self, message_id: str) -> None:
+        if message_id in self._ids_used:
+            raise RemoteProtocolError("the peer reused a message id: one id names one message")
+        self._ids_used.add(message_id)
+
     def _offer_received(self, header: fr.ImageHeader) -> None:
         if self._images_in:
             incoming = next(iter(self._images_in.values()))
@@ -171,6 +177,7 @@ class SessionReceiving(SessionCore):
             raise RemoteProtocolError("the peer sent more photos at once than are accepted")
         if header.id in self._cancelled_in:
             raise RemoteProtocolError("the peer reused the id of a cancelled photo")
+        self._claim_peer_id(header.id)
         # Checked before anything is allocated for it.
         if header.size > self._limits.max_image_bytes:
             raise RemoteProtocolError(

@@ -550,3 +550,36 @@ def test_a_digest_computed_elsewhere_is_used_and_still_checked_by_the_peer():
         converse(pair)
     assert pair.b.state is SessionState.ERROR
     assert not events_of(pair.b, ImageComplete)
+
+
+def _text(message_id: str) -> fr.Text:
+    return fr.Text(message_id, "hello", 1.0)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        pytest.param(lambda peer, mid: peer.frame(Channel.CONTROL, _text(mid)), id="text"),
+        pytest.param(
+            lambda peer, mid: peer.frame(Channel.DATA, image_header(SMALL, mid)), id="photo"
+        ),
+    ],
+)
+@pytest.mark.parametrize("first", ["peer-text", "peer-photo", "our-text", "our-photo"])
+def test_a_reused_message_id_is_refused(first: str, second) -> None:
+    """One id names one message: a second message under a used id is refused, whoever used it."""
+    peer, victim = opened_victim()
+    if first == "peer-text":
+        mid = "5a" * 8
+        deliver([peer.frame(Channel.CONTROL, _text(mid))], victim)
+    elif first == "peer-photo":
+        mid = "5b" * 8
+        messages = [peer.frame(Channel.DATA, image_header(SMALL, mid))]
+        messages += [peer.frame(Channel.DATA, c) for c in chunks_of(SMALL, mid)]
+        deliver(messages, victim)
+    elif first == "our-text":
+        mid = victim.send_text("mine")
+    else:
+        mid = victim.send_image(SMALL, "image/png", 1, 1)
+    victim.events()
+    _expect_violation([second(peer, mid)], victim)
