@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from p2pchat.core.conversation import Conversation
 from p2pchat.core.crypto import format_safety_number
+from p2pchat.core.exit_status import EXIT_PAIRING_FAILED
 from p2pchat.core.keys import SessionKeys
 from p2pchat.core.labels import display_name, safe_label
 from p2pchat.core.reconnect import IdentityMismatch
@@ -32,17 +33,17 @@ from p2pchat.store.contacts import (
     Contact,
     ContactBook,
     ContactError,
-    KeyChanged,
     _key_changed,
     validate_petname,
 )
 
 DEFAULT_PETNAME: Final = "peer"
-EXIT_PAIRING_FAILED: Final = 3
 
 
 class ContactBlocked(ContactError):
     """The peer is a blocked contact: refused before anything it sent is shown."""
+
+    exit_code = EXIT_PAIRING_FAILED
 
 
 def petname_from_label(label: str) -> str:
@@ -190,15 +191,6 @@ def as_key_changed(error: BaseException, petname: str) -> BaseException:
     return error
 
 
-def exit_code(error: BaseException) -> int:
-    """A changed key or a refused contact is a failed pairing (3), not a usage error."""
-    if isinstance(error, KeyChanged | ContactBlocked | IdentityMismatch):
-        return EXIT_PAIRING_FAILED
-    from p2pchat.exit_codes import exit_code_for
-
-    return exit_code_for(error)
-
-
 _TIMER_WORDS: Final = {
     "off": 0,
     "0": 0,
@@ -297,7 +289,6 @@ __all__ = [
     "as_key_changed",
     "blocked_error",
     "describe_timer",
-    "exit_code",
     "export_evidence",
     "load_identity_and_book",
     "load_identity_key",

@@ -27,7 +27,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
 from p2pchat.cli.options import (
     add_network_options,
     display_name,
@@ -35,6 +34,7 @@ from p2pchat.cli.options import (
     mailbox_from_args,
 )
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 
 HELP_TEXT = (
     "* commands: /export PATH [--force]  write this conversation to a file you name "
@@ -121,7 +121,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         )
     except P2PChatError as error:
         print(f"p2pchat chat: {error}", file=sys.stderr)
-        return contacts_flow.exit_code(error)
+        return error.exit_code
     service = ChatService(
         ServiceConfig(
             mailbox_url=mailbox_from_args(args),
@@ -152,7 +152,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         shown = contacts_flow.as_key_changed(error, expected.petname if expected else "")
         print(f"p2pchat chat: {shown}", file=sys.stderr)
         await service.close()
-        return contacts_flow.exit_code(error)
+        return error.exit_code
     contact = guard.contact
     assert contact is not None
     note = "new contact pinned" if guard.newly_pinned else "known contact"

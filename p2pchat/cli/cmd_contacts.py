@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK, EXIT_USAGE
+from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 
 
 def register(subparsers: Any) -> None:
@@ -60,13 +60,13 @@ def register(subparsers: Any) -> None:
 
 
 def _guarded(args: argparse.Namespace, body: Any) -> int:
-    from p2pchat.store.contacts import ContactBook, ContactError, ContactsCorrupt
+    from p2pchat.store.contacts import ContactBook, ContactError
 
     try:
         return int(body(ContactBook(), args))
     except ContactError as error:
         print(f"p2pchat: {error}", file=sys.stderr)
-        return EXIT_INPUT_REJECTED if isinstance(error, ContactsCorrupt) else EXIT_USAGE
+        return error.exit_code
 
 
 def run_list(args: argparse.Namespace) -> int:

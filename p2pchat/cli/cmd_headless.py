@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from p2pchat.cli.main import EXIT_USAGE
 from p2pchat.cli.options import (
     add_network_options,
     display_name,
     ice_from_args,
     mailbox_from_args,
 )
+from p2pchat.core.exit_status import EXIT_USAGE
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +56,6 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
     import json
     import os
 
-    from p2pchat.cli.main import exit_code_for
     from p2pchat.core.errors import P2PChatError
     from p2pchat.headless import HeadlessSession, JsonLinesWriter, start_stdin_reader
     from p2pchat.service import ChatService, ServiceConfig
@@ -92,7 +91,7 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
                         code = ""
             await service.join(code)
     except P2PChatError as error:
-        out.write("error", message=str(error), fatal=True, exit_code=exit_code_for(error))
+        out.write("error", message=str(error), fatal=True, exit_code=error.exit_code)
         await service.close()
-        return exit_code_for(error)
+        return error.exit_code
     return await session.run(commands)

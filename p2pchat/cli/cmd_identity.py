@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK, EXIT_USAGE
+from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 
 PASSPHRASE_ENV = "P2PCHAT_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 
@@ -61,12 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return _run(args)
-    except store.IdentityCorrupt as error:
-        print(f"p2pchat: {error}", file=sys.stderr)
-        return EXIT_INPUT_REJECTED
     except store.IdentityError as error:
         print(f"p2pchat: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return error.exit_code
 
 
 def _run(args: argparse.Namespace) -> int:

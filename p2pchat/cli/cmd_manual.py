@@ -19,8 +19,8 @@ import os
 import sys
 from typing import Any
 
-from p2pchat.cli.main import EXIT_USAGE
 from p2pchat.cli.options import add_network_options, display_name
+from p2pchat.core.exit_status import EXIT_USAGE
 from p2pchat.i18n import t
 
 

@@ -2,7 +2,7 @@
 
 stdout carries data: the code (first line for `send`), received text, saved
 file names, what was removed from each image; with --json, one JSON object per
-line. Diagnostics go to stderr. Exit codes are those of cli/main.py.
+line. Diagnostics go to stderr. Exit codes are those of core/exit_status.py.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from p2pchat.cli.main import (
+from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
+from p2pchat.core.errors import P2PChatError
+from p2pchat.core.exit_status import (
     EXIT_INPUT_REJECTED,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,
     EXIT_PEER_LOST,
     EXIT_USAGE,
 )
-from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
-from p2pchat.core.errors import P2PChatError
 from p2pchat.received_files import SaveFailed, save_received
 
 MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024
@@ -122,10 +122,8 @@ async def _until_done(command: str, service: Any, session: Coroutine[Any, Any, i
     try:
         return await session
     except P2PChatError as error:
-        from p2pchat.cli.main import exit_code_for
-
         print(f"p2pchat {command}: {error}", file=sys.stderr)
-        return exit_code_for(error)
+        return error.exit_code
     finally:
         await service.close()
 

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
 from p2pchat.cli.options import add_network_options, display_name
+from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import get_language, set_language, t
 
 
@@ -102,10 +102,8 @@ def _run(args: argparse.Namespace, start: str) -> int:
     try:
         identity, stored = _identity_key()
     except P2PChatError as error:
-        from p2pchat.exit_codes import exit_code_for
-
         print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
-        return exit_code_for(error)
+        return error.exit_code
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
     from p2pchat.contacts_flow import ContactGuard, open_book

@@ -33,6 +33,7 @@ from p2pchat.core.errors import (
     RemoteProtocolError,
     TransportError,
     WrongCode,
+    exit_code_of,
 )
 from p2pchat.core.keys import Capabilities, Channel, SessionKeys
 from p2pchat.core.labels import check_own_label, safe_label
@@ -52,7 +53,6 @@ from p2pchat.service.config import (
     BYE_LINGER_SECONDS,
     BYE_REASON_SECONDS,
     CLOSE_GRACE,
-    CONFIGURATION_EXIT_CODE,
     CONNECT_TIMEOUT,
     MAILBOX_TIMEOUT,
     MAX_WIRE_FRAME,
@@ -60,7 +60,6 @@ from p2pchat.service.config import (
     ServiceConfig,
     State,
     close_delivery_limit,
-    exit_code_of,
 )
 from p2pchat.service.events import TimerChanged
 from p2pchat.service.incoming_images import IncomingImages
@@ -73,6 +72,7 @@ from p2pchat.service.rendezvous import (
     exchange_bind,
     exchange_descriptions,
 )
+from p2pchat.store.paths import ConfigUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +366,7 @@ class ChatService:
         try:
             self.config.peer_check(keys)
         except P2PChatError as error:
-            if error.exit_code == CONFIGURATION_EXIT_CODE:
+            if isinstance(error, ConfigUnavailable):  # a contact book that cannot be saved
                 await self._say_bye_with_reason(link, keys, PIN_FAILED_REASON)
             raise
 

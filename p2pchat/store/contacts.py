@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from p2pchat.core.crypto import fingerprint
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.exit_status import EXIT_INPUT_REJECTED, EXIT_PAIRING_FAILED, EXIT_USAGE
 from p2pchat.store import contact_secrets, paths
 from p2pchat.store.atomic import directory_lock, read_limited, write_atomic
 
@@ -51,6 +52,8 @@ _FORBIDDEN_IN_PETNAME: Final = frozenset("/\\")
 class ContactError(P2PChatError):
     """A contact operation cannot be done (unknown name, invalid petname, ...)."""
 
+    exit_code = EXIT_USAGE
+
 
 class ContactNotFound(ContactError):
     """No contact has that petname."""
@@ -59,9 +62,13 @@ class ContactNotFound(ContactError):
 class ContactsCorrupt(ContactError):
     """``contacts.json`` does not parse; it was kept as it is and a copy saved aside."""
 
+    exit_code = EXIT_INPUT_REJECTED
+
 
 class KeyChanged(ContactError):
     """A peer's identity key does not match what is pinned: possibly an attack."""
+
+    exit_code = EXIT_PAIRING_FAILED  # it stops a pairing, like a wrong code
 
     def __init__(
         self, message: str, *, petname: str, pinned_key: bytes, offered_key: bytes

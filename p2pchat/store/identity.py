@@ -39,6 +39,7 @@ from nacl.signing import SigningKey
 
 from p2pchat.core.crypto import fingerprint as key_fingerprint
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.exit_status import EXIT_INPUT_REJECTED, EXIT_USAGE
 from p2pchat.store import paths
 from p2pchat.store.atomic import read_limited, write_atomic
 
@@ -62,9 +63,13 @@ MAX_MEMLIMIT: Final = argon2id.MEMLIMIT_SENSITIVE
 class IdentityError(P2PChatError):
     """The identity file cannot be used as it is."""
 
+    exit_code = EXIT_USAGE
+
 
 class IdentityCorrupt(IdentityError):
     """The identity file exists but is not a readable identity; it was left untouched."""
+
+    exit_code = EXIT_INPUT_REJECTED
 
 
 class WrongPassphrase(IdentityError):
