@@ -191,34 +191,6 @@ def as_key_changed(error: BaseException, petname: str) -> BaseException:
     return error
 
 
-_TIMER_WORDS: Final = {
-    "off": 0,
-    "0": 0,
-    "30s": 30,
-    "5m": 300,
-    "1h": 3600,
-    "1d": 86400,
-}
-
-
-def parse_timer(text: str) -> int:
-    """``off``, ``30s``, ``5m``, ``1h`` or ``1d`` as seconds (``ValueError`` otherwise)."""
-    seconds = _TIMER_WORDS.get(text.strip().lower())
-    if seconds is None:
-        raise ValueError("the timer is one of: off, 30s, 5m, 1h, 1d")
-    return seconds
-
-
-def describe_timer(seconds: int) -> str:
-    """Words for a timer setting, for status lines."""
-    if seconds == 0:
-        return "off: messages stay until you leave (they are never written to disk)"
-    for word, value in _TIMER_WORDS.items():
-        if value == seconds and word not in ("0", "off"):
-            return f"messages disappear {word} after they arrive, on both screens"
-    return f"messages disappear {seconds} s after they arrive, on both screens"
-
-
 EXPORT_NOTE: Final = (
     "This file is a record of a p2pchat conversation, kept as evidence (for example of "
     "threats or harassment). It contains the other person's words; it was written only "
@@ -288,12 +260,10 @@ __all__ = [
     "ContactGuard",
     "as_key_changed",
     "blocked_error",
-    "describe_timer",
     "export_evidence",
     "load_identity_and_book",
     "load_identity_key",
     "open_book",
-    "parse_timer",
     "petname_from_label",
     "reconnect",
     "unique_petname",

@@ -172,9 +172,9 @@ def _status(line: str) -> None:
 
 
 async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int:
-    from p2pchat.contacts_flow import describe_timer
     from p2pchat.core import session as core_session
     from p2pchat.core.conversation import Conversation, DisappearingTimer
+    from p2pchat.core.timer import describe_timer
     from p2pchat.service import TimerChanged
     from p2pchat.service import events as ev
 
@@ -250,7 +250,7 @@ async def _read_commands(
             if word == "/help":
                 _status(HELP_TEXT[2:])
             elif word == "/timer":
-                from p2pchat.contacts_flow import parse_timer
+                from p2pchat.core.timer import parse_timer
 
                 try:
                     await service.set_timer(parse_timer(rest))
