@@ -98,12 +98,12 @@ PairStep = Callable[[Any, Any, "asyncio.Queue[str | None]"], Awaitable[Any]]
 
 
 async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
-    from p2pchat import contacts_flow
     from p2pchat.headless import start_stdin_reader
-    from p2pchat.service import ChatService, ServiceConfig
+    from p2pchat.service import ChatService, ServiceConfig, contact_guard
+    from p2pchat.store.account import load_identity_and_book
 
     try:
-        identity, book = contacts_flow.load_identity_and_book()
+        identity, book = load_identity_and_book()
         expected = None
         if args.petname:
             expected = book.get(args.petname)
@@ -115,8 +115,8 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
                 )
                 return EXIT_USAGE
             if expected.blocked:
-                raise contacts_flow.blocked_error(expected)
-        guard = contacts_flow.ContactGuard(
+                raise contact_guard.blocked_error(expected)
+        guard = contact_guard.ContactGuard(
             book, petname=args.pin_as, expected=expected, replace_key=args.replace_key
         )
     except P2PChatError as error:
@@ -139,7 +139,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
             paired = await pair(service, expected, commands)
         elif expected is not None:
             _status(f"waiting for {expected.petname} at your meeting point...")
-            await contacts_flow.reconnect(service, expected)
+            await contact_guard.reconnect(service, expected)
         elif args.invite:
             code = await service.invite()
             print(f"code: {code}", flush=True)
@@ -149,7 +149,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         if pair is None:
             paired = await service.wait_paired()
     except P2PChatError as error:
-        shown = contacts_flow.as_key_changed(error, expected.petname if expected else "")
+        shown = contact_guard.as_key_changed(error, expected.petname if expected else "")
         print(f"p2pchat chat: {shown}", file=sys.stderr)
         await service.close()
         return error.exit_code
@@ -234,7 +234,7 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
 async def _read_commands(
     service: Any, book: Any, contact: Any, conversation: Any, commands: Any
 ) -> None:
-    from p2pchat.contacts_flow import export_evidence
+    from p2pchat.service.export import export_evidence
 
     while True:
         line = await commands.get()

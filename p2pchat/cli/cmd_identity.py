@@ -135,8 +135,8 @@ def sealed_status(sealed: bool, path: Path) -> str:
 
 def _seal_contact_secrets(signing_key: Any) -> None:
     """Seal the contact book's secrets now, with the identity that was just sealed."""
-    from p2pchat.contacts_flow import open_book
     from p2pchat.core.errors import P2PChatError
+    from p2pchat.store.account import open_book
 
     try:
         open_book(signing_key, sealed=True).reseal()

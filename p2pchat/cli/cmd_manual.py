@@ -77,7 +77,7 @@ async def _pair(args: argparse.Namespace, service: Any, expected: Any, commands:
         return None if line is None else line.strip().removeprefix("blob:").strip()
 
     if expected is not None:
-        from p2pchat.contacts_flow import unlocked
+        from p2pchat.service.contact_guard import unlocked
 
         unlocked(expected)
         drive = manual.invite_pinned if args.invite else manual.join_pinned

@@ -106,8 +106,9 @@ def _run(args: argparse.Namespace, start: str) -> int:
         return error.exit_code
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
-    from p2pchat.contacts_flow import ContactGuard, open_book
     from p2pchat.service import ServiceConfig
+    from p2pchat.service.contact_guard import ContactGuard
+    from p2pchat.store.account import open_book
 
     book = open_book(identity, sealed=stored is not None and stored.sealed)
     network = argparse.Namespace(

@@ -22,7 +22,8 @@ from typing import Any, ClassVar, Final, NoReturn
 import msgpack
 
 from p2pchat.core.errors import LocalProtocolError, RemoteProtocolError
-from p2pchat.core.timer import MAX_TIMER_SECONDS, TIMER_SECONDS  # the session checks them
+from p2pchat.core.timer import MAX_TIMER_SECONDS
+from p2pchat.core.timer import TIMER_SECONDS as TIMER_SECONDS  # re-exported: the session checks it
 
 # 60 KiB of image data per chunk keeps every ciphertext under 64 KiB, the largest
 # message every aiortc version delivers in one piece.

@@ -31,11 +31,11 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from p2pchat import contacts_flow
-from p2pchat.contacts_flow import ContactGuard, as_key_changed
 from p2pchat.core.errors import P2PChatError
 from p2pchat.i18n import set_language, t
+from p2pchat.service import contact_guard
 from p2pchat.service import events as ev
+from p2pchat.service.contact_guard import ContactGuard, as_key_changed
 from p2pchat.store.contacts import Contact, ContactBook, ContactError, KeyChanged
 from p2pchat.tui.chat_requests import ChatRequests
 from p2pchat.tui.error_text import describe_error, is_key_change
@@ -292,7 +292,7 @@ class P2PChatApp(ChatRequests):
     @work(group="pairing", exit_on_error=False, description="reconnect")
     async def _reconnect(self, service: Any, contact: Contact) -> None:
         try:
-            await contacts_flow.reconnect(service, contact)
+            await contact_guard.reconnect(service, contact)
             paired = await service.wait_paired()
         except P2PChatError as error:
             self.post_message(PairingFailed(service, describe_error(error), error))

@@ -19,10 +19,11 @@ import pytest
 from textual.content import Content
 from textual.widgets import Checkbox, Input
 
-from p2pchat.contacts_flow import ContactGuard, petname_from_label
 from p2pchat.core.labels import read_peer_label, safe_label
 from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service.contact_guard import ContactGuard
 from p2pchat.store.contacts import ContactBook, KeyChanged
+from p2pchat.store.petnames import petname_from_label
 from p2pchat.tui.app import P2PChatApp, make_app
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog

@@ -11,11 +11,11 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from p2pchat.contacts_flow import export_evidence
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.core.timer import parse_timer
 from p2pchat.i18n import t
+from p2pchat.service.export import export_evidence
 from p2pchat.tui.widgets.message_list import MessageList
 from p2pchat.tui.widgets.status_bar import timer_word
 

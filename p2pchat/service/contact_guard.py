@@ -1,4 +1,4 @@
-"""Glue between ``ChatService`` and the contact book: pin, check, refuse, touch.
+"""The contact book's guard on a session: pin, check, refuse, touch; and a contact's reconnect.
 
 ``ContactGuard`` is the service's ``peer_check``: it runs once the peer's bind
 verified and before ``Paired`` is emitted or any message is read, so a blocked
@@ -12,64 +12,24 @@ Nothing of a conversation passes through here: only who, and when last seen.
 
 from __future__ import annotations
 
-import os
-import re
 import time
-import unicodedata
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING
 
-from p2pchat.core.conversation import Conversation
-from p2pchat.core.crypto import format_safety_number
 from p2pchat.core.exit_status import EXIT_PAIRING_FAILED
 from p2pchat.core.keys import SessionKeys
-from p2pchat.core.labels import display_name, safe_label
 from p2pchat.core.reconnect import IdentityMismatch
-from p2pchat.store.atomic import write_atomic
-from p2pchat.store.contacts import (
-    MAX_PETNAME_CHARS,
-    Contact,
-    ContactBook,
-    ContactError,
-    _key_changed,
-    validate_petname,
-)
+from p2pchat.store.contacts import Contact, ContactBook, ContactError, key_changed, validate_petname
+from p2pchat.store.petnames import DEFAULT_PETNAME, petname_from_label
 
-DEFAULT_PETNAME: Final = "peer"
+if TYPE_CHECKING:
+    from p2pchat.service.chat_service import ChatService
 
 
 class ContactBlocked(ContactError):
     """The peer is a blocked contact: refused before anything it sent is shown."""
 
     exit_code = EXIT_PAIRING_FAILED
-
-
-def petname_from_label(label: str) -> str:
-    """A petname made from a peer's announced label: printable, no separators."""
-    cleaned = "".join(
-        char
-        for char in unicodedata.normalize("NFC", display_name(label or ""))
-        if not unicodedata.category(char).startswith("C") and char not in "/\\"
-    )
-    cleaned = re.sub(r"\s+", " ", cleaned).strip()[:MAX_PETNAME_CHARS].strip()
-    if cleaned in ("", ".", ".."):
-        return DEFAULT_PETNAME
-    return cleaned
-
-
-def unique_petname(book: ContactBook, wanted: str) -> str:
-    """``wanted``, or ``wanted-2``, ``wanted-3``... whichever is free in ``book``."""
-    base = validate_petname(wanted)
-    if book.get(base) is None:
-        return base
-    for number in range(2, 10_000):
-        suffix = f"-{number}"
-        candidate = base[: MAX_PETNAME_CHARS - len(suffix)] + suffix
-        if book.get(candidate) is None:
-            return candidate
-    raise ContactError("No free petname is left; name the contact yourself with --as NAME.")
 
 
 class ContactGuard:
@@ -148,7 +108,7 @@ class ContactGuard:
         if current.blocked:
             raise blocked_error(current)
         if keys.peer_identity != current.identity_key:
-            raise _key_changed(current.petname, current.identity_key, keys.peer_identity)
+            raise key_changed(current.petname, current.identity_key, keys.peer_identity)
         if keys.previous_psk and keys.reconnect_psk != current.reconnect_psk:
             # A reconnect bound: the key ratchets, the one just used is the fallback.
             return self.book.ratchet(current.petname, keys.reconnect_psk, keys.previous_psk, now)
@@ -166,7 +126,7 @@ def unlocked(contact: Contact) -> Contact:
     return contact
 
 
-async def reconnect(service: Any, contact: Contact) -> None:
+async def reconnect(service: ChatService, contact: Contact) -> None:
     """Start ``service``'s code-free meeting with ``contact`` (its keys and meeting point)."""
     unlocked(contact)
     await service.reconnect(
@@ -187,85 +147,5 @@ def blocked_error(contact: Contact) -> ContactBlocked:
 def as_key_changed(error: BaseException, petname: str) -> BaseException:
     """A reconnect's ``IdentityMismatch`` as the store's SSH-style ``KeyChanged`` warning."""
     if isinstance(error, IdentityMismatch):
-        return _key_changed(petname, error.pinned_key, error.offered_key)
+        return key_changed(petname, error.pinned_key, error.offered_key)
     return error
-
-
-EXPORT_NOTE: Final = (
-    "This file is a record of a p2pchat conversation, kept as evidence (for example of "
-    "threats or harassment). It contains the other person's words; it was written only "
-    "because the user asked for it. View-once photos are never included."
-)
-
-
-def export_evidence(
-    conversation: Conversation,
-    path: str | os.PathLike[str],
-    *,
-    me: str,
-    peer: str,
-    safety_number: str,
-    overwrite: bool = False,
-    clock: Callable[[], float] = time.time,
-) -> Path:
-    """Write the conversation's text (never view-once items) to ``path``, atomically.
-
-    The header names both petnames and the peer's safety number, so the record
-    says whose key the words came from. Refuses an existing file unless
-    ``overwrite`` (``FileExistsError``); the file is created with mode 0600.
-    """
-    target = Path(path).expanduser()
-    # One line each, nothing a terminal acts on: a name cannot forge a header line.
-    me, peer = safe_label(me, MAX_PETNAME_CHARS), safe_label(peer, MAX_PETNAME_CHARS)
-    stamp = datetime.fromtimestamp(clock(), tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    header = [
-        "p2pchat conversation export",
-        f"exported: {stamp}",
-        f"me: {me}",
-        f"peer: {peer}",
-        f"peer safety number: {format_safety_number(safety_number)}",
-        EXPORT_NOTE,
-        "",
-    ]
-    body = conversation.export_text(me=me, peer=peer)
-    data = ("\n".join(header) + "\n" + body).encode("utf-8")
-    write_atomic(target, data, 0o600, exclusive=not overwrite)
-    return target
-
-
-def load_identity_key() -> object:
-    """This install's persistent signing key (``store.identity``); may ask a passphrase."""
-    from p2pchat.store.identity import load_or_create
-
-    return load_or_create().signing_key
-
-
-def load_identity_and_book() -> tuple[Any, ContactBook]:
-    """The install's signing key and its contact book, sealed when the identity is."""
-    from p2pchat.store.identity import load_or_create
-
-    identity = load_or_create()
-    return identity.signing_key, open_book(identity.signing_key, sealed=identity.sealed)
-
-
-def open_book(signing_key: Any, *, sealed: bool) -> ContactBook:
-    """The contact book; with a sealed identity, contact secrets are sealed with it."""
-    from p2pchat.store.contact_secrets import secrets_key
-
-    return ContactBook(secrets_key=secrets_key(signing_key) if sealed else None)
-
-
-__all__ = [
-    "ContactBlocked",
-    "ContactGuard",
-    "as_key_changed",
-    "blocked_error",
-    "export_evidence",
-    "load_identity_and_book",
-    "load_identity_key",
-    "open_book",
-    "petname_from_label",
-    "reconnect",
-    "unique_petname",
-    "unlocked",
-]
