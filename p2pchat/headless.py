@@ -34,9 +34,9 @@ from typing import Any, TextIO
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.exit_status import EXIT_OUTPUT_FAILED, EXIT_PEER_LOST
 from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes
-from p2pchat.received_files import SaveFailed, save_received
 from p2pchat.service import ChatService
 from p2pchat.service import events as ev
+from p2pchat.store.received_files import SaveFailed, save_received
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    from p2pchat.received_files import SaveFailed, check_writable
+    from p2pchat.store.received_files import SaveFailed, check_writable
 
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir is not None:

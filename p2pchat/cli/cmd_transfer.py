@@ -26,7 +26,7 @@ from p2pchat.core.exit_status import (
     EXIT_PEER_LOST,
     EXIT_USAGE,
 )
-from p2pchat.received_files import SaveFailed, save_received
+from p2pchat.store.received_files import SaveFailed, save_received
 
 MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024
 DELIVERY_TIMEOUT = 600.0
@@ -211,7 +211,7 @@ async def _wait_delivered(service: Any, out: Output) -> None:
 
 
 def run_receive(args: argparse.Namespace) -> int:
-    from p2pchat.received_files import SaveFailed, check_writable
+    from p2pchat.store.received_files import SaveFailed, check_writable
 
     out_dir = Path(args.out)
     try:
