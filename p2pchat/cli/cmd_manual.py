@@ -65,7 +65,7 @@ def run_manual(args: argparse.Namespace) -> int:
 
 async def _pair(args: argparse.Namespace, service: Any, expected: Any, commands: Any) -> Any:
     from p2pchat.core.manual import manual_code
-    from p2pchat.net import manual
+    from p2pchat.service import manual_pairing as manual
 
     def write(blob: str) -> None:
         guide(t("manual.send_this"))

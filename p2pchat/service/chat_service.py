@@ -246,6 +246,10 @@ class ChatService:
     def _start_pairing(self, code: str, mailbox: MailboxClient, timeout: float) -> None:
         self._spawn(self._pair(code, mailbox, timeout))
 
+    def capabilities(self) -> Capabilities:
+        """What this side announces to its peer (a copy-paste pairing seals it itself)."""
+        return self._capabilities()
+
     def _capabilities(self) -> Capabilities:
         return Capabilities(
             view_once=self.config.honours_view_once,
