@@ -52,7 +52,7 @@ from p2pchat.core.handshake import (
 from p2pchat.core.keys import Capabilities, Role, SessionKeys
 from p2pchat.core.labels import MAX_LABEL_BYTES, read_peer_label
 
-APPID: Final = "p2pchat/v1"
+APPID: Final = "p2pchat/v1"  # the mailbox application id and the PAKE binding (once)
 PROTOCOL_VERSION: Final = 1
 
 PHASE_PAKE: Final = "pake"

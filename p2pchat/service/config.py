@@ -14,8 +14,8 @@ from typing import Final, Literal
 
 import nacl.signing
 
-from p2pchat import APPID
 from p2pchat.core.keys import Limits, SessionKeys
+from p2pchat.core.pairing import APPID
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT
 from p2pchat.net.rtc import IceSettings

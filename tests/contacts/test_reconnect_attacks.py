@@ -19,8 +19,8 @@ from typing import Any
 import nacl.signing
 import pytest
 
-from p2pchat import APPID
 from p2pchat.core import crypto
+from p2pchat.core.pairing import APPID
 from p2pchat.core.reconnect import (
     MEETING_ATTEMPTS,
     MEETING_WINDOW_SECONDS,
