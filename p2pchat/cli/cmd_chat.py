@@ -139,7 +139,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
             paired = await pair(service, expected, commands)
         elif expected is not None:
             _status(f"waiting for {expected.petname} at your meeting point...")
-            await contact_guard.reconnect(service, expected)
+            await service.reconnect_contact(expected)
         elif args.invite:
             code = await service.invite()
             print(f"code: {code}", flush=True)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, replace
@@ -48,7 +49,7 @@ from p2pchat.net.link import Link
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink, ice_configuration
 from p2pchat.service import events as ev
-from p2pchat.service import failed_codes
+from p2pchat.service import failed_codes, photos
 from p2pchat.service.config import (
     BYE_LINGER_SECONDS,
     BYE_REASON_SECONDS,
@@ -61,6 +62,7 @@ from p2pchat.service.config import (
     State,
     close_delivery_limit,
 )
+from p2pchat.service.contact_guard import unlocked
 from p2pchat.service.events import TimerChanged
 from p2pchat.service.incoming_images import IncomingImages
 from p2pchat.service.link_choice import PathPlan, connect_and_bind
@@ -72,6 +74,7 @@ from p2pchat.service.rendezvous import (
     exchange_bind,
     exchange_descriptions,
 )
+from p2pchat.store.contact_record import Contact
 from p2pchat.store.paths import ConfigUnavailable
 
 log = logging.getLogger(__name__)
@@ -245,6 +248,16 @@ class ChatService:
 
     def _start_pairing(self, code: str, mailbox: MailboxClient, timeout: float) -> None:
         self._spawn(self._pair(code, mailbox, timeout))
+
+    async def reconnect_contact(self, contact: Contact) -> None:
+        """Meet a pinned contact again at its meeting point (``ContactError`` when locked)."""
+        unlocked(contact)
+        await self.reconnect(
+            contact.reconnect_psk,
+            contact.identity_key,
+            previous_psk=contact.previous_psk or None,
+            meeting_key=contact.meeting_key or None,
+        )
 
     def capabilities(self) -> Capabilities:
         """What this side announces to its peer (a copy-paste pairing seals it itself)."""
@@ -483,6 +496,17 @@ class ChatService:
         finally:
             job.cancel()
             self._preparing.discard(job)
+
+    async def prepare_photo(
+        self,
+        path: str | os.PathLike[str],
+        original_size: bool = False,
+        *,
+        fixes: ContentFixes | None = None,
+        max_side: int | None = None,
+    ) -> SanitizedImage:
+        """``prepare_image`` of the user's file at ``path``, read here (``service/photos``)."""
+        return await photos.prepare_photo(self, path, original_size, fixes=fixes, max_side=max_side)
 
     async def send_image(
         self, prepared: SanitizedImage, view_once: bool = False, view_seconds: float = 10.0

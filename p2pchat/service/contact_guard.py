@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from p2pchat.core.exit_status import EXIT_PAIRING_FAILED
 from p2pchat.core.keys import SessionKeys
 from p2pchat.core.reconnect import IdentityMismatch
 from p2pchat.store.contacts import Contact, ContactBook, ContactError, key_changed, validate_petname
 from p2pchat.store.petnames import DEFAULT_PETNAME, petname_from_label
-
-if TYPE_CHECKING:
-    from p2pchat.service.chat_service import ChatService
 
 
 class ContactBlocked(ContactError):
@@ -124,17 +120,6 @@ def unlocked(contact: Contact) -> Contact:
             "new code instead."
         )
     return contact
-
-
-async def reconnect(service: ChatService, contact: Contact) -> None:
-    """Start ``service``'s code-free meeting with ``contact`` (its keys and meeting point)."""
-    unlocked(contact)
-    await service.reconnect(
-        contact.reconnect_psk,
-        contact.identity_key,
-        previous_psk=contact.previous_psk or None,
-        meeting_key=contact.meeting_key or None,
-    )
 
 
 def blocked_error(contact: Contact) -> ContactBlocked:

@@ -33,7 +33,6 @@ from textual.screen import Screen
 
 from p2pchat.core.errors import P2PChatError
 from p2pchat.i18n import set_language, t
-from p2pchat.service import contact_guard
 from p2pchat.service import events as ev
 from p2pchat.service.contact_guard import ContactGuard, as_key_changed
 from p2pchat.store.contacts import Contact, ContactBook, ContactError, KeyChanged
@@ -292,7 +291,7 @@ class P2PChatApp(ChatRequests):
     @work(group="pairing", exit_on_error=False, description="reconnect")
     async def _reconnect(self, service: Any, contact: Contact) -> None:
         try:
-            await contact_guard.reconnect(service, contact)
+            await service.reconnect_contact(contact)
             paired = await service.wait_paired()
         except P2PChatError as error:
             self.post_message(PairingFailed(service, describe_error(error), error))
