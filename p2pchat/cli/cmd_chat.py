@@ -88,7 +88,7 @@ def run_chat(args: argparse.Namespace) -> int:
     if args.replace_key and not args.pin_as:
         print("p2pchat chat: --replace-key needs --as NAME", file=sys.stderr)
         return EXIT_USAGE
-    from p2pchat.net.loop import run
+    from p2pchat.service import run_loop as run
 
     return int(run(_chat(args)))
 

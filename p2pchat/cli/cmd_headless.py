@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    from p2pchat.store.received_files import SaveFailed, check_writable
+    from p2pchat.service.photos import SaveFailed, check_writable
 
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir is not None:
@@ -46,7 +46,7 @@ def run_headless(args: argparse.Namespace) -> int:
         except SaveFailed as error:
             print(f"p2pchat headless: --save-dir: {error}", file=sys.stderr)
             return EXIT_USAGE
-    from p2pchat.net.loop import run
+    from p2pchat.service import run_loop as run
 
     return int(run(_headless(args, save_dir)))
 

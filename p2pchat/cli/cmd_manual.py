@@ -58,7 +58,7 @@ def run_manual(args: argparse.Namespace) -> int:
         # Read before the chat reads stdin; hidden, as for every other code prompt.
         args.typed_code = getpass.getpass(t("manual.code_prompt"))
     from p2pchat.cli.cmd_chat import _chat
-    from p2pchat.net.loop import run
+    from p2pchat.service import run_loop as run
 
     return int(run(_chat(args, pair=lambda *a: _pair(args, *a))))
 

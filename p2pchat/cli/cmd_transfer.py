@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
-from p2pchat.core.errors import P2PChatError
+from p2pchat.core.errors import ImageRejected, P2PChatError
 from p2pchat.core.exit_status import (
     EXIT_INPUT_REJECTED,
     EXIT_OK,
@@ -26,9 +26,7 @@ from p2pchat.core.exit_status import (
     EXIT_PEER_LOST,
     EXIT_USAGE,
 )
-from p2pchat.store.received_files import SaveFailed, save_received
 
-MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024
 DELIVERY_TIMEOUT = 600.0
 
 
@@ -101,18 +99,17 @@ def run_send(args: argparse.Namespace) -> int:
     if not args.files and not args.text:
         print("p2pchat send: nothing to send (give FILE... and/or --text)", file=sys.stderr)
         return EXIT_USAGE
+    from p2pchat.service.photos import read_photo
+
     blobs: list[tuple[str, bytes]] = []
     for name in args.files:
         try:
-            size = os.path.getsize(name)
-            if size > MAX_INPUT_FILE_BYTES:
-                print(f"p2pchat send: {name}: too large ({size} bytes)", file=sys.stderr)
-                return EXIT_INPUT_REJECTED
-            blobs.append((name, Path(name).read_bytes()))
-        except OSError as error:
-            print(f"p2pchat send: cannot read {name}: {error.strerror}", file=sys.stderr)
-            return EXIT_INPUT_REJECTED
-    from p2pchat.net.loop import run
+            # Read up front (the service's reader and limit): a bad file fails before pairing.
+            blobs.append((name, read_photo(name)))
+        except ImageRejected as error:
+            print(f"p2pchat send: {error}", file=sys.stderr)
+            return error.exit_code
+    from p2pchat.service import run_loop as run
 
     return int(run(_send(args, blobs)))
 
@@ -211,7 +208,7 @@ async def _wait_delivered(service: Any, out: Output) -> None:
 
 
 def run_receive(args: argparse.Namespace) -> int:
-    from p2pchat.store.received_files import SaveFailed, check_writable
+    from p2pchat.service.photos import SaveFailed, check_writable
 
     out_dir = Path(args.out)
     try:
@@ -220,7 +217,7 @@ def run_receive(args: argparse.Namespace) -> int:
         print(f"p2pchat receive: --out: {error}", file=sys.stderr)
         return EXIT_USAGE
     code = read_code(args)
-    from p2pchat.net.loop import run
+    from p2pchat.service import run_loop as run
 
     return int(run(_receive(args, code, out_dir)))
 
@@ -235,6 +232,7 @@ async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
 
 async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> int:
     from p2pchat.service import events as ev
+    from p2pchat.service.photos import SaveFailed, save_received
 
     saved = 0
     failures = 0

@@ -2,7 +2,8 @@
 
 The TUI, headless mode and the CLI import from here and nowhere below it; their
 typed seam is ``api.ChatSession`` (``open_session``) with the app-level facades
-``contacts.Contacts``, ``profile``, ``photos`` and ``export``:
+``contacts.Contacts``, ``profile``, ``photos`` and ``export``; ``run_loop`` runs a
+front end's coroutine on the best event loop (uvloop when installed).
 ``chat_service`` holds the facade (state, public methods, session events to
 service events, closing); ``config`` the settings and timing defaults;
 ``rendezvous`` the pairing steps over the mailbox and the bind; ``pump`` the
@@ -12,6 +13,7 @@ images and the view-once vault; ``local_mailbox`` an embedded mailbox server.
 
 from __future__ import annotations
 
+from p2pchat.net.loop import run as run_loop
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service.api import ChatSession, SessionFactory
 from p2pchat.service.chat_service import ChatService
@@ -61,4 +63,5 @@ __all__ = [
     "TimerChanged",
     "default_mailbox_url",
     "open_session",
+    "run_loop",
 ]
