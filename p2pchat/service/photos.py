@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from pathlib import Path
 from typing import Final
 
@@ -49,16 +50,17 @@ def read_photo(path: str | os.PathLike[str]) -> bytes:
     file = Path(path)
     shown = safe_label(str(file), 200)  # a path is shown, never interpreted as markup
     try:
-        if not file.is_file():
+        status = file.stat()
+        if not stat.S_ISREG(status.st_mode):  # a FIFO or a device would block or never end
             raise ImageRejected(t("send.not_a_file", path=shown))
-        size = file.stat().st_size
-        if size > MAX_PHOTO_FILE_BYTES:
-            raise ImageRejected(t("send.too_large", size=_megabytes(size)))
+        if status.st_size > MAX_PHOTO_FILE_BYTES:
+            raise ImageRejected(t("send.too_large", size=_megabytes(status.st_size)))
         with file.open("rb") as handle:
             # Read at most one byte past the limit: a file that grew meanwhile is refused too.
             data = handle.read(MAX_PHOTO_FILE_BYTES + 1)
     except OSError as error:
-        raise ImageRejected(t("send.not_a_file", path=shown) + f" ({error.strerror})") from None
+        reason = error.strerror or type(error).__name__
+        raise ImageRejected(t("send.cannot_read", path=shown, reason=reason)) from None
     if len(data) > MAX_PHOTO_FILE_BYTES:
         raise ImageRejected(t("send.too_large", size=_megabytes(len(data))))
     return data
