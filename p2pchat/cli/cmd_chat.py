@@ -99,14 +99,14 @@ PairStep = Callable[[Any, Any, "asyncio.Queue[str | None]"], Awaitable[Any]]
 
 async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
     from p2pchat.headless import start_stdin_reader
-    from p2pchat.service import ChatService, ServiceConfig, contact_guard
-    from p2pchat.store.account import load_identity_and_book
+    from p2pchat.service import ChatService, ServiceConfig
+    from p2pchat.service.contacts import Contacts, as_key_changed, blocked_error
 
     try:
-        identity, book = load_identity_and_book()
+        identity, contacts = Contacts.load()
         expected = None
         if args.petname:
-            expected = book.get(args.petname)
+            expected = contacts.get(args.petname)
             if expected is None:
                 print(
                     f"p2pchat chat: no contact is named {args.petname!r}; "
@@ -115,10 +115,8 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
                 )
                 return EXIT_USAGE
             if expected.blocked:
-                raise contact_guard.blocked_error(expected)
-        guard = contact_guard.ContactGuard(
-            book, petname=args.pin_as, expected=expected, replace_key=args.replace_key
-        )
+                raise blocked_error(expected)
+        guard = contacts.guard(petname=args.pin_as, expected=expected, replace_key=args.replace_key)
     except P2PChatError as error:
         print(f"p2pchat chat: {error}", file=sys.stderr)
         return error.exit_code
@@ -149,7 +147,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         if pair is None:
             paired = await service.wait_paired()
     except P2PChatError as error:
-        shown = contact_guard.as_key_changed(error, expected.petname if expected else "")
+        shown = as_key_changed(error, expected.petname if expected else "")
         print(f"p2pchat chat: {shown}", file=sys.stderr)
         await service.close()
         return error.exit_code
@@ -164,7 +162,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         f"paired with {contact.petname} ({note}); safety number "
         f"{format_safety_number(paired.safety_number)}"
     )
-    return await _converse(service, book, contact, commands)
+    return await _converse(service, contacts, contact, commands)
 
 
 def _status(line: str) -> None:

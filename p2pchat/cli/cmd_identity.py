@@ -136,10 +136,10 @@ def sealed_status(sealed: bool, path: Path) -> str:
 def _seal_contact_secrets(signing_key: Any) -> None:
     """Seal the contact book's secrets now, with the identity that was just sealed."""
     from p2pchat.core.errors import P2PChatError
-    from p2pchat.store.account import open_book
+    from p2pchat.service.contacts import Contacts
 
     try:
-        open_book(signing_key, sealed=True).reseal()
+        Contacts.of_identity(signing_key, sealed=True).reseal()
     except P2PChatError as error:
         print(f"p2pchat: the contacts' secrets were not sealed: {error}", file=sys.stderr)
 

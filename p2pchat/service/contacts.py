@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from nacl.signing import SigningKey
 
-from p2pchat.service.contact_guard import ContactBlocked, ContactGuard, as_key_changed, unlocked
+from p2pchat.service.contact_guard import (
+    ContactBlocked,
+    ContactGuard,
+    as_key_changed,
+    blocked_error,
+    unlocked,
+)
 from p2pchat.store.account import load_identity_and_book, open_book
 from p2pchat.store.contacts import (
     Contact,
@@ -34,6 +40,7 @@ __all__ = [
     "KeyAlreadyPinned",
     "KeyChanged",
     "as_key_changed",
+    "blocked_error",
     "unlocked",
 ]
 
@@ -92,7 +99,12 @@ class Contacts:
         return self.book.touch(petname)
 
     def seal_with(self, secrets_key: bytes) -> None:
+        """From now on seal every contact's secrets with ``secrets_key`` (rewrites the file)."""
         self.book.seal_with(secrets_key)
+
+    def reseal(self) -> None:
+        """Rewrite the book with its secrets sealed as this facade was opened."""
+        self.book.reseal()
 
     def guard(
         self,

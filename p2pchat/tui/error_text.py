@@ -12,8 +12,7 @@ from p2pchat.core.errors import (
 from p2pchat.core.keys import MAX_LABEL_CHARS
 from p2pchat.i18n import t
 from p2pchat.service import NoPathFound
-from p2pchat.service.contacts import ContactBlocked
-from p2pchat.service.contacts import KeyAlreadyPinned, KeyChanged
+from p2pchat.service.contacts import ContactBlocked, KeyAlreadyPinned, KeyChanged
 
 
 def describe_error(error: BaseException) -> str:
