@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
-
-PASSPHRASE_ENV = "P2PCHAT_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+from p2pchat.store.identity import PASSPHRASE_ENV  # one name for the variable
 
 
 def register(subparsers: Any) -> None:
