@@ -1,4 +1,4 @@
-"""`p2pchat headless`: the JSON-lines interface (see p2pchat/headless.py)."""
+"""`p2pchat headless`: the JSON-lines interface (see p2pchat/headless/)."""
 
 from __future__ import annotations
 
