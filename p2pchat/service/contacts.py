@@ -27,6 +27,7 @@ from p2pchat.store.contacts import (
     ContactsCorrupt,
     KeyAlreadyPinned,
     KeyChanged,
+    key_changed,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "KeyChanged",
     "as_key_changed",
     "blocked_error",
+    "key_changed",
     "unlocked",
 ]
 

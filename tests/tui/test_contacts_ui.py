@@ -384,10 +384,10 @@ def test_home_with_contacts_snapshot(snap_compare, tmp_path, monkeypatch):
 
 
 def test_key_changed_screen_snapshot(snap_compare, tmp_path):
-    from p2pchat.store.contacts import key_changed as _key_changed
+    from p2pchat.service.contacts import key_changed
 
     async def warn(pilot):
-        error = _key_changed("bob", bytes(BOB_KEY.verify_key), bytes(NEW_BOB_KEY.verify_key))
+        error = key_changed("bob", bytes(BOB_KEY.verify_key), bytes(NEW_BOB_KEY.verify_key))
         pilot.app._show_key_changed(error)
         await pilot.pause()
 
