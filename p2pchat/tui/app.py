@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+from textual import on
 from textual.app import SystemCommand
 from textual.screen import Screen
 
@@ -32,6 +33,7 @@ from p2pchat.tui.app_shell import Phase
 from p2pchat.tui.name_prompt import NamePrompt, name_prompt_for, save_display_name
 from p2pchat.tui.pairing_flow import KeyChangeCheck, PairingFlow
 from p2pchat.tui.palette import app_commands, kept_system_commands
+from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.home import HomeScreen
 from p2pchat.tui.screens.seal import offer_sealing
@@ -155,6 +157,18 @@ class P2PChatApp(PairingFlow):
         yield from kept_system_commands(super().get_system_commands(screen))
 
     async def action_quit(self) -> None:
+        self.phase = "closing"
+        self._close_and_exit()
+
+    @on(ChatScreen.BackHome)
+    def _chat_over_back_home(self) -> None:
+        service, self.service = self.service, None
+        self._back_home("")
+        if service is not None:
+            self._close(service)
+
+    @on(ChatScreen.Leave)
+    def _leave(self) -> None:
         self.phase = "closing"
         self._close_and_exit()
 
