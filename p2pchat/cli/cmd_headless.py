@@ -58,11 +58,11 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
 
     from p2pchat.core.errors import P2PChatError
     from p2pchat.headless import HeadlessSession, JsonLinesWriter, start_stdin_reader
-    from p2pchat.service import ChatService, ServiceConfig
+    from p2pchat.service import ServiceConfig, open_session
 
     out = JsonLinesWriter(sys.stdout)
     commands = start_stdin_reader(asyncio.get_running_loop())
-    service = ChatService(
+    service = open_session(
         ServiceConfig(
             mailbox_url=mailbox_from_args(args),
             ice=ice_from_args(args),  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
 from p2pchat.core.errors import ImageRejected, P2PChatError
@@ -26,6 +26,9 @@ from p2pchat.core.exit_status import (
     EXIT_PEER_LOST,
     EXIT_USAGE,
 )
+
+if TYPE_CHECKING:
+    from p2pchat.service.api import ChatSession
 
 DELIVERY_TIMEOUT = 600.0
 
@@ -81,8 +84,10 @@ class Output:
             print(line, flush=True)
 
 
-def _service(args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False) -> Any:
-    from p2pchat.service import ChatService, ServiceConfig
+def _service(
+    args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False
+) -> ChatSession:
+    from p2pchat.service import ServiceConfig, open_session
 
     config = ServiceConfig(
         mailbox_url=mailbox_from_args(args),
@@ -92,7 +97,7 @@ def _service(args: argparse.Namespace, *, honours_view_once: bool, confirm: bool
         confirm_images=confirm,
         confirm_texts=confirm,
     )
-    return ChatService(config)
+    return open_session(config)
 
 
 def run_send(args: argparse.Namespace) -> int:
