@@ -1,4 +1,4 @@
-"""The contact book's guard on a session: pin, check, refuse, touch; and a contact's reconnect.
+"""The contact book's guard on a session: pin, check, refuse, touch; a locked contact's refusal.
 
 ``ContactGuard`` is the service's ``peer_check``: it runs once the peer's bind
 verified and before ``Paired`` is emitted or any message is read, so a blocked
