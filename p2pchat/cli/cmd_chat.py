@@ -26,7 +26,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
 from p2pchat.cli.options import (
     add_network_options,
     display_name,
@@ -34,6 +33,7 @@ from p2pchat.cli.options import (
     mailbox_from_args,
 )
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 
 HELP_TEXT = (
     "* commands: /export PATH [--force]  write this conversation to a file you name "
@@ -87,7 +87,7 @@ def run_chat(args: argparse.Namespace) -> int:
     if args.replace_key and not args.pin_as:
         print("p2pchat chat: --replace-key needs --as NAME", file=sys.stderr)
         return EXIT_USAGE
-    from p2pchat.net.loop import run
+    from p2pchat.service import run_loop as run
 
     return int(run(_chat(args)))
 
@@ -97,15 +97,15 @@ PairStep = Callable[[Any, Any, "asyncio.Queue[str | None]"], Awaitable[Any]]
 
 
 async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
-    from p2pchat import contacts_flow
     from p2pchat.headless import start_stdin_reader
     from p2pchat.service import ChatService, ServiceConfig
+    from p2pchat.service.contacts import Contacts, as_key_changed, blocked_error
 
     try:
-        identity, book = contacts_flow.load_identity_and_book()
+        identity, contacts = Contacts.load()
         expected = None
         if args.petname:
-            expected = book.get(args.petname)
+            expected = contacts.get(args.petname)
             if expected is None:
                 print(
                     f"p2pchat chat: no contact is named {args.petname!r}; "
@@ -114,13 +114,11 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
                 )
                 return EXIT_USAGE
             if expected.blocked:
-                raise contacts_flow.blocked_error(expected)
-        guard = contacts_flow.ContactGuard(
-            book, petname=args.pin_as, expected=expected, replace_key=args.replace_key
-        )
+                raise blocked_error(expected)
+        guard = contacts.guard(petname=args.pin_as, expected=expected, replace_key=args.replace_key)
     except P2PChatError as error:
         print(f"p2pchat chat: {error}", file=sys.stderr)
-        return contacts_flow.exit_code(error)
+        return error.exit_code
     service = ChatService(
         ServiceConfig(
             mailbox_url=mailbox_from_args(args),
@@ -138,7 +136,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
             paired = await pair(service, expected, commands)
         elif expected is not None:
             _status(f"waiting for {expected.petname} at your meeting point...")
-            await contacts_flow.reconnect(service, expected)
+            await service.reconnect_contact(expected)
         elif args.invite:
             code = await service.invite()
             print(f"code: {code}", flush=True)
@@ -148,10 +146,10 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         if pair is None:
             paired = await service.wait_paired()
     except P2PChatError as error:
-        shown = contacts_flow.as_key_changed(error, expected.petname if expected else "")
+        shown = as_key_changed(error, expected.petname if expected else "")
         print(f"p2pchat chat: {shown}", file=sys.stderr)
         await service.close()
-        return contacts_flow.exit_code(error)
+        return error.exit_code
     contact = guard.contact
     assert contact is not None
     note = "new contact pinned" if guard.newly_pinned else "known contact"
@@ -163,7 +161,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         f"paired with {contact.petname} ({note}); safety number "
         f"{format_safety_number(paired.safety_number)}"
     )
-    return await _converse(service, book, contact, commands)
+    return await _converse(service, contacts, contact, commands)
 
 
 def _status(line: str) -> None:
@@ -171,7 +169,7 @@ def _status(line: str) -> None:
 
 
 async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int:
-    from p2pchat.contacts_flow import describe_timer
+    from p2pchat.core.timer import describe_timer
     from p2pchat.service import TimerChanged
     from p2pchat.service import events as ev
 
@@ -230,7 +228,7 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
 async def _read_commands(
     service: Any, book: Any, contact: Any, conversation: Any, commands: Any
 ) -> None:
-    from p2pchat.contacts_flow import export_evidence
+    from p2pchat.service.export import export_evidence
 
     while True:
         line = await commands.get()
@@ -246,7 +244,7 @@ async def _read_commands(
             if word == "/help":
                 _status(HELP_TEXT[2:])
             elif word == "/timer":
-                from p2pchat.contacts_flow import parse_timer
+                from p2pchat.core.timer import parse_timer
 
                 try:
                     await service.set_timer(parse_timer(rest))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK, EXIT_USAGE
+from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 
 
 def register(subparsers: Any) -> None:
@@ -60,13 +60,13 @@ def register(subparsers: Any) -> None:
 
 
 def _guarded(args: argparse.Namespace, body: Any) -> int:
-    from p2pchat.store.contacts import ContactBook, ContactError, ContactsCorrupt
+    from p2pchat.service.contacts import ContactError, Contacts
 
     try:
-        return int(body(ContactBook(), args))
+        return int(body(Contacts(), args))
     except ContactError as error:
         print(f"p2pchat: {error}", file=sys.stderr)
-        return EXIT_INPUT_REJECTED if isinstance(error, ContactsCorrupt) else EXIT_USAGE
+        return error.exit_code
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -74,7 +74,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _list(book: Any, args: argparse.Namespace) -> int:
-    contacts = book.contacts
+    contacts = book.list()
     if args.json:
         print(
             json.dumps(
@@ -126,7 +126,7 @@ def _book_change(
 run_rename = _book_change(
     lambda book, args: book.rename(args.petname, args.new_petname), "renamed to"
 )
-run_remove = _book_change(lambda book, args: book.remove(args.petname), "removed")
+run_remove = _book_change(lambda book, args: book.forget(args.petname), "removed")
 run_block = _book_change(lambda book, args: book.block(args.petname), "blocked")
 run_unblock = _book_change(lambda book, args: book.unblock(args.petname), "unblocked")
 
@@ -134,15 +134,10 @@ run_unblock = _book_change(lambda book, args: book.unblock(args.petname), "unblo
 def run_verify(args: argparse.Namespace) -> int:
     def body(book: Any, args: argparse.Namespace) -> int:
         from p2pchat.core.crypto import format_safety_number
-        from p2pchat.store.contacts import ContactNotFound
 
-        contact = book.get(args.petname)
-        if contact is None:
-            raise ContactNotFound(
-                f"No contact is named {args.petname!r}; `p2pchat contacts` lists them."
-            )
+        contact = book.require(args.petname)
         if args.undo:
-            book.mark_verified(contact.petname, False)
+            book.verify(contact.petname, False)
             print(f"p2pchat: {contact.petname!r} is no longer verified", file=sys.stderr)
             return EXIT_OK
         print(format_safety_number(contact.safety_number))
@@ -159,7 +154,7 @@ def run_verify(args: argparse.Namespace) -> int:
             if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
                 print("p2pchat: not marked verified.", file=sys.stderr)
                 return EXIT_OK
-        book.mark_verified(contact.petname, True)
+        book.verify(contact.petname, True)
         print(f"p2pchat: {contact.petname!r} is now verified", file=sys.stderr)
         return EXIT_OK
 

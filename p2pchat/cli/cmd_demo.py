@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from p2pchat.cli.main import EXIT_FAILURE, EXIT_OK
+from p2pchat.core.exit_status import EXIT_FAILURE, EXIT_OK
 from p2pchat.i18n import set_language, t
 
 

@@ -1,4 +1,4 @@
-"""`p2pchat headless`: the JSON-lines interface (see p2pchat/headless.py)."""
+"""`p2pchat headless`: the JSON-lines interface (see p2pchat/headless/)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from p2pchat.cli.main import EXIT_USAGE
 from p2pchat.cli.options import (
     add_network_options,
     display_name,
     ice_from_args,
     mailbox_from_args,
 )
+from p2pchat.core.exit_status import EXIT_USAGE
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    from p2pchat.received_files import SaveFailed, check_writable
+    from p2pchat.service.photos import SaveFailed, check_writable
 
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir is not None:
@@ -46,7 +46,7 @@ def run_headless(args: argparse.Namespace) -> int:
         except SaveFailed as error:
             print(f"p2pchat headless: --save-dir: {error}", file=sys.stderr)
             return EXIT_USAGE
-    from p2pchat.net.loop import run
+    from p2pchat.service import run_loop as run
 
     return int(run(_headless(args, save_dir)))
 
@@ -56,14 +56,13 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
     import json
     import os
 
-    from p2pchat.cli.main import exit_code_for
     from p2pchat.core.errors import P2PChatError
     from p2pchat.headless import HeadlessSession, JsonLinesWriter, start_stdin_reader
-    from p2pchat.service import ChatService, ServiceConfig
+    from p2pchat.service import ServiceConfig, open_session
 
     out = JsonLinesWriter(sys.stdout)
     commands = start_stdin_reader(asyncio.get_running_loop())
-    service = ChatService(
+    service = open_session(
         ServiceConfig(
             mailbox_url=mailbox_from_args(args),
             ice=ice_from_args(args),  # type: ignore[arg-type]
@@ -94,7 +93,7 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
                         code = ""
             await service.join(code)
     except P2PChatError as error:
-        out.write("error", message=str(error), fatal=True, exit_code=exit_code_for(error))
+        out.write("error", message=str(error), fatal=True, exit_code=error.exit_code)
         await service.close()
-        return exit_code_for(error)
+        return error.exit_code
     return await session.run(commands)

@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from p2pchat.cli.main import EXIT_INPUT_REJECTED, EXIT_OK, EXIT_USAGE
-
-PASSPHRASE_ENV = "P2PCHAT_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
+from p2pchat.store.identity import PASSPHRASE_ENV  # one name for the variable
 
 
 def register(subparsers: Any) -> None:
@@ -61,12 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         return _run(args)
-    except store.IdentityCorrupt as error:
-        print(f"p2pchat: {error}", file=sys.stderr)
-        return EXIT_INPUT_REJECTED
     except store.IdentityError as error:
         print(f"p2pchat: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return error.exit_code
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -138,11 +134,11 @@ def sealed_status(sealed: bool, path: Path) -> str:
 
 def _seal_contact_secrets(signing_key: Any) -> None:
     """Seal the contact book's secrets now, with the identity that was just sealed."""
-    from p2pchat.contacts_flow import open_book
     from p2pchat.core.errors import P2PChatError
+    from p2pchat.service.contacts import Contacts
 
     try:
-        open_book(signing_key, sealed=True).reseal()
+        Contacts.of_identity(signing_key, sealed=True).reseal()
     except P2PChatError as error:
         print(f"p2pchat: the contacts' secrets were not sealed: {error}", file=sys.stderr)
 

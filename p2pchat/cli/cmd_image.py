@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
+from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 
 
 def register(subparsers: Any) -> None:

@@ -19,8 +19,8 @@ import os
 import sys
 from typing import Any
 
-from p2pchat.cli.main import EXIT_USAGE
 from p2pchat.cli.options import add_network_options, display_name
+from p2pchat.core.exit_status import EXIT_USAGE
 from p2pchat.i18n import t
 
 
@@ -58,14 +58,14 @@ def run_manual(args: argparse.Namespace) -> int:
         # Read before the chat reads stdin; hidden, as for every other code prompt.
         args.typed_code = getpass.getpass(t("manual.code_prompt"))
     from p2pchat.cli.cmd_chat import _chat
-    from p2pchat.net.loop import run
+    from p2pchat.service import run_loop as run
 
     return int(run(_chat(args, pair=lambda *a: _pair(args, *a))))
 
 
 async def _pair(args: argparse.Namespace, service: Any, expected: Any, commands: Any) -> Any:
     from p2pchat.core.handshake import manual_code
-    from p2pchat.net import manual
+    from p2pchat.service import manual_pairing as manual
 
     def write(blob: str) -> None:
         guide(t("manual.send_this"))
@@ -77,7 +77,7 @@ async def _pair(args: argparse.Namespace, service: Any, expected: Any, commands:
         return None if line is None else line.strip().removeprefix("blob:").strip()
 
     if expected is not None:
-        from p2pchat.contacts_flow import unlocked
+        from p2pchat.service.contact_guard import unlocked
 
         unlocked(expected)
         drive = manual.invite_pinned if args.invite else manual.join_pinned

@@ -2,7 +2,7 @@
 
 stdout carries data: the code (first line for `send`), received text, saved
 file names, what was removed from each image; with --json, one JSON object per
-line. Diagnostics go to stderr. Exit codes are those of cli/main.py.
+line. Diagnostics go to stderr. Exit codes are those of core/exit_status.py.
 """
 
 from __future__ import annotations
@@ -15,20 +15,21 @@ import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from p2pchat.cli.main import (
+from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
+from p2pchat.core.errors import ImageRejected, P2PChatError
+from p2pchat.core.exit_status import (
     EXIT_INPUT_REJECTED,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,
     EXIT_PEER_LOST,
     EXIT_USAGE,
 )
-from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
-from p2pchat.core.errors import P2PChatError
-from p2pchat.received_files import SaveFailed, save_received
 
-MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024
+if TYPE_CHECKING:
+    from p2pchat.service.api import ChatSession
+
 DELIVERY_TIMEOUT = 600.0
 
 
@@ -83,8 +84,10 @@ class Output:
             print(line, flush=True)
 
 
-def _service(args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False) -> Any:
-    from p2pchat.service import ChatService, ServiceConfig
+def _service(
+    args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False
+) -> ChatSession:
+    from p2pchat.service import ServiceConfig, open_session
 
     config = ServiceConfig(
         mailbox_url=mailbox_from_args(args),
@@ -94,25 +97,24 @@ def _service(args: argparse.Namespace, *, honours_view_once: bool, confirm: bool
         confirm_images=confirm,
         confirm_texts=confirm,
     )
-    return ChatService(config)
+    return open_session(config)
 
 
 def run_send(args: argparse.Namespace) -> int:
     if not args.files and not args.text:
         print("p2pchat send: nothing to send (give FILE... and/or --text)", file=sys.stderr)
         return EXIT_USAGE
+    from p2pchat.service.photos import read_photo
+
     blobs: list[tuple[str, bytes]] = []
     for name in args.files:
         try:
-            size = os.path.getsize(name)
-            if size > MAX_INPUT_FILE_BYTES:
-                print(f"p2pchat send: {name}: too large ({size} bytes)", file=sys.stderr)
-                return EXIT_INPUT_REJECTED
-            blobs.append((name, Path(name).read_bytes()))
-        except OSError as error:
-            print(f"p2pchat send: cannot read {name}: {error.strerror}", file=sys.stderr)
-            return EXIT_INPUT_REJECTED
-    from p2pchat.net.loop import run
+            # Read up front (the service's reader and limit): a bad file fails before pairing.
+            blobs.append((name, read_photo(name)))
+        except ImageRejected as error:
+            print(f"p2pchat send: {error}", file=sys.stderr)
+            return error.exit_code
+    from p2pchat.service import run_loop as run
 
     return int(run(_send(args, blobs)))
 
@@ -122,10 +124,8 @@ async def _until_done(command: str, service: Any, session: Coroutine[Any, Any, i
     try:
         return await session
     except P2PChatError as error:
-        from p2pchat.cli.main import exit_code_for
-
         print(f"p2pchat {command}: {error}", file=sys.stderr)
-        return exit_code_for(error)
+        return error.exit_code
     finally:
         await service.close()
 
@@ -213,7 +213,7 @@ async def _wait_delivered(service: Any, out: Output) -> None:
 
 
 def run_receive(args: argparse.Namespace) -> int:
-    from p2pchat.received_files import SaveFailed, check_writable
+    from p2pchat.service.photos import SaveFailed, check_writable
 
     out_dir = Path(args.out)
     try:
@@ -222,7 +222,7 @@ def run_receive(args: argparse.Namespace) -> int:
         print(f"p2pchat receive: --out: {error}", file=sys.stderr)
         return EXIT_USAGE
     code = read_code(args)
-    from p2pchat.net.loop import run
+    from p2pchat.service import run_loop as run
 
     return int(run(_receive(args, code, out_dir)))
 
@@ -237,6 +237,7 @@ async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
 
 async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> int:
     from p2pchat.service import events as ev
+    from p2pchat.service.photos import SaveFailed, save_received
 
     saved = 0
     failures = 0

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
 from p2pchat.cli.options import add_network_options, display_name
+from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import get_language, set_language, t
 
 
@@ -57,37 +57,35 @@ def _identity_key() -> tuple[Any, Any]:
     import nacl.signing
 
     try:
-        from p2pchat.store.identity import load_or_create
+        from p2pchat.service.profile import load_identity
     except ImportError:
         return nacl.signing.SigningKey.generate(), None
-    identity = load_or_create()
+    identity = load_identity()
     return identity.signing_key, identity
 
 
-def _seal_offer(identity: Any, book: Any) -> Callable[[str], None] | None:
+def _seal_offer(identity: Any, contacts: Any) -> Callable[[str], None] | None:
     """For a just-created unsealed identity: seal it (and the contacts' secrets) on request."""
     if identity is None or identity.sealed or not identity.created:
         return None
 
     def seal(passphrase: str) -> None:
-        from p2pchat.store.contact_secrets import secrets_key
-        from p2pchat.store.identity import save
+        from p2pchat.service.profile import seal_identity
 
-        save(identity, passphrase)
-        book.seal_with(secrets_key(identity.signing_key))
+        seal_identity(identity, passphrase, contacts)
 
     return seal
 
 
 def _settings() -> Any:
     """The settings file; one that cannot be used stops the app (never the defaults)."""
-    from p2pchat.store.settings import load_settings
+    from p2pchat.service.profile import load_settings
 
     return load_settings()
 
 
 def _run(args: argparse.Namespace, start: str) -> int:
-    from p2pchat.store.settings import SettingsError
+    from p2pchat.service.profile import SettingsError
 
     try:
         settings = _settings()
@@ -102,16 +100,14 @@ def _run(args: argparse.Namespace, start: str) -> int:
     try:
         identity, stored = _identity_key()
     except P2PChatError as error:
-        from p2pchat.exit_codes import exit_code_for
-
         print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
-        return exit_code_for(error)
+        return error.exit_code
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
-    from p2pchat.contacts_flow import ContactGuard, open_book
     from p2pchat.service import ServiceConfig
+    from p2pchat.service.contacts import Contacts
 
-    book = open_book(identity, sealed=stored is not None and stored.sealed)
+    contacts = Contacts.of_identity(identity, sealed=stored is not None and stored.sealed)
     network = argparse.Namespace(
         mailbox=getattr(args, "mailbox", None),
         stun=getattr(args, "stun", None),
@@ -133,7 +129,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
         # --name for this run; else the display name from the settings (asked on first run).
         label=getattr(args, "name", "") or getattr(settings, "display_name", "") or "",
         # Pin the peer's key on first pairing; refuse a changed key or a blocked contact.
-        peer_check=ContactGuard(book),
+        peer_check=contacts.guard(),
     )
     from p2pchat.tui.app import make_app
     from p2pchat.tui.widgets.image_view import load_image_support
@@ -151,7 +147,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
         image_renderer=renderer,
         settings=settings,
         language=get_language(),
-        seal_offer=_seal_offer(stored, book),
+        seal_offer=_seal_offer(stored, contacts),
     )
     result = app.run()
     return int(result) if isinstance(result, int) else EXIT_OK

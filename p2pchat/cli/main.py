@@ -19,18 +19,7 @@ from collections.abc import Sequence
 
 from p2pchat import __version__
 from p2pchat.core.errors import P2PChatError
-from p2pchat.exit_codes import (  # re-exported: the subcommands import them from here
-    EXIT_CODES,
-    EXIT_FAILURE,
-    EXIT_INPUT_REJECTED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_OUTPUT_FAILED,
-    EXIT_PAIRING_FAILED,
-    EXIT_PEER_LOST,
-    EXIT_USAGE,
-    exit_code_for,
-)
+from p2pchat.core.exit_status import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def _epilog() -> str:
@@ -91,24 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except P2PChatError as error:
         print(f"p2pchat: {error}", file=sys.stderr)
-        return exit_code_for(error)
+        return error.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-
-
-__all__ = [
-    "EXIT_CODES",
-    "EXIT_FAILURE",
-    "EXIT_INPUT_REJECTED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_OUTPUT_FAILED",
-    "EXIT_PAIRING_FAILED",
-    "EXIT_PEER_LOST",
-    "EXIT_USAGE",
-    "build_parser",
-    "exit_code_for",
-    "main",
-]

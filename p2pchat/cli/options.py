@@ -86,8 +86,8 @@ def add_network_options(parser: argparse.ArgumentParser, *, mailbox: bool = True
 
 
 def ice_from_args(args: argparse.Namespace) -> object:
-    from p2pchat.net.rtc import IceSettings
-    from p2pchat.store.settings import DEFAULT_STUN_URLS, DEFAULT_TRANSIT_RELAY
+    from p2pchat.service import IceSettings
+    from p2pchat.service.profile import DEFAULT_STUN_URLS, DEFAULT_TRANSIT_RELAY
 
     settings = _settings()
     stun = tuple(args.stun or getattr(settings, "stun_urls", DEFAULT_STUN_URLS))
@@ -124,10 +124,8 @@ def _settings() -> object:
     the ICE servers, the mailbox), and weakening privacy without a word is worse
     than refusing to start.
     """
-    try:
-        from p2pchat.store.settings import load_settings
-    except ImportError:  # pragma: no cover - the store is part of the package
-        return object()
+    from p2pchat.service.profile import load_settings
+
     return load_settings()
 
 

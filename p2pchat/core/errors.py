@@ -8,15 +8,32 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from p2pchat.core.exit_status import (
+    EXIT_FAILURE,
+    EXIT_INPUT_REJECTED,
+    EXIT_PAIRING_FAILED,
+    EXIT_PEER_LOST,
+    EXIT_USAGE,
+)
+
 
 class P2PChatError(Exception):
     """Base class of every error p2pchat raises on purpose.
 
-    ``exit_code``, when a subclass sets it, is the documented exit code the error
-    travels with (``p2pchat.exit_codes``); None leaves the choice to ``exit_code_for``.
+    ``exit_code`` is the documented exit code (``core/exit_status.py``) the error
+    travels with: each class says its own, so no table maps errors to codes.
     """
 
-    exit_code: ClassVar[int | None] = None
+    exit_code: ClassVar[int] = EXIT_FAILURE
+
+
+def exit_code_of(error: BaseException) -> int:
+    """The exit code ``error`` ends a command with: its own, else 5 for a file, else 1."""
+    if isinstance(error, P2PChatError):
+        return error.exit_code
+    if isinstance(error, OSError):
+        return EXIT_INPUT_REJECTED  # a file that could not be read
+    return EXIT_FAILURE
 
 
 class LocalProtocolError(P2PChatError):
@@ -26,6 +43,8 @@ class LocalProtocolError(P2PChatError):
 class RemoteProtocolError(P2PChatError):
     """The peer (or something in between) sent data that breaks the protocol."""
 
+    exit_code = EXIT_PAIRING_FAILED
+
 
 class DecryptError(RemoteProtocolError):
     """A frame did not authenticate: modified, truncated, reordered or replayed."""
@@ -33,6 +52,8 @@ class DecryptError(RemoteProtocolError):
 
 class WrongCode(P2PChatError):
     """The two sides did not use the same code, or someone tried to guess it."""
+
+    exit_code = EXIT_PAIRING_FAILED
 
     def __init__(self, message: str = "") -> None:
         super().__init__(
@@ -45,13 +66,19 @@ class WrongCode(P2PChatError):
 class InvalidCode(P2PChatError):
     """The text typed as a code is not a well-formed invite code."""
 
+    exit_code = EXIT_USAGE
+
 
 class UsageError(P2PChatError):
     """The user asked for something malformed (an option's value): exit 2, not a bug."""
 
+    exit_code = EXIT_USAGE
+
 
 class InvalidLabel(P2PChatError):
     """Our own display name is too long or not printable: a usage error, before pairing."""
+
+    exit_code = EXIT_USAGE
 
 
 class LabelRefused(RemoteProtocolError):
@@ -65,9 +92,13 @@ class PeerRefusedLabel(RemoteProtocolError):
 class ImageRejected(P2PChatError):
     """An image was refused: too big, not an allowed format, corrupt or hostile."""
 
+    exit_code = EXIT_INPUT_REJECTED
+
 
 class TransportError(P2PChatError):
     """The network path failed: mailbox unreachable, peer vanished, channel closed."""
+
+    exit_code = EXIT_PEER_LOST
 
 
 class PeerLost(TransportError):

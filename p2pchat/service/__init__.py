@@ -1,6 +1,9 @@
 """ChatService and what front ends configure it with: the one way to the network.
 
-The TUI, headless mode and the CLI import from here and nowhere below it:
+The TUI, headless mode and the CLI import from here and nowhere below it; their
+typed seam is ``api.ChatSession`` (``open_session``) with the app-level facades
+``contacts.Contacts``, ``profile``, ``photos`` and ``export``; ``run_loop`` runs a
+front end's coroutine on the best event loop (uvloop when installed).
 ``chat_service`` holds the facade (sends, session events to service events),
 built from ``service_base`` (its fields), ``pairing_flow`` (invite, join,
 reconnect, bind) and ``closing``; ``ledger`` the one record of every message
@@ -12,7 +15,9 @@ images and the view-once vault; ``local_mailbox`` an embedded mailbox server.
 
 from __future__ import annotations
 
+from p2pchat.net.loop import run as run_loop
 from p2pchat.net.rtc import IceSettings
+from p2pchat.service.api import ChatSession, SessionFactory
 from p2pchat.service.chat_service import ChatService
 from p2pchat.service.config import (
     CLOSE_GRACE,
@@ -32,6 +37,12 @@ from p2pchat.service.link_choice import NoPathFound
 from p2pchat.service.local_mailbox import LocalMailbox
 from p2pchat.service.rendezvous import ERROR_PHASE, MAX_EARLY_FRAMES
 
+
+def open_session(config: ServiceConfig) -> ChatSession:
+    """A fresh conversation, typed as the seam every front end uses (a ``ChatService``)."""
+    return ChatService(config)
+
+
 __all__ = [
     "CLOSE_GRACE",
     "CODE_VALIDITY",
@@ -44,11 +55,15 @@ __all__ = [
     "MAX_WIRE_FRAME",
     "RECONNECT_WAIT",
     "ChatService",
+    "ChatSession",
     "IceSettings",
     "LocalMailbox",
     "NoPathFound",
     "ServiceConfig",
+    "SessionFactory",
     "State",
     "TimerChanged",
     "default_mailbox_url",
+    "open_session",
+    "run_loop",
 ]

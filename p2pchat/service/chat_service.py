@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 from dataclasses import replace
 
 from p2pchat.core import session as core_session
@@ -28,6 +29,7 @@ from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.worker import sanitize_async
 from p2pchat.media.worker_protocol import refusal
 from p2pchat.service import events as ev
+from p2pchat.service import photos
 from p2pchat.service.closing import Closing
 from p2pchat.service.pairing_flow import PairingFlow
 
@@ -89,6 +91,17 @@ class ChatService(PairingFlow, Closing):
         finally:
             job.cancel()
             self._preparing.discard(job)
+
+    async def prepare_photo(
+        self,
+        path: str | os.PathLike[str],
+        original_size: bool = False,
+        *,
+        fixes: ContentFixes | None = None,
+        max_side: int | None = None,
+    ) -> SanitizedImage:
+        """``prepare_image`` of the user's file at ``path``, read here (``service/photos``)."""
+        return await photos.prepare_photo(self, path, original_size, fixes=fixes, max_side=max_side)
 
     async def send_image(
         self, prepared: SanitizedImage, view_once: bool = False, view_seconds: float = 10.0

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from p2pchat.core.errors import P2PChatError, PeerLost, TransportError
+from p2pchat.core.errors import P2PChatError, PeerLost, TransportError, exit_code_of
 from p2pchat.service import events as ev
-from p2pchat.service.config import CLOSE_GRACE, close_delivery_limit, exit_code_of
+from p2pchat.service.config import CLOSE_GRACE, close_delivery_limit
 from p2pchat.service.service_base import ServiceBase
 
 

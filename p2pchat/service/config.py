@@ -15,7 +15,7 @@ from typing import Final, Literal
 
 import nacl.signing
 
-from p2pchat import APPID
+from p2pchat.core.handshake import APPID
 from p2pchat.core.keys import Limits, SessionKeys
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT
@@ -39,9 +39,6 @@ CLOSE_DELIVERY_PER_ITEM: Final = 0.01
 CLOSE_DELIVERY_MIN_RATE: Final = 128 * 1024  # bytes per second
 
 MAX_WIRE_FRAME: Final = 64 * 1024  # a chunk frame: 60 KiB of data plus framing and MAC
-#: The exit code of a problem on this computer's side (exit_codes.EXIT_USAGE): a contact
-#: book that cannot be saved. Such a failure after the bind is told to the peer.
-CONFIGURATION_EXIT_CODE: Final = 2
 #: How long a "bye, because ..." may take to leave, and how long it is given to arrive
 #: before the link closes under it (a reliable channel, but close() aborts it).
 BYE_REASON_SECONDS: Final = 3.0
@@ -96,12 +93,6 @@ class ServiceConfig:
     # False: ``ChatService.conversation`` records no message (a script that runs for days
     # prints what arrives and needs no history in memory; delivery is tracked all the same).
     keep_history: bool = True
-
-
-def exit_code_of(error: BaseException) -> int:
-    from p2pchat.exit_codes import exit_code_for
-
-    return exit_code_for(error)
 
 
 def default_mailbox_url() -> str:

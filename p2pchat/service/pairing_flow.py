@@ -18,7 +18,13 @@ from collections.abc import Coroutine
 from p2pchat.core import codes
 from p2pchat.core import session as core_session
 from p2pchat.core.crypto import fingerprint
-from p2pchat.core.errors import P2PChatError, RemoteProtocolError, TransportError, WrongCode
+from p2pchat.core.errors import (
+    P2PChatError,
+    RemoteProtocolError,
+    TransportError,
+    WrongCode,
+    exit_code_of,
+)
 from p2pchat.core.handshake import Pairing, Reconnect
 from p2pchat.core.handshake import meeting_key as reconnect_meeting_key
 from p2pchat.core.keys import Capabilities, Channel, SessionKeys
@@ -31,13 +37,12 @@ from p2pchat.service import failed_codes
 from p2pchat.service.config import (
     BYE_LINGER_SECONDS,
     BYE_REASON_SECONDS,
-    CONFIGURATION_EXIT_CODE,
     CONNECT_TIMEOUT,
     MAILBOX_TIMEOUT,
     MAX_WIRE_FRAME,
     PIN_FAILED_REASON,
-    exit_code_of,
 )
+from p2pchat.service.contact_guard import unlocked
 from p2pchat.service.link_choice import PathPlan, connect_and_bind
 from p2pchat.service.meeting import meet_contact
 from p2pchat.service.pump import FramePump
@@ -48,6 +53,8 @@ from p2pchat.service.rendezvous import (
     exchange_descriptions,
 )
 from p2pchat.service.service_base import ServiceBase
+from p2pchat.store.contact_record import Contact
+from p2pchat.store.paths import ConfigUnavailable
 
 log = logging.getLogger("p2pchat.service.chat_service")
 
@@ -166,6 +173,20 @@ class PairingFlow(ServiceBase):
 
     def _start_pairing(self, code: str, mailbox: MailboxClient, timeout: float) -> None:
         self._spawn(self._pair(code, mailbox, timeout))
+
+    async def reconnect_contact(self, contact: Contact) -> None:
+        """Meet a pinned contact again at its meeting point (``ContactError`` when locked)."""
+        unlocked(contact)
+        await self.reconnect(
+            contact.reconnect_psk,
+            contact.identity_key,
+            previous_psk=contact.previous_psk or None,
+            meeting_key=contact.meeting_key or None,
+        )
+
+    def capabilities(self) -> Capabilities:
+        """What this side announces to its peer (a copy-paste pairing seals it itself)."""
+        return self._capabilities()
 
     def _capabilities(self) -> Capabilities:
         return Capabilities(
@@ -287,7 +308,7 @@ class PairingFlow(ServiceBase):
         try:
             self.config.peer_check(keys)
         except P2PChatError as error:
-            if error.exit_code == CONFIGURATION_EXIT_CODE:
+            if isinstance(error, ConfigUnavailable):  # a contact book that cannot be saved
                 await self._say_bye_with_reason(link, keys, PIN_FAILED_REASON)
             raise
 

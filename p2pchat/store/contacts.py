@@ -16,169 +16,51 @@ as paths.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from p2pchat.core.crypto import fingerprint
-from p2pchat.core.errors import P2PChatError
-from p2pchat.store import contact_secrets, paths
+from p2pchat.store import contact_secrets, paths, petnames
 from p2pchat.store.atomic import directory_lock, read_limited, write_atomic
+from p2pchat.store.contact_record import (
+    FILE_MODE,
+    MAX_CONTACTS,
+    MAX_FILE_BYTES,
+    MAX_PETNAME_CHARS,
+    Contact,
+    ContactError,
+    ContactNotFound,
+    ContactsCorrupt,
+    KeyAlreadyPinned,
+    KeyChanged,
+    Malformed,
+    check_key,
+    check_psk,
+    check_safety_number,
+    decode,
+    encode,
+    find_key,
+    find_name,
+    key_changed,
+    same_name,
+    validate_petname,
+)
 
-FORMAT_NAME: Final = "p2pchat-contacts"
-FORMAT_VERSION: Final = 1
-# Written when an entry's secrets are sealed, so that an older p2pchat says "written by a
-# newer p2pchat" instead of calling the file corrupt.
-SEALED_FORMAT_VERSION: Final = 2
-FILE_MODE: Final = 0o600
-MAX_FILE_BYTES: Final = 16 * 1024 * 1024
-MAX_CONTACTS: Final = 10_000
-MAX_PETNAME_CHARS: Final = 64
-IDENTITY_KEY_BYTES: Final = 32
-PSK_BYTES: Final = 32
-SAFETY_NUMBER_DIGITS: Final = 60
-_FORBIDDEN_IN_PETNAME: Final = frozenset("/\\")
-
-
-class ContactError(P2PChatError):
-    """A contact operation cannot be done (unknown name, invalid petname, ...)."""
-
-
-class ContactNotFound(ContactError):
-    """No contact has that petname."""
-
-
-class ContactsCorrupt(ContactError):
-    """``contacts.json`` does not parse; it was kept as it is and a copy saved aside."""
-
-
-class KeyChanged(ContactError):
-    """A peer's identity key does not match what is pinned: possibly an attack."""
-
-    def __init__(
-        self, message: str, *, petname: str, pinned_key: bytes, offered_key: bytes
-    ) -> None:
-        super().__init__(message)
-        self.petname = petname
-        self.pinned_key = pinned_key
-        self.offered_key = offered_key
-
-
-class KeyAlreadyPinned(KeyChanged):
-    """The offered key is already pinned under a different petname."""
-
-    def __init__(self, *, petname: str, other_petname: str, key: bytes) -> None:
-        super().__init__(
-            f"This identity (fingerprint {fingerprint(key)}) is already pinned as "
-            f"{other_petname!r}; it was not pinned again as {petname!r}. Rename the "
-            f"contact instead: p2pchat contacts rename {other_petname!r} {petname!r}",
-            petname=petname,
-            pinned_key=key,
-            offered_key=key,
-        )
-        self.other_petname = other_petname
-
-
-def _key_changed(petname: str, pinned_key: bytes, offered_key: bytes) -> KeyChanged:
-    return KeyChanged(
-        "WARNING: THE IDENTITY KEY OF "
-        f"{petname!r} HAS CHANGED!\n"
-        "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n"
-        "Someone could be intercepting this conversation (a man-in-the-middle attack),\n"
-        f"or {petname!r} may have reinstalled p2pchat or moved to a new device.\n"
-        f"Pinned key fingerprint:  {fingerprint(pinned_key)}\n"
-        f"Offered key fingerprint: {fingerprint(offered_key)}\n"
-        "Nothing was changed. Ask them through another channel; if they really have a new\n"
-        "key, pair again with a new code and accept the new key deliberately.",
-        petname=petname,
-        pinned_key=pinned_key,
-        offered_key=offered_key,
-    )
-
-
-@dataclass(frozen=True)
-class Contact:
-    """One pinned peer. Times are Unix seconds."""
-
-    petname: str
-    identity_key: bytes = field(repr=False)
-    safety_number: str
-    verified: bool
-    blocked: bool
-    first_seen: float
-    last_seen: float
-    reconnect_psk: bytes = field(repr=False)  # empty while the secrets are locked
-    # The fallback for one meeting after a ratchet step, and where to meet (fixed at
-    # pairing): see ``store.contact_secrets``.
-    previous_psk: bytes = field(default=b"", repr=False)
-    meeting_key: bytes = field(default=b"", repr=False)
-    sealed_secrets: bytes = field(default=b"", repr=False)
-
-    @property
-    def fingerprint(self) -> str:
-        """The printable fingerprint of the contact's identity key."""
-        return fingerprint(self.identity_key)
-
-    @property
-    def locked(self) -> bool:
-        """The secrets are sealed with an identity (passphrase) this book was not opened with."""
-        return not self.reconnect_psk
-
-    def secrets(self) -> contact_secrets.Secrets:
-        return contact_secrets.Secrets(
-            self.reconnect_psk, self.previous_psk, self.meeting_key, self.sealed_secrets
-        )
-
-
-def validate_petname(petname: str) -> str:
-    """The petname normalised (NFC, surrounding spaces stripped), or ``ContactError``."""
-    if not isinstance(petname, str):
-        raise ContactError("A petname must be text.")
-    name = unicodedata.normalize("NFC", petname).strip()
-    if not name:
-        raise ContactError("A petname cannot be empty.")
-    if len(name) > MAX_PETNAME_CHARS:
-        raise ContactError(f"A petname can have at most {MAX_PETNAME_CHARS} characters.")
-    for char in name:
-        # Category C covers control, format (bidi overrides), surrogate and unassigned.
-        if unicodedata.category(char).startswith("C"):
-            raise ContactError("A petname cannot contain control or invisible characters.")
-        if char in _FORBIDDEN_IN_PETNAME:
-            raise ContactError("A petname cannot contain '/' or '\\'.")
-    if name in {".", ".."}:
-        raise ContactError("A petname cannot be '.' or '..'.")
-    return name
-
-
-def _same_name(a: str, b: str) -> bool:
-    return a.casefold() == b.casefold()
-
-
-def _check_key(identity_key: bytes) -> bytes:
-    if not isinstance(identity_key, bytes) or len(identity_key) != IDENTITY_KEY_BYTES:
-        raise ContactError(f"An identity key must be {IDENTITY_KEY_BYTES} bytes.")
-    return identity_key
-
-
-def _check_psk(psk: bytes) -> bytes:
-    if not isinstance(psk, bytes) or len(psk) != PSK_BYTES:
-        raise ContactError(f"A reconnect secret must be {PSK_BYTES} bytes.")
-    return psk
-
-
-def _check_safety_number(number: str) -> str:
-    digits = number.replace(" ", "") if isinstance(number, str) else ""
-    if len(digits) != SAFETY_NUMBER_DIGITS or not digits.isascii() or not digits.isdigit():
-        raise ContactError(f"A safety number must be {SAFETY_NUMBER_DIGITS} digits.")
-    return digits
+__all__ = [
+    "MAX_PETNAME_CHARS",
+    "Contact",
+    "ContactBook",
+    "ContactError",
+    "ContactNotFound",
+    "ContactsCorrupt",
+    "KeyAlreadyPinned",
+    "KeyChanged",
+    "key_changed",
+    "validate_petname",
+]
 
 
 class ContactBook:
@@ -214,11 +96,11 @@ class ContactBook:
 
     def get(self, petname: str) -> Contact | None:
         """The contact called ``petname`` (case-insensitive), or None."""
-        return _find_name(self._contacts, petname)
+        return find_name(self._contacts, petname)
 
     def find_by_key(self, identity_key: bytes) -> Contact | None:
         """The contact pinned to ``identity_key``, or None."""
-        return _find_key(self._contacts, identity_key)
+        return find_key(self._contacts, identity_key)
 
     # changing
 
@@ -247,10 +129,11 @@ class ContactBook:
 
         def change(contacts: list[Contact]) -> Contact:
             nonlocal name
-            name = _free_name(contacts, name) if free_name else name
-            existing = _find_name(contacts, name)
+            if free_name:
+                name = petnames.free_name(lambda n: find_name(contacts, n) is not None, name)
+            existing = find_name(contacts, name)
             if existing is not None and existing.identity_key != key:
-                raise _key_changed(existing.petname, existing.identity_key, key)
+                raise key_changed(existing.petname, existing.identity_key, key)
             _refuse_key_pinned_elsewhere(contacts, key, name)
             if existing is not None:
                 return _replace(
@@ -287,7 +170,7 @@ class ContactBook:
 
         def change(contacts: list[Contact]) -> Contact:
             _refuse_key_pinned_elsewhere(contacts, key, name)
-            existing = _find_name(contacts, name)
+            existing = find_name(contacts, name)
             if existing is None:
                 contact = Contact(
                     name, key, number, False, False, when, when, **_fresh_secrets(secret)
@@ -315,7 +198,7 @@ class ContactBook:
 
         def change(contacts: list[Contact]) -> Contact:
             contact = _require(contacts, petname)
-            clash = _find_name(contacts, new_name)
+            clash = find_name(contacts, new_name)
             if clash is not None and clash is not contact:
                 raise ContactError(f"There is already a contact named {clash.petname!r}.")
             return _replace(contacts, contact, petname=new_name)
@@ -348,7 +231,7 @@ class ContactBook:
         self, petname: str, new_psk: bytes, used_psk: bytes, now: float | None = None
     ) -> Contact:
         """After a reconnect that bound: ``new_psk`` is current, ``used_psk`` the fallback."""
-        secret, used = _check_psk(new_psk), _check_psk(used_psk)
+        secret, used = check_psk(new_psk), check_psk(used_psk)
         when = time.time() if now is None else now
 
         def change(contacts: list[Contact]) -> Contact:
@@ -402,7 +285,7 @@ class ContactBook:
             with directory_lock(self.path.parent):
                 contacts = self._read()
                 result = change(contacts)
-                write_atomic(self.path, _encode(contacts, self._secrets_key), FILE_MODE)
+                write_atomic(self.path, encode(contacts, self._secrets_key), FILE_MODE)
                 self._contacts = contacts
                 self._remove_stale_temp_files()
         except OSError as error:  # a read-only or full disk: the file is left as it was
@@ -430,8 +313,8 @@ class ContactBook:
                 f"{(error.strerror or str(error)).lower()}. It was left untouched."
             ) from None
         try:
-            return _decode(data, self._secrets_key)
-        except _Malformed as error:
+            return decode(data, self._secrets_key)
+        except Malformed as error:
             try:
                 copy = f"a copy saved as {self._save_corrupt_copy(data).name}"
             except OSError:  # a read-only or full disk: the original is still there
@@ -468,9 +351,9 @@ def _checked_pin(
     """The arguments of a pin, validated, and the time it happens."""
     return (
         validate_petname(petname),
-        _check_key(identity_key),
-        _check_safety_number(safety_number),
-        _check_psk(psk),
+        check_key(identity_key),
+        check_safety_number(safety_number),
+        check_psk(psk),
         time.time() if now is None else now,
     )
 
@@ -485,21 +368,9 @@ def _fresh_secrets(psk: bytes) -> dict[str, bytes]:
     }
 
 
-def _free_name(contacts: list[Contact], base: str) -> str:
-    """``base``, or ``base-2``, ``base-3``... whichever no contact in ``contacts`` has."""
-    if _find_name(contacts, base) is None:
-        return base
-    for number in range(2, 10_000):
-        suffix = f"-{number}"
-        candidate = base[: MAX_PETNAME_CHARS - len(suffix)] + suffix
-        if _find_name(contacts, candidate) is None:
-            return candidate
-    raise ContactError("No free petname is left; name the contact yourself with --as NAME.")
-
-
 def _refuse_key_pinned_elsewhere(contacts: list[Contact], key: bytes, name: str) -> None:
-    holder = _find_key(contacts, key)
-    if holder is not None and not _same_name(holder.petname, name):
+    holder = find_key(contacts, key)
+    if holder is not None and not same_name(holder.petname, name):
         raise KeyAlreadyPinned(petname=name, other_petname=holder.petname, key=key)
 
 
@@ -510,115 +381,8 @@ def _replace(contacts: list[Contact], contact: Contact, **changes: Any) -> Conta
     return updated
 
 
-def _find_name(contacts: list[Contact], petname: str) -> Contact | None:
-    try:
-        name = validate_petname(petname)
-    except ContactError:
-        return None
-    return next((c for c in contacts if _same_name(c.petname, name)), None)
-
-
-def _find_key(contacts: list[Contact], identity_key: bytes) -> Contact | None:
-    return next((c for c in contacts if c.identity_key == identity_key), None)
-
-
 def _require(contacts: list[Contact], petname: str) -> Contact:
-    contact = _find_name(contacts, petname)
+    contact = find_name(contacts, petname)
     if contact is None:
         raise ContactNotFound(f"No contact is named {petname!r}; `p2pchat contacts` lists them.")
     return contact
-
-
-class _Malformed(Exception):
-    pass
-
-
-def _encode(contacts: list[Contact], secrets_key: bytes | None = None) -> bytes:
-    sealed = secrets_key is not None or any(c.locked for c in contacts)
-    document = {
-        "format": FORMAT_NAME,
-        "version": SEALED_FORMAT_VERSION if sealed and contacts else FORMAT_VERSION,
-        "contacts": [
-            {
-                "petname": c.petname,
-                "identity_key": base64.b64encode(c.identity_key).decode("ascii"),
-                "safety_number": c.safety_number,
-                "verified": c.verified,
-                "blocked": c.blocked,
-                "first_seen": c.first_seen,
-                "last_seen": c.last_seen,
-                **contact_secrets.encode(c.identity_key, c.secrets(), secrets_key),
-            }
-            for c in sorted(contacts, key=lambda c: c.petname.casefold())
-        ],
-    }
-    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
-
-
-def _decode(data: bytes, secrets_key: bytes | None = None) -> list[Contact]:
-    try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deep
-        raise _Malformed("it is truncated or damaged") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        raise _Malformed("it is not a p2pchat contacts file")
-    version = document.get("version")
-    if isinstance(version, bool) or version not in (FORMAT_VERSION, SEALED_FORMAT_VERSION):
-        raise _Malformed(f"unsupported format version {version!r}; a newer p2pchat wrote it?")
-    entries = document.get("contacts")
-    if not isinstance(entries, list):
-        raise _Malformed("the contact list is missing")
-    if len(entries) > MAX_CONTACTS:
-        raise _Malformed(f"more than {MAX_CONTACTS} contacts")
-    contacts: list[Contact] = []
-    for index, entry in enumerate(entries):
-        try:
-            contact = _decode_contact(entry, secrets_key)
-        except (KeyError, TypeError, ValueError, binascii.Error, ContactError) as error:
-            raise _Malformed(f"entry {index + 1} is malformed: {error}") from None
-        if _find_name(contacts, contact.petname) or _find_key(contacts, contact.identity_key):
-            raise _Malformed(f"entry {index + 1} duplicates another contact")
-        contacts.append(contact)
-    return contacts
-
-
-def _decode_contact(entry: object, secrets_key: bytes | None) -> Contact:
-    if not isinstance(entry, dict):
-        raise TypeError("not an object")
-
-    def flag(name: str) -> bool:
-        value = entry[name]
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} is not true or false")
-        return value
-
-    def timestamp(name: str) -> float:
-        value = entry[name]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{name} is not a number")
-        return float(value)
-
-    def blob(name: str) -> bytes:
-        value = entry[name]
-        if not isinstance(value, str):
-            raise TypeError(f"{name} is not text")
-        return base64.b64decode(value.encode("ascii"), validate=True)
-
-    petname = entry["petname"]
-    if not isinstance(petname, str) or validate_petname(petname) != petname:
-        raise ValueError("invalid petname")
-    identity_key = _check_key(blob("identity_key"))
-    secrets = contact_secrets.decode(entry, identity_key, secrets_key)
-    return Contact(
-        petname=petname,
-        identity_key=identity_key,
-        safety_number=_check_safety_number(entry["safety_number"]),
-        verified=flag("verified"),
-        blocked=flag("blocked"),
-        first_seen=timestamp("first_seen"),
-        last_seen=timestamp("last_seen"),
-        reconnect_psk=secrets.reconnect_psk,
-        previous_psk=secrets.previous_psk,
-        meeting_key=secrets.meeting_key,
-        sealed_secrets=secrets.sealed,
-    )

@@ -17,62 +17,57 @@ The passphrase comes from the caller, ``P2PCHAT_PASSPHRASE`` or getpass; never a
 
 from __future__ import annotations
 
-import base64
-import binascii
 import getpass
-import json
 import logging
 import os
 import stat
 import sys
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import nacl.exceptions
-import nacl.pwhash.argon2id as argon2id
-import nacl.secret
-import nacl.utils
 from nacl.signing import SigningKey
 
 from p2pchat.core.crypto import fingerprint as key_fingerprint
-from p2pchat.core.errors import P2PChatError
 from p2pchat.store import paths
 from p2pchat.store.atomic import read_limited, write_atomic
+from p2pchat.store.identity_file import (
+    MAGIC,
+    SEAL_MEMLIMIT,
+    SEAL_OPSLIMIT,
+    IdentityCorrupt,
+    IdentityError,
+    PassphraseRequired,
+    WrongPassphrase,
+    encode,
+    leave_alone_hint,
+    parse,
+    unseal,
+)
+
+__all__ = [
+    "MAGIC",
+    "Identity",
+    "IdentityCorrupt",
+    "IdentityError",
+    "PassphraseRequired",
+    "WrongPassphrase",
+    "ask_passphrase",
+    "create",
+    "encode",
+    "is_sealed",
+    "load",
+    "load_or_create",
+    "passphrase_from_env",
+    "save",
+]
 
 log = logging.getLogger(__name__)
 
-MAGIC: Final = b"p2pchat-identity\n"
-FORMAT_VERSION: Final = 1
 MAX_FILE_BYTES: Final = 64 * 1024
 FILE_MODE: Final = 0o600
 PASSPHRASE_ENV: Final = "P2PCHAT_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
-
-# About a second and 256 MiB on a laptop: slow for a guesser, tolerable at start-up.
-SEAL_OPSLIMIT: Final = argon2id.OPSLIMIT_MODERATE
-SEAL_MEMLIMIT: Final = argon2id.MEMLIMIT_MODERATE
-# A file may name its own KDF cost; these bounds stop a doctored one from
-# making us allocate gigabytes or spin for minutes.
-MAX_OPSLIMIT: Final = argon2id.OPSLIMIT_SENSITIVE * 4
-MAX_MEMLIMIT: Final = argon2id.MEMLIMIT_SENSITIVE
-
-
-class IdentityError(P2PChatError):
-    """The identity file cannot be used as it is."""
-
-
-class IdentityCorrupt(IdentityError):
-    """The identity file exists but is not a readable identity; it was left untouched."""
-
-
-class WrongPassphrase(IdentityError):
-    """The passphrase does not open the sealed identity."""
-
-
-class PassphraseRequired(IdentityError):
-    """The identity is sealed and no passphrase was available."""
 
 
 @dataclass(frozen=True)
@@ -160,21 +155,21 @@ def load(
     try:
         data = read_limited(target, MAX_FILE_BYTES, f"The identity file {target}")
     except ValueError as error:
-        raise IdentityCorrupt(f"{error}. {_leave_alone_hint()}") from None
+        raise IdentityCorrupt(f"{error}. {leave_alone_hint()}") from None
     except FileNotFoundError:
         if target.is_symlink():  # creating a key "through" it would fail, or land elsewhere
             raise IdentityCorrupt(
                 f"The identity file {target} is a link to {os.readlink(target)}, which "
-                f"does not exist. {_leave_alone_hint()}"
+                f"does not exist. {leave_alone_hint()}"
             ) from None
         raise
     except OSError as error:  # a folder in its place, no permission
         raise IdentityCorrupt(
             f"The identity file {target} cannot be read: "
-            f"{(error.strerror or str(error)).lower()}. {_leave_alone_hint()}"
+            f"{(error.strerror or str(error)).lower()}. {leave_alone_hint()}"
         ) from None
     _check_permissions(target)
-    record = _parse(data, target)
+    record = parse(data, target)
     public = record["public"]
     if record["sealed"]:
         if passphrase is None:
@@ -184,14 +179,14 @@ def load(
                 f"The identity in {target} is sealed with a passphrase. Set "
                 f"{PASSPHRASE_ENV} or run p2pchat in a terminal to type it."
             )
-        seed = _unseal(record, passphrase, target)
+        seed = unseal(record, passphrase, target)
     else:
         seed = record["seed"]
     signing_key = SigningKey(seed)
     if bytes(signing_key.verify_key) != public:
         raise IdentityCorrupt(
             f"The identity file {target} is inconsistent: its key does not match its "
-            f"public half. {_leave_alone_hint()}"
+            f"public half. {leave_alone_hint()}"
         )
     return Identity(signing_key, target, sealed=bool(record["sealed"]))
 
@@ -237,138 +232,14 @@ def save(
     return Identity(identity.signing_key, identity.path, sealed=passphrase is not None)
 
 
-def encode(
-    signing_key: SigningKey,
-    passphrase: str | None,
-    *,
-    opslimit: int = SEAL_OPSLIMIT,
-    memlimit: int = SEAL_MEMLIMIT,
-) -> bytes:
-    """The identity file's bytes for ``signing_key``."""
-    record: dict[str, Any] = {
-        "version": FORMAT_VERSION,
-        "public": _b64(bytes(signing_key.verify_key)),
-    }
-    seed = bytes(signing_key)
-    if passphrase is None:
-        record.update(sealed=False, seed=_b64(seed))
-    else:
-        if not passphrase:
-            raise IdentityError("An empty passphrase seals nothing; choose a real one.")
-        _check_kdf_limits(opslimit, memlimit, Path("<new identity>"))
-        salt = nacl.utils.random(argon2id.SALTBYTES)
-        box = nacl.secret.SecretBox(_derive_key(passphrase, salt, opslimit, memlimit))
-        record.update(
-            sealed=True,
-            kdf={"alg": "argon2id", "opslimit": opslimit, "memlimit": memlimit, "salt": _b64(salt)},
-            box=_b64(bytes(box.encrypt(seed))),
-        )
-    return MAGIC + json.dumps(record, sort_keys=True).encode("utf-8") + b"\n"
-
-
 def is_sealed(path: Path | None = None) -> bool:
     """Whether the identity file is sealed (``FileNotFoundError`` when missing)."""
     target = path if path is not None else paths.identity_path()
     try:
         data = read_limited(target, MAX_FILE_BYTES, f"The identity file {target}")
     except ValueError as error:
-        raise IdentityCorrupt(f"{error}. {_leave_alone_hint()}") from None
-    return bool(_parse(data, target)["sealed"])
-
-
-def _derive_key(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytes:
-    # NFC so the same passphrase typed on another keyboard or OS gives the same key.
-    secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
-    return bytes(
-        argon2id.kdf(
-            nacl.secret.SecretBox.KEY_SIZE, secret, salt, opslimit=opslimit, memlimit=memlimit
-        )
-    )
-
-
-def _unseal(record: dict[str, Any], passphrase: str, target: Path) -> bytes:
-    kdf = record["kdf"]
-    key = _derive_key(passphrase, kdf["salt"], kdf["opslimit"], kdf["memlimit"])
-    try:
-        seed = bytes(nacl.secret.SecretBox(key).decrypt(record["box"]))
-    except nacl.exceptions.CryptoError:
-        raise WrongPassphrase(
-            f"Wrong passphrase for the identity in {target}: it does not open. "
-            "Check the passphrase (and keyboard layout) and try again."
-        ) from None
-    if len(seed) != 32:
-        raise IdentityCorrupt(
-            f"The identity file {target} holds a key of the wrong size. {_leave_alone_hint()}"
-        )
-    return seed
-
-
-def _parse(data: bytes, target: Path) -> dict[str, Any]:
-    """Validate every field; anything unexpected becomes ``IdentityCorrupt``."""
-
-    def corrupt(reason: str) -> IdentityCorrupt:
-        return IdentityCorrupt(
-            f"The identity file {target} is unreadable ({reason}). {_leave_alone_hint()}"
-        )
-
-    if not data:
-        raise corrupt("it is empty")
-    if not data.startswith(MAGIC):
-        raise corrupt("it is not a p2pchat identity file")
-    try:
-        raw = json.loads(data[len(MAGIC) :].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested deep
-        raise corrupt("it is truncated or damaged") from None
-    if not isinstance(raw, dict):
-        raise corrupt("it is damaged")
-    version = raw.get("version")
-    if version != FORMAT_VERSION:
-        if isinstance(version, int) and not isinstance(version, bool) and version > 1:
-            raise IdentityError(
-                f"The identity file {target} was written by a newer p2pchat (format "
-                f"{version}); upgrade p2pchat to use it."
-            )
-        raise corrupt("unknown format version")
-    try:
-        record: dict[str, Any] = {"public": _unb64(raw["public"], 32)}
-        sealed = raw["sealed"]
-        if not isinstance(sealed, bool):
-            raise corrupt("the 'sealed' field is not true or false")
-        record["sealed"] = sealed
-        if sealed:
-            kdf = raw["kdf"]
-            if not isinstance(kdf, dict) or kdf.get("alg") != "argon2id":
-                raise corrupt("unknown key derivation")
-            opslimit, memlimit = kdf["opslimit"], kdf["memlimit"]
-            if not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in (opslimit, memlimit)
-            ):
-                raise corrupt("bad key derivation parameters")
-            _check_kdf_limits(opslimit, memlimit, target)
-            record["kdf"] = {
-                "opslimit": opslimit,
-                "memlimit": memlimit,
-                "salt": _unb64(kdf["salt"], argon2id.SALTBYTES),
-            }
-            box = _unb64(raw["box"], None)
-            if len(box) != nacl.secret.SecretBox.NONCE_SIZE + nacl.secret.SecretBox.MACBYTES + 32:
-                raise corrupt("the sealed key has the wrong size")
-            record["box"] = box
-        else:
-            record["seed"] = _unb64(raw["seed"], 32)
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        raise corrupt("a field is missing or malformed") from None
-    return record
-
-
-def _check_kdf_limits(opslimit: int, memlimit: int, target: Path) -> None:
-    if not (argon2id.OPSLIMIT_MIN <= opslimit <= MAX_OPSLIMIT) or not (
-        argon2id.MEMLIMIT_MIN <= memlimit <= MAX_MEMLIMIT
-    ):
-        raise IdentityCorrupt(
-            f"The identity file {target} asks for key-derivation costs outside the "
-            f"allowed range. {_leave_alone_hint()}"
-        )
+        raise IdentityCorrupt(f"{error}. {leave_alone_hint()}") from None
+    return bool(parse(data, target)["sealed"])
 
 
 def _check_permissions(target: Path) -> None:
@@ -395,23 +266,3 @@ def _check_permissions(target: Path) -> None:
                 target,
                 mode,
             )
-
-
-def _leave_alone_hint() -> str:
-    return (
-        "It was left untouched. Restore it from a backup, or move it aside to start "
-        "with a new identity (your contacts will then see a key-change warning)."
-    )
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: object, length: int | None) -> bytes:
-    if not isinstance(text, str):
-        raise TypeError("not a string")
-    data = base64.b64decode(text.encode("ascii"), validate=True)
-    if length is not None and len(data) != length:
-        raise ValueError("wrong length")
-    return data

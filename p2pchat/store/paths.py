@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.exit_status import EXIT_USAGE
 
 CONFIG_DIR_ENV: Final = "P2PCHAT_CONFIG_DIR"
 APP_NAME: Final = "p2pchat"
@@ -30,7 +31,7 @@ _FIX_HINT: Final = f"Set {CONFIG_DIR_ENV} to a folder you can write, or fix this
 class ConfigUnavailable(P2PChatError):
     """The configuration folder (or a file in it) cannot be created or written."""
 
-    exit_code = 2  # exit_codes.EXIT_USAGE: a configuration problem
+    exit_code = EXIT_USAGE  # a configuration problem
 
 
 def unwritable(what: str, error: OSError) -> ConfigUnavailable:

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from p2pchat.core.errors import P2PChatError
+from p2pchat.core.exit_status import EXIT_USAGE
 from p2pchat.core.labels import check_own_label
 from p2pchat.store import paths
 from p2pchat.store.atomic import read_limited, write_atomic
@@ -83,7 +84,7 @@ class SettingsError(P2PChatError):
     since a default may be weaker than what the file asked for (``relay_only``).
     """
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

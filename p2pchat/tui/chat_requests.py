@@ -1,6 +1,7 @@
 """The app's side of what a chat screen asks for: sends, typing, cancels, verification, timer.
 
-``ChatRequests`` is the base of ``P2PChatApp``. ``ChatScreen`` posts its
+``ChatRequests`` is the base of ``P2PChatApp`` (through ``ServicePump``,
+``ContactActions`` and ``PairingFlow``). ``ChatScreen`` posts its
 requests up (``SendText``, ``SendImage``, ``Typing``, ``CancelTransfer``,
 ``MarkVerified``, ``SetTimer``); each network call runs in a worker against the
 current service, and the result goes back down to the screen. Sends go through
@@ -14,22 +15,23 @@ import contextlib
 from typing import Any
 
 from textual import on, work
-from textual.app import App
 
 from p2pchat.core.errors import P2PChatError
 from p2pchat.i18n import t
-from p2pchat.store.contacts import ContactBook, ContactError
+from p2pchat.service.api import ChatSession
+from p2pchat.service.contacts import ContactError, Contacts
+from p2pchat.tui.app_shell import AppShell
 from p2pchat.tui.error_text import describe_error
 from p2pchat.tui.messages import SendFinished
 from p2pchat.tui.screens.chat import ChatScreen
 
 
-class ChatRequests(App[int]):
+class ChatRequests(AppShell):
     """Handlers for the chat screen's requests; P2PChatApp adds screens, pairing, closing."""
 
     # Set by P2PChatApp.__init__ (the outbox is replaced with each new service).
-    service: Any
-    contact_book: ContactBook | None
+    service: ChatSession | None
+    contacts: Contacts | None
     view_seconds: float
     verified_fingerprints: set[str]
     _outbox: asyncio.Queue[tuple[str, str, Any, bool]]
@@ -50,7 +52,7 @@ class ChatRequests(App[int]):
         self._outbox.put_nowait(("image", message.local_id, message.prepared, message.view_once))
 
     @work(group="outbox", exit_on_error=False, description="send outbox")
-    async def _send_outbox(self, service: Any, outbox: asyncio.Queue[Any]) -> None:
+    async def _send_outbox(self, service: ChatSession, outbox: asyncio.Queue[Any]) -> None:
         while True:
             kind, local_id, payload, view_once = await outbox.get()
             try:
@@ -84,7 +86,7 @@ class ChatRequests(App[int]):
             self._send_typing(self.service)
 
     @work(group="typing", exclusive=True, exit_on_error=False, description="send typing")
-    async def _send_typing(self, service: Any) -> None:
+    async def _send_typing(self, service: ChatSession) -> None:
         # Only a hint: if it cannot be sent, nothing is lost.
         with contextlib.suppress(P2PChatError):
             await service.send_typing()
@@ -95,7 +97,7 @@ class ChatRequests(App[int]):
             self._cancel(self.service, message.message_id)
 
     @work(group="cancel", exit_on_error=False, description="cancel")
-    async def _cancel(self, service: Any, message_id: str) -> None:
+    async def _cancel(self, service: ChatSession, message_id: str) -> None:
         try:
             await service.cancel_transfer(message_id)
         except P2PChatError as error:
@@ -107,9 +109,9 @@ class ChatRequests(App[int]):
         if chat is None:
             return
         self.verified_fingerprints.add(chat.paired.peer_fingerprint)
-        if chat.contact is not None and self.contact_book is not None:
+        if chat.contact is not None and self.contacts is not None:
             try:
-                chat.contact = self.contact_book.mark_verified(chat.contact.petname)
+                chat.contact = self.contacts.verify(chat.contact.petname)
             except ContactError as error:
                 self.notify(str(error), severity="error", markup=False)
 
@@ -119,7 +121,7 @@ class ChatRequests(App[int]):
             self._send_timer(self.service, message.seconds)
 
     @work(group="timer", exit_on_error=False, description="send timer")
-    async def _send_timer(self, service: Any, seconds: int) -> None:
+    async def _send_timer(self, service: ChatSession, seconds: int) -> None:
         # The TimerChanged event the service emits updates the screen on success.
         try:
             await service.set_timer(seconds)

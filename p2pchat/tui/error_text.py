@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from p2pchat.contacts_flow import ContactBlocked
 from p2pchat.core.errors import (
     InvalidLabel,
     LabelRefused,
@@ -13,7 +12,7 @@ from p2pchat.core.errors import (
 from p2pchat.core.keys import MAX_LABEL_CHARS
 from p2pchat.i18n import t
 from p2pchat.service import NoPathFound
-from p2pchat.store.contacts import KeyAlreadyPinned, KeyChanged
+from p2pchat.service.contacts import ContactBlocked, KeyAlreadyPinned, KeyChanged
 
 
 def describe_error(error: BaseException) -> str:

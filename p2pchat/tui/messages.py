@@ -7,36 +7,36 @@ update the screens ("messages up").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
 from p2pchat.service import events as ev
+from p2pchat.service.api import ChatSession
 
 
 @dataclass
 class ServiceEventPosted(Message):
     """One event read from ``ChatService.events()``."""
 
-    service: Any
+    service: ChatSession
     event: ev.ServiceEvent
 
 
 @dataclass
 class CodeAllocated(Message):
-    service: Any
+    service: ChatSession
     code: str
 
 
 @dataclass
 class PairingSucceeded(Message):
-    service: Any
+    service: ChatSession
     paired: ev.Paired
 
 
 @dataclass
 class PairingFailed(Message):
-    service: Any
+    service: ChatSession
     reason: str
     # The exception itself, when a worker caught one: a changed key or a blocked
     # contact gets its own screen rather than a line of text.
@@ -54,4 +54,4 @@ class SendFinished(Message):
 
 @dataclass
 class ServiceClosed(Message):
-    service: Any
+    service: ChatSession

@@ -36,7 +36,7 @@ def save_display_name(config: Any, name: str | None) -> str:
     Returns the name as the peer will see it; raises ``InvalidLabel`` for a name
     that cannot be used (the settings are left as they were).
     """
-    from p2pchat.store.settings import update_settings
+    from p2pchat.service.profile import update_settings
 
     shown = check_own_label(name) if name else ""
     changes: dict[str, Any] = {"display_name_asked": True}

@@ -40,7 +40,7 @@ class StunNotice:
 
     def answer(self, turn_off: bool) -> None:
         """Remember that the notice was shown; turn STUN off now and for good if asked."""
-        from p2pchat.store.settings import update_settings
+        from p2pchat.service.profile import update_settings
 
         changes: dict[str, Any] = {"stun_notice_shown": True}
         if turn_off:

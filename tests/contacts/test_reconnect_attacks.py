@@ -19,9 +19,9 @@ from typing import Any
 import nacl.signing
 import pytest
 
-from p2pchat import APPID
 from p2pchat.core import crypto
 from p2pchat.core.handshake import (
+    APPID,
     MEETING_ATTEMPTS,
     MEETING_WINDOW_SECONDS,
     meeting_key,

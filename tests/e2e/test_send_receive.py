@@ -144,7 +144,7 @@ def test_wrong_code_fails_both_sides_with_exit_3(mailbox_process, config_dirs, t
 
 
 async def listed_nameplates(url: str) -> list[str]:
-    from p2pchat import APPID
+    from p2pchat.core.handshake import APPID
     from p2pchat.net.mailbox import MailboxClient
 
     client = await MailboxClient.connect(url, APPID, timeout=10)

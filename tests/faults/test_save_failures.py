@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from p2pchat import received_files
+from p2pchat.store import received_files
 from tests.e2e.procs import CORPUS, p2pchat_env, spawn
 from tests.e2e.test_relay import Lines, command, exit_status, headless_peer
 

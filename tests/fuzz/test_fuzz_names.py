@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from textual.content import Content
 
-from p2pchat.contacts_flow import petname_from_label
 from p2pchat.core.errors import LabelRefused
 from p2pchat.core.invisible import INVISIBLE, ZWJ, is_pictograph, remove_invisible
 from p2pchat.core.keys import MAX_LABEL_CHARS
 from p2pchat.core.labels import read_peer_label, safe_label
 from p2pchat.service import events as ev
+from p2pchat.store.petnames import petname_from_label
 from p2pchat.tui.widgets.message_list import MessageItem
 from tests.fuzz.conftest import EXAMPLES, assert_only_p2pchat_errors
 from tests.hostile_names import HOSTILE_NAMES, MARKER, recording_markup

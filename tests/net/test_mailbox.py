@@ -113,12 +113,12 @@ async def test_unreachable_url_is_a_transport_error_with_a_fix() -> None:
 
 
 async def test_not_a_mailbox_url_is_refused_before_connecting() -> None:
-    from p2pchat.exit_codes import EXIT_USAGE, exit_code_for
+    from p2pchat.core.exit_status import EXIT_USAGE
 
     for url in ("http://127.0.0.1:1/v1", "ws://", "ws://host:99999/v1", "mailbox"):
         with pytest.raises(P2PChatError, match="ws://HOST:PORT/v1") as refused:
             await MailboxClient.connect(url, APPID, timeout=1)
-        assert exit_code_for(refused.value) == EXIT_USAGE  # a usage error, not a bug (1)
+        assert refused.value.exit_code == EXIT_USAGE  # a usage error, not a bug (1)
 
 
 async def test_wrong_path_is_a_transport_error(embedded_mailbox: str) -> None:

@@ -18,8 +18,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from p2pchat.core.errors import TransportError
-from p2pchat.exit_codes import EXIT_PEER_LOST, exit_code_for
+from p2pchat.core.errors import TransportError, exit_code_of
+from p2pchat.core.exit_status import EXIT_PEER_LOST
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.mailbox_protocol import MailboxRefused
 from p2pchat.net.mailbox_rendezvous import client_key
@@ -130,7 +130,7 @@ async def test_a_refused_allocation_is_a_server_problem_not_a_bug(start_mailbox:
     with pytest.raises(MailboxRefused) as refused:
         await client.allocate()
     assert isinstance(refused.value, TransportError)
-    assert exit_code_for(refused.value) == EXIT_PEER_LOST
+    assert exit_code_of(refused.value) == EXIT_PEER_LOST
     assert "is full" in str(refused.value) and "Try again in a minute" in str(refused.value)
     await client.close()
     await holder.close()

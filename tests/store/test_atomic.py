@@ -76,7 +76,7 @@ def test_sigkill_while_rewriting_large_books_leaves_a_whole_file(config_dir: Pat
     child = run_child(
         """
         import hashlib
-        from p2pchat.store import contacts as store
+        from p2pchat.store import contact_record as store
         from p2pchat.store.atomic import write_atomic
         from p2pchat.store.paths import contacts_path
         path = contacts_path()
@@ -87,7 +87,7 @@ def test_sigkill_while_rewriting_large_books_leaves_a_whole_file(config_dir: Pat
                 key = hashlib.sha256(b"%d-%d" % (generation, i)).digest()
                 book.append(store.Contact(f"g{generation}-{i}", key, "1" * 60, False, False,
                                           float(generation), float(generation), key))
-            write_atomic(path, store._encode(book), 0o600)
+            write_atomic(path, store.encode(book), 0o600)
             print(generation, flush=True)
             generation += 1
         """,

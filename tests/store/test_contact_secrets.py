@@ -10,10 +10,11 @@ from pathlib import Path
 import nacl.signing
 import pytest
 
-from p2pchat.contacts_flow import ContactGuard, open_book, unlocked
 from p2pchat.core.crypto import safety_number
 from p2pchat.core.handshake import meeting_key
 from p2pchat.core.keys import SessionKeys
+from p2pchat.service.contact_guard import ContactGuard, unlocked
+from p2pchat.store.account import open_book
 from p2pchat.store.contact_secrets import secrets_key
 from p2pchat.store.contacts import ContactBook, ContactError
 

@@ -18,10 +18,10 @@ import nacl.signing
 import pytest
 from textual.widgets import Button, Checkbox
 
-from p2pchat.contacts_flow import ContactGuard
 from p2pchat.core.crypto import fingerprint
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service.contact_guard import ContactGuard
 from p2pchat.store.contacts import ContactBook
 from p2pchat.store.settings import Settings
 from p2pchat.tui.app import P2PChatApp, make_app
@@ -402,10 +402,10 @@ def test_home_with_contacts_snapshot(snap_compare, tmp_path, monkeypatch):
 
 
 def test_key_changed_screen_snapshot(snap_compare, tmp_path):
-    from p2pchat.store.contacts import _key_changed
+    from p2pchat.service.contacts import key_changed
 
     async def warn(pilot):
-        error = _key_changed("bob", bytes(BOB_KEY.verify_key), bytes(NEW_BOB_KEY.verify_key))
+        error = key_changed("bob", bytes(BOB_KEY.verify_key), bytes(NEW_BOB_KEY.verify_key))
         pilot.app._show_key_changed(error)
         await pilot.pause()
 

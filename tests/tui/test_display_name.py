@@ -80,7 +80,7 @@ async def test_the_other_side_shows_and_pins_the_display_name(
             display_name_asked=True,
         )
     )
-    from p2pchat.contacts_flow import ContactGuard
+    from p2pchat.service.contact_guard import ContactGuard
 
     bob_book = book_for(tmp_path, "bob")
     alice = loopback_app(embedded_mailbox, ALICE_KEY, "", settings=load_settings())
@@ -114,7 +114,7 @@ async def test_slash_name_changes_it_for_the_next_conversation(config_dir: Path)
 
 
 async def test_last_seen_follows_the_conversation(config_dir: Path, tmp_path: Path) -> None:
-    from p2pchat.contacts_flow import ContactGuard
+    from p2pchat.service.contact_guard import ContactGuard
 
     book = book_for(tmp_path, "alice")
     long_ago = time.time() - 86_400

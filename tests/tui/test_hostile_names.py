@@ -19,10 +19,12 @@ import pytest
 from textual.content import Content
 from textual.widgets import Checkbox, Input
 
-from p2pchat.contacts_flow import ContactGuard, petname_from_label
 from p2pchat.core.labels import read_peer_label, safe_label
 from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service.contact_guard import ContactGuard
+from p2pchat.service.contacts import Contacts
 from p2pchat.store.contacts import ContactBook, KeyChanged
+from p2pchat.store.petnames import petname_from_label
 from p2pchat.tui.app import P2PChatApp, make_app
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog
@@ -215,7 +217,7 @@ async def test_a_book_holding_hostile_petnames_crashes_nothing(tmp_path):
     write_book(path, valid)
     book = ContactBook(path)
     with recording_markup() as recorder:
-        app = offline_app(contact_book=book)
+        app = offline_app(contacts=Contacts(book))
         async with running(app, (110, 40)) as pilot:
             await pilot.pause()
             assert set(contact_rows(app)) == set(valid)
@@ -264,7 +266,7 @@ async def test_an_unreadable_book_with_a_hostile_petname_is_a_notice_not_a_crash
     data["contacts"][0]["petname"] = "\x1b[2J" + LONG_NAME
     path.write_text(json.dumps(data), "utf-8")
     with recording_markup() as recorder:
-        app = offline_app(contact_book=book)
+        app = offline_app(contacts=Contacts(book))
         async with running(app, (110, 40)) as pilot:
             await pilot.pause()
             assert isinstance(app.screen, HomeScreen)

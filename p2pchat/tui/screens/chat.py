@@ -32,7 +32,7 @@ from p2pchat.core.labels import safe_label
 from p2pchat.core.message import ConversationView, EmptyConversation
 from p2pchat.i18n import t
 from p2pchat.service import events as ev
-from p2pchat.store.contacts import Contact
+from p2pchat.service.contacts import Contact
 from p2pchat.tui.screens.chat_commands import run_command
 from p2pchat.tui.screens.chat_updates import ChatUpdates
 from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog

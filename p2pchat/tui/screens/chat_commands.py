@@ -12,12 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from p2pchat.contacts_flow import export_evidence, parse_timer
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.core.message import ConversationView
+from p2pchat.core.timer import parse_timer
 from p2pchat.i18n import t
 from p2pchat.service import events as ev
+from p2pchat.service.export import export_evidence
 from p2pchat.tui.widgets.status_bar import timer_word
 
 

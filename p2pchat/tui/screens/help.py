@@ -67,7 +67,7 @@ def _bindings(owner: type) -> list[Binding]:
 def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     """(section title, [(keys, text)]) for every screen and widget with keys."""
     # Imported here: the screens import this module to open the help.
-    from p2pchat.tui.app import P2PChatApp
+    from p2pchat.tui.app_shell import AppShell
     from p2pchat.tui.screens.chat import ChatScreen
     from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog
     from p2pchat.tui.screens.file_picker import FilePicker
@@ -85,7 +85,7 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     from p2pchat.tui.widgets.sealed import SealedBody
 
     groups: list[tuple[str, tuple[type, ...]]] = [
-        ("help.section_everywhere", (P2PChatApp,)),
+        ("help.section_everywhere", (AppShell,)),
         ("help.section_home", (HomeScreen, ContactList, InviteScreen, ReconnectScreen)),
         ("help.section_chat", (ChatScreen, ImageView, SealedBody)),
         ("help.section_send", (SendDialog, FilePicker)),

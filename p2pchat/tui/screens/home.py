@@ -28,7 +28,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from p2pchat.core import codes
 from p2pchat.core.errors import InvalidCode
 from p2pchat.i18n import t
-from p2pchat.store.contacts import Contact
+from p2pchat.service.contacts import Contact
 from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog
 from p2pchat.tui.widgets.contact_list import ContactList
 

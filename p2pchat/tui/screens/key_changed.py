@@ -25,7 +25,7 @@ from p2pchat.core import codes
 from p2pchat.core.crypto import fingerprint
 from p2pchat.core.errors import InvalidCode
 from p2pchat.i18n import t
-from p2pchat.store.contacts import KeyChanged
+from p2pchat.service.contacts import KeyChanged
 
 
 @dataclass(frozen=True)

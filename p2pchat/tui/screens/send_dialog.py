@@ -32,13 +32,12 @@ from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
 from p2pchat.media.content_fix import CONTENT_CATEGORIES
 from p2pchat.media.report import PrivacyReport
+from p2pchat.service.photos import read_photo as read_source  # the file and its limit
 from p2pchat.tui.widgets.fix_box import SendFixes, draw_box
 from p2pchat.tui.widgets.image_view import ImageView
 from p2pchat.tui.widgets.message_list import report_text
 from p2pchat.tui.widgets.transfer_bar import format_size
 
-# Checked before reading so a huge file is refused without allocating it.
-MAX_SOURCE_BYTES = 200 * 1024 * 1024
 PREVIEW_ROWS = 16
 MIN_PREVIEW_ROWS = 3
 # Rows around the scrolling body: border 2, padding 2, title 2, file name 1, buttons 4,
@@ -74,16 +73,6 @@ def content_items(report: Any) -> str:
     if not shown:
         return ""
     return PrivacyReport(report.format, report.width, report.height, shown).summary()
-
-
-def read_source(path: Path) -> bytes:
-    """The file's bytes, refusing what is not a regular file or is too large."""
-    if not path.is_file():
-        raise P2PChatError(t("send.not_a_file", path=safe_label(str(path), 200)))
-    size = path.stat().st_size
-    if size > MAX_SOURCE_BYTES:
-        raise P2PChatError(t("send.too_large", size=format_size(size)))
-    return path.read_bytes()
 
 
 class SendDialog(ModalScreen[SendDialogResult | None]):

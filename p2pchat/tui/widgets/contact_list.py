@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from p2pchat.i18n import t
-from p2pchat.store.contacts import Contact
+from p2pchat.service.contacts import Contact
 
 
 def last_seen_text(seconds: float) -> str:

@@ -1,20 +1,8 @@
-"""The JSON-lines interface for scripts, bots and relays (no Textual here).
+"""One headless conversation: JSON commands drive a ``ChatSession``, its events go out as JSON.
 
-Commands arrive on stdin, one JSON object per line::
-
-    {"cmd": "send_text", "text": "hello"}
-    {"cmd": "send_image", "path": "photo.jpg", "original": false, "view_once": false}
-    {"cmd": "close"}
-
-Events leave on stdout, one JSON object per line, each with an "event" key:
-``code``, ``paired``, ``text``, ``image``, ``report``, ``sent``, ``progress``,
-``delivered``, ``view_once``, ``rejected``, ``error``, ``peer_left``, ``closed``
-(see the README's "Scripting p2pchat"). A bad command (not JSON, not UTF-8) is
-an ``error`` event with ``"fatal": false`` and the session carries on, and so is
-a received photo that cannot be saved (the sender is told it was not kept).
-Headless endpoints never receive view-once contents: they get a ``view_once``
-placeholder event. When stdout is closed nobody reads the events any more: the
-session ends (the peer sees ``peer_left``) with exit code 6.
+Photos are prepared one after another in the background (the photo lane), so a
+slow or hostile photo never holds up a text or a close; received photos are
+saved with ``service.photos`` when a folder was given.
 """
 
 from __future__ import annotations
@@ -23,123 +11,28 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from p2pchat.core.errors import P2PChatError
-from p2pchat.exit_codes import EXIT_OUTPUT_FAILED, EXIT_PEER_LOST
-from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes
-from p2pchat.received_files import SaveFailed, save_received
-from p2pchat.service import ChatService
+from p2pchat.core.exit_status import EXIT_OUTPUT_FAILED, EXIT_PAIRING_FAILED, EXIT_PEER_LOST
+from p2pchat.headless.streams import JsonLinesWriter, UndecodableLine
 from p2pchat.service import events as ev
+from p2pchat.service.api import ChatSession
+from p2pchat.service.photos import CONTENT_CATEGORIES, ContentFixes, SaveFailed, save_received
 
 log = logging.getLogger(__name__)
 
 MAX_COMMAND_BYTES = 1024 * 1024
-MAX_IMAGE_FILE_BYTES = 200 * 1024 * 1024
 PROGRESS_INTERVAL = 0.25
-
-
-class JsonLinesWriter:
-    """Events out as JSON lines; a closed stdout sets ``broken`` instead of raising."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.broken = asyncio.Event()
-
-    def write(self, event: str, **fields: Any) -> None:
-        if self.broken.is_set():
-            return
-        try:
-            self.stream.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
-            self.stream.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            # The reader is gone (`| head -1`): nothing we write can be read any more.
-            self.broken.set()
-            _silence(self.stream)
-
-
-def _silence(stream: TextIO) -> None:
-    """Point a dead stdout at /dev/null so the interpreter's final flush cannot fail."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
-
-
-class UndecodableLine(str):
-    """A stdin line that is not UTF-8: empty as text, ``reason`` says what was wrong."""
-
-    reason = ""
-
-
-def decode_line(raw: bytes) -> str:
-    """One stdin line as text, or an ``UndecodableLine`` (never an exception)."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = UndecodableLine("")
-        line.reason = f"not UTF-8: byte 0x{raw[error.start]:02x} at position {error.start}"
-        return line
-
-
-def start_stdin_reader(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
-    """Read stdin lines in a thread (portable, never blocks the loop); None means EOF.
-
-    Read as bytes and decoded line by line: one line that is not UTF-8 becomes an
-    ``UndecodableLine`` for the caller to answer, and the lines after it still arrive.
-    """
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def pump() -> None:
-        try:
-            for raw in _stdin_lines():
-                loop.call_soon_threadsafe(queue.put_nowait, decode_line(raw))
-        except (OSError, ValueError):
-            pass  # stdin closed under us: that is the end of input
-        finally:
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
-    return queue
-
-
-def _stdin_lines() -> Iterator[bytes]:
-    """stdin's lines as bytes, read from the descriptor itself.
-
-    Not through ``sys.stdin.buffer``: this daemon thread would hold its lock when the
-    interpreter shuts down, and finalising a locked buffer aborts the process.
-    """
-    try:
-        fd = sys.stdin.fileno()
-    except (AttributeError, OSError, ValueError):  # a replaced stdin (tests, embedding)
-        for line in sys.stdin:
-            yield line.encode("utf-8", errors="surrogateescape")
-        return
-    pending = bytearray()
-    while chunk := os.read(fd, 65536):
-        start = len(pending)
-        pending += chunk
-        newline = pending.find(b"\n", start)
-        while newline >= 0:
-            yield bytes(pending[: newline + 1])
-            del pending[: newline + 1]
-            newline = pending.find(b"\n")
-    if pending:
-        yield bytes(pending)
 
 
 class HeadlessSession:
     """Drives one ChatService from JSON commands and reports its events as JSON."""
 
     def __init__(
-        self, service: ChatService, out: JsonLinesWriter, save_dir: Path | None = None
+        self, service: ChatSession, out: JsonLinesWriter, save_dir: Path | None = None
     ) -> None:
         self.service = service
         self.out = out
@@ -161,7 +54,7 @@ class HeadlessSession:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(events_task, 5)
             events_task.cancel()
-            return self.exit_code or 3
+            return self.exit_code or EXIT_PAIRING_FAILED
         commands_task = asyncio.ensure_future(self._pump_commands(commands))
         broken_task = asyncio.ensure_future(self.out.broken.wait())
         done, _ = await asyncio.wait(
@@ -271,22 +164,14 @@ class HeadlessSession:
                 command, 'send_image needs "path" (string), optional "view_once"/"original" (bool)'
             )
             return
-        try:
-            file = Path(path)
-            if file.stat().st_size > MAX_IMAGE_FILE_BYTES:
-                self._image_error(command, f"{path}: file too large")
-                return
-            data = await asyncio.to_thread(file.read_bytes)
-        except OSError as error:
-            self._image_error(command, f"cannot read {path}: {error.strerror}")
-            return
         fixes = _content_fixes(command)
         if isinstance(fixes, str):
             self._error(fixes)
             return
         content, max_side = fixes
-        prepared = await self.service.prepare_image(
-            data, original_size=original, fixes=content, max_side=max_side
+        # The service reads the file (its size checked first): an ImageRejected names the path.
+        prepared = await self.service.prepare_photo(
+            path, original_size=original, fixes=content, max_side=max_side
         )
         findings = prepared.report.findings
         removed = [f.message for f in findings if f.category not in CONTENT_CATEGORIES]

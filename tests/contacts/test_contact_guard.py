@@ -8,17 +8,14 @@ from pathlib import Path
 import nacl.signing
 import pytest
 
-from p2pchat.contacts_flow import (
-    ContactBlocked,
-    ContactGuard,
-    export_evidence,
-    petname_from_label,
-)
 from p2pchat.core import session as core_session
 from p2pchat.core.conversation import Conversation
 from p2pchat.core.crypto import safety_number
 from p2pchat.core.keys import Capabilities, SessionKeys
+from p2pchat.service.contact_guard import ContactBlocked, ContactGuard
+from p2pchat.service.export import export_evidence
 from p2pchat.store.contacts import ContactBook, KeyChanged
+from p2pchat.store.petnames import petname_from_label
 
 ME = bytes(nacl.signing.SigningKey.generate().verify_key)
 

@@ -1,5 +1,8 @@
 """Copy-paste signalling: drive the ``core.handshake`` manual variants with a real link.
 
+The orchestration lives in the service (it was ``net/manual.py``): the network
+layer only provides the ``RtcLink`` and never sees the service.
+
 No server: the caller supplies ``write(blob)`` (show a blob to the user) and
 ``read()`` (the blob the other person pasted back). These functions build the
 ``RtcLink``, turn SDPs into blobs and back, and hand the link to
@@ -15,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from p2pchat.core.errors import TransportError
 from p2pchat.core.handshake import ManualReconnect, manual
 from p2pchat.net.rtc import RtcLink
-from p2pchat.service import ChatService
 from p2pchat.service import events as ev
+from p2pchat.service.chat_service import ChatService
 
 Write = Callable[[str], None]
 Read = Callable[[], Awaitable[str | None]]
@@ -41,7 +44,7 @@ async def invite_first_contact(
 ) -> ev.Paired:
     """Blob 1 out, blob 2 in, blob 3 out; then bind. ``WrongCode`` if blob 2 does not open."""
     pairing = manual.ManualPairing(
-        code, True, service.identity, service._capabilities(), appid=service.config.appid
+        code, True, service.identity, service.capabilities(), appid=service.config.appid
     )
     write(pairing.first_blob())
     offer = pairing.receive_second(await _read(read))
@@ -59,7 +62,7 @@ async def join_first_contact(
 ) -> ev.Paired:
     """Blob 1 in, blob 2 out (with our offer), blob 3 in; then bind."""
     pairing = manual.ManualPairing(
-        code, False, service.identity, service._capabilities(), appid=service.config.appid
+        code, False, service.identity, service.capabilities(), appid=service.config.appid
     )
     first = await _read(read)
     link = _link(service)
@@ -80,7 +83,7 @@ def _meeting(
         inviter,
         service.identity,
         peer_identity,
-        service._capabilities(),
+        service.capabilities(),
         appid=service.config.appid,
     )
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from p2pchat.core.errors import P2PChatError
-from p2pchat.exit_codes import EXIT_OUTPUT_FAILED
+from p2pchat.core.exit_status import EXIT_OUTPUT_FAILED
 
 MAX_NAME_ATTEMPTS = 1000
 

@@ -1,0 +1,40 @@
+"""The disappearing-message timer: the values people can agree on, and their words.
+
+The one list of timer settings (off, 30 s, 5 min, 1 h, 1 day): the wire format
+(``framing``) accepts only these, the session offers only these, and the front
+ends parse and describe them here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Each word a user may type for a timer, and its seconds ("0" is "off").
+TIMER_WORDS: Final = {
+    "off": 0,
+    "0": 0,
+    "30s": 30,
+    "5m": 300,
+    "1h": 3600,
+    "1d": 86400,
+}
+TIMER_SECONDS: Final = frozenset(TIMER_WORDS.values())
+MAX_TIMER_SECONDS: Final = max(TIMER_SECONDS)
+
+
+def parse_timer(text: str) -> int:
+    """``off``, ``30s``, ``5m``, ``1h`` or ``1d`` as seconds (``ValueError`` otherwise)."""
+    seconds = TIMER_WORDS.get(text.strip().lower())
+    if seconds is None:
+        raise ValueError("the timer is one of: off, 30s, 5m, 1h, 1d")
+    return seconds
+
+
+def describe_timer(seconds: int) -> str:
+    """Words for a timer setting, for status lines."""
+    if seconds == 0:
+        return "off: messages stay until you leave (they are never written to disk)"
+    for word, value in TIMER_WORDS.items():
+        if value == seconds and word not in ("0", "off"):
+            return f"messages disappear {word} after they arrive, on both screens"
+    return f"messages disappear {seconds} s after they arrive, on both screens"
