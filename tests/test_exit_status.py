@@ -53,7 +53,7 @@ def test_every_error_class_travels_with_a_documented_exit_code():
         ("p2pchat.store.settings", "SettingsError", EXIT_USAGE),
         ("p2pchat.store.paths", "ConfigUnavailable", EXIT_USAGE),
         ("p2pchat.service.contact_guard", "ContactBlocked", EXIT_PAIRING_FAILED),
-        ("p2pchat.core.reconnect_wire", "IdentityMismatch", EXIT_PAIRING_FAILED),
+        ("p2pchat.core.handshake.reconnect_wire", "IdentityMismatch", EXIT_PAIRING_FAILED),
         ("p2pchat.core.errors", "WrongCode", EXIT_PAIRING_FAILED),
         ("p2pchat.core.errors", "PeerLost", EXIT_PEER_LOST),
         ("p2pchat.media.budget", "BudgetFull", EXIT_INPUT_REJECTED),

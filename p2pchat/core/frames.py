@@ -14,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
+from p2pchat.core.timer import MAX_TIMER_SECONDS as MAX_TIMER_SECONDS
+from p2pchat.core.timer import TIMER_SECONDS as TIMER_SECONDS
+
 # 60 KiB of image data per chunk keeps every ciphertext under 64 KiB, the largest
 # message every aiortc version delivers in one piece.
 CHUNK_SIZE: Final = 60 * 1024
@@ -31,8 +34,6 @@ NONCE_SIZE: Final = 8
 ID_BYTES: Final = 8
 ID_HEX_CHARS: Final = 2 * ID_BYTES
 # The disappearing-message timers people can agree on: off, 30 s, 5 min, 1 h, 1 day.
-TIMER_SECONDS: Final = frozenset({0, 30, 300, 3600, 86400})
-MAX_TIMER_SECONDS: Final = 86400
 
 _ID_PATTERN: Final = re.compile(r"[0-9a-f]{%d}" % ID_HEX_CHARS)  # noqa: UP031 - regex braces
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final, Literal, Protocol
 
+from p2pchat.core.timer import DisappearingTimer as DisappearingTimer
+
 Direction = Literal["in", "out"]
 Kind = Literal["text", "image"]
 
@@ -32,16 +34,6 @@ class ViewOnceState(Enum):
     OPENED = "opened"
     VIEWED = "viewed"
     EXPIRED = "expired"
-
-
-class DisappearingTimer(Enum):
-    """How long messages stay; a new setting applies to messages added after it."""
-
-    OFF = 0
-    SECONDS_30 = 30
-    MINUTES_5 = 5 * 60
-    HOUR_1 = 3600
-    DAY_1 = 24 * 3600
 
 
 FINAL_STATES: Final = frozenset(

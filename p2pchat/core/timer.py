@@ -7,18 +7,30 @@ ends parse and describe them here.
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Final
+
+
+class DisappearingTimer(Enum):
+    """How long messages stay; a new setting applies to messages added after it."""
+
+    OFF = 0
+    SECONDS_30 = 30
+    MINUTES_5 = 5 * 60
+    HOUR_1 = 3600
+    DAY_1 = 24 * 3600
+
 
 #: Each word a user may type for a timer, and its seconds ("0" is "off").
 TIMER_WORDS: Final = {
-    "off": 0,
-    "0": 0,
-    "30s": 30,
-    "5m": 300,
-    "1h": 3600,
-    "1d": 86400,
+    "off": DisappearingTimer.OFF.value,
+    "0": DisappearingTimer.OFF.value,
+    "30s": DisappearingTimer.SECONDS_30.value,
+    "5m": DisappearingTimer.MINUTES_5.value,
+    "1h": DisappearingTimer.HOUR_1.value,
+    "1d": DisappearingTimer.DAY_1.value,
 }
-TIMER_SECONDS: Final = frozenset(TIMER_WORDS.values())
+TIMER_SECONDS: Final = frozenset(timer.value for timer in DisappearingTimer)
 MAX_TIMER_SECONDS: Final = max(TIMER_SECONDS)
 
 
