@@ -26,7 +26,7 @@ from typing import Any
 
 from PIL import Image
 
-from p2pchat.media.content_scan import Box, NumberRun
+from p2pchat.media.content_boxes import Box, NumberRun
 
 # A card is 13-19 digits, a phone number 10-11, a member or account number 8 or more;
 # dates ("12/29", "2029年12月") and prices ("1,080", "82.50") stay below or break the run.
