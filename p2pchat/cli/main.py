@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from p2pchat import __version__
+from p2pchat.cli.options import language_in
 from p2pchat.core.errors import P2PChatError
 from p2pchat.exit_codes import (  # re-exported: the subcommands import them from here
     EXIT_CODES,
@@ -31,6 +32,7 @@ from p2pchat.exit_codes import (  # re-exported: the subcommands import them fro
     EXIT_USAGE,
     exit_code_for,
 )
+from p2pchat.i18n import set_language, t
 
 
 def _epilog() -> str:
@@ -58,9 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _choose_language(argv: list[str]) -> None:
+    """--lang, else the locale: before the parser is built, since its help is translated."""
+    try:
+        set_language(language_in(argv))
+    except ValueError:
+        set_language(None)  # argparse refuses the bad value with its list of choices
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    _choose_language(argv)
+    parser = build_parser()
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         # Bare `p2pchat [--mailbox URL --lang ja ...]` is the app's home screen.
         argv = ["home", *argv]
@@ -80,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except KeyboardInterrupt:
-        print("p2pchat: interrupted", file=sys.stderr)
+        print(t("cli.common.interrupted"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `p2pchat inspect x.jpg | head`: the reader left; that is not an error of ours.

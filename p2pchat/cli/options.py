@@ -160,3 +160,26 @@ def strip_code_label(line: str) -> str:
     if colon and label.strip().lower() == "code":
         return rest.strip()
     return line
+
+
+def add_language_option(parser: argparse.ArgumentParser) -> None:
+    """``--lang`` on a command; ``main`` reads it before any text is built (see ``language_in``)."""
+    from p2pchat.i18n import LANGUAGES, t
+
+    parser.add_argument("--lang", choices=LANGUAGES, default=None, help=t("cli.lang_help"))
+
+
+def language_in(argv: list[str]) -> str | None:
+    """The ``--lang`` value anywhere on the command line (before ``--``), else None.
+
+    Help texts and messages are built while the parser is, so the language is chosen
+    from the raw arguments first; argparse then checks the value as usual.
+    """
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None

@@ -83,6 +83,9 @@ class ImageReceived(ServiceEvent):
     view_seconds: float
     removed: tuple[str, ...] = ()  # what the receiver's sanitiser still had to strip
     vault_id: str | None = None
+    # The same as findings (media.report.Finding), for front ends that word them
+    # in the reader's language; ``removed`` keeps the English sentences for scripts.
+    findings: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)

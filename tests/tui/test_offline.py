@@ -28,9 +28,8 @@ def offline_app(**kwargs: object):
     return make_app(
         service_factory=_refuse_service,
         fingerprint=ALICE_FINGERPRINT,
-        language="en",
         image_renderer="halfcell",
-        **kwargs,
+        **{"language": "en", **kwargs},
     )
 
 

@@ -27,6 +27,7 @@ from textual.widgets import Static
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
+from p2pchat.media.report_sentences import removed_summary
 from p2pchat.service import events as ev
 from p2pchat.tui.demo.lessons import short_names
 from p2pchat.tui.demo.stage import DemoStage, Side
@@ -277,7 +278,7 @@ class ChatPane(Vertical):
                 pass
 
     def _show_received(self, image: ev.ImageReceived) -> None:
-        removed = image.removed
+        removed = removed_summary(image.findings) if image.findings else image.removed
         # A clean arrival is said once, in its own words (not "Removed: arrived clean").
         clean = t("report.nothing_found_receiver")
         if image.view_once and image.vault_id is not None and self.stage is not None:

@@ -20,6 +20,7 @@ from p2pchat.core import session as core_session
 from p2pchat.core.conversation import Conversation, DisappearingTimer
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
+from p2pchat.media.report_sentences import removed_summary
 from p2pchat.service import events as ev
 from p2pchat.tui.widgets.message_list import MessageList
 from p2pchat.tui.widgets.sealed import SealedPhoto
@@ -203,7 +204,7 @@ class ChatUpdates(Screen[None]):
 
     def _show_received_image(self, image: ev.ImageReceived) -> None:
         messages = self.query_one(MessageList)
-        removed = image.removed
+        removed = removed_summary(image.findings) if image.findings else image.removed
         # A clean arrival is said in its own words, not as "Removed: arrived clean".
         nothing_removed = t("report.nothing_found_receiver")
         vault = getattr(getattr(self.app, "service", None), "vault", None)
