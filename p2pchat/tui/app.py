@@ -47,7 +47,7 @@ from p2pchat.tui.messages import (
     ServiceEventPosted,
 )
 from p2pchat.tui.name_prompt import NamePrompt, name_prompt_for, save_display_name
-from p2pchat.tui.palette import app_commands, kept_system_commands
+from p2pchat.tui.palette import app_commands, kept_system_commands, open_palette
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.home import HomeScreen
@@ -77,6 +77,16 @@ class P2PChatApp(ChatRequests):
     BINDINGS = [
         Binding("ctrl+q", "quit", t("keys.quit"), id="app.quit", priority=True),
         Binding("f1", "help", t("keys.help"), id="app.help", show=False),
+        # Textual's own palette binding is labelled "palette" in English whatever the language.
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            t("palette.key.label"),
+            show=False,
+            priority=True,
+            tooltip=t("help.palette"),
+            id="app.palette",
+        ),
     ]
 
     def __init__(
@@ -193,6 +203,9 @@ class P2PChatApp(ChatRequests):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_command_palette(self) -> None:
+        open_palette(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from app_commands(self, screen)
