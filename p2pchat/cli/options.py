@@ -105,6 +105,13 @@ def ice_from_args(args: argparse.Namespace) -> object:
     if getattr(args, "no_transit", False):
         transit = None
     turn = args.turn or getattr(settings, "turn_url", None)
+    relay_only = bool(args.relay_only or getattr(settings, "relay_only", False))
+    if relay_only and not turn and not transit:
+        # Checked before any network: otherwise no path ever opens and it ends as "peer lost".
+        from p2pchat.core.errors import UsageError
+        from p2pchat.i18n import t
+
+        raise UsageError(t("cli.network.relay_only_no_relay"))
     return IceSettings(
         stun_urls=stun,
         transit_relay=transit or None,
@@ -113,7 +120,7 @@ def ice_from_args(args: argparse.Namespace) -> object:
         turn_credential=os.environ.get(args.turn_credential_env)
         or getattr(settings, "turn_credential", None),
         turn_secret=os.environ.get(args.turn_secret_env) or getattr(settings, "turn_secret", None),
-        relay_only=bool(args.relay_only or getattr(settings, "relay_only", False)),
+        relay_only=relay_only,
     )
 
 
