@@ -22,7 +22,7 @@ from typing import Any
 
 from p2pchat.cli.main import EXIT_OK, EXIT_USAGE
 from p2pchat.cli.options import add_language_option
-from p2pchat.i18n import t
+from p2pchat.i18n import speaking, t
 from p2pchat.media.report_sentences import describe, describe_note
 
 
@@ -112,7 +112,8 @@ def run_inspect(args: argparse.Namespace) -> int:
 
     report = inspect_image(_read_input(args.file, MAX_INSPECT_BYTES))
     if args.json:
-        print(report.to_json())
+        with speaking("en"):  # for programs: the same words whatever the locale
+            print(report.to_json())
         return EXIT_OK
     print(t("cli.image.header", file=args.file, format=report.format, size=_size(report)))
     if not report.findings:
@@ -236,6 +237,8 @@ def run_sanitize(args: argparse.Namespace) -> int:
     picture = [f for f in report.findings if f.category in CONTENT_CATEGORIES]
     report.findings = [f for f in report.findings if f.category not in CONTENT_CATEGORIES]
     if args.json:
+        with speaking("en"):
+            removed = report.to_dict()
         print(
             json.dumps(
                 {
@@ -243,7 +246,7 @@ def run_sanitize(args: argparse.Namespace) -> int:
                     "mime": result.mime,
                     "width": result.width,
                     "height": result.height,
-                    "removed": report.to_dict(),
+                    "removed": removed,
                     "picture": [
                         {"category": f.category, "message": f.message, "detail": f.detail}
                         for f in picture

@@ -26,6 +26,7 @@ from p2pchat.cli.main import (
 )
 from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
 from p2pchat.core.errors import P2PChatError
+from p2pchat.i18n import t
 from p2pchat.received_files import SaveFailed, save_received
 
 MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024
@@ -99,18 +100,18 @@ def _service(args: argparse.Namespace, *, honours_view_once: bool, confirm: bool
 
 def run_send(args: argparse.Namespace) -> int:
     if not args.files and not args.text:
-        print("p2pchat send: nothing to send (give FILE... and/or --text)", file=sys.stderr)
+        print(t("cli.transfer.nothing_to_send"), file=sys.stderr)
         return EXIT_USAGE
     blobs: list[tuple[str, bytes]] = []
     for name in args.files:
         try:
             size = os.path.getsize(name)
             if size > MAX_INPUT_FILE_BYTES:
-                print(f"p2pchat send: {name}: too large ({size} bytes)", file=sys.stderr)
+                print(t("cli.transfer.too_large", name=name, size=size), file=sys.stderr)
                 return EXIT_INPUT_REJECTED
             blobs.append((name, Path(name).read_bytes()))
         except OSError as error:
-            print(f"p2pchat send: cannot read {name}: {error.strerror}", file=sys.stderr)
+            print(t("cli.transfer.cannot_read", name=name, reason=error.strerror), file=sys.stderr)
             return EXIT_INPUT_REJECTED
     from p2pchat.net.loop import run
 
@@ -159,7 +160,7 @@ async def _send_prepared(
 ) -> int:
     code = await service.invite()
     out.emit("code", f"code: {code}", code=code)
-    print("p2pchat: read this code to the other person; waiting for them", file=sys.stderr)
+    print(t("cli.transfer.read_code"), file=sys.stderr)
     paired = await _wait_paired(service, out)
     for text in args.text:
         await service.send_text(text)
@@ -168,14 +169,18 @@ async def _send_prepared(
         label = os.path.basename(name)
         out.emit(
             "report",
-            f"removed from {label}: {image.report.summary() if removed else 'nothing found'}",
+            t(
+                "cli.transfer.removed_from",
+                name=label,
+                summary=image.report.summary() if removed else t("cli.transfer.nothing_found"),
+            ),
             file=label,
             removed=removed,
         )
         if args.view_once and not paired.peer_view_once:
             out.emit(
                 "view_once_refused",
-                f"not sent: the peer cannot honour view-once ({label})",
+                t("cli.transfer.view_once_refused", name=label),
                 file=label,
             )
             continue
@@ -219,7 +224,7 @@ def run_receive(args: argparse.Namespace) -> int:
     try:
         check_writable(out_dir)
     except SaveFailed as error:
-        print(f"p2pchat receive: --out: {error}", file=sys.stderr)
+        print(t("cli.transfer.bad_out", reason=error), file=sys.stderr)
         return EXIT_USAGE
     code = read_code(args)
     from p2pchat.net.loop import run
@@ -250,7 +255,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
             if event.view_once or not event.data:
                 out.emit(
                     "view_once",
-                    "a view-once photo arrived; it can only be opened in the p2pchat app",
+                    t("cli.transfer.view_once_arrived"),
                     message_id=event.message_id,
                 )
                 continue
@@ -260,7 +265,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
             except SaveFailed as error:
                 failures += 1
                 service.refuse_image(event.message_id)
-                print(f"p2pchat receive: a photo was not kept: {error}", file=sys.stderr)
+                print(t("cli.transfer.not_kept", reason=error), file=sys.stderr)
                 out.emit(
                     "error",
                     "",

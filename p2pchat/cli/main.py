@@ -12,13 +12,14 @@ diagnostics. Exit codes are documented in the README and in EXIT_CODES.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
 
 from p2pchat import __version__
-from p2pchat.cli.options import language_in
+from p2pchat.cli.options import add_language_option, language_in
 from p2pchat.core.errors import P2PChatError
 from p2pchat.exit_codes import (  # re-exported: the subcommands import them from here
     EXIT_CODES,
@@ -57,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("cmd_"):
             module = importlib.import_module(f"p2pchat.cli.{info.name}")
             module.register(subparsers)
+    for command in subparsers.choices.values():
+        # Every command takes --lang (main reads it before the parser is built).
+        with contextlib.suppress(argparse.ArgumentError):
+            add_language_option(command)
     return parser
 
 

@@ -85,7 +85,7 @@ class ImageReceived(ServiceEvent):
     vault_id: str | None = None
     # The same as findings (media.report.Finding), for front ends that word them
     # in the reader's language; ``removed`` keeps the English sentences for scripts.
-    findings: tuple[Any, ...] = ()
+    findings: tuple[Any, ...] = field(default=(), metadata={"json": False})
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def event_to_json(event: ServiceEvent) -> dict[str, Any]:
     out: dict[str, Any] = {"event": event.kind}
     for f in fields(event):
         value = getattr(event, f.name)
-        if isinstance(value, bytes | bytearray | memoryview):
+        if isinstance(value, bytes | bytearray | memoryview) or not f.metadata.get("json", True):
             continue
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out

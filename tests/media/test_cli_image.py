@@ -173,3 +173,6 @@ def test_inspect_and_sanitize_speak_japanese_with_lang_or_the_locale(tmp_path: P
     assert "Stripping" not in done.stdout and "removed" not in done.stdout
     english = _japanese_cli("inspect", str(photo), env={"LANG": "C.UTF-8"})
     assert "summary: GPS location" in english.stdout
+    # JSON is for programs: the same English words whatever the locale or --lang.
+    as_json = _japanese_cli("inspect", "--lang", "ja", str(photo), "--json", env={})
+    assert json.loads(as_json.stdout)["summary"].startswith("GPS location 35.66 N")
