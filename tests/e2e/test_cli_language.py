@@ -60,3 +60,15 @@ def test_every_command_takes_lang() -> None:
     for name, command in subparsers.choices.items():
         options = {s for action in command._actions for s in action.option_strings}
         assert "--lang" in options, name
+
+
+def test_identity_speaks_the_locale(tmp_path: Path) -> None:
+    first = p2pchat("identity", lang="ja_JP.UTF-8", config=tmp_path)
+    assert (
+        first.returncode == 0
+        and "新しい ID" in first.stderr
+        and "保護されていません" in first.stderr
+    )
+    renewed = p2pchat("identity", "--new", lang="ja_JP.UTF-8", config=tmp_path)
+    assert renewed.returncode == 0 and "鍵が変わった" in renewed.stderr, renewed.stderr
+    assert "created" not in renewed.stderr and "contacts will see" not in renewed.stderr
