@@ -72,3 +72,12 @@ def test_identity_speaks_the_locale(tmp_path: Path) -> None:
     renewed = p2pchat("identity", "--new", lang="ja_JP.UTF-8", config=tmp_path)
     assert renewed.returncode == 0 and "鍵が変わった" in renewed.stderr, renewed.stderr
     assert "created" not in renewed.stderr and "contacts will see" not in renewed.stderr
+
+
+def test_contacts_speaks_the_locale(tmp_path: Path) -> None:
+    empty = p2pchat("contacts", lang="ja_JP.UTF-8", config=tmp_path)
+    assert empty.returncode == 0 and "連絡先はまだありません" in empty.stderr
+    missing = p2pchat(
+        "contacts", "block", "nobody", "--lang", "ja", lang="C.UTF-8", config=tmp_path
+    )
+    assert missing.returncode == 2 and "という連絡先はありません" in missing.stderr
