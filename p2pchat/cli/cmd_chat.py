@@ -41,34 +41,28 @@ from p2pchat.i18n import t
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "chat",
-        help="chat with a contact: pair with a code once, then reconnect by name",
+        help=t("cli.help.chat_chat"),
         description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog="exit status: 0 ok, 2 unknown contact, 3 pairing failed or refused "
-        "(wrong code, changed key, blocked), 4 peer lost",
+        epilog=t("cli.help.chat_chat_epilog"),
     )
     add_network_options(parser)
-    parser.add_argument("petname", nargs="?", help="a pinned contact to meet again")
+    parser.add_argument("petname", nargs="?", help=t("cli.help.chat_petname"))
     first = parser.add_mutually_exclusive_group()
-    first.add_argument("--invite", action="store_true", help="make an invite code")
-    first.add_argument("--join", action="store_true", help="join with a code")
-    parser.add_argument(
-        "--as", dest="pin_as", metavar="NAME", help="petname to pin the new contact under"
-    )
+    first.add_argument("--invite", action="store_true", help=t("cli.help.chat_invite"))
+    first.add_argument("--join", action="store_true", help=t("cli.help.chat_join"))
+    parser.add_argument("--as", dest="pin_as", metavar="NAME", help=t("cli.help.chat_as"))
     parser.add_argument(
         "--replace-key",
         action="store_true",
-        help="with --as: deliberately accept a new identity key for that contact "
-        "(after a key-change warning you checked with them)",
+        help=t("cli.help.chat_replace_key"),
     )
-    parser.add_argument(
-        "--name", default="", type=display_name, help="a display name announced to the peer"
-    )
+    parser.add_argument("--name", default="", type=display_name, help=t("cli.help.chat_name"))
     parser.add_argument(
         "--wait",
         type=float,
         default=600.0,
         metavar="SECONDS",
-        help="how long to wait for the contact at the meeting point (default %(default)s)",
+        help=t("cli.help.chat_wait"),
     )
     parser.set_defaults(func=run_chat)
 

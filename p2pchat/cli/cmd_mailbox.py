@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from p2pchat.i18n import t
+
 if TYPE_CHECKING:
     from p2pchat.net.mailbox_rendezvous import ServerLimits
 
@@ -19,49 +21,39 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "mailbox",
-        help="run a mailbox (rendezvous) server for invites on this machine or LAN",
-        description=(
-            "Run the embedded magic-wormhole-compatible mailbox server. Prints its URL "
-            "(ws://HOST:PORT/v1) as the first line; give it to both people with "
-            "--mailbox URL or P2PCHAT_MAILBOX. It relays only encrypted pairing messages."
-        ),
+        help=t("cli.help.mailbox_mailbox"),
+        description=(t("cli.help.mailbox_mailbox_description")),
     )
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1; use 0.0.0.0 to serve your LAN)",
+        help=t("cli.help.mailbox_host"),
     )
-    parser.add_argument(
-        "--port", type=_port, default=4000, help="TCP port (default 4000; 0 picks a free one)"
-    )
+    parser.add_argument("--port", type=_port, default=4000, help=t("cli.help.mailbox_port"))
     parser.add_argument(
         "--max-connections",
         type=int,
         default=None,
         metavar="N",
-        help="simultaneous connections (default 4096; a pairing holds two for its lifetime)",
+        help=t("cli.help.mailbox_max_connections"),
     )
     parser.add_argument(
         "--max-per-client",
         type=_positive,
         default=None,
         metavar="N",
-        help="nameplates and mailboxes one client address may hold (default 64; four "
-        "times as many connections). Behind a reverse proxy every client has the "
-        "proxy's address: raise it, and limit per address in the proxy",
+        help=t("cli.help.mailbox_max_per_client"),
     )
     parser.add_argument(
         "--allow-list",
         action="store_true",
-        help="answer `list` with the nameplates in use (off by default: it tells anyone "
-        "when invites are waiting)",
+        help=t("cli.help.mailbox_allow_list"),
     )
     parser.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         default="info",
-        help="operator log on stderr (default info: a status line once a minute and on "
-        "change; warning: only when something was refused)",
+        help=t("cli.help.mailbox_log_level"),
     )
     parser.set_defaults(func=run)
 

@@ -36,37 +36,30 @@ DELIVERY_TIMEOUT = 600.0
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     send = subparsers.add_parser(
         "send",
-        help="make an invite, wait for the peer, send text and images, exit when delivered",
-        description="Make an invite code (printed as the first stdout line), wait for the "
-        "peer to join, send the text and images (metadata stripped), and exit 0 once the "
-        "peer acknowledged everything.",
+        help=t("cli.help.transfer_send"),
+        description=t("cli.help.transfer_send_description"),
     )
     add_network_options(send)
-    send.add_argument("--json", action="store_true", help="JSON lines on stdout")
-    send.add_argument("--text", action="append", default=[], metavar="MSG", help="a text message")
+    send.add_argument("--json", action="store_true", help=t("cli.help.transfer_json"))
     send.add_argument(
-        "--original", action="store_true", help="keep the original resolution (default: 2048 px)"
+        "--text", action="append", default=[], metavar="MSG", help=t("cli.help.transfer_text")
     )
-    send.add_argument(
-        "--view-once", action="store_true", help="send the images as view-once photos"
-    )
-    send.add_argument("files", nargs="*", metavar="FILE", help="images to send")
+    send.add_argument("--original", action="store_true", help=t("cli.help.transfer_original"))
+    send.add_argument("--view-once", action="store_true", help=t("cli.help.transfer_view_once"))
+    send.add_argument("files", nargs="*", metavar="FILE", help=t("cli.help.transfer_files"))
     send.set_defaults(func=run_send)
 
     receive = subparsers.add_parser(
         "receive",
-        help="join with a code and save what arrives",
-        description="Join with a code read from $P2PCHAT_CODE or standard input, print "
-        "received text, save received images into DIR under names p2pchat chooses "
-        "(never the sender's), and exit 0 when the sender is done.",
+        help=t("cli.help.transfer_receive"),
+        description=t("cli.help.transfer_receive_description"),
     )
     add_network_options(receive)
-    receive.add_argument("--json", action="store_true", help="JSON lines on stdout")
-    receive.add_argument("--out", required=True, metavar="DIR", help="folder for received images")
+    receive.add_argument("--json", action="store_true", help=t("cli.help.transfer_json"))
+    receive.add_argument("--out", required=True, metavar="DIR", help=t("cli.help.transfer_out"))
     receive.add_argument(
         "--code",
-        help="the code (visible to other local users in the process list: "
-        "prefer $P2PCHAT_CODE or standard input)",
+        help=t("cli.help.transfer_code"),
     )
     receive.set_defaults(func=run_receive)
 

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from p2pchat import __version__
-from p2pchat.cli.options import add_language_option, language_in
+from p2pchat.cli.options import add_language_option, language_in, wrap_help_by_cells
 from p2pchat.core.errors import P2PChatError
 from p2pchat.exit_codes import (  # re-exported: the subcommands import them from here
     EXIT_CODES,
@@ -45,8 +45,7 @@ def _epilog() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="p2pchat",
-        description="Peer-to-peer, end-to-end encrypted terminal chat with photos "
-        "that leak nothing.",
+        description=t("cli.help.main_program_description"),
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -58,10 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("cmd_"):
             module = importlib.import_module(f"p2pchat.cli.{info.name}")
             module.register(subparsers)
-    for command in subparsers.choices.values():
-        # Every command takes --lang (main reads it before the parser is built).
-        with contextlib.suppress(argparse.ArgumentError):
-            add_language_option(command)
+    for command in [parser, *subparsers.choices.values()]:
+        wrap_help_by_cells(command)
+        if command is not parser:
+            # Every command takes --lang (main reads it before the parser is built).
+            with contextlib.suppress(argparse.ArgumentError):
+                add_language_option(command)
     return parser
 
 

@@ -10,67 +10,17 @@ an opening bracket (``「（`` …), the basic rules of Japanese typesetting (ki
 
 ``install()`` puts the two functions in place of Textual's once, for the whole
 process (the TUI package does it on import); Latin text wraps exactly as before.
-A test checks that the Textual version still calls what is replaced here.
+A test checks that the Textual version still calls what is replaced here. The break
+rules themselves live in ``i18n/linebreak.py``, shared with the CLI's help.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
-from functools import lru_cache
 
 from rich.cells import cell_len, chop_cells
 
-#: A line may not start with these (closing marks, small kana, the long vowel mark).
-NO_LINE_START = frozenset(
-    "、。，．,.）)]」』】〉》〕］｝!！?？:：;；ー～…‥・ゝゞヽヾ"
-    "ぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶ%％"
-)
-#: A line may not end with these (opening brackets).
-NO_LINE_END = frozenset("（([「『【〈《〔［｛")
-
-
-@lru_cache(maxsize=4096)
-def _wide(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in ("W", "F")
-
-
-def units(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, unit): the pieces a line may break between, each with its trailing spaces.
-
-    A Latin word is one unit, as before; each wide character is one, joined to the
-    closing mark after it and to the opening bracket before it.
-    """
-    spans: list[list[int]] = []
-    index, length = 0, len(text)
-    while index < length and text[index].isspace():
-        index += 1  # leading spaces belong to the first unit, as in Rich
-    if index == length:
-        if length:
-            yield 0, length, text
-        return
-    while index < length:
-        start = 0 if not spans else index
-        if _wide(text[index]):
-            index += 1
-        else:
-            while index < length and not text[index].isspace() and not _wide(text[index]):
-                index += 1
-        while index < length and text[index].isspace():
-            index += 1
-        previous = spans[-1] if spans else None
-        # Only touching pieces are glued: a space is always a break opportunity.
-        glued = (
-            previous is not None
-            and not text[previous[1] - 1].isspace()
-            and (text[start] in NO_LINE_START or text[previous[1] - 1] in NO_LINE_END)
-        )
-        if glued and previous is not None:
-            previous[1] = index
-        else:
-            spans.append([start, index])
-    for start, end in spans:
-        yield start, end, text[start:end]
+from p2pchat.i18n.linebreak import NO_LINE_END, NO_LINE_START, units
 
 
 def area_chunks(text: str) -> Iterator[tuple[int, int, str]]:
@@ -123,3 +73,6 @@ def install() -> None:
     textual.content.divide_line = divide_line  # type: ignore[attr-defined]
     textual._wrap.chunks = area_chunks
     _installed = True
+
+
+__all__ = ["NO_LINE_END", "NO_LINE_START", "area_chunks", "divide_line", "install", "units"]

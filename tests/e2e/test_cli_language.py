@@ -81,3 +81,30 @@ def test_contacts_speaks_the_locale(tmp_path: Path) -> None:
         "contacts", "block", "nobody", "--lang", "ja", lang="C.UTF-8", config=tmp_path
     )
     assert missing.returncode == 2 and "という連絡先はありません" in missing.stderr
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_every_help_fits_the_terminal_in_cells(
+    language: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argparse wrapped by characters at spaces: Japanese help came out twice as wide."""
+    from p2pchat.i18n import set_language
+    from p2pchat.i18n.linebreak import cells
+
+    monkeypatch.setenv("COLUMNS", "80")
+    set_language(language)
+    try:
+        parser = build_parser()
+        subparsers = next(a for a in parser._actions if a.dest == "command")
+        # The top level's epilog is the exit-code table, kept as written (raw).
+        helps = [c.format_help() for c in subparsers.choices.values()]
+    finally:
+        set_language("en")
+    too_wide = [line for text in helps for line in text.splitlines() if cells(line) > 80]
+    # A usage line or an option name argparse will not break is not ours to fix.
+    too_wide = [
+        line for line in too_wide if " " in line.strip() and not line.lstrip().startswith("-")
+    ]
+    assert too_wide == []
+    if language == "ja":
+        assert "待ち合わせ" in "".join(helps) and "STUN サーバーを使いません" in "".join(helps)
