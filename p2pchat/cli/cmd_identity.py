@@ -133,12 +133,10 @@ def _new_passphrase(env_var: str | None) -> str:
         if from_env is not None:
             return from_env
     if not sys.stdin.isatty():
-        raise store.PassphraseRequired(
-            "No passphrase to seal with: set the passphrase variable or run in a terminal."
-        )
+        raise store.PassphraseRequired(t("cli.identity.no_passphrase"))
     typed = store.ask_passphrase("New passphrase: ", env_var="", confirm=True)
     if not typed:
-        raise store.IdentityError("An empty passphrase seals nothing; nothing was changed.")
+        raise store.IdentityError(t("cli.identity.empty_passphrase"))
     return typed
 
 

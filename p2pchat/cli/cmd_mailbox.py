@@ -67,7 +67,7 @@ def _positive(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError("a positive whole number")
+        raise argparse.ArgumentTypeError(t("cli.mailbox.positive"))
     return value
 
 
@@ -77,7 +77,7 @@ def _port(text: str) -> int:
     except ValueError:
         port = -1
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError("a port is a number from 0 to 65535")
+        raise argparse.ArgumentTypeError(t("cli.mailbox.port"))
     return port
 
 
@@ -91,8 +91,12 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(_serve(args))
     except OSError as error:
         raise TransportError(
-            f"Cannot listen on {args.host}:{args.port} ({error.strerror or error}). "
-            "Choose another --port (0 picks a free one) or --host."
+            t(
+                "cli.mailbox.cannot_listen",
+                host=args.host,
+                port=args.port,
+                reason=error.strerror or error,
+            )
         ) from error
     except KeyboardInterrupt:
         pass
@@ -142,11 +146,7 @@ async def _serve(args: argparse.Namespace) -> None:
     server = MailboxServer(host=args.host, port=args.port, limits=_limits(args))
     url = await server.start()
     print(url, flush=True)
-    print(
-        f"p2pchat: mailbox server running; use --mailbox {url} (Ctrl-C stops it)",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(t("cli.mailbox.running", url=url), file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -157,4 +157,4 @@ async def _serve(args: argparse.Namespace) -> None:
         await stop_requested.wait()
     finally:
         await server.stop()
-        print("p2pchat: mailbox server stopped", file=sys.stderr, flush=True)
+        print(t("cli.mailbox.stopped"), file=sys.stderr, flush=True)
