@@ -17,6 +17,7 @@ from PIL import Image
 from p2pchat.core.errors import ImageRejected
 from p2pchat.i18n import t
 from p2pchat.media.inspect import Finding, PrivacyReport, format_coordinates
+from p2pchat.media.report_sentences import describe
 
 # Mean difference per channel (0-255) below which two renderings show the same picture.
 SAME_PICTURE_THRESHOLD: Final = 12.0
@@ -56,7 +57,7 @@ def describe_finding(finding: Finding) -> str:
         "when": human_time(str(detail.get("taken") or _first_value(detail, exclude={"short"}))),
         "bytes": detail.get("bytes", "?"),
         "software": ", ".join(detail.get("software") or []) or "?",
-        "what": finding.message,
+        "what": describe(finding),  # the reader's language, not the finding's English
     }
     return t(f"demo.leak.{category}", **values)
 
