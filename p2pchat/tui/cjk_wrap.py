@@ -42,7 +42,9 @@ def divide_line(text: str, width: int, fold: bool = True) -> list[int]:
             offset += cell_len(word)
         elif word_length > width:
             if fold:
-                for position, line in enumerate(folded := chop_cells(word, width=width)):
+                # A wide character in a 1-cell width comes back after an empty piece.
+                folded = [line for line in chop_cells(word, width=width) if line]
+                for position, line in enumerate(folded):
                     if start:
                         breaks.append(start)
                     if position == len(folded) - 1:

@@ -77,7 +77,7 @@ def test_capture_dates_read_as_people_write_them(language: str, expected: str) -
 
 
 def test_a_leak_without_its_own_words_still_reads_in_japanese():
-    """"Also: {what}" used to take the finding's English sentence."""
+    """ "Also: {what}" used to take the finding's English sentence."""
     from p2pchat.media.report import Finding
     from p2pchat.tui.demo.lesson_words import describe_finding
 
