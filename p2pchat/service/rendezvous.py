@@ -70,8 +70,23 @@ _STOPPED_MEETING: Final = (
 )
 
 
-class KeyChangeReported(RemoteProtocolError):
+class PeerStopped(RemoteProtocolError):
+    """The other side stopped the pairing or meeting; ``reason`` names which of our sentences.
+
+    The message is the English sentence (scripts and the CLI's logs read it); front
+    ends in another language word ``reason`` themselves (``errors.peer_stopped.*``).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class KeyChangeReported(PeerStopped):
     """The contact's p2pchat refused a reconnect: the key we presented is not the pinned one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "key_changed")
 
 
 async def exchange_descriptions(
@@ -124,8 +139,10 @@ def _stopped_by_peer(body: bytes, *, reconnect: bool) -> P2PChatError:
     if body == b"key changed":
         return KeyChangeReported(said)
     if reconnect and said == _STOPPED_BECAUSE[b"pairing failed"]:
-        return RemoteProtocolError(_STOPPED_MEETING)
-    return RemoteProtocolError(said)
+        return PeerStopped(_STOPPED_MEETING, "meeting_failed")
+    if said == _STOPPED_BECAUSE[b"stopped"]:
+        return PeerStopped(said, "stopped")
+    return PeerStopped(said, "pairing_failed")
 
 
 async def exchange_bind(

@@ -58,3 +58,21 @@ async def test_the_refusing_side_sends_key_changed() -> None:
 
     await announce_failure(Mailbox(), IdentityMismatch(bytes(32), bytes([1]) * 32))  # type: ignore[arg-type]
     assert sent == [(ERROR_PHASE, b"key changed")]
+
+
+@pytest.mark.parametrize("body", BODIES)
+@pytest.mark.parametrize("reconnect", [False, True])
+def test_every_reason_a_peer_gives_reads_in_japanese_on_the_home_screen(
+    body: bytes, reconnect: bool
+) -> None:
+    """The sentences were English-only: the TUI showed ``str(error)`` in any language."""
+    from p2pchat.i18n import catalogue
+
+    error = _stopped_by_peer(body, reconnect=reconnect)
+    try:
+        set_language("ja")
+        shown = describe_error(error)
+    finally:
+        set_language("en")
+    assert shown != str(error)
+    assert shown in catalogue("ja").values() or "文字" in shown, shown
