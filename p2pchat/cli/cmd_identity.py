@@ -68,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     env_var: str = args.passphrase_env
 
     def current_passphrase() -> str | None:
-        return store.ask_passphrase("Identity passphrase: ", env_var=env_var)
+        return store.ask_passphrase(t("cli.prompts.passphrase"), env_var=env_var)
 
     path = paths.identity_path()
     if args.new:
@@ -134,7 +134,9 @@ def _new_passphrase(env_var: str | None) -> str:
             return from_env
     if not sys.stdin.isatty():
         raise store.PassphraseRequired(t("cli.identity.no_passphrase"))
-    typed = store.ask_passphrase("New passphrase: ", env_var="", confirm=True)
+    typed = store.ask_passphrase(
+        t("cli.prompts.new_passphrase"), env_var="", confirm=True, repeat=t("cli.prompts.repeat")
+    )
     if not typed:
         raise store.IdentityError(t("cli.identity.empty_passphrase"))
     return typed

@@ -145,12 +145,12 @@ def read_code(args: argparse.Namespace) -> str:
         if sys.stdin.isatty():
             import getpass
 
-            code = getpass.getpass("Code (typing is hidden): ")
+            code = getpass.getpass(t("cli.prompts.code"))
         else:
             code = sys.stdin.readline()
     code = strip_code_label(code or "")
     if not code:
-        raise InvalidCode("No code given: set P2PCHAT_CODE or type it on standard input.")
+        raise InvalidCode(t("cli.prompts.no_code"))
     return code
 
 
