@@ -39,7 +39,7 @@ def run_headless(args: argparse.Namespace) -> int:
         try:
             check_writable(save_dir)
         except SaveFailed as error:
-            print(f"p2pchat headless: --save-dir: {error}", file=sys.stderr)
+            print(t("cli.headless.bad_save_dir", reason=error), file=sys.stderr)
             return EXIT_USAGE
     from p2pchat.net.loop import run
 

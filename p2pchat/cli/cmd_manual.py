@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 def run_manual(args: argparse.Namespace) -> int:
     if args.contact and args.pin_as:
-        print("p2pchat manual: --as is for a new contact, not with --contact", file=sys.stderr)
+        print(t("cli.manual_usage.as_with_contact"), file=sys.stderr)
         return EXIT_USAGE
     args.petname = args.contact
     args.invite = args.action == "invite"

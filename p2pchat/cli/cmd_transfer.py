@@ -128,7 +128,7 @@ async def _wait_paired(service: Any, out: Output) -> Any:
     paired = await service.wait_paired()
     out.emit(
         "paired",
-        f"paired: safety number {paired.safety_number}",
+        t("cli.transfer.paired", number=paired.safety_number),
         safety_number=paired.safety_number,
         connection=paired.connection,
     )
@@ -179,7 +179,7 @@ async def _send_prepared(
             continue
         await service.send_image(image, view_once=args.view_once)
     await _wait_delivered(service, out)
-    out.emit("done", "done: everything was delivered")
+    out.emit("done", t("cli.transfer.done"))
     return EXIT_OK
 
 
