@@ -34,58 +34,44 @@ from p2pchat.cli.options import (
 )
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
-
-HELP_TEXT = (
-    "* commands: /export PATH [--force]  write this conversation to a file you name "
-    "(evidence of threats or harassment; it contains the other person's words) | "
-    "/timer off|30s|5m|1h|1d  make messages disappear on both screens | "
-    "/block  refuse this contact from now on and leave | /quit  leave"
-)
+from p2pchat.i18n import t
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "chat",
-        help="chat with a contact: pair with a code once, then reconnect by name",
+        help=t("cli.help.chat_chat"),
         description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog="exit status: 0 ok, 2 unknown contact, 3 pairing failed or refused "
-        "(wrong code, changed key, blocked), 4 peer lost",
+        epilog=t("cli.help.chat_chat_epilog"),
     )
     add_network_options(parser)
-    parser.add_argument("petname", nargs="?", help="a pinned contact to meet again")
+    parser.add_argument("petname", nargs="?", help=t("cli.help.chat_petname"))
     first = parser.add_mutually_exclusive_group()
-    first.add_argument("--invite", action="store_true", help="make an invite code")
-    first.add_argument("--join", action="store_true", help="join with a code")
-    parser.add_argument(
-        "--as", dest="pin_as", metavar="NAME", help="petname to pin the new contact under"
-    )
+    first.add_argument("--invite", action="store_true", help=t("cli.help.chat_invite"))
+    first.add_argument("--join", action="store_true", help=t("cli.help.chat_join"))
+    parser.add_argument("--as", dest="pin_as", metavar="NAME", help=t("cli.help.chat_as"))
     parser.add_argument(
         "--replace-key",
         action="store_true",
-        help="with --as: deliberately accept a new identity key for that contact "
-        "(after a key-change warning you checked with them)",
+        help=t("cli.help.chat_replace_key"),
     )
-    parser.add_argument(
-        "--name", default="", type=display_name, help="a display name announced to the peer"
-    )
+    parser.add_argument("--name", default="", type=display_name, help=t("cli.help.chat_name"))
     parser.add_argument(
         "--wait",
         type=float,
         default=600.0,
         metavar="SECONDS",
-        help="how long to wait for the contact at the meeting point (default %(default)s)",
+        help=t("cli.help.chat_wait"),
     )
     parser.set_defaults(func=run_chat)
 
 
 def run_chat(args: argparse.Namespace) -> int:
     if bool(args.petname) == bool(args.invite or args.join):
-        print(
-            "p2pchat chat: give a PETNAME, or --invite / --join for a new contact", file=sys.stderr
-        )
+        print(t("cli.chat.petname_or_code"), file=sys.stderr)
         return EXIT_USAGE
     if args.replace_key and not args.pin_as:
-        print("p2pchat chat: --replace-key needs --as NAME", file=sys.stderr)
+        print(t("cli.chat.replace_needs_as"), file=sys.stderr)
         return EXIT_USAGE
     from p2pchat.service import run_loop as run
 
@@ -107,11 +93,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         if args.petname:
             expected = contacts.get(args.petname)
             if expected is None:
-                print(
-                    f"p2pchat chat: no contact is named {args.petname!r}; "
-                    "`p2pchat contacts` lists them",
-                    file=sys.stderr,
-                )
+                print(t("cli.chat.no_contact", name=repr(args.petname)), file=sys.stderr)
                 return EXIT_USAGE
             if expected.blocked:
                 raise blocked_error(expected)
@@ -135,7 +117,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         if pair is not None:
             paired = await pair(service, expected, commands)
         elif expected is not None:
-            _status(f"waiting for {expected.petname} at your meeting point...")
+            _status(t("cli.chat.waiting", name=expected.petname))
             await service.reconnect_contact(expected)
         elif args.invite:
             code = await service.invite()
@@ -152,14 +134,18 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
         return error.exit_code
     contact = guard.contact
     assert contact is not None
-    note = "new contact pinned" if guard.newly_pinned else "known contact"
+    note = t("cli.chat.new_contact") if guard.newly_pinned else t("cli.chat.known_contact")
     if contact.verified:
-        note += ", verified"
+        note = t("cli.chat.verified", note=note)
     from p2pchat.core.crypto import format_safety_number
 
     _status(
-        f"paired with {contact.petname} ({note}); safety number "
-        f"{format_safety_number(paired.safety_number)}"
+        t(
+            "cli.chat.paired",
+            name=contact.petname,
+            note=note,
+            number=format_safety_number(paired.safety_number),
+        )
     )
     return await _converse(service, contacts, contact, commands)
 
@@ -185,14 +171,18 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                 # Continuation lines indented: a message cannot pass for a status line.
                 print(f"{petname}: {event.text}".replace("\n", "\n  "), flush=True)
             elif isinstance(event, ev.ImageReceived):
-                _status(f"{petname} sent a photo (not shown in line mode)")
+                _status(t("cli.chat.photo", name=petname))
             elif isinstance(event, TimerChanged):
-                who = petname if event.by_peer else "you"
-                _status(f"timer set by {who}: {describe_timer(event.seconds)}")
+                who = petname if event.by_peer else t("cli.chat.you")
+                _status(t("cli.chat.timer", who=who, timer=describe_timer(event.seconds)))
             elif isinstance(event, ev.PeerLeft):
                 # A plain goodbye needs no words; a reason the other side gave does.
                 plain = event.reason in ("", "The peer left the conversation.")
-                _status(f"{petname} left" if plain else f"{petname} left: {event.reason}")
+                _status(
+                    t("cli.chat.left", name=petname)
+                    if plain
+                    else t("cli.chat.left_because", name=petname, reason=event.reason)
+                )
             elif isinstance(event, ev.Notice):
                 _status(event.message)
             elif isinstance(event, ev.Failed):
@@ -209,7 +199,7 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
             gone = [mid for mid in seen - now if conversation.is_gone(mid)]
             seen = now
             if gone:
-                _status(f"{len(gone)} message(s) disappeared")
+                _status(t("cli.chat.disappeared", count=len(gone)))
 
     expiring = asyncio.ensure_future(expire())
     pumping = asyncio.ensure_future(pump())
@@ -242,7 +232,7 @@ async def _read_commands(
             if word == "/quit":
                 return
             if word == "/help":
-                _status(HELP_TEXT[2:])
+                _status(t("cli.chat.help"))
             elif word == "/timer":
                 from p2pchat.core.timer import parse_timer
 
@@ -251,16 +241,16 @@ async def _read_commands(
                 except ValueError as error:
                     _status(str(error))
                 except P2PChatError as error:
-                    _status(f"timer not changed: {error}")
+                    _status(t("cli.chat.timer_unchanged", reason=error))
             elif word == "/block":
                 book.block(contact.petname)
-                _status(f"{contact.petname} is blocked; `p2pchat contacts unblock` undoes it")
+                _status(t("cli.chat.blocked", name=contact.petname))
                 return
             elif word == "/export":
                 force = rest.rstrip().endswith(" --force") or rest.strip() == "--force"
                 path = rest.strip().removesuffix("--force").strip()
                 if not path:
-                    _status("usage: /export PATH [--force]")
+                    _status(t("cli.chat.export_usage"))
                     continue
                 try:
                     written = export_evidence(
@@ -272,19 +262,16 @@ async def _read_commands(
                         overwrite=force,
                     )
                 except FileExistsError:
-                    _status(f"{path} exists; add --force to overwrite it")
+                    _status(t("cli.chat.export_exists", path=path))
                 except OSError as error:
-                    _status(f"cannot write {path}: {error.strerror}")
+                    _status(t("cli.chat.export_failed", path=path, reason=error.strerror))
                 else:
-                    _status(
-                        f"exported to {written}: keep it safe, it contains "
-                        f"{contact.petname}'s words"
-                    )
+                    _status(t("cli.chat.exported", path=written, name=contact.petname))
             else:
-                _status(f"unknown command {word}; /help lists them")
+                _status(t("cli.chat.unknown_command", word=word))
             continue
         try:
             await service.send_text(line)
         except P2PChatError as error:
-            _status(f"not sent: {error}")
+            _status(t("cli.chat.not_sent", reason=error))
             continue

@@ -15,55 +15,59 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from p2pchat.cli.options import add_language_option
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
+from p2pchat.i18n import t
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "contacts",
-        help="list and manage pinned contacts",
-        description="List the contacts pinned after pairing, or change one of them.",
-        epilog="exit status: 0 ok, 2 unknown contact or bad name, 5 unreadable contacts file",
+        help=t("cli.contacts.help"),
+        description=t("cli.contacts.description"),
+        epilog=t("cli.contacts.epilog"),
     )
-    parser.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
+    parser.add_argument("--json", action="store_true", help=t("cli.contacts.json_help"))
     parser.set_defaults(func=run_list)
     actions = parser.add_subparsers(dest="contacts_action", metavar="ACTION")
 
-    rename = actions.add_parser("rename", help="give a contact another petname")
+    rename = actions.add_parser("rename", help=t("cli.contacts.rename_help"))
+    add_language_option(rename)
     rename.add_argument("petname")
     rename.add_argument("new_petname")
     rename.set_defaults(func=run_rename)
 
     for name, help_text, func in (
-        ("remove", "forget a contact (its pinned key and reconnect secret)", run_remove),
-        ("block", "refuse a contact from now on", run_block),
-        ("unblock", "accept a blocked contact again", run_unblock),
+        ("remove", t("cli.contacts.remove_help"), run_remove),
+        ("block", t("cli.contacts.block_help"), run_block),
+        ("unblock", t("cli.contacts.unblock_help"), run_unblock),
     ):
         action = actions.add_parser(name, help=help_text)
+        add_language_option(action)
         action.add_argument("petname")
         action.set_defaults(func=func)
 
     verify = actions.add_parser(
         "verify",
-        help="mark a contact verified after comparing the safety number",
-        description=(
-            "Show the safety number you share with a contact. Read it to each other "
-            "(in person or on a call); if it matches, the contact is marked verified."
-        ),
+        help=t("cli.contacts.verify_help"),
+        description=t("cli.contacts.verify_description"),
     )
+    add_language_option(verify)
     verify.add_argument("petname")
-    verify.add_argument(
-        "--yes", action="store_true", help="the numbers matched: mark verified without asking"
-    )
-    verify.add_argument("--undo", action="store_true", help="mark the contact unverified")
+    verify.add_argument("--yes", action="store_true", help=t("cli.contacts.yes_help"))
+    verify.add_argument("--undo", action="store_true", help=t("cli.contacts.undo_help"))
     verify.set_defaults(func=run_verify)
 
 
 def _guarded(args: argparse.Namespace, body: Any) -> int:
-    from p2pchat.service.contacts import ContactError, Contacts
+    from p2pchat.service.contacts import ContactError, ContactNotFound, Contacts
 
     try:
         return int(body(Contacts(), args))
+    except ContactNotFound:
+        name = repr(getattr(args, "petname", ""))
+        print(f"p2pchat: {t('cli.contacts.not_found', name=name)}", file=sys.stderr)
+        return EXIT_USAGE
     except ContactError as error:
         print(f"p2pchat: {error}", file=sys.stderr)
         return error.exit_code
@@ -95,15 +99,20 @@ def _list(book: Any, args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if not contacts:
-        print("p2pchat: no contacts yet; they are added when you pair.", file=sys.stderr)
+        print(t("cli.contacts.none"), file=sys.stderr)
         return EXIT_OK
     width = max(len(c.petname) for c in contacts)
     for c in contacts:
-        flags = ", ".join(
-            flag for flag, on in (("verified", c.verified), ("blocked", c.blocked)) if on
+        flags = t("cli.contacts.separator").join(
+            t(f"cli.contacts.{flag}")
+            for flag, on in (("verified", c.verified), ("blocked", c.blocked))
+            if on
         )
-        seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(c.last_seen))
-        print(f"{c.petname:<{width}}  {c.fingerprint}  last seen {seen}  {flags}".rstrip())
+        seen = t(
+            "cli.contacts.last_seen",
+            when=time.strftime("%Y-%m-%d %H:%M", time.localtime(c.last_seen)),
+        )
+        print(f"{c.petname:<{width}}  {c.fingerprint}  {seen}  {flags}".rstrip())
     return EXIT_OK
 
 
@@ -114,7 +123,7 @@ def _book_change(
 
     def body(book: Any, args: argparse.Namespace) -> int:
         contact = change(book, args)
-        print(f"p2pchat: {done} {contact.petname!r}", file=sys.stderr)
+        print(t(f"cli.contacts.done_{done}", name=repr(contact.petname)), file=sys.stderr)
         return EXIT_OK
 
     def run(args: argparse.Namespace) -> int:
@@ -123,9 +132,7 @@ def _book_change(
     return run
 
 
-run_rename = _book_change(
-    lambda book, args: book.rename(args.petname, args.new_petname), "renamed to"
-)
+run_rename = _book_change(lambda book, args: book.rename(args.petname, args.new_petname), "renamed")
 run_remove = _book_change(lambda book, args: book.forget(args.petname), "removed")
 run_block = _book_change(lambda book, args: book.block(args.petname), "blocked")
 run_unblock = _book_change(lambda book, args: book.unblock(args.petname), "unblocked")
@@ -138,24 +145,20 @@ def run_verify(args: argparse.Namespace) -> int:
         contact = book.require(args.petname)
         if args.undo:
             book.verify(contact.petname, False)
-            print(f"p2pchat: {contact.petname!r} is no longer verified", file=sys.stderr)
+            print(t("cli.contacts.unverified", name=repr(contact.petname)), file=sys.stderr)
             return EXIT_OK
         print(format_safety_number(contact.safety_number))
         if not args.yes:
             if not sys.stdin.isatty():
-                print(
-                    "p2pchat: compare this number with the one your contact sees, then "
-                    "re-run with --yes to mark them verified.",
-                    file=sys.stderr,
-                )
+                print(t("cli.contacts.compare_then_yes"), file=sys.stderr)
                 return EXIT_USAGE
-            sys.stderr.write(f"Does {contact.petname!r} see exactly this number? [y/N] ")
+            sys.stderr.write(t("cli.contacts.ask", name=repr(contact.petname)) + " ")
             sys.stderr.flush()
             if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
-                print("p2pchat: not marked verified.", file=sys.stderr)
+                print(t("cli.contacts.not_marked"), file=sys.stderr)
                 return EXIT_OK
         book.verify(contact.petname, True)
-        print(f"p2pchat: {contact.petname!r} is now verified", file=sys.stderr)
+        print(t("cli.contacts.now_verified", name=repr(contact.petname)), file=sys.stderr)
         return EXIT_OK
 
     return _guarded(args, body)

@@ -19,20 +19,14 @@ from p2pchat.i18n import set_language, t
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="a privacy lesson with two peers, Alice and Bob, on this machine (no server needed)",
-        description=(
-            "Open two real peers side by side on this machine and walk through six short "
-            "lessons: what a photo carries, what arrives, the 3-second check, view-once, "
-            "verification, and what to do if a photo was already sent. PageDown / F6 goes on. "
-            "All traffic stays on 127.0.0.1."
-        ),
+        help=t("cli.help.demo_demo"),
+        description=(t("cli.help.demo_demo_description")),
     )
     parser.add_argument("--lang", choices=("en", "ja"), default=None, help=t("cli.lang_help"))
     parser.add_argument(
         "--check",
         action="store_true",
-        help="run every lesson step without a screen and report whether each claim held "
-        "(exit 0 only if all did)",
+        help=t("cli.help.demo_check"),
     )
     parser.add_argument(
         "--images", choices=("auto", "halfcell"), default="auto", help=t("cli.renderer_help")

@@ -13,26 +13,21 @@ from p2pchat.cli.options import (
     mailbox_from_args,
 )
 from p2pchat.core.exit_status import EXIT_USAGE
+from p2pchat.i18n import t
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "headless",
-        help="JSON lines on stdin/stdout, for scripts, bots and relays",
-        description="Pair (--invite prints a `code` event; --join reads the code from "
-        "$P2PCHAT_CODE or the first stdin line), then take JSON commands on stdin and "
-        "write JSON events on stdout. See the README's 'Scripting p2pchat'.",
+        help=t("cli.help.headless_headless"),
+        description=t("cli.help.headless_headless_description"),
     )
     add_network_options(parser)
     role = parser.add_mutually_exclusive_group(required=True)
-    role.add_argument("--invite", action="store_true", help="make an invite code")
-    role.add_argument("--join", action="store_true", help="join with a code")
-    parser.add_argument(
-        "--save-dir", metavar="DIR", help="save received images here (otherwise only reported)"
-    )
-    parser.add_argument(
-        "--label", default="", type=display_name, help="a display name shown to the peer"
-    )
+    role.add_argument("--invite", action="store_true", help=t("cli.help.headless_invite"))
+    role.add_argument("--join", action="store_true", help=t("cli.help.headless_join"))
+    parser.add_argument("--save-dir", metavar="DIR", help=t("cli.help.headless_save_dir"))
+    parser.add_argument("--label", default="", type=display_name, help=t("cli.help.headless_label"))
     parser.set_defaults(func=run_headless)
 
 
@@ -44,7 +39,7 @@ def run_headless(args: argparse.Namespace) -> int:
         try:
             check_writable(save_dir)
         except SaveFailed as error:
-            print(f"p2pchat headless: --save-dir: {error}", file=sys.stderr)
+            print(t("cli.headless.bad_save_dir", reason=error), file=sys.stderr)
             return EXIT_USAGE
     from p2pchat.service import run_loop as run
 

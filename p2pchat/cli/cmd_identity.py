@@ -15,42 +15,33 @@ from pathlib import Path
 from typing import Any
 
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
+from p2pchat.i18n import t
 from p2pchat.store.identity import PASSPHRASE_ENV  # one name for the variable
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "identity",
-        help="show this install's identity fingerprint (creating it on first use)",
-        description=(
-            "Show the fingerprint of this install's identity key, creating the key on "
-            "first use. Peers pin this key; the fingerprint lets you compare it."
-        ),
-        epilog=(
-            "A sealed identity needs its passphrase: from $P2PCHAT_PASSPHRASE (or the "
-            "variable named by --passphrase-env), else typed at a prompt. A wrong or "
-            "missing passphrase exits with status 2; an unreadable identity file with 5 "
-            "(the file is never overwritten)."
-        ),
+        help=t("cli.identity.help"),
+        description=t("cli.identity.description"),
+        epilog=t("cli.identity.epilog"),
     )
-    parser.add_argument("--json", action="store_true", help="print a JSON object on stdout")
+    parser.add_argument("--json", action="store_true", help=t("cli.identity.json_help"))
     parser.add_argument(
         "--new",
         action="store_true",
-        help="replace the identity with a new one (the old file is kept as a backup; "
-        "every contact will see a key-change warning)",
+        help=t("cli.identity.new_help"),
     )
     parser.add_argument(
         "--seal",
         action="store_true",
-        help="protect the identity with a passphrase (typed twice, or from the "
-        "passphrase variable); on a sealed identity, change the passphrase",
+        help=t("cli.identity.seal_help"),
     )
     parser.add_argument(
         "--passphrase-env",
         metavar="VAR",
         default=PASSPHRASE_ENV,
-        help=f"environment variable holding the passphrase (default {PASSPHRASE_ENV})",
+        help=t("cli.identity.passphrase_env_help", default=PASSPHRASE_ENV),
     )
     parser.set_defaults(func=run)
 
@@ -73,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
     env_var: str = args.passphrase_env
 
     def current_passphrase() -> str | None:
-        return store.ask_passphrase("Identity passphrase: ", env_var=env_var)
+        return store.ask_passphrase(t("cli.prompts.passphrase"), env_var=env_var)
 
     path = paths.identity_path()
     if args.new:
@@ -81,28 +72,20 @@ def _run(args: argparse.Namespace) -> int:
         if path.exists():
             backup = _backup_path(path)
             write_atomic(backup, path.read_bytes(), 0o600, exclusive=True)
-            print(f"p2pchat: the previous identity was kept as {backup}", file=sys.stderr)
+            print(t("cli.identity.backup", path=backup), file=sys.stderr)
         ident = store.create(new_passphrase, path=path, replace=True)
-        print(
-            f"p2pchat: created a new identity in {path}; your contacts will see a "
-            "key-change warning and must accept the new key.",
-            file=sys.stderr,
-        )
+        print(t("cli.identity.created_new", path=path), file=sys.stderr)
     else:
         ident = store.load_or_create(None, path=path, ask=current_passphrase)
         if ident.created:
-            print(f"p2pchat: created a new identity in {path}", file=sys.stderr)
+            print(t("cli.identity.created", path=path), file=sys.stderr)
         if args.seal:
             if ident.sealed and not sys.stdin.isatty():
-                print(
-                    "p2pchat: the identity is already sealed; to change the passphrase "
-                    "run this in a terminal.",
-                    file=sys.stderr,
-                )
+                print(t("cli.identity.already_sealed"), file=sys.stderr)
                 return EXIT_USAGE
             from_env = None if ident.sealed else env_var
             ident = store.save(ident, _new_passphrase(from_env))
-            print(f"p2pchat: the identity in {path} is now sealed.", file=sys.stderr)
+            print(t("cli.identity.now_sealed", path=path), file=sys.stderr)
             _seal_contact_secrets(ident.signing_key)
 
     if args.json:
@@ -122,14 +105,8 @@ def _run(args: argparse.Namespace) -> int:
 def sealed_status(sealed: bool, path: Path) -> str:
     """Whether the identity (and the contacts' reconnect secrets) are sealed, in plain words."""
     if sealed:
-        return (
-            "the identity is sealed with a passphrase, and so are your contacts' reconnect secrets."
-        )
-    return (
-        f"the identity is NOT sealed: anyone who can read {path} can use it, and "
-        "contacts.json holds your contacts' reconnect secrets in clear. Seal both with "
-        "a passphrase: p2pchat identity --seal"
-    )
+        return t("cli.identity.sealed")
+    return t("cli.identity.not_sealed", path=path)
 
 
 def _seal_contact_secrets(signing_key: Any) -> None:
@@ -140,7 +117,7 @@ def _seal_contact_secrets(signing_key: Any) -> None:
     try:
         Contacts.of_identity(signing_key, sealed=True).reseal()
     except P2PChatError as error:
-        print(f"p2pchat: the contacts' secrets were not sealed: {error}", file=sys.stderr)
+        print(t("cli.identity.secrets_not_sealed", reason=error), file=sys.stderr)
 
 
 def _new_passphrase(env_var: str | None) -> str:
@@ -152,12 +129,12 @@ def _new_passphrase(env_var: str | None) -> str:
         if from_env is not None:
             return from_env
     if not sys.stdin.isatty():
-        raise store.PassphraseRequired(
-            "No passphrase to seal with: set the passphrase variable or run in a terminal."
-        )
-    typed = store.ask_passphrase("New passphrase: ", env_var="", confirm=True)
+        raise store.PassphraseRequired(t("cli.identity.no_passphrase"))
+    typed = store.ask_passphrase(
+        t("cli.prompts.new_passphrase"), env_var="", confirm=True, repeat=t("cli.prompts.repeat")
+    )
     if not typed:
-        raise store.IdentityError("An empty passphrase seals nothing; nothing was changed.")
+        raise store.IdentityError(t("cli.identity.empty_passphrase"))
     return typed
 
 

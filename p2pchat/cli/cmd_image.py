@@ -20,63 +20,58 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from p2pchat.cli.options import add_language_option
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
+from p2pchat.i18n import speaking, t
+from p2pchat.media.report_sentences import describe, describe_note
 
 
 def register(subparsers: Any) -> None:
     inspect_parser = subparsers.add_parser(
         "inspect",
-        help="show what a photo reveals besides its pixels (GPS, camera, serials, hidden data)",
-        description="List the metadata and hidden data a photo carries, in plain words.",
+        help=t("cli.image.inspect_help"),
+        description=t("cli.image.inspect_description"),
     )
-    inspect_parser.add_argument("file", metavar="FILE", help="the image to inspect")
-    inspect_parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    inspect_parser.add_argument("file", metavar="FILE", help=t("cli.image.inspect_file"))
+    inspect_parser.add_argument("--json", action="store_true", help=t("cli.image.inspect_json"))
+    add_language_option(inspect_parser)
     inspect_parser.set_defaults(func=run_inspect)
 
     sanitize_parser = subparsers.add_parser(
         "sanitize",
-        help="write a copy of a photo with all metadata and hidden data removed",
-        description=(
-            "Rebuild the photo from its pixels only (upright, sRGB, at most 2048 px on the "
-            "long edge unless --original), verify the result, and write it to OUT."
-        ),
+        help=t("cli.image.sanitize_help"),
+        description=t("cli.image.sanitize_description"),
     )
-    sanitize_parser.add_argument("file", metavar="FILE", help="the image to clean")
+    sanitize_parser.add_argument("file", metavar="FILE", help=t("cli.image.sanitize_file"))
     sanitize_parser.add_argument(
         "-o",
         "--output",
         metavar="OUT",
         required=True,
-        help=(
-            "where to write the clean image (not the input file); its extension must match "
-            "the clean image (.jpg, or .png when the photo keeps transparency), or is added"
-        ),
+        help=t("cli.image.output_help"),
     )
-    sanitize_parser.add_argument(
-        "--force", action="store_true", help="replace OUT if it already exists"
-    )
+    sanitize_parser.add_argument("--force", action="store_true", help=t("cli.image.force_help"))
     sanitize_parser.add_argument(
         "--original",
         action="store_true",
-        help="keep the original size instead of 2048 px on the long edge",
+        help=t("cli.image.original_help"),
     )
     sanitize_parser.add_argument(
         "--max-side",
         metavar="N",
         type=_max_side,
-        help="lower the resolution on purpose: at most N px on the long edge (e.g. 1024, 640)",
+        help=t("cli.image.max_side_help"),
     )
     sanitize_parser.add_argument(
-        "--blur-faces", action="store_true", help="pixelate every face the picture check finds"
+        "--blur-faces", action="store_true", help=t("cli.image.blur_faces_help")
     )
     sanitize_parser.add_argument(
         "--blur-text",
         action="store_true",
-        help="pixelate every line of text the picture check finds (cards, receipts, signs)",
+        help=t("cli.image.blur_text_help"),
     )
-    sanitize_parser.add_argument(
-        "--json", action="store_true", help="print what was removed as JSON"
-    )
+    sanitize_parser.add_argument("--json", action="store_true", help=t("cli.image.sanitize_json"))
+    add_language_option(sanitize_parser)
     sanitize_parser.set_defaults(func=run_sanitize)
 
 
@@ -84,9 +79,9 @@ def _max_side(value: str) -> int:
     try:
         side = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of pixels") from None
+        raise argparse.ArgumentTypeError(t("cli.image.not_a_number", value=repr(value))) from None
     if not 16 <= side <= 65535:
-        raise argparse.ArgumentTypeError("the long edge must be between 16 and 65535 px")
+        raise argparse.ArgumentTypeError(t("cli.image.side_range"))
     return side
 
 
@@ -97,12 +92,19 @@ def _read_input(path: str, limit: int) -> bytes:
         size = os.stat(path).st_size
         if size > limit:
             raise ImageRejected(
-                f"{path} is {size / 1_048_576:.1f} MiB, over the {limit / 1_048_576:.0f} MiB limit"
+                t(
+                    "cli.image.too_large",
+                    path=path,
+                    size=f"{size / 1_048_576:.1f}",
+                    limit=f"{limit / 1_048_576:.0f}",
+                )
             )
         with open(path, "rb") as handle:
             return handle.read(limit + 1)
     except OSError as error:
-        raise ImageRejected(f"cannot read {path}: {error.strerror or error}") from None
+        raise ImageRejected(
+            t("cli.image.cannot_read", path=path, reason=error.strerror or error)
+        ) from None
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -110,15 +112,20 @@ def run_inspect(args: argparse.Namespace) -> int:
 
     report = inspect_image(_read_input(args.file, MAX_INSPECT_BYTES))
     if args.json:
-        print(report.to_json())
+        with speaking("en"):  # for programs: the same words whatever the locale
+            print(report.to_json())
         return EXIT_OK
-    print(f"{args.file}: {report.format} {report.width}x{report.height}")
+    print(t("cli.image.header", file=args.file, format=report.format, size=_size(report)))
     if not report.findings:
-        print("  nothing found besides the pixels")
+        print("  " + t("cli.image.nothing_found"))
     for finding in report.findings:
-        print(f"  [{finding.severity:>6}] {finding.message}")
-    print(f"summary: {report.summary()}")
+        print(f"  [{t(f'cli.image.severity_{finding.severity}'):>6}] {describe(finding)}")
+    print(t("cli.image.summary", summary=report.summary()))
     return EXIT_OK
+
+
+def _size(report: Any) -> str:
+    return f"{report.width}x{report.height}"
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -141,20 +148,17 @@ class _UsageError(Exception):
 def _check_target(source: Path, target: Path, force: bool) -> None:
     """What can be said about OUT before the (slow) cleaning."""
     if _same_file(source, target):
-        raise _UsageError("refusing to overwrite the input; choose another -o OUT")
+        raise _UsageError(t("cli.image.same_file"))
     if target.is_dir():
-        raise _UsageError(f"{target} is a directory; give a file name")
+        raise _UsageError(t("cli.image.is_directory", target=target))
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise _UsageError(f"the folder {folder} does not exist; create it first")
+        raise _UsageError(t("cli.image.no_folder", folder=folder))
     suffix = target.suffix.lower()
     if suffix and suffix not in _ALL_EXTENSIONS:
-        raise _UsageError(
-            f"{target.name}: the clean image is a JPEG or a PNG; name it .jpg or .png "
-            "(or give no extension and the right one is added)"
-        )
+        raise _UsageError(t("cli.image.bad_extension", name=target.name))
     if target.exists() and not force:
-        raise _UsageError(f"{target} already exists; use --force to replace it")
+        raise _UsageError(t("cli.image.exists", target=target))
 
 
 def _final_target(source: Path, target: Path, mime: str, force: bool) -> Path:
@@ -164,10 +168,14 @@ def _final_target(source: Path, target: Path, mime: str, force: bool) -> Path:
         target = target.with_name(target.name + suffixes[0])
         _check_target(source, target, force)
     elif target.suffix.lower() not in suffixes:
-        kind = "PNG (it keeps the photo's transparency)" if mime == "image/png" else "JPEG"
+        kind = t("cli.image.kind_png") if mime == "image/png" else "JPEG"
         raise _UsageError(
-            f"the clean image is a {kind}, not what {target.name} says: "
-            f"name it {target.with_suffix(suffixes[0]).name}"
+            t(
+                "cli.image.wrong_extension",
+                kind=kind,
+                name=target.name,
+                better=target.with_suffix(suffixes[0]).name,
+            )
         )
     return target
 
@@ -216,9 +224,11 @@ def run_sanitize(args: argparse.Namespace) -> int:
         try:
             _write_atomically(target, result.data, args.force)
         except FileExistsError:
-            raise _UsageError(f"{target} already exists; use --force to replace it") from None
+            raise _UsageError(t("cli.image.exists", target=target)) from None
         except OSError as error:
-            raise ImageRejected(f"cannot write {target}: {error.strerror or error}") from None
+            raise ImageRejected(
+                t("cli.image.cannot_write", target=target, reason=error.strerror or error)
+            ) from None
     except _UsageError as error:
         print(f"p2pchat: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -227,6 +237,8 @@ def run_sanitize(args: argparse.Namespace) -> int:
     picture = [f for f in report.findings if f.category in CONTENT_CATEGORIES]
     report.findings = [f for f in report.findings if f.category not in CONTENT_CATEGORIES]
     if args.json:
+        with speaking("en"):
+            removed = report.to_dict()
         print(
             json.dumps(
                 {
@@ -234,7 +246,7 @@ def run_sanitize(args: argparse.Namespace) -> int:
                     "mime": result.mime,
                     "width": result.width,
                     "height": result.height,
-                    "removed": report.to_dict(),
+                    "removed": removed,
                     "picture": [
                         {"category": f.category, "message": f.message, "detail": f.detail}
                         for f in picture
@@ -244,19 +256,18 @@ def run_sanitize(args: argparse.Namespace) -> int:
             )
         )
         return EXIT_OK
-    print(
-        f"wrote {target} ({result.mime}, {result.width}x{result.height}, {len(result.data)} bytes)"
-    )
+    size = f"{result.width}x{result.height}"
+    print(t("cli.image.wrote", target=target, mime=result.mime, size=size, bytes=len(result.data)))
     if report.findings:
-        print("removed:")
+        print(t("cli.image.removed"))
         for finding in report.findings:
-            print(f"  - {finding.message}")
+            print(f"  - {describe(finding)}")
     else:
-        print("removed: nothing besides the pixels was found")
+        print(t("cli.image.removed_nothing"))
     if picture:
-        print("in the picture (only you see this; look yourself too):")
+        print(t("cli.image.in_picture"))
         for finding in picture:
-            print(f"  - {finding.message}")
+            print(f"  - {describe(finding)}")
     for note in report.notes:
-        print(f"note: {note}")
+        print(t("cli.image.note", note=describe_note(note)))
     return EXIT_OK

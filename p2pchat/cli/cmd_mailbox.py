@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from p2pchat.i18n import t
+
 if TYPE_CHECKING:
     from p2pchat.net.mailbox_rendezvous import ServerLimits
 
@@ -19,49 +21,39 @@ if TYPE_CHECKING:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "mailbox",
-        help="run a mailbox (rendezvous) server for invites on this machine or LAN",
-        description=(
-            "Run the embedded magic-wormhole-compatible mailbox server. Prints its URL "
-            "(ws://HOST:PORT/v1) as the first line; give it to both people with "
-            "--mailbox URL or P2PCHAT_MAILBOX. It relays only encrypted pairing messages."
-        ),
+        help=t("cli.help.mailbox_mailbox"),
+        description=(t("cli.help.mailbox_mailbox_description")),
     )
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1; use 0.0.0.0 to serve your LAN)",
+        help=t("cli.help.mailbox_host"),
     )
-    parser.add_argument(
-        "--port", type=_port, default=4000, help="TCP port (default 4000; 0 picks a free one)"
-    )
+    parser.add_argument("--port", type=_port, default=4000, help=t("cli.help.mailbox_port"))
     parser.add_argument(
         "--max-connections",
         type=int,
         default=None,
         metavar="N",
-        help="simultaneous connections (default 4096; a pairing holds two for its lifetime)",
+        help=t("cli.help.mailbox_max_connections"),
     )
     parser.add_argument(
         "--max-per-client",
         type=_positive,
         default=None,
         metavar="N",
-        help="nameplates and mailboxes one client address may hold (default 64; four "
-        "times as many connections). Behind a reverse proxy every client has the "
-        "proxy's address: raise it, and limit per address in the proxy",
+        help=t("cli.help.mailbox_max_per_client"),
     )
     parser.add_argument(
         "--allow-list",
         action="store_true",
-        help="answer `list` with the nameplates in use (off by default: it tells anyone "
-        "when invites are waiting)",
+        help=t("cli.help.mailbox_allow_list"),
     )
     parser.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         default="info",
-        help="operator log on stderr (default info: a status line once a minute and on "
-        "change; warning: only when something was refused)",
+        help=t("cli.help.mailbox_log_level"),
     )
     parser.set_defaults(func=run)
 
@@ -75,7 +67,7 @@ def _positive(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError("a positive whole number")
+        raise argparse.ArgumentTypeError(t("cli.mailbox.positive"))
     return value
 
 
@@ -85,7 +77,7 @@ def _port(text: str) -> int:
     except ValueError:
         port = -1
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError("a port is a number from 0 to 65535")
+        raise argparse.ArgumentTypeError(t("cli.mailbox.port"))
     return port
 
 
@@ -99,8 +91,12 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(_serve(args))
     except OSError as error:
         raise TransportError(
-            f"Cannot listen on {args.host}:{args.port} ({error.strerror or error}). "
-            "Choose another --port (0 picks a free one) or --host."
+            t(
+                "cli.mailbox.cannot_listen",
+                host=args.host,
+                port=args.port,
+                reason=error.strerror or error,
+            )
         ) from error
     except KeyboardInterrupt:
         pass
@@ -150,11 +146,7 @@ async def _serve(args: argparse.Namespace) -> None:
     server = MailboxServer(host=args.host, port=args.port, limits=_limits(args))
     url = await server.start()
     print(url, flush=True)
-    print(
-        f"p2pchat: mailbox server running; use --mailbox {url} (Ctrl-C stops it)",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(t("cli.mailbox.running", url=url), file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -165,4 +157,4 @@ async def _serve(args: argparse.Namespace) -> None:
         await stop_requested.wait()
     finally:
         await server.stop()
-        print("p2pchat: mailbox server stopped", file=sys.stderr, flush=True)
+        print(t("cli.mailbox.stopped"), file=sys.stderr, flush=True)

@@ -27,23 +27,21 @@ from p2pchat.i18n import t
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "manual",
-        help="pair without any server, by copy-pasting short blobs, then chat",
+        help=t("cli.help.manual_manual"),
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     parser.add_argument("action", choices=("invite", "join"))
     add_network_options(parser, mailbox=False)  # no server at all: nothing to point at
-    parser.add_argument("--contact", metavar="PETNAME", help="a pinned contact (no code needed)")
-    parser.add_argument("--as", dest="pin_as", metavar="NAME", help="petname for a new contact")
+    parser.add_argument("--contact", metavar="PETNAME", help=t("cli.help.manual_contact"))
+    parser.add_argument("--as", dest="pin_as", metavar="NAME", help=t("cli.help.manual_as"))
     parser.add_argument("--replace-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--name", default="", type=display_name, help="a display name announced to the peer"
-    )
+    parser.add_argument("--name", default="", type=display_name, help=t("cli.help.manual_name"))
     parser.set_defaults(func=run_manual)
 
 
 def run_manual(args: argparse.Namespace) -> int:
     if args.contact and args.pin_as:
-        print("p2pchat manual: --as is for a new contact, not with --contact", file=sys.stderr)
+        print(t("cli.manual_usage.as_with_contact"), file=sys.stderr)
         return EXIT_USAGE
     args.petname = args.contact
     args.invite = args.action == "invite"

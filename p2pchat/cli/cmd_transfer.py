@@ -26,6 +26,7 @@ from p2pchat.core.exit_status import (
     EXIT_PEER_LOST,
     EXIT_USAGE,
 )
+from p2pchat.i18n import t
 
 if TYPE_CHECKING:
     from p2pchat.service.api import ChatSession
@@ -36,37 +37,30 @@ DELIVERY_TIMEOUT = 600.0
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     send = subparsers.add_parser(
         "send",
-        help="make an invite, wait for the peer, send text and images, exit when delivered",
-        description="Make an invite code (printed as the first stdout line), wait for the "
-        "peer to join, send the text and images (metadata stripped), and exit 0 once the "
-        "peer acknowledged everything.",
+        help=t("cli.help.transfer_send"),
+        description=t("cli.help.transfer_send_description"),
     )
     add_network_options(send)
-    send.add_argument("--json", action="store_true", help="JSON lines on stdout")
-    send.add_argument("--text", action="append", default=[], metavar="MSG", help="a text message")
+    send.add_argument("--json", action="store_true", help=t("cli.help.transfer_json"))
     send.add_argument(
-        "--original", action="store_true", help="keep the original resolution (default: 2048 px)"
+        "--text", action="append", default=[], metavar="MSG", help=t("cli.help.transfer_text")
     )
-    send.add_argument(
-        "--view-once", action="store_true", help="send the images as view-once photos"
-    )
-    send.add_argument("files", nargs="*", metavar="FILE", help="images to send")
+    send.add_argument("--original", action="store_true", help=t("cli.help.transfer_original"))
+    send.add_argument("--view-once", action="store_true", help=t("cli.help.transfer_view_once"))
+    send.add_argument("files", nargs="*", metavar="FILE", help=t("cli.help.transfer_files"))
     send.set_defaults(func=run_send)
 
     receive = subparsers.add_parser(
         "receive",
-        help="join with a code and save what arrives",
-        description="Join with a code read from $P2PCHAT_CODE or standard input, print "
-        "received text, save received images into DIR under names p2pchat chooses "
-        "(never the sender's), and exit 0 when the sender is done.",
+        help=t("cli.help.transfer_receive"),
+        description=t("cli.help.transfer_receive_description"),
     )
     add_network_options(receive)
-    receive.add_argument("--json", action="store_true", help="JSON lines on stdout")
-    receive.add_argument("--out", required=True, metavar="DIR", help="folder for received images")
+    receive.add_argument("--json", action="store_true", help=t("cli.help.transfer_json"))
+    receive.add_argument("--out", required=True, metavar="DIR", help=t("cli.help.transfer_out"))
     receive.add_argument(
         "--code",
-        help="the code (visible to other local users in the process list: "
-        "prefer $P2PCHAT_CODE or standard input)",
+        help=t("cli.help.transfer_code"),
     )
     receive.set_defaults(func=run_receive)
 
@@ -102,7 +96,7 @@ def _service(
 
 def run_send(args: argparse.Namespace) -> int:
     if not args.files and not args.text:
-        print("p2pchat send: nothing to send (give FILE... and/or --text)", file=sys.stderr)
+        print(t("cli.transfer.nothing_to_send"), file=sys.stderr)
         return EXIT_USAGE
     from p2pchat.service.photos import read_photo
 
@@ -134,7 +128,7 @@ async def _wait_paired(service: Any, out: Output) -> Any:
     paired = await service.wait_paired()
     out.emit(
         "paired",
-        f"paired: safety number {paired.safety_number}",
+        t("cli.transfer.paired", number=paired.safety_number),
         safety_number=paired.safety_number,
         connection=paired.connection,
     )
@@ -159,7 +153,7 @@ async def _send_prepared(
 ) -> int:
     code = await service.invite()
     out.emit("code", f"code: {code}", code=code)
-    print("p2pchat: read this code to the other person; waiting for them", file=sys.stderr)
+    print(t("cli.transfer.read_code"), file=sys.stderr)
     paired = await _wait_paired(service, out)
     for text in args.text:
         await service.send_text(text)
@@ -168,20 +162,24 @@ async def _send_prepared(
         label = os.path.basename(name)
         out.emit(
             "report",
-            f"removed from {label}: {image.report.summary() if removed else 'nothing found'}",
+            t(
+                "cli.transfer.removed_from",
+                name=label,
+                summary=image.report.summary() if removed else t("cli.transfer.nothing_found"),
+            ),
             file=label,
             removed=removed,
         )
         if args.view_once and not paired.peer_view_once:
             out.emit(
                 "view_once_refused",
-                f"not sent: the peer cannot honour view-once ({label})",
+                t("cli.transfer.view_once_refused", name=label),
                 file=label,
             )
             continue
         await service.send_image(image, view_once=args.view_once)
     await _wait_delivered(service, out)
-    out.emit("done", "done: everything was delivered")
+    out.emit("done", t("cli.transfer.done"))
     return EXIT_OK
 
 
@@ -219,7 +217,7 @@ def run_receive(args: argparse.Namespace) -> int:
     try:
         check_writable(out_dir)
     except SaveFailed as error:
-        print(f"p2pchat receive: --out: {error}", file=sys.stderr)
+        print(t("cli.transfer.bad_out", reason=error), file=sys.stderr)
         return EXIT_USAGE
     code = read_code(args)
     from p2pchat.service import run_loop as run
@@ -251,7 +249,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
             if event.view_once or not event.data:
                 out.emit(
                     "view_once",
-                    "a view-once photo arrived; it can only be opened in the p2pchat app",
+                    t("cli.transfer.view_once_arrived"),
                     message_id=event.message_id,
                 )
                 continue
@@ -261,7 +259,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
             except SaveFailed as error:
                 failures += 1
                 service.refuse_image(event.message_id)
-                print(f"p2pchat receive: a photo was not kept: {error}", file=sys.stderr)
+                print(t("cli.transfer.not_kept", reason=error), file=sys.stderr)
                 out.emit(
                     "error",
                     "",

@@ -12,14 +12,17 @@ diagnostics. Exit codes are documented in the README and in EXIT_CODES.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
 
 from p2pchat import __version__
+from p2pchat.cli.options import add_language_option, language_in, wrap_help_by_cells
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.exit_status import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from p2pchat.i18n import set_language, t
 
 
 def _epilog() -> str:
@@ -31,8 +34,7 @@ def _epilog() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="p2pchat",
-        description="Peer-to-peer, end-to-end encrypted terminal chat with photos "
-        "that leak nothing.",
+        description=t("cli.help.main_program_description"),
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -44,12 +46,27 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("cmd_"):
             module = importlib.import_module(f"p2pchat.cli.{info.name}")
             module.register(subparsers)
+    for command in [parser, *subparsers.choices.values()]:
+        wrap_help_by_cells(command)
+        if command is not parser:
+            # Every command takes --lang (main reads it before the parser is built).
+            with contextlib.suppress(argparse.ArgumentError):
+                add_language_option(command)
     return parser
 
 
+def _choose_language(argv: list[str]) -> None:
+    """--lang, else the locale: before the parser is built, since its help is translated."""
+    try:
+        set_language(language_in(argv))
+    except ValueError:
+        set_language(None)  # argparse refuses the bad value with its list of choices
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    _choose_language(argv)
+    parser = build_parser()
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         # Bare `p2pchat [--mailbox URL --lang ja ...]` is the app's home screen.
         argv = ["home", *argv]
@@ -69,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except KeyboardInterrupt:
-        print("p2pchat: interrupted", file=sys.stderr)
+        print(t("cli.common.interrupted"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `p2pchat inspect x.jpg | head`: the reader left; that is not an error of ours.

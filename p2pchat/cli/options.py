@@ -8,6 +8,8 @@ import sys
 
 from p2pchat.core.errors import InvalidCode, InvalidLabel
 from p2pchat.core.labels import check_own_label
+from p2pchat.i18n import t
+from p2pchat.i18n.linebreak import wrap_cells
 
 
 def display_name(value: str) -> str:
@@ -26,62 +28,55 @@ def add_network_options(parser: argparse.ArgumentParser, *, mailbox: bool = True
         group.add_argument(
             "--mailbox",
             metavar="URL",
-            help="rendezvous (mailbox) server, e.g. ws://127.0.0.1:4000/v1; "
-            "default: $P2PCHAT_MAILBOX, then the settings file, then the public "
-            "magic-wormhole mailbox",
+            help=t("cli.help.options_mailbox"),
         )
     else:
         parser.set_defaults(mailbox=None)
     group.add_argument(
         "--loopback",
         action="store_true",
-        help="offer only 127.0.0.1 (both peers on this machine: tests, demos)",
+        help=t("cli.help.options_loopback"),
     )
     group.add_argument(
         "--stun",
         metavar="URL",
         action="append",
         default=None,
-        help="STUN server (stun:HOST:PORT) to learn your public address behind a NAT "
-        "(repeatable); default: the settings file, else two public servers. A STUN "
-        "server sees your IP address",
+        help=t("cli.help.options_stun"),
     )
     group.add_argument(
         "--no-stun",
         action="store_true",
-        help="use no STUN server (then only a relay can cross most home routers)",
+        help=t("cli.help.options_no_stun"),
     )
     group.add_argument(
         "--transit-relay",
         metavar="tcp:HOST:PORT",
-        help="magic-wormhole transit relay used when no direct path opens; default: the "
-        "settings file, else the public tcp:transit.magic-wormhole.io:4001. It sees "
-        "both IP addresses and ciphertext, never keys or messages",
+        help=t("cli.help.options_transit_relay"),
     )
     group.add_argument(
         "--no-transit",
         action="store_true",
-        help="never fall back to a transit relay",
+        help=t("cli.help.options_no_transit"),
     )
-    group.add_argument("--turn", metavar="URL", help="TURN relay (turn:HOST:PORT?transport=udp)")
-    group.add_argument("--turn-user", metavar="NAME", help="TURN username")
+    group.add_argument("--turn", metavar="URL", help=t("cli.help.options_turn"))
+    group.add_argument("--turn-user", metavar="NAME", help=t("cli.help.options_turn_user"))
     group.add_argument(
         "--turn-credential-env",
         metavar="VAR",
         default="P2PCHAT_TURN_CREDENTIAL",
-        help="environment variable holding the TURN password (default %(default)s)",
+        help=t("cli.help.options_turn_credential_env"),
     )
     group.add_argument(
         "--turn-secret-env",
         metavar="VAR",
         default="P2PCHAT_TURN_SECRET",
-        help="environment variable holding coturn's REST shared secret (default %(default)s)",
+        help=t("cli.help.options_turn_secret_env"),
     )
     group.add_argument(
         "--relay-only",
         action="store_true",
-        help="hide your IP address from the peer: all traffic goes through the TURN relay, "
-        "else the transit relay (slower; the relay operator still sees your address)",
+        help=t("cli.help.options_relay_only"),
     )
 
 
@@ -105,6 +100,12 @@ def ice_from_args(args: argparse.Namespace) -> object:
     if getattr(args, "no_transit", False):
         transit = None
     turn = args.turn or getattr(settings, "turn_url", None)
+    relay_only = bool(args.relay_only or getattr(settings, "relay_only", False))
+    if relay_only and not turn and not transit:
+        # Checked before any network: otherwise no path ever opens and it ends as "peer lost".
+        from p2pchat.core.errors import UsageError
+
+        raise UsageError(t("cli.network.relay_only_no_relay"))
     return IceSettings(
         stun_urls=stun,
         transit_relay=transit or None,
@@ -113,7 +114,7 @@ def ice_from_args(args: argparse.Namespace) -> object:
         turn_credential=os.environ.get(args.turn_credential_env)
         or getattr(settings, "turn_credential", None),
         turn_secret=os.environ.get(args.turn_secret_env) or getattr(settings, "turn_secret", None),
-        relay_only=bool(args.relay_only or getattr(settings, "relay_only", False)),
+        relay_only=relay_only,
     )
 
 
@@ -142,12 +143,12 @@ def read_code(args: argparse.Namespace) -> str:
         if sys.stdin.isatty():
             import getpass
 
-            code = getpass.getpass("Code (typing is hidden): ")
+            code = getpass.getpass(t("cli.prompts.code"))
         else:
             code = sys.stdin.readline()
     code = strip_code_label(code or "")
     if not code:
-        raise InvalidCode("No code given: set P2PCHAT_CODE or type it on standard input.")
+        raise InvalidCode(t("cli.prompts.no_code"))
     return code
 
 
@@ -158,3 +159,55 @@ def strip_code_label(line: str) -> str:
     if colon and label.strip().lower() == "code":
         return rest.strip()
     return line
+
+
+def add_language_option(parser: argparse.ArgumentParser) -> None:
+    """``--lang`` on a command; ``main`` reads it before any text is built (see ``language_in``)."""
+    from p2pchat.i18n import LANGUAGES
+
+    parser.add_argument("--lang", choices=LANGUAGES, default=None, help=t("cli.lang_help"))
+
+
+def language_in(argv: list[str]) -> str | None:
+    """The ``--lang`` value anywhere on the command line (before ``--``), else None.
+
+    Help texts and messages are built while the parser is, so the language is chosen
+    from the raw arguments first; argparse then checks the value as usual.
+    """
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+class CellHelpFormatter(argparse.HelpFormatter):
+    """argparse's help wrapped by terminal cells, breaking Japanese between characters.
+
+    argparse wraps with ``textwrap``, which counts characters and breaks only at
+    spaces: a Japanese help line came out twice as wide as the terminal.
+    """
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return wrap_cells(text, width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line for line in wrap_cells(text, width - len(indent)))
+
+
+class CellRawDescriptionHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The raw-description formatter (epilog tables kept as written), options by cells."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return wrap_cells(text, width)
+
+
+def wrap_help_by_cells(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` the cell-counting formatter of its kind."""
+    if parser.formatter_class is argparse.HelpFormatter:
+        parser.formatter_class = CellHelpFormatter
+    elif parser.formatter_class is argparse.RawDescriptionHelpFormatter:
+        parser.formatter_class = CellRawDescriptionHelpFormatter

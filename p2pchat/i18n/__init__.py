@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from typing import Final, Literal
@@ -67,6 +69,17 @@ def set_language(language: str | None) -> Language:
 
 def get_language() -> Language:
     return _current
+
+
+@contextmanager
+def speaking(language: Language) -> Iterator[None]:
+    """Texts in ``language`` within the block (JSON for programs stays English)."""
+    global _current
+    previous, _current = _current, language
+    try:
+        yield
+    finally:
+        _current = previous
 
 
 def t(key: str, **kwargs: object) -> str:

@@ -5,7 +5,8 @@ REBEL T3i"``). For the summary line of the report (the send dialog, the chat, th
 CLI), this module rebuilds that text from the finding's ``detail`` with a template
 from the i18n catalogue (``report.short.<category>``), so a Japanese reader sees
 ``カメラ Canon EOS REBEL T3i``. A category without a template, or a detail without
-the values a template needs, keeps the finding's own English text.
+the values a template needs, is told by its kind (``report.kind.<category>``,
+"コメント"): never by the finding's English words.
 """
 
 from __future__ import annotations
@@ -99,18 +100,24 @@ _FILL: dict[str, Fill] = {
 EXTRA_TEMPLATES = ("direction", "time_only", "extra_images")
 
 
+def kind_of(category: str) -> str:
+    """What a category of finding is, as a noun in the current language."""
+    key = f"report.kind.{category}"
+    return t(key) if key in catalogue(get_language()) else t("report.kind.other")
+
+
 def localized_short(category: str, detail: dict[str, Any]) -> str | None:
-    """The short text in the current language, or None to keep the finding's own."""
+    """The short text in the current language, or None (English) to keep the finding's own."""
     if get_language() == "en":
         return None  # the findings' own English words are the reference wording
     fill = _FILL.get(category)
     if fill is None:
-        return None
+        return kind_of(category)
     try:
         name, values = fill(detail)
     except (KeyError, TypeError, ValueError, IndexError):
-        return None
+        return kind_of(category)
     key = f"report.short.{name or category}"
     if key not in catalogue(get_language()):
-        return None
+        return kind_of(category)
     return t(key, **values)

@@ -9,6 +9,9 @@ types they show or catch are re-exported here.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from nacl.signing import SigningKey
 
 from p2pchat.service.contact_guard import (
@@ -54,6 +57,11 @@ class Contacts:
         self.book = book if book is not None else ContactBook()
 
     @classmethod
+    def at(cls, path: str | os.PathLike[str]) -> Contacts:
+        """The book kept in the file at ``path`` (the demo keeps its own beside the lesson)."""
+        return cls(ContactBook(Path(path)))
+
+    @classmethod
     def of_identity(cls, signing_key: SigningKey, *, sealed: bool) -> Contacts:
         """The book whose secrets are sealed with ``signing_key`` when the identity is."""
         return cls(open_book(signing_key, sealed=sealed))
@@ -79,6 +87,10 @@ class Contacts:
                 f"No contact is named {petname!r}; `p2pchat contacts` lists them."
             )
         return contact
+
+    def pin(self, petname: str, identity_key: bytes, safety_number: str, psk: bytes) -> Contact:
+        """Pin ``identity_key`` under ``petname`` (trust on first use; see the store's ``pin``)."""
+        return self.book.pin(petname, identity_key, safety_number, psk)
 
     def rename(self, petname: str, new_petname: str) -> Contact:
         return self.book.rename(petname, new_petname)

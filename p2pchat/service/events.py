@@ -83,6 +83,9 @@ class ImageReceived(ServiceEvent):
     view_seconds: float
     removed: tuple[str, ...] = ()  # what the receiver's sanitiser still had to strip
     vault_id: str | None = None
+    # The same as findings (media.report.Finding), for front ends that word them
+    # in the reader's language; ``removed`` keeps the English sentences for scripts.
+    findings: tuple[Any, ...] = field(default=(), metadata={"json": False})
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,7 @@ def event_to_json(event: ServiceEvent) -> dict[str, Any]:
     out: dict[str, Any] = {"event": event.kind}
     for f in fields(event):
         value = getattr(event, f.name)
-        if isinstance(value, bytes | bytearray | memoryview):
+        if isinstance(value, bytes | bytearray | memoryview) or not f.metadata.get("json", True):
             continue
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out

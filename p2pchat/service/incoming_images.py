@@ -123,6 +123,7 @@ class IncomingImages:
                 event.view_once,
                 event.view_seconds,
                 removed,
+                findings=tuple(clean.report.findings),
             )
         )
 
@@ -164,6 +165,7 @@ class IncomingImages:
                 event.view_seconds,
                 tuple(f.message for f in clean.report.findings),
                 vault_id=vault_id,
+                findings=tuple(clean.report.findings),
             )
         )
 

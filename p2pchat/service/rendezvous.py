@@ -22,7 +22,7 @@ from p2pchat.core.errors import (
     RemoteProtocolError,
     WrongCode,
 )
-from p2pchat.core.handshake import Pairing, Reconnect
+from p2pchat.core.handshake import IdentityMismatch, Pairing, Reconnect
 from p2pchat.core.keys import MAX_LABEL_CHARS, Channel, SessionKeys
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc import RtcLink
@@ -54,7 +54,38 @@ _STOPPED_BECAUSE: Final = {
         "The other side stopped pairing because of a problem on their side; "
         "they were shown what it was."
     ),
+    b"key changed": (
+        "Your contact's p2pchat refused this meeting: the identity key it has pinned for "
+        "you is not the one you have now. If you made a new identity (p2pchat identity "
+        "--new), they were warned that your key changed: meet once more with a new code, "
+        "then compare the safety number, so they can accept your new key."
+    ),
 }
+# A reconnect uses no code: its failures never read "a wrong code".
+_STOPPED_MEETING: Final = (
+    "Your contact's p2pchat stopped this meeting: the reconnect exchange did not check "
+    "out (one of you changed identity keys, or someone else holds the reconnect "
+    "secret). Meet once more with a new code and compare the safety number."
+)
+
+
+class PeerStopped(RemoteProtocolError):
+    """The other side stopped the pairing or meeting; ``reason`` names which of our sentences.
+
+    The message is the English sentence (scripts and the CLI's logs read it); front
+    ends in another language word ``reason`` themselves (``errors.peer_stopped.*``).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class KeyChangeReported(PeerStopped):
+    """The contact's p2pchat refused a reconnect: the key we presented is not the pinned one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "key_changed")
 
 
 async def exchange_descriptions(
@@ -71,11 +102,7 @@ async def exchange_descriptions(
     while pairing.remote_sdp is None or not sdp_sent:
         message = await mailbox.next_message(timeout=None)
         if message.phase == ERROR_PHASE:
-            # Unauthenticated, so it can only ever stop a pairing, never advance one.
-            said = _STOPPED_BECAUSE.get(message.body, _STOPPED_BECAUSE[b"pairing failed"])
-            if message.body == b"label refused":
-                raise PeerRefusedLabel(said)
-            raise RemoteProtocolError(said)
+            raise _stopped_by_peer(message.body, reconnect=isinstance(pairing, Reconnect))
         for out in pairing.receive(message.phase, message.side, message.body):
             await mailbox.add(out.phase, out.body)
         if pairing.role is None:
@@ -98,6 +125,23 @@ async def exchange_descriptions(
     with contextlib.suppress(P2PChatError):
         await mailbox.close("happy")
     return link
+
+
+def _stopped_by_peer(body: bytes, *, reconnect: bool) -> P2PChatError:
+    """The other side's one-word reason as one of our own sentences.
+
+    Unauthenticated, so it can only ever stop a pairing, never advance one.
+    """
+    said = _STOPPED_BECAUSE.get(body, _STOPPED_BECAUSE[b"pairing failed"])
+    if body == b"label refused":
+        return PeerRefusedLabel(said)
+    if body == b"key changed":
+        return KeyChangeReported(said)
+    if reconnect and said == _STOPPED_BECAUSE[b"pairing failed"]:
+        return PeerStopped(_STOPPED_MEETING, "meeting_failed")
+    if said == _STOPPED_BECAUSE[b"stopped"]:
+        return PeerStopped(said, "stopped")
+    return PeerStopped(said, "pairing_failed")
 
 
 async def exchange_bind(
@@ -129,6 +173,9 @@ async def announce_failure(mailbox: MailboxClient, error: BaseException) -> None
     reason = b"pairing failed"
     if isinstance(error, LabelRefused):
         reason = b"label refused"
+    elif isinstance(error, IdentityMismatch):
+        # Said so the other side does not read "a wrong code" after a new identity.
+        reason = b"key changed"
     elif isinstance(error, LocalProtocolError):
         reason = b"stopped"  # our own problem: the peer would otherwise wait for nothing
     if scary or reason != b"pairing failed":

@@ -104,6 +104,7 @@ def ask_passphrase(
     *,
     env_var: str = PASSPHRASE_ENV,
     confirm: bool = False,
+    repeat: str = "Same passphrase again: ",
 ) -> str | None:
     """The passphrase from ``env_var``, else from getpass when stdin is a terminal, else None.
 
@@ -115,7 +116,7 @@ def ask_passphrase(
     if not sys.stdin.isatty():
         return None
     first = getpass.getpass(prompt)
-    if confirm and getpass.getpass("Same passphrase again: ") != first:
+    if confirm and getpass.getpass(repeat) != first:
         raise IdentityError("The two passphrases differ; nothing was changed.")
     return first or None
 

@@ -32,7 +32,7 @@ from p2pchat.service.profile import Settings
 from p2pchat.tui.app_shell import Phase
 from p2pchat.tui.name_prompt import NamePrompt, name_prompt_for, save_display_name
 from p2pchat.tui.pairing_flow import KeyChangeCheck, PairingFlow
-from p2pchat.tui.palette import app_commands, kept_system_commands
+from p2pchat.tui.palette import app_commands, kept_system_commands, open_palette
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.help import HelpScreen
 from p2pchat.tui.screens.home import HomeScreen
@@ -151,6 +151,9 @@ class P2PChatApp(PairingFlow):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_command_palette(self) -> None:
+        open_palette(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from app_commands(self, screen)

@@ -25,4 +25,14 @@ class AppShell(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", t("keys.quit"), id="app.quit", priority=True),
         Binding("f1", "help", t("keys.help"), id="app.help", show=False),
+        # Textual's own palette binding is labelled "palette" in English whatever the language.
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            t("palette.key.label"),
+            show=False,
+            priority=True,
+            tooltip=t("help.palette"),
+            id="app.palette",
+        ),
     ]

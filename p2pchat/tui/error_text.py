@@ -13,6 +13,7 @@ from p2pchat.core.keys import MAX_LABEL_CHARS
 from p2pchat.i18n import t
 from p2pchat.service import NoPathFound
 from p2pchat.service.contacts import ContactBlocked, KeyAlreadyPinned, KeyChanged
+from p2pchat.service.rendezvous import PeerStopped
 
 
 def describe_error(error: BaseException) -> str:
@@ -30,6 +31,9 @@ def describe_error(error: BaseException) -> str:
             relay=error.relay,
             reason=error.relay_error.rstrip("."),
         )
+    if isinstance(error, PeerStopped):
+        # The other side's one-word reason, in the reader's language.
+        return t(f"errors.peer_stopped.{error.reason}")
     if isinstance(error, TransportError):
         return t("errors.transport", detail=str(error))
     if isinstance(error, LabelRefused):

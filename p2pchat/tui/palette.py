@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from textual.app import SystemCommand
+from textual.app import App, SystemCommand
+from textual.command import CommandPalette
 from textual.screen import Screen
 
 from p2pchat.i18n import t
@@ -69,3 +70,11 @@ def kept_system_commands(commands: Iterable[SystemCommand]) -> Iterator[SystemCo
         if key is not None:
             command = SystemCommand(t(f"palette.{key}"), t(f"palette.{key}_help"), command.callback)
         yield command
+
+
+def open_palette(app: App[Any]) -> None:
+    """Textual's palette with its search prompt in our language (Textual's is English)."""
+    if app.use_command_palette and not CommandPalette.is_open(app):
+        app.push_screen(
+            CommandPalette(placeholder=t("palette.key.placeholder"), id="--command-palette")
+        )

@@ -218,3 +218,32 @@ def test_blocked_contact_is_refused(
     code, out, err = alice.finish(timeout=60)
     assert code == 3 and "blocked" in err
     assert "let me in" not in out and "* paired" not in out
+
+
+def test_a_new_identity_is_told_as_a_key_change_on_both_sides(
+    pinned: tuple[Path, Path], mailbox_process: str, start: Callable[..., Chat], tmp_path: Path
+) -> None:
+    """Issue 16 §7: after `p2pchat identity --new`, reconnecting told Bob "a wrong code, or
+    someone tampered with the exchange", on a meeting that used no code."""
+    config_a, config_b = _copy(pinned, tmp_path)
+    renewed = subprocess.run(
+        [sys.executable, "-m", "p2pchat", "identity", "--new"],
+        env=p2pchat_env(config_b),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert renewed.returncode == 0, renewed.stderr
+    alice = start(["bob", *_net(mailbox_process)], config_a)
+    bob = start(["alice", *_net(mailbox_process)], config_b)
+    bob.say("hello with my new key")
+    code_a, out_a, err_a = alice.finish(timeout=90)
+    code_b, _, err_b = bob.finish(timeout=90)
+    # Alice is warned, as for any changed key; nothing Bob sent shows.
+    assert code_a == 3 and "HAS CHANGED" in err_a, err_a
+    assert "new key" not in out_a and "* paired" not in out_a
+    # Bob is told why, in words that fit a meeting without a code.
+    assert code_b == 3, err_b
+    assert "identity key it has pinned for you is not the one you have now" in err_b
+    assert "wrong code" not in err_b and "tampered" not in err_b

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from p2pchat.tui.demo.lessons import STEPS
 from tests.tui.tmux import TmuxServer, tmux_available
 
 P2PCHAT = Path(sys.executable).with_name("p2pchat")
@@ -56,26 +57,26 @@ def test_japanese_demo_steps_in_a_real_terminal(tmp_path: Path) -> None:
             size=(200, 50),
         )
         try:
-            screen = pane.wait_for("ステップ 1/9", timeout=START_TIMEOUT)
+            screen = pane.wait_for(f"ステップ 1/{len(STEPS)}", timeout=START_TIMEOUT)
             assert "写真が運んでいるもの" in screen
             pane.wait_for("✔ その場で確認しました", timeout=STEP_TIMEOUT)
             # Both peers paired for real before the sending lesson.
             pane.wait_for(lambda s: s.count("接続済み") >= 2, timeout=START_TIMEOUT)
 
             pane.press("NPage")
-            screen = pane.wait_for("ステップ 2/9", timeout=STEP_TIMEOUT)
+            screen = pane.wait_for(f"ステップ 2/{len(STEPS)}", timeout=STEP_TIMEOUT)
             assert "アリスが送り" in screen
             screen = pane.wait_for("何もありません", timeout=STEP_TIMEOUT)  # Bob's X-ray
             assert "今日の展望台からの眺めを見て" in screen  # Alice's text in Bob's pane
 
             pane.press("F6")
-            screen = pane.wait_for("ステップ 3/9", timeout=STEP_TIMEOUT)
+            screen = pane.wait_for(f"ステップ 3/{len(STEPS)}", timeout=STEP_TIMEOUT)
             assert "3秒チェック" in screen
 
             pane.press("PPage")
-            pane.wait_for("ステップ 2/9", timeout=STEP_TIMEOUT)
+            pane.wait_for(f"ステップ 2/{len(STEPS)}", timeout=STEP_TIMEOUT)
             pane.press("F6")
-            pane.wait_for("ステップ 3/9", timeout=STEP_TIMEOUT)
+            pane.wait_for(f"ステップ 3/{len(STEPS)}", timeout=STEP_TIMEOUT)
             pane.press("C-q")
             assert pane.wait_exit(timeout=STEP_TIMEOUT) == 0
         except Exception:

@@ -74,3 +74,17 @@ def test_capture_dates_read_as_people_write_them(language: str, expected: str) -
         assert human_time("2024:13:06 10:15:30") == "2024:13:06 10:15:30"
     finally:
         set_language("en")
+
+
+def test_a_leak_without_its_own_words_still_reads_in_japanese():
+    """ "Also: {what}" used to take the finding's English sentence."""
+    from p2pchat.media.report import Finding
+    from p2pchat.tui.demo.lesson_words import describe_finding
+
+    set_language("ja")
+    try:
+        told = describe_finding(Finding("iptc", "low", "An IPTC record (news captions).", {}))
+    finally:
+        set_language("en")
+    assert "record" not in told and "news" not in told
+    assert told.startswith("その他: IPTC 情報")

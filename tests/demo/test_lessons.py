@@ -180,7 +180,6 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
         assert content.count(t("demo.export.photo_marker")) == 2
         if language == "ja":
             assert "[photo" not in content
-        assert t("demo.after.the_end") in panel_text(app, "#lesson-lines")
         assert exported.stat().st_mode & 0o077 == 0
 
         # ---- back and forth shows what was found, and runs nothing twice -----------------
@@ -217,5 +216,24 @@ async def test_every_lesson_holds_on_the_live_state(language: str, tmp_path: Pat
             "alice", lambda e: isinstance(e, ev.ImageReceived) and bool(e.data)
         )
         assert "gps" not in inspect_image(arrived.data).categories()
+
+        # ---- 6. blocking, live: Bob's next message and his new meeting are refused -------
+        await step_to(app, pilot, 9)
+        assert STEPS[9].key == "block"
+        lines = panel_text(app, "#lesson-lines")
+        assert "✘" not in lines and lines.count("✔") == 3
+        assert t("demo.block.alice_pane", name=app.names["bob"]) in pane_notices(app, "alice")
+        assert t("demo.block.bob_pane", name=app.names["alice"]) in pane_notices(app, "bob")
+        # Alice really left: her conversation is over, and Bob's words never showed anywhere.
+        assert stage.services["alice"].state != "paired"
+        words = t("demo.block.bob_words")
+        assert not any(
+            isinstance(e, ev.TextReceived) and e.text == words for e in stage.history["alice"]
+        )
+        # The last step says the lessons are over and what to do next; PageDown says so too.
+        assert t("demo.after.the_end") in lines
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert app.panel.index == 9
         await pilot.press("ctrl+q")
     assert not exported.exists()  # the demo leaves no conversation file behind

@@ -11,7 +11,9 @@ you run as ``headless --invite --save-dir received``, the peer as
 
 An expected event must have exactly the documented keys; values must be equal,
 except for keys that differ on every run (ids, codes, clocks, keys), which need
-only the same JSON type, and ``removed``, whose documented items must all appear.
+only the same JSON type. ``removed`` is compared whole: the photo is always the same,
+so the documented list is exactly what headless prints; ``sent_at`` must be a
+wall-clock time like the ones a sender puts there.
 """
 
 from __future__ import annotations
@@ -97,9 +99,9 @@ def mismatch(expected: dict[str, Any], actual: dict[str, Any]) -> str | None:
     for key, want in expected.items():
         got = actual[key]
         if key == "removed":
-            missing = [item for item in want if item not in got]
-            if missing:
-                return f"removed lacks {missing}"
+            # The whole list, in order: a shortened example misled readers (issue 16 §7).
+            if got != want:
+                return f"removed: documented {want!r}, got {got!r}"
         elif key == "sent_at" and not (isinstance(want, float) and want > 1e9):
             return f"sent_at: documented {want!r}, not a wall-clock time like the ones sent"
         elif key in VARIABLE_KEYS:

@@ -133,3 +133,46 @@ def test_sanitize_missing_output_folder_is_a_usage_error(tmp_path: Path) -> None
     assert done.returncode == 2, done.stderr
     assert "does not exist" in done.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def _japanese_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
+    return subprocess.run(
+        [sys.executable, "-m", "p2pchat", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**clean_env, **env},
+    )
+
+
+def test_inspect_and_sanitize_speak_japanese_with_lang_or_the_locale(tmp_path: Path) -> None:
+    """Issue 16 §2: only the summary line was Japanese; every finding stayed English."""
+    from p2pchat.media.inspect import inspect_image
+    from p2pchat.media.report import Finding
+    from tests.media.test_report_sentences import english_left, values_of
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(demo_photo())
+    by_flag = _japanese_cli("inspect", "--lang", "ja", str(photo), env={})
+    by_locale = _japanese_cli("inspect", str(photo), env={"LANG": "ja_JP.UTF-8"})
+    assert by_flag.returncode == by_locale.returncode == 0, by_flag.stderr + by_locale.stderr
+    assert by_flag.stdout == by_locale.stdout
+    body = by_flag.stdout.split("\n", 1)[1]  # the first line names the file
+    assert "まとめ:" in body and "GPS 位置 35.66 N 139.75 E" in body
+    # Values (the camera model, serials) stay data; no English word is left around them.
+    every_value = Finding("all", "low", "", {"values": values_of(inspect_image(demo_photo()))})
+    assert english_left(body, every_value) == set(), body
+    clean = tmp_path / "clean.jpg"
+    done = _japanese_cli("sanitize", str(photo), "-o", str(clean), env={"LANG": "ja_JP.UTF-8"})
+    assert done.returncode == 0, done.stderr
+    assert "削除したもの:" in done.stdout and "メモ:" in done.stdout
+    assert "Stripping" not in done.stdout and "removed" not in done.stdout
+    english = _japanese_cli("inspect", str(photo), env={"LANG": "C.UTF-8"})
+    assert "summary: GPS location" in english.stdout
+    # JSON is for programs: the same English words whatever the locale or --lang.
+    as_json = _japanese_cli("inspect", "--lang", "ja", str(photo), "--json", env={})
+    assert json.loads(as_json.stdout)["summary"].startswith("GPS location 35.66 N")

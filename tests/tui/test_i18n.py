@@ -12,8 +12,15 @@ from p2pchat import i18n
 from p2pchat.core.message import MessageState
 from p2pchat.tui.widgets.message_list import state_word
 
-# Proper nouns and samples that are the same in every language.
-SAME_IN_EVERY_LANGUAGE = {"app.title"}
+# Texts that are rightly the same, or rightly in Latin letters, in Japanese; each with why.
+SAME_IN_EVERY_LANGUAGE = {
+    "app.title": "the program's name",
+    "demo.short.exif": "EXIF is the format's name in Japanese too",
+    "demo.short.xmp": "XMP is the format's name in Japanese too",
+}
+# Any run of kana or kanji (and full-width forms).
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
+ASCII_WORD = re.compile(r"[A-Za-z]{2,}")
 SOURCES = Path(i18n.__file__).parents[1]
 LITERAL_KEY = re.compile(r"""\bt\(\s*["']([a-z_]+\.[a-z_.]+)["']""")
 
@@ -28,10 +35,40 @@ def test_both_catalogues_have_the_same_keys():
     assert len(en) > 100
 
 
+def _words(template: str) -> list[str]:
+    """The Latin-letter words of a template, its {placeholders} left out."""
+    return ASCII_WORD.findall(re.sub(r"\{[^}]*\}", "", template))
+
+
 def test_japanese_is_translated():
+    """A Japanese text the same as the English one, with English words in it, is untranslated
+    (a bare "{file}: {format} {size}" is not: it has no words)."""
     en, ja = i18n.catalogue("en"), i18n.catalogue("ja")
-    untranslated = {key for key in en if en[key] == ja[key]} - SAME_IN_EVERY_LANGUAGE
-    assert untranslated == set()
+    untranslated = {key for key in en if en[key] == ja[key] and _words(ja[key])}
+    assert untranslated - set(SAME_IN_EVERY_LANGUAGE) == set()
+
+
+def test_no_japanese_text_is_english_only():
+    """Walks every key: a Japanese text with Latin words must also hold Japanese, unless
+    allow-listed above (catches an English text pasted into ja.toml, edited or not)."""
+    ja = i18n.catalogue("ja")
+    english_only = {
+        key for key, value in ja.items() if _words(value) and not JAPANESE.search(value)
+    }
+    assert english_only - set(SAME_IN_EVERY_LANGUAGE) == set()
+    assert set(SAME_IN_EVERY_LANGUAGE) <= set(ja), "an allow-listed key no longer exists"
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_every_key_formats_in_both_languages(language):
+    """Every text of the catalogue, filled with its own placeholders, comes out whole."""
+    try:
+        i18n.set_language(language)
+        for key, template in i18n.catalogue(language).items():
+            text = i18n.t(key, **{name: "7" for name in _fields(template)})
+            assert text and "{" not in text.replace("{{", ""), (language, key, text)
+    finally:
+        i18n.set_language("en")
 
 
 def test_placeholders_match_between_languages():
@@ -41,7 +78,7 @@ def test_placeholders_match_between_languages():
 
 def test_every_key_used_in_the_code_exists():
     used: set[str] = set()
-    for folder in ("tui", "cli"):
+    for folder in ("tui", "cli", "media", "service"):
         for path in (SOURCES / folder).rglob("*.py"):
             used |= set(LITERAL_KEY.findall(path.read_text("utf-8")))
     assert used, "the scan found no keys: the pattern is broken"

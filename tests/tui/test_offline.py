@@ -28,9 +28,8 @@ def offline_app(**kwargs: object):
     return make_app(
         service_factory=_refuse_service,
         fingerprint=ALICE_FINGERPRINT,
-        language="en",
         image_renderer="halfcell",
-        **kwargs,
+        **{"language": "en", **kwargs},
     )
 
 
@@ -250,7 +249,7 @@ async def test_slash_help_opens_help_listing_keys():
         await pilot.press(*"/help", "enter")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        text = text_of(app.screen.query_one("#help-text"))
+        text = " ".join(text_of(cell) for cell in app.screen.query("#help-text Static"))
         assert "Ctrl+O" in text and "/send PATH" in text
         await pilot.press("escape")
         await pilot.pause()

@@ -38,3 +38,41 @@ async def test_clean_arrival_is_not_called_a_removal():
 async def test_findings_are_listed_as_removed():
     report = await _received_report(("GPS location", "camera NIKON"))
     assert report == "Removed: GPS location; camera NIKON"
+
+
+async def test_a_received_report_reads_in_the_readers_language():
+    """Issue 16 §2: with --lang ja the receiver's chat listed the findings' English sentences."""
+    from p2pchat.i18n import set_language
+    from p2pchat.media.inspect import inspect_image
+    from tests.photos import photo
+
+    from ..media.test_report_sentences import english_left
+
+    report = inspect_image(photo("canon-t3i-serials.jpg").read_bytes())
+    removed = tuple(f.message for f in report.findings)  # what headless scripts get
+    try:
+        app = offline_app(language="ja")
+        async with app.run_test() as pilot:
+            chat = await open_chat(app, pilot)
+            prepared = await real_prepare(GPS_PHOTO.read_bytes(), False)
+            chat.apply_event(
+                ev.ImageReceived(
+                    "i1",
+                    prepared.data,
+                    prepared.mime,
+                    prepared.width,
+                    prepared.height,
+                    view_once=False,
+                    view_seconds=10,
+                    removed=removed,
+                    findings=tuple(report.findings),
+                )
+            )
+            await pilot.pause()
+            shown = text_of(chat.query_one(ImageMessage).query_one(".message-report"))
+    finally:
+        set_language("en")
+    assert shown.startswith("削除したもの: シリアル番号 142066080698"), shown
+    assert "カメラ Canon EOS REBEL T3i" in shown
+    leftover = english_left(shown.replace("Canon EOS REBEL T3i", "").replace("ZA2146315", ""))
+    assert leftover == set(), shown

@@ -32,6 +32,7 @@ from p2pchat.tui.demo.chat_pane import ChatPane
 from p2pchat.tui.demo.lesson_panel import LessonPanel
 from p2pchat.tui.demo.lessons import STEPS, LessonContext, Picture, StepOutcome
 from p2pchat.tui.demo.stage import SIDES, DemoStage, Side
+from p2pchat.tui.palette import open_palette
 
 TUI_DIR: Final = Path(__file__).resolve().parents[1]
 DEMO_CSS: Final = Path(__file__).with_name("demo.tcss")
@@ -47,6 +48,7 @@ def demo_bindings() -> list[Binding]:
         Binding("pagedown,f6", "next_step", t("demo.keys.next"), id="demo.next", priority=True),
         Binding("pageup,f5", "previous_step", t("demo.keys.back"), id="demo.back", priority=True),
         Binding("ctrl+q", "quit", t("keys.quit"), id="demo.quit", priority=True),
+        Binding("ctrl+p", "command_palette", t("palette.key.label"), show=False, priority=True),
     ]
 
 
@@ -91,6 +93,9 @@ class DemoApp(App[int]):
         self._steps_done: dict[int, asyncio.Event] = {}
         self._stage_ready = asyncio.Event()
         self._step_running: int | None = None
+
+    def action_command_palette(self) -> None:
+        open_palette(self)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="demo-panes"):

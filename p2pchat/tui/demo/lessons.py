@@ -1,5 +1,9 @@
 """The six lessons of `p2pchat demo`, as steps that act on the live stage and check a claim.
 
+Lessons 1 to 4 are here; 5 and 6 (trust, and what to do after) in ``lessons_trust.py``,
+the plain words and hidden pictures in ``lesson_words.py``, the shared shapes in
+``lesson_types.py``. ``STEPS`` lists them all, in order.
+
 Owns what each step does and what it claims. A step's ``run`` performs the
 step for real (inspect the sample, send it from Alice to Bob, open a view-once
 photo, try a wrong code, export the conversation) and returns a
@@ -11,249 +15,34 @@ texts come from the ``[demo]`` table of the i18n catalogues.
 from __future__ import annotations
 
 import asyncio
-import io
-import re
-import struct
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from PIL import Image
-
-from p2pchat.core.errors import ImageRejected
 from p2pchat.i18n import t
 from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes
-from p2pchat.media.inspect import Finding, PrivacyReport, format_coordinates, inspect_image
-from p2pchat.media.samples import TOKYO_TOWER, demo_photo
+from p2pchat.media.inspect import PrivacyReport, inspect_image
+from p2pchat.media.samples import TOKYO_TOWER
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import ViewOnceRefusedError
 from p2pchat.media.worker import sanitize_isolated
 from p2pchat.service import events as ev
-from p2pchat.tui.demo.stage import SIDES, DemoStage, Side
+from p2pchat.tui.demo.lesson_types import LessonContext, Picture, Presenter, Step, StepOutcome
+from p2pchat.tui.demo.lesson_words import (
+    LEAK_KEYS,
+    describe_finding,
+    exif_thumbnail,
+    hidden_trailer_picture,
+    human_time,
+    mark,
+    same_picture,
+    short_names,
+    xray_lines,
+)
+from p2pchat.tui.demo.lessons_trust import step_after, step_block, step_safety, step_wrong_code
 from p2pchat.tui.widgets.transfer_bar import format_size
 
 # What the sample must be shown to carry before it is sent.
 SAMPLE_LEAKS: Final = frozenset({"gps", "device", "serial", "time", "thumbnail", "trailer"})
-SAFETY_DIGITS: Final = 60
-# Mean difference per channel (0-255) below which two renderings show the same picture.
-SAME_PICTURE_THRESHOLD: Final = 12.0
-SHORT: Final = 3  # the TIFF type of a 16-bit value
-EXIF_TIME: Final = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2})")
-LEAK_KEYS: Final = frozenset(
-    {
-        "gps",
-        "device",
-        "serial",
-        "time",
-        "thumbnail",
-        "trailer",
-        "software",
-        "exif",
-        "xmp",
-        "icc",
-        "comment",
-        "makernote",
-        "faces",
-        "person",
-        "place",
-        "history",
-        "frames",
-    }
-)
-
-
-@dataclass(frozen=True)
-class Picture:
-    """Sanitised or sample JPEG bytes to show in the lesson panel, with a caption."""
-
-    caption: str
-    data: bytes
-
-
-@dataclass
-class StepOutcome:
-    held: bool
-    claim: str
-    lines: list[str] = field(default_factory=list)
-    pictures: list[Picture] = field(default_factory=list)
-
-
-class Presenter(Protocol):
-    """What the lessons need from the screen (the demo app implements it)."""
-
-    async def send_text(self, side: Side, text: str) -> str: ...
-
-    async def send_image(
-        self, side: Side, prepared: Any, *, view_once: bool = False, view_seconds: float = 10.0
-    ) -> str: ...
-
-    def show_pictures(self, pictures: list[Picture]) -> None: ...
-
-    def show_progress(self, text: str) -> None: ...
-
-    def pane_notice(self, side: Side, text: str, level: str = "info") -> None: ...
-
-    async def open_view_once(self, side: Side, message_id: str) -> bool: ...
-
-
-@dataclass
-class LessonContext:
-    stage: DemoStage
-    presenter: Presenter
-    view_seconds: float = 6.0
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def photo(self) -> bytes:
-        if "photo" not in self.data:
-            self.data["photo"] = demo_photo()
-        return bytes(self.data["photo"])
-
-
-StepRun = Callable[[LessonContext], Awaitable[StepOutcome]]
-
-
-@dataclass(frozen=True)
-class Step:
-    lesson: int
-    key: str
-    run: StepRun
-
-    @property
-    def title(self) -> str:
-        return t(f"demo.steps.{self.key}.title")
-
-    @property
-    def body(self) -> str:
-        return t(f"demo.steps.{self.key}.body")
-
-
-# ---------------------------------------------------------------- plain words
-
-
-def describe_finding(finding: Finding) -> str:
-    """One leak in plain words of the current language."""
-    detail = finding.detail
-    category = finding.category if finding.category in LEAK_KEYS else "other"
-    values = {
-        "coords": _coords(detail),
-        "model": detail.get("model") or detail.get("make") or "?",
-        "serial": _first_value(detail, exclude={"short"}),
-        "when": human_time(str(detail.get("taken") or _first_value(detail, exclude={"short"}))),
-        "bytes": detail.get("bytes", "?"),
-        "software": ", ".join(detail.get("software") or []) or "?",
-        "what": finding.message,
-    }
-    return t(f"demo.leak.{category}", **values)
-
-
-def human_time(value: str) -> str:
-    """EXIF's ``2024:04:06 10:15:30`` as people write it (``6 April 2024, 10:15``);
-    anything else is returned as it is."""
-    match = EXIF_TIME.match(value.strip())
-    if match is None:
-        return value
-    year, month, day, hour, minute = (int(part) for part in match.groups())
-    if not 1 <= month <= 12:
-        return value
-    month_name = t("demo.months").split(",")[month - 1].strip()
-    return t(
-        "demo.when",
-        year=year,
-        month_name=month_name,
-        day=day,
-        time=f"{hour:02d}:{minute:02d}",
-    )
-
-
-def _coords(detail: dict[str, Any]) -> str:
-    try:
-        return format_coordinates(float(detail["latitude"]), float(detail["longitude"]))
-    except (KeyError, TypeError, ValueError):
-        return "?"
-
-
-def _first_value(detail: dict[str, Any], exclude: set[str]) -> str:
-    for key, value in detail.items():
-        if key not in exclude:
-            return str(value)
-    return "?"
-
-
-def short_names(report: PrivacyReport) -> str:
-    """ "location, camera, serial number…": the categories of a report in the current language."""
-    seen: list[str] = []
-    for finding in report.findings:
-        category = finding.category if finding.category in LEAK_KEYS else "other"
-        name = t(f"demo.short.{category}")
-        if name not in seen:
-            seen.append(name)
-    return t("demo.short.separator").join(seen)
-
-
-def xray_lines(report: PrivacyReport) -> list[str]:
-    if not report.findings:
-        return [t("demo.xray.nothing")]
-    return [f"• {describe_finding(finding)}" for finding in report.findings]
-
-
-# ---------------------------------------------------------------- hidden pictures
-
-
-def exif_thumbnail(data: bytes) -> bytes | None:
-    """The JPEG thumbnail of the first EXIF block (IFD1), or None."""
-    start = data.find(b"Exif\x00\x00")
-    if start < 0:
-        return None
-    try:
-        return _ifd1_jpeg(data[start + 6 : start + 6 + 65_536])
-    except struct.error:
-        return None
-
-
-def _ifd1_jpeg(tiff: bytes) -> bytes | None:
-    order = "<" if tiff[:2] == b"II" else ">"
-    (ifd0,) = struct.unpack_from(order + "I", tiff, 4)
-    (count,) = struct.unpack_from(order + "H", tiff, ifd0)
-    (ifd1,) = struct.unpack_from(order + "I", tiff, ifd0 + 2 + 12 * count)
-    if not ifd1:
-        return None
-    (count,) = struct.unpack_from(order + "H", tiff, ifd1)
-    offset = length = 0
-    for index in range(count):
-        tag, kind, _n, value = struct.unpack_from(order + "HHI4s", tiff, ifd1 + 2 + 12 * index)
-        value = struct.unpack_from(order + ("H" if kind == SHORT else "I"), value)[0]
-        if tag == 0x0201:
-            offset = value
-        elif tag == 0x0202:
-            length = value
-    if not offset or not length or offset + length > len(tiff):
-        return None
-    return tiff[offset : offset + length]
-
-
-def hidden_trailer_picture(data: bytes) -> bytes | None:
-    """A JPEG hidden after the image's end, as in the sample (the last start-of-image)."""
-    start = data.rfind(b"\xff\xd8\xff")
-    return data[start:] if start > 0 and data.endswith(b"\xff\xd9") else None
-
-
-def same_picture(first: bytes, second: bytes) -> bool:
-    """Whether two JPEGs show the same picture (small renderings compared pixel by pixel)."""
-    try:
-        with Image.open(io.BytesIO(first)) as a, Image.open(io.BytesIO(second)) as b:
-            small_a = a.convert("RGB").resize((64, 48))
-            small_b = b.convert("RGB").resize((64, 48))
-    except (OSError, ValueError, SyntaxError) as error:
-        raise ImageRejected(f"cannot compare pictures: {error}") from error
-    pixels_a, pixels_b = small_a.tobytes(), small_b.tobytes()
-    difference = sum(abs(x - y) for x, y in zip(pixels_a, pixels_b, strict=True))
-    return difference / len(pixels_a) < SAME_PICTURE_THRESHOLD
-
-
-def _mark(held: bool) -> str:
-    return "✔" if held else "✘"
-
 
 # ---------------------------------------------------------------- the steps
 
@@ -458,97 +247,16 @@ async def step_view_once_open(ctx: LessonContext) -> StepOutcome:
     wiped = vault_id not in bob.vault and bob.vault.gone_reason(vault_id) == "viewed"
     held = shown and wiped and not reopened and isinstance(opened, ev.Opened)
     lines = [
-        f"{_mark(shown)} {t('demo.view_once.shown')}",
-        f"{_mark(wiped)} {t('demo.view_once.wiped')}",
-        f"{_mark(not reopened)} {t('demo.view_once.refused_again')}",
-        f"{_mark(isinstance(opened, ev.Opened))} {t('demo.view_once.receipt')}",
+        f"{mark(shown)} {t('demo.view_once.shown')}",
+        f"{mark(wiped)} {t('demo.view_once.wiped')}",
+        f"{mark(not reopened)} {t('demo.view_once.refused_again')}",
+        f"{mark(isinstance(opened, ev.Opened))} {t('demo.view_once.receipt')}",
         "",
         t("demo.view_once.limits"),
         t("demo.view_once.screenshot"),
         t("demo.view_once.camera"),
     ]
     return StepOutcome(held, t("demo.claims.view_once_open"), lines)
-
-
-def _digits(number: str | None) -> str:
-    return "".join(ch for ch in number or "" if ch.isdigit())
-
-
-def safety_groups(number: str) -> list[str]:
-    digits = _digits(number)
-    return [digits[i : i + 5] for i in range(0, len(digits), 5)]
-
-
-async def step_safety(ctx: LessonContext) -> StepOutcome:
-    stage = ctx.stage
-    alice, bob = (_digits(stage.services[side].safety_number) for side in ("alice", "bob"))
-    held = len(alice) == SAFETY_DIGITS and alice == bob
-    lines = [
-        t("demo.safety.side", name=stage.names["alice"]),
-        "  " + " ".join(safety_groups(alice)),
-        t("demo.safety.side", name=stage.names["bob"]),
-        "  " + " ".join(safety_groups(bob)),
-        t("demo.safety.match") if held else t("demo.safety.mismatch"),
-        t("demo.safety.how"),
-    ]
-    for side in SIDES:
-        ctx.presenter.pane_notice(
-            side,
-            t(
-                "demo.safety.pane",
-                number=" ".join(safety_groups(stage.services[side].safety_number or "")),
-            ),
-        )
-    return StepOutcome(held, t("demo.claims.safety"), lines)
-
-
-async def step_wrong_code(ctx: LessonContext) -> StepOutcome:
-    ctx.presenter.show_progress(t("demo.progress.intruder"))
-    result = await ctx.stage.wrong_code_attempt()
-    held = result.both_refused
-    intruder_line = (
-        t("demo.wrong_code.intruder_refused")
-        if result.intruder_error
-        else t("demo.wrong_code.intruder_paired")
-    )
-    inviter_line = (
-        t("demo.wrong_code.inviter_refused")
-        if result.inviter_error
-        else t("demo.wrong_code.inviter_paired")
-    )
-    ctx.presenter.pane_notice("alice", t("demo.wrong_code.pane"), "error" if held else "warning")
-    lines = [
-        t("demo.wrong_code.setup"),
-        f"{_mark(result.intruder_error is not None)} {intruder_line}",
-        f"{_mark(result.inviter_error is not None)} {inviter_line}",
-        t("demo.wrong_code.why"),
-    ]
-    return StepOutcome(held, t("demo.claims.wrong_code"), lines)
-
-
-async def step_after(ctx: LessonContext) -> StepOutcome:
-    stage = ctx.stage
-    path = await asyncio.to_thread(stage.export_transcript, "bob")
-    exported = await asyncio.to_thread(path.read_text, "utf-8")
-    alice_text = t("demo.script.alice_text")
-    photo_lines = [line for line in exported.splitlines() if t("demo.export.photo_marker") in line]
-    # One normal photo arrived (lesson 2); the view-once photo must not be in the export.
-    sent_normal = stage.photos_kept("bob")
-    held = alice_text in exported and len(photo_lines) == sent_normal
-    ctx.presenter.pane_notice("bob", t("demo.after.pane", path=str(path)))
-    lines = [
-        t("demo.after.evidence", path=str(path)),
-        t("demo.after.evidence_more"),
-        t("demo.after.block"),
-        t("demo.after.report"),
-        t("demo.after.tell"),
-        "",
-        t("demo.after.help"),
-        t("demo.after.help_local"),
-        "",
-        t("demo.after.the_end"),
-    ]
-    return StepOutcome(held, t("demo.claims.after", lines=len(exported.splitlines())), lines)
 
 
 STEPS: Final[tuple[Step, ...]] = (
@@ -561,5 +269,20 @@ STEPS: Final[tuple[Step, ...]] = (
     Step(5, "safety", step_safety),
     Step(5, "wrong_code", step_wrong_code),
     Step(6, "after", step_after),
+    Step(6, "block", step_block),
 )
 LESSON_COUNT: Final = max(step.lesson for step in STEPS)
+
+__all__ = [
+    "LEAK_KEYS",
+    "LESSON_COUNT",
+    "STEPS",
+    "LessonContext",
+    "Picture",
+    "Presenter",
+    "Step",
+    "StepOutcome",
+    "describe_finding",
+    "human_time",
+    "short_names",
+]

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
@@ -37,6 +37,7 @@ PAIRING_TIMEOUT: Final = 30.0
 EVENT_TIMEOUT: Final = 30.0
 CLOSE_TIMEOUT: Final = 3.0
 EXPORT_MODE: Final = 0o600
+BLOCKED_PETNAME: Final = "bob"  # the name in Alice's demo contact book (never shown)
 
 EventListener = Callable[[Side, ev.ServiceEvent], None]
 
@@ -62,6 +63,23 @@ class WrongCodeResult:
     @property
     def both_refused(self) -> bool:
         return self.inviter_error is not None and self.intruder_error is not None
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What happened when Bob tried again after Alice blocked him."""
+
+    message_refused: bool  # his next message in the old conversation could not be sent
+    refusal_type: str  # how Alice's app ended his new attempt ("ContactBlocked")
+    words_arrived: bool  # whether what he sent after meeting again ever reached Alice
+
+    @property
+    def refused(self) -> bool:
+        return (
+            self.message_refused
+            and self.refusal_type == "ContactBlocked"
+            and not (self.words_arrived)
+        )
 
 
 class DemoStage:
@@ -168,9 +186,7 @@ class DemoStage:
 
     def export_transcript(self, side: Side) -> Path:
         """Write ``side``'s conversation as plain text (view-once photos left out), mode 0600."""
-        if self._export_dir is None:
-            self._export_dir = Path(tempfile.mkdtemp(prefix="p2pchat-demo-"))
-        path = self._export_dir / f"conversation-{side}.txt"
+        path = self._folder() / f"conversation-{side}.txt"
         lines = []
         for message in self.services[side].conversation.messages():
             if not message.exportable:
@@ -227,6 +243,82 @@ class DemoStage:
             type(inviter_outcome).__name__,
             type(intruder_outcome).__name__,
         )
+
+    async def block_and_retry(self, words: str, timeout: float = PAIRING_TIMEOUT) -> BlockResult:
+        """Alice blocks Bob for real, then Bob tries to reach her again, twice.
+
+        Alice's contact book (a file in the demo's folder) pins Bob's key and marks
+        him blocked, and Alice leaves the conversation, as the app's block does.
+        Bob's next message has nowhere to go. Then Bob, with the same identity,
+        meets her with a fresh code: Alice's ``ContactGuard`` refuses him before
+        anything he sends is read, and ``words`` (sent by Bob if he got that far)
+        never reaches her.
+        """
+        from p2pchat.service.contacts import Contacts
+
+        alice = self.services["alice"]
+        book = Contacts.at(self._folder() / "alice-contacts.json")
+        book.pin(
+            BLOCKED_PETNAME,
+            bytes(self.identities["bob"].verify_key),
+            alice.safety_number or "",
+            alice.reconnect_psk or bytes(32),
+        )
+        book.block(BLOCKED_PETNAME)
+        with contextlib.suppress(P2PChatError, TimeoutError, OSError):
+            await asyncio.wait_for(alice.close(), CLOSE_TIMEOUT)
+        await self.wait_for("bob", lambda e: isinstance(e, ev.PeerLeft | ev.Closed | ev.Failed))
+        try:
+            await self.services["bob"].send_text(words)
+            message_refused = False
+        except P2PChatError:
+            message_refused = True
+        guarded = replace(
+            self.config(self.names["alice"], self.identities["alice"]),
+            peer_check=book.guard(),
+        )
+        inviter = ChatService(guarded)
+        again = ChatService(self.config(self.names["bob"], self.identities["bob"]))
+        texts: list[str] = []
+        try:
+            await again.join(await inviter.invite())
+            outcomes = await asyncio.gather(
+                inviter.wait_paired(timeout), again.wait_paired(timeout), return_exceptions=True
+            )
+            if not isinstance(outcomes[1], BaseException):
+                with contextlib.suppress(P2PChatError):
+                    await again.send_text(words)
+            texts = await _texts_within(inviter, CLOSE_TIMEOUT)
+        finally:
+            for service in (inviter, again):
+                with contextlib.suppress(P2PChatError, TimeoutError, OSError):
+                    await asyncio.wait_for(service.close(), CLOSE_TIMEOUT)
+        return BlockResult(
+            message_refused=message_refused,
+            refusal_type=type(outcomes[0]).__name__,
+            words_arrived=words in texts,
+        )
+
+    def _folder(self) -> Path:
+        if self._export_dir is None:
+            self._export_dir = Path(tempfile.mkdtemp(prefix="p2pchat-demo-"))
+        return self._export_dir
+
+
+async def _texts_within(service: ChatService, seconds: float) -> list[str]:
+    """Every text ``service`` reports within ``seconds`` (or until its events end)."""
+    texts: list[str] = []
+
+    async def collect() -> None:
+        async for event in service.events():
+            if isinstance(event, ev.TextReceived):
+                texts.append(event.text)
+            elif isinstance(event, ev.Failed):
+                return  # refused: nothing more will come
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(collect(), seconds)
+    return texts
 
 
 def _error_text(outcome: object) -> str | None:

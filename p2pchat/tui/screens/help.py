@@ -8,9 +8,12 @@ handled in its key handler, not as bindings, so they are listed by hand.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
@@ -120,19 +123,38 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     return sections
 
 
+#: One line of the help: a section title, a key (or command) and what it does, or a paragraph.
+HelpLine = tuple[Literal["title", "key", "text"], str, str]
+
+
+def help_lines() -> list[HelpLine]:
+    """Everything the help says, in order; the screen and ``help_text`` lay it out."""
+    lines: list[HelpLine] = [("title", "", t("help.keys_title"))]
+    for title, rows in help_sections():
+        lines.append(("title", "", title))
+        lines += [("key", key, text) for key, text in rows]
+    lines.append(("title", "", t("help.commands_title")))
+    lines += [("key", command, t(text)) for command, text in COMMANDS]
+    lines.append(("text", "", t("help.limits")))
+    return lines
+
+
+def key_column(lines: list[HelpLine]) -> int:
+    return max(cell_len(key) for kind, key, _ in lines if kind == "key") + 2
+
+
 def help_text() -> Content:
-    sections = help_sections()
-    every = [key for _, rows in sections for key, _ in rows] + [c for c, _ in COMMANDS]
-    width = max(len(key) for key in every) + 2
-    parts: list[Content | tuple[str, str] | str] = [(t("help.keys_title") + "\n", "bold")]
-    for title, rows in sections:
-        parts.append((f"\n{title}\n", "bold"))
-        for key, text in rows:
+    """The whole help as one text (for a search, or a terminal with no layout)."""
+    lines = help_lines()
+    width = key_column(lines)
+    parts: list[Content | tuple[str, str] | str] = []
+    for kind, key, text in lines:
+        if kind == "title":
+            parts.append((("\n" if parts else "") + text + "\n", "bold"))
+        elif kind == "key":
             parts += [(key.ljust(width), "bold $accent"), Content(text), "\n"]
-    parts.append(("\n" + t("help.commands_title") + "\n", "bold"))
-    for command, text in COMMANDS:
-        parts += [(command.ljust(width), "bold $accent"), t(text), "\n"]
-    parts.append("\n" + t("help.limits"))
+        else:
+            parts.append("\n" + text)
     return Content.assemble(*parts)
 
 
@@ -143,9 +165,22 @@ class HelpScreen(ModalScreen[None]):
         super().__init__(id="help")
 
     def compose(self) -> ComposeResult:
+        lines = help_lines()
+        width = key_column(lines)
         with VerticalScroll(id="help-box"):
             yield Static(t("help.title"), id="help-title")
-            yield Static(help_text(), id="help-text")
+            # A key and its text side by side: a long text wraps inside its own column,
+            # under itself, instead of under the keys.
+            with Vertical(id="help-text"):
+                for kind, key, text in lines:
+                    if kind == "key":
+                        key_cell = Static(Content.styled(key, "bold $accent"), classes="help-key")
+                        key_cell.styles.width = width
+                        yield Horizontal(
+                            key_cell, Static(Content(text), classes="help-desc"), classes="help-row"
+                        )
+                    else:
+                        yield Static(Content(text), classes=f"help-{kind}")
         yield Footer()
 
     def action_close(self) -> None:

@@ -50,7 +50,7 @@ def decode_from_memory(data: memoryview, long_edge: int = MAX_VIEW_LONG_EDGE) ->
     """
     stream = io.BytesIO(data)
     try:
-        return decode_for_display(stream, long_edge, too_large="image too large to show")
+        return decode_for_display(stream, long_edge, too_large=t("image.too_large_show"))
     finally:
         with contextlib.suppress(BufferError, ValueError):
             buffer = stream.getbuffer()

@@ -19,6 +19,7 @@ from typing import Any
 from p2pchat.core.labels import safe_label
 from p2pchat.core.message import ConversationView, MessageState, ViewOnceState
 from p2pchat.i18n import t
+from p2pchat.media.report_sentences import removed_summary
 from p2pchat.service import events as ev
 from p2pchat.tui.widgets.message_list import ImageMessage, MessageList, TextMessage
 from p2pchat.tui.widgets.sealed import SealedPhoto
@@ -149,7 +150,8 @@ class ChatView:
                 if without_bytes
                 else ""
             ),
-            report_lines=image.removed,
+            # In the reader's language when the findings came with it (sentences built here).
+            report_lines=removed_summary(image.findings) if image.findings else image.removed,
             nothing_removed=nothing_removed,
             state=self._state(image),
         )

@@ -125,7 +125,7 @@ def decode_preview(data: bytes, long_edge: int = PREVIEW_LONG_EDGE) -> PILImage.
 
 
 def decode_for_display(
-    stream: IO[bytes], long_edge: int, *, too_large: str = "image too large to preview"
+    stream: IO[bytes], long_edge: int, *, too_large: str | None = None
 ) -> PILImage.Image:
     """Decode a sanitised JPEG or PNG stream, shrunk to ``long_edge``; raises ValueError.
 
@@ -135,7 +135,7 @@ def decode_for_display(
     try:
         with PILImage.open(stream, formats=["JPEG", "PNG"]) as opened:
             if opened.width * opened.height > MAX_PREVIEW_PIXELS:
-                raise ValueError(too_large)
+                raise ValueError(too_large or t("image.too_large_preview"))
             opened.draft("RGB", (long_edge, long_edge))
             image = opened.convert("RGBA" if opened.mode in ("RGBA", "LA", "P") else "RGB")
         image.thumbnail((long_edge, long_edge))
