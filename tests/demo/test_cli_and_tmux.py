@@ -42,7 +42,7 @@ def test_demo_check_exits_zero_with_one_line_per_step(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     step_lines = [line for line in lines if line.startswith(("ok", "FAIL"))]
-    assert len(step_lines) == 9
+    assert len(step_lines) == len(STEPS)  # one line per step of the lessons
     assert all(line.startswith("ok") for line in step_lines)
     assert lines[-1] == "Every step's claim held."
 
