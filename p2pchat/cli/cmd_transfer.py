@@ -27,6 +27,7 @@ from p2pchat.cli.main import (
 from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
 from p2pchat.core.errors import P2PChatError
 from p2pchat.received_files import SaveFailed, save_received
+from p2pchat.timeline import mark
 
 MAX_INPUT_FILE_BYTES = 200 * 1024 * 1024
 DELIVERY_TIMEOUT = 600.0
@@ -148,6 +149,7 @@ async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int
     for name, data in blobs:
         try:
             prepared.append((name, await service.prepare_image(data, original_size=args.original)))
+            mark("sender-cleaned")
         except P2PChatError as error:
             print(f"p2pchat send: {name}: {error}", file=sys.stderr)
             return EXIT_INPUT_REJECTED

@@ -28,6 +28,7 @@ from p2pchat.media.worker import ImageWorker, sanitize_async
 from p2pchat.media.worker_protocol import refusal
 from p2pchat.service import events as ev
 from p2pchat.service.config import ServiceConfig
+from p2pchat.timeline import mark
 
 
 class IncomingImages:
@@ -73,6 +74,7 @@ class IncomingImages:
 
     def accept(self, event: ImageComplete) -> None:
         """Start re-sanitising a completed image; its event follows when the worker is done."""
+        mark("last-byte")
         accepting = asyncio.ensure_future(self._accept_image(event))
         self._accepting.add(accepting)
         accepting.add_done_callback(self._accepting.discard)
@@ -112,6 +114,7 @@ class IncomingImages:
             return
         finally:
             _wipe(data)
+        mark("receiver-cleaned")
         removed = tuple(f.message for f in clean.report.findings)
         self._emit(
             ev.ImageReceived(
