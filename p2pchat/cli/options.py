@@ -86,7 +86,7 @@ def add_network_options(parser: argparse.ArgumentParser, *, mailbox: bool = True
 
 
 def ice_from_args(args: argparse.Namespace) -> object:
-    from p2pchat.net.rtc import IceSettings
+    from p2pchat.net.ice import IceSettings
     from p2pchat.store.settings import DEFAULT_STUN_URLS, DEFAULT_TRANSIT_RELAY
 
     settings = _settings()

@@ -10,7 +10,7 @@ images and the view-once vault; ``local_mailbox`` an embedded mailbox server.
 
 from __future__ import annotations
 
-from p2pchat.net.rtc import IceSettings
+from p2pchat.net.ice import IceSettings
 from p2pchat.service.chat_service import ChatService
 from p2pchat.service.config import (
     CLOSE_GRACE,

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import nacl.signing
 
@@ -43,9 +44,10 @@ from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.worker import sanitize_async
 from p2pchat.media.worker_protocol import refusal
+from p2pchat.net.ice import check_ice
 from p2pchat.net.link import Link
 from p2pchat.net.mailbox import MailboxClient
-from p2pchat.net.rtc import RtcLink, ice_configuration
+from p2pchat.net.rtc_preload import preload_rtc
 from p2pchat.service import events as ev
 from p2pchat.service import failed_codes
 from p2pchat.service.config import (
@@ -73,6 +75,9 @@ from p2pchat.service.rendezvous import (
     exchange_bind,
     exchange_descriptions,
 )
+
+if TYPE_CHECKING:
+    from p2pchat.net.rtc import RtcLink
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +153,16 @@ class ChatService:
         code = str(codes.generate(nameplate))
         self._emit(ev.CodeReady(code=code, expires_in=self.config.code_validity))
         self._start_pairing(code, mailbox, timeout=self.config.code_validity)
+        # Once our caller has shown the code (it does before its next await), load
+        # aiortc while the other person types it.
+        asyncio.get_running_loop().call_soon(preload_rtc)
         return code
 
     async def join(self, code: str) -> None:
         """Join with a code read aloud by the other person; pairs in the background."""
         self._require_state("idle")
         parsed = codes.parse(code)  # InvalidCode before touching the network
+        preload_rtc()  # aiortc loads while the mailbox and the PAKE run
         self._joined_code = failed_codes.refuse_if_failed(parsed)
         self.state = "pairing"
         mailbox = await self._connect_mailbox()
@@ -181,7 +190,7 @@ class ChatService:
 
     async def _connect_mailbox(self) -> MailboxClient:
         # Refuse an unusable ICE setup (relay-only without TURN, ...) before anyone waits.
-        ice_configuration(self.config.ice)
+        check_ice(self.config.ice)
         self._emit(ev.ConnectionChanged(state="pairing"))
         self._mailbox = await MailboxClient.connect(
             self.config.mailbox_url,
@@ -212,6 +221,7 @@ class ChatService:
         """
         self._require_state("idle")
         self.state = "pairing"
+        preload_rtc()
         point_key = meeting_key or reconnect_meeting_key(psk)
         # The first connection here, so that an unreachable mailbox raises at once.
         first: list[MailboxClient] = [await self._connect_mailbox()]
@@ -311,6 +321,8 @@ class ChatService:
         self._start_session(link, keys, early)
 
     def _open_link(self) -> RtcLink:
+        from p2pchat.net.rtc import RtcLink  # not at the top: see net/rtc_preload
+
         self._link = RtcLink(self.config.ice, loopback=self.config.loopback)
         self._emit(ev.ConnectionChanged(state="connecting"))
         return self._link

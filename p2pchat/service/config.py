@@ -18,7 +18,7 @@ from p2pchat import APPID
 from p2pchat.core.keys import Limits, SessionKeys
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT
-from p2pchat.net.rtc import IceSettings
+from p2pchat.net.ice import IceSettings
 
 HEARTBEAT_INTERVAL: Final = 5.0
 HEARTBEAT_TIMEOUT: Final = 15.0
