@@ -201,24 +201,18 @@ def wormhole_round(photo: Path, mailbox_port: int, relay_port: int, workdir: Pat
 def _servers(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str, int, int]:
     twist = str(VENV_BIN / "twist")
     ports = [_free_port() for _ in range(3)]
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": workdir}
     env = _p2pchat_env(workdir)
     del env["P2PCHAT_TIMELINE"]
+    argvs = [
+        [sys.executable, "-m", "p2pchat", "mailbox", "--host=127.0.0.1", f"--port={ports[0]}"],
+        [twist, "wormhole-mailbox", f"--port=tcp:{ports[1]}:interface=127.0.0.1"],
+        [twist, "transitrelay", f"--port=tcp:{ports[2]}:interface=127.0.0.1"],
+    ]
     servers = [
         subprocess.Popen(
-            [sys.executable, "-m", "p2pchat", "mailbox", "--host", "127.0.0.1"]
-            + ["--port", str(ports[0])],
-            env=env,
-            **quiet,  # type: ignore[arg-type]
-        ),
-        subprocess.Popen(
-            [twist, "wormhole-mailbox", f"--port=tcp:{ports[1]}:interface=127.0.0.1"],
-            **quiet,  # type: ignore[arg-type]
-        ),
-        subprocess.Popen(
-            [twist, "transitrelay", f"--port=tcp:{ports[2]}:interface=127.0.0.1"],
-            **quiet,  # type: ignore[arg-type]
-        ),
+            argv, env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for argv in argvs
     ]
     for port in ports:
         _wait_port(port)
