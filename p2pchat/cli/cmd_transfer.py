@@ -94,6 +94,7 @@ def _service(args: argparse.Namespace, *, honours_view_once: bool, confirm: bool
         honours_view_once=honours_view_once,
         confirm_images=confirm,
         confirm_texts=confirm,
+        warm_image_worker=confirm,  # `receive` gets photos, `send` only sends them
     )
     return ChatService(config)
 

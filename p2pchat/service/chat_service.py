@@ -191,6 +191,8 @@ class ChatService:
     async def _connect_mailbox(self) -> MailboxClient:
         # Refuse an unusable ICE setup (relay-only without TURN, ...) before anyone waits.
         check_ice(self.config.ice)
+        if self.config.warm_image_worker:
+            self._incoming_images.warm_spare()
         self._emit(ev.ConnectionChanged(state="pairing"))
         self._mailbox = await MailboxClient.connect(
             self.config.mailbox_url,
@@ -777,6 +779,7 @@ class ChatService:
         self._emit(ev.Closed())
         self._closed.set()
         self._paired.set()
+        await self._incoming_images.spare_gone()
 
     async def wait_closed(self) -> None:
         await self._closed.wait()

@@ -89,6 +89,9 @@ class ServiceConfig:
     confirm_images: bool = False
     # Likewise for texts, acknowledged once written out (a closed stdout acks nothing).
     confirm_texts: bool = False
+    # Start an image worker while pairing, for the first photo the peer sends
+    # (service/incoming_images.py); off for a front end that only sends.
+    warm_image_worker: bool = True
 
 
 def exit_code_of(error: BaseException) -> int:

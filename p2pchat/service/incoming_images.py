@@ -4,7 +4,11 @@ Each offered photo first takes a place in the process-wide worker budget
 (``media.budget``): with none left it is refused at once, before its bytes
 arrive, and the transfer is cancelled so that the sender is told too. While the
 photo travels, a worker is started ahead for it when a slot is free
-(``ImageWorker.prewarm``); it serves that photo only.
+(``ImageWorker.prewarm``); it serves that photo only. Sooner still, a *spare*
+worker is started while pairing (``warm_spare``) and handed to the next photo
+offered, and the one after that gets a new spare: a worker never sees the data
+of two photos. A spare gives its slot up to any photo that would wait for one
+(``budget.add_spare``), so it never holds anyone up.
 
 Only the worker's output is ever shown. A view-once photo never reaches a front
 end as bytes: it is sealed in the in-memory ``Vault`` (wiped when viewed, when
@@ -15,6 +19,7 @@ it waited too long unopened, or when the conversation ends) and announced by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import cast
@@ -51,6 +56,8 @@ class IncomingImages:
         self._budget = budget
         self._places: dict[str, Place] = {}
         self._warming: dict[str, asyncio.Task[ImageWorker | None]] = {}
+        self._spare: tuple[Place, asyncio.Task[ImageWorker | None]] | None = None
+        self._dropped_spares: set[asyncio.Task[ImageWorker | None]] = set()
 
     def offered(self, message_id: str) -> str | None:
         """Take a budget place for a photo on its way; the refusal to show when there is none."""
@@ -58,9 +65,71 @@ class IncomingImages:
             place = self._budget.reserve()
         except BudgetFull:
             return str(refusal("receive", "busy"))
+        spare, self._spare = self._spare, None
+        if spare is not None and self._budget.claim_spare(spare[0]):
+            place.release()
+            place, warming = spare
+        else:
+            if spare is not None:
+                self._spare = spare
+                self._drop_spare()
+            warming = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
         self._places[message_id] = place
-        self._warming[message_id] = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
+        self._warming[message_id] = warming
+        self.warm_spare()
         return None
+
+    def warm_spare(self) -> None:
+        """Start a worker for the next photo to be offered, if none waits and a slot is free."""
+        if (
+            not self._config.warm_image_worker
+            or self._spare is not None
+            or self._conversation_closed()
+        ):
+            return
+        try:
+            place = self._budget.reserve()
+        except BudgetFull:
+            return
+        loop = asyncio.get_running_loop()
+
+        def give_up() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: so is the spare
+                loop.call_soon_threadsafe(self._give_up_spare, place)
+
+        self._budget.add_spare(place, give_up)
+        warming = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
+        warming.add_done_callback(lambda _: self._spare_started(place, warming))
+        self._spare = (place, warming)
+
+    def _spare_started(self, place: Place, warming: asyncio.Task[ImageWorker | None]) -> None:
+        # No free slot (or no process): no spare, so a later photo may start one.
+        if warming.cancelled() or warming.exception() is not None or warming.result() is None:
+            self._give_up_spare(place)
+
+    def _give_up_spare(self, place: Place) -> None:
+        if self._spare is not None and self._spare[0] is place:
+            self._drop_spare()
+
+    def _drop_spare(self) -> None:
+        """End the spare: its place and slot now, its process once it has started."""
+        assert self._spare is not None
+        place, warming = self._spare
+        self._spare = None
+        # Not cancelled: a process cancelled halfway through its start would be left
+        # to the garbage collector. Killed (and reaped, see spare_gone) once started.
+        warming.add_done_callback(_kill_warm_worker)
+        self._dropped_spares.add(warming)
+        warming.add_done_callback(self._dropped_spares.discard)
+        place.release()
+
+    async def spare_gone(self) -> None:
+        """After ``wipe_all``: wait until no spare's process is left (before the loop ends)."""
+        for warming in list(self._dropped_spares):
+            with contextlib.suppress(BaseException):
+                worker = await warming
+                if worker is not None:
+                    await worker.close()
 
     def cancelled(self, message_id: str) -> None:
         """The transfer stopped before it completed: give its worker and place back."""
@@ -78,6 +147,8 @@ class IncomingImages:
         accepting = asyncio.ensure_future(self._accept_image(event))
         self._accepting.add(accepting)
         accepting.add_done_callback(self._accepting.discard)
+        # Its worker's slot is free again: the next photo may get a spare now.
+        accepting.add_done_callback(lambda _: self.warm_spare())
 
     async def wait_accepted(self) -> None:
         """Let images that are still being re-sanitised reach the front end."""
@@ -86,6 +157,8 @@ class IncomingImages:
 
     def wipe_all(self) -> None:
         """A view-once photo never outlives its conversation; nor does any of its workers."""
+        if self._spare is not None:
+            self._drop_spare()
         for message_id in list(self._places):
             self.cancelled(message_id)
         for accepting in list(self._accepting):
