@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.core.session import ImageComplete
@@ -57,7 +57,9 @@ class IncomingImages:
         self._places: dict[str, Place] = {}
         self._warming: dict[str, asyncio.Task[ImageWorker | None]] = {}
         self._spare: tuple[Place, asyncio.Task[ImageWorker | None]] | None = None
-        self._dropped_spares: set[asyncio.Task[ImageWorker | None]] = set()
+        # Dropped spares still starting, and their processes being stopped.
+        self._stopping: set[asyncio.Future[Any]] = set()
+        self._wiped = False  # the conversation is over: no new spare
 
     def offered(self, message_id: str) -> str | None:
         """Take a budget place for a photo on its way; the refusal to show when there is none."""
@@ -83,6 +85,7 @@ class IncomingImages:
         """Start a worker for the next photo to be offered, if none waits and a slot is free."""
         if (
             not self._config.warm_image_worker
+            or self._wiped
             or self._spare is not None
             or self._conversation_closed()
         ):
@@ -117,19 +120,25 @@ class IncomingImages:
         place, warming = self._spare
         self._spare = None
         # Not cancelled: a process cancelled halfway through its start would be left
-        # to the garbage collector. Killed (and reaped, see spare_gone) once started.
-        warming.add_done_callback(_kill_warm_worker)
-        self._dropped_spares.add(warming)
-        warming.add_done_callback(self._dropped_spares.discard)
+        # to the garbage collector. Stopped and reaped once started (see spare_gone).
+        self._stopping.add(warming)
+        warming.add_done_callback(self._stop_spare)
         place.release()
 
+    def _stop_spare(self, warming: asyncio.Future[Any]) -> None:
+        self._stopping.discard(warming)
+        if warming.cancelled() or warming.exception() is not None:
+            return
+        worker = warming.result()
+        if isinstance(worker, ImageWorker):
+            closing: asyncio.Future[Any] = asyncio.ensure_future(worker.close())
+            self._stopping.add(closing)
+            closing.add_done_callback(self._stopping.discard)
+
     async def spare_gone(self) -> None:
-        """After ``wipe_all``: wait until no spare's process is left (before the loop ends)."""
-        for warming in list(self._dropped_spares):
-            with contextlib.suppress(BaseException):
-                worker = await warming
-                if worker is not None:
-                    await worker.close()
+        """After ``wipe_all``: wait until no dropped spare's process is left."""
+        while self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
 
     def cancelled(self, message_id: str) -> None:
         """The transfer stopped before it completed: give its worker and place back."""
@@ -157,6 +166,7 @@ class IncomingImages:
 
     def wipe_all(self) -> None:
         """A view-once photo never outlives its conversation; nor does any of its workers."""
+        self._wiped = True
         if self._spare is not None:
             self._drop_spare()
         for message_id in list(self._places):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 
 from p2pchat.core.session import ImageComplete
-from p2pchat.media.budget import WorkerBudget
+from p2pchat.media.budget import BUDGET, WorkerBudget
 from p2pchat.media.samples import demo_photo
-from p2pchat.service import ServiceConfig
+from p2pchat.service import ChatService, ServiceConfig
 from p2pchat.service import events as ev
 from p2pchat.service.incoming_images import IncomingImages
 from tests.media.workers import worker_children
-from tests.viewonce.conftest import until
+from tests.viewonce.conftest import BOB_KEY, loopback_config, until
 
 
 def _photo(message_id: str) -> ImageComplete:
@@ -50,6 +50,22 @@ async def test_the_spare_started_while_pairing_cleans_the_first_photo_and_only_i
         images.wipe_all()
     await until(lambda: not worker_children(), "no spare outlives the conversation")
     assert budget.running == 0
+    images.warm_spare()  # e.g. a photo's task ending after the conversation did
+    assert images._spare is None and not worker_children()
+
+
+async def test_a_service_starts_its_spare_while_pairing_and_leaves_none_when_closed(
+    embedded_mailbox,
+):
+    budget_before = BUDGET.running
+    bob = ChatService(loopback_config(embedded_mailbox, BOB_KEY, "bob"))
+    try:
+        await bob.invite()  # nobody joins: the spare is there before any peer
+        await until(lambda: len(worker_children()) == 1, "a spare while pairing")
+    finally:
+        await bob.close()
+    assert not worker_children()  # close() waited for it: nothing left behind
+    assert BUDGET.running == budget_before
 
 
 async def test_a_spare_gives_its_slot_to_a_photo_that_would_wait() -> None:
