@@ -191,8 +191,7 @@ class ChatService:
     async def _connect_mailbox(self) -> MailboxClient:
         # Refuse an unusable ICE setup (relay-only without TURN, ...) before anyone waits.
         check_ice(self.config.ice)
-        if self.config.warm_image_worker:
-            self._incoming_images.warm_spare()
+        self._incoming_images.warm_spare()  # for the first photo the peer sends
         self._emit(ev.ConnectionChanged(state="pairing"))
         self._mailbox = await MailboxClient.connect(
             self.config.mailbox_url,
