@@ -93,6 +93,10 @@ def parse_server_uri(uri: str) -> dict[str, Any]:
         parsed["transport"] = "udp"
     elif parsed["scheme"] == "turns" and not parsed["transport"]:
         parsed["transport"] = "tcp"
+    elif parsed["scheme"] in ("stun", "stuns"):
+        if parsed["transport"] is not None:
+            raise ValueError("malformed uri: a STUN URL has no transport")
+        del parsed["transport"]
     return parsed
 
 

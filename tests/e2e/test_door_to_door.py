@@ -140,3 +140,18 @@ def test_quick_exit_runs_atexit_and_flushes_before_it_ends_the_process():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert (done.returncode, done.stdout) == (7, "buffered output and atexit ran"), done.stderr
+
+
+def test_the_service_and_the_front_ends_import_without_the_webrtc_stack():
+    """aiortc (with PyAV) costs about 0.2 s: only net/rtc_preload or an opened link loads it."""
+    script = (
+        "import sys\n"
+        "import p2pchat.service, p2pchat.headless, p2pchat.cli.main, p2pchat.cli.cmd_transfer\n"
+        "from p2pchat.net.ice import IceSettings, check_ice\n"
+        "check_ice(IceSettings(stun_urls=('stun:127.0.0.1:3478',), relay_only=False))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'aiortc', 'av', 'aioice'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.strip() == "[]", done.stderr
