@@ -226,6 +226,26 @@ async def bare_two_process(megabytes: float, rounds: int = ROUNDS) -> dict[str, 
         return summary([await bare_round(megabytes) for _ in range(rounds)])
 
 
+async def interleaved(
+    url: str, payload: bytes, megabytes: float, rounds: int = ROUNDS
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """p2pchat and bare aiortc in alternate rounds (A, B, A, B, ...): a machine whose speed
+    drifts during the run (other work on its two cores) then moves both alike. Each side
+    gets its median and its spread (min, max); ``ratio_rounds`` pairs round i of each."""
+    from p2pchat.net.rtc import loopback_only
+
+    ours: list[dict[str, Any]] = []
+    bare: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        ours.append(await p2pchat_round(url, payload))
+        with loopback_only():
+            bare.append(await bare_round(megabytes))
+    ratios = [a["mb_per_s"] / b["mb_per_s"] for a, b in zip(ours, bare, strict=True)]
+    mine = {"bytes": ours[0]["bytes"], **summary(ours), "ratio_rounds": ratios}
+    mine["ratio"] = statistics.median(ratios)
+    return mine, summary(bare)
+
+
 def main() -> int:
     from p2pchat.net.loop import run
     from p2pchat.net.mailbox_server import MailboxServer

@@ -64,6 +64,10 @@ def _choose_language(argv: list[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the process's entry point: one-shot commands may end it early
+        from p2pchat.cli import quick_exit
+
+        quick_exit.enable()
     argv = list(sys.argv[1:] if argv is None else argv)
     _choose_language(argv)
     parser = build_parser()

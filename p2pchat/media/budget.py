@@ -7,6 +7,11 @@ bounded in number and in summed memory, so the workers of every conversation
 together cost at most ``MAX_WORKER_MEMORY`` whatever the number of cores.
 Waiting is first come, first served. Thread-safe: the event loop and the CLI's
 threads share one budget; async waiters are woken on their own loop.
+
+A *spare* is a warm worker started ahead for a photo that has not been offered
+yet (``add_spare``): its place does not count against the places until a photo
+claims it (``claim_spare``), and it gives its slot up to anyone who would
+otherwise have to wait for one.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ class WorkerBudget:
         self._running = 0
         self._memory = 0
         self._waiting: deque[_Waiter] = deque()
+        self._spares: dict[Place, Callable[[], None]] = {}
         self.peak_running = 0
 
     @property
@@ -80,6 +86,30 @@ class WorkerBudget:
                 raise BudgetFull("too many photos are waiting to be checked")
             self._places += 1
         return Place(self)
+
+    def add_spare(self, place: Place, give_up: Callable[[], None]) -> None:
+        """``place`` is a spare's: not counted until claimed; ``give_up`` (callable from
+        any thread, idempotent) ends the spare when someone needs its slot."""
+        with self._lock:
+            if not place.released and place not in self._spares:
+                self._places -= 1
+                self._spares[place] = give_up
+
+    def claim_spare(self, place: Place) -> bool:
+        """A photo takes the spare ``place`` over (it counts again); False if it is gone."""
+        with self._lock:
+            if self._spares.pop(place, None) is None:
+                return False
+            self._places += 1
+            return True
+
+    def _spare_to_evict(self) -> Callable[[], None] | None:
+        """Under the lock: take one spare out (its place counts again until released)."""
+        if not self._spares:
+            return None
+        place = next(iter(self._spares))
+        self._places += 1
+        return self._spares.pop(place)
 
     def try_slot(self, place: Place, memory: int, *, keep_free: int = 0) -> bool:
         """Take a slot now if one is free, nobody waits and ``keep_free`` slots stay free."""
@@ -119,6 +149,9 @@ class WorkerBudget:
 
             waiter = _Waiter(min(memory, self.max_memory), wake)
             self._waiting.append(waiter)
+            evict = self._spare_to_evict()
+        if evict is not None:
+            evict()
         try:
             await woken
         except BaseException:
@@ -143,6 +176,9 @@ class WorkerBudget:
 
             waiter = _Waiter(min(memory, self.max_memory), wake)
             self._waiting.append(waiter)
+            evict = self._spare_to_evict()
+        if evict is not None:
+            evict()
         event.wait()
         place.memory = waiter.memory
 
@@ -170,7 +206,8 @@ class WorkerBudget:
             if place.released:
                 return
             place.released = True
-            self._places -= 1
+            if self._spares.pop(place, None) is None:
+                self._places -= 1
         if place.memory:
             self._give_back(place.memory)
             place.memory = 0

@@ -190,9 +190,7 @@ class ImageWorker:
     def kill(self) -> None:
         """Stop the child now (idempotent) and give its place and slot back to the budget."""
         child = self._child
-        if child is not None and child.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                child.kill()
+        if self._signal() and child is not None:
             # Reaped in the background: no zombie, and the transport closes on its loop.
             reaping = asyncio.ensure_future(child.wait())
             _REAPING.add(reaping)
@@ -200,10 +198,20 @@ class ImageWorker:
         self._place.release()
 
     async def close(self) -> None:
-        """``kill``, then wait until the child is gone."""
-        self.kill()
+        """``kill``, but reaped here: returns once the child is gone."""
+        self._signal()
+        self._place.release()
         if self._child is not None:
             await self._child.wait()
+
+    def _signal(self) -> bool:
+        """SIGKILL the child if it still runs; whether it did."""
+        child = self._child
+        if child is None or child.returncode is not None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
+        return True
 
     @property
     def pid(self) -> int | None:

@@ -5,6 +5,10 @@
 server) and refuses unusable setups before anyone waits: malformed URLs, TURN
 without credentials, relay-only without TURN. ``turn_rest_credentials`` derives
 coturn REST-API credentials from a shared secret.
+
+Importing this module does not import aiortc (about 0.2 s, it pulls in PyAV):
+``check_ice`` validates settings without it, so a front end can refuse a bad
+setup and show its code before the WebRTC stack is loaded (``net/rtc_preload``).
 """
 
 from __future__ import annotations
@@ -13,22 +17,28 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
-
-from aiortc import RTCConfiguration, RTCIceServer
-from aiortc.rtcconfiguration import RTCIceTransportPolicy
-from aiortc.rtcicetransport import parse_stun_turn_uri
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from p2pchat.core.errors import TransportError
+
+if TYPE_CHECKING:
+    from aiortc import RTCConfiguration
 
 #: How long TURN REST credentials derived from a shared secret stay valid.
 TURN_REST_TTL_SECONDS: Final = 24 * 3600
 TURN_REST_USER: Final = "p2pchat"
 
 _LOOPBACK_HOSTNAMES: Final = frozenset({"localhost", "localhost."})
+# aiortc 1.16's STUN_REGEX and TURN_REGEX (rtcicetransport.py), copied so that
+# checking a URL does not import aiortc; tests/net/test_ice.py compares the two.
+_SERVER_URI: Final = re.compile(
+    r"(?P<scheme>stun|stuns|turn|turns)\:(?P<host>[^?:]+)(\:(?P<port>[0-9]+?))?"
+    r"(\?transport=(?P<transport>.*))?"
+)
 
 
 @dataclass(frozen=True)
@@ -69,9 +79,30 @@ def turn_rest_credentials(
     return username, base64.b64encode(digest).decode("ascii")
 
 
+def parse_server_uri(uri: str) -> dict[str, Any]:
+    """aiortc's ``parse_stun_turn_uri``: scheme, host, port and transport, or ValueError."""
+    match = _SERVER_URI.fullmatch(uri)
+    if match is None:
+        raise ValueError("malformed uri")
+    parsed: dict[str, Any] = match.groupdict()
+    if parsed["port"]:
+        parsed["port"] = int(parsed["port"])
+    else:
+        parsed["port"] = 5349 if parsed["scheme"] in ("stuns", "turns") else 3478
+    if parsed["scheme"] == "turn" and not parsed["transport"]:
+        parsed["transport"] = "udp"
+    elif parsed["scheme"] == "turns" and not parsed["transport"]:
+        parsed["transport"] = "tcp"
+    elif parsed["scheme"] in ("stun", "stuns"):
+        if parsed["transport"] is not None:
+            raise ValueError("malformed uri: a STUN URL has no transport")
+        del parsed["transport"]
+    return parsed
+
+
 def _parse_server_url(url: str, expected: Literal["stun", "turn"]) -> dict[str, Any]:
     try:
-        parsed = parse_stun_turn_uri(url)
+        parsed = parse_server_uri(url)
     except ValueError:
         parsed = None
     if expected == "stun":
@@ -92,6 +123,11 @@ def _parse_server_url(url: str, expected: Literal["stun", "turn"]) -> dict[str, 
     return parsed
 
 
+def check_ice(settings: IceSettings, *, now: Callable[[], float] = time.time) -> None:
+    """Refuse what ``ice_configuration`` would refuse, without importing aiortc."""
+    _servers(settings, now)
+
+
 def ice_configuration(
     settings: IceSettings, *, now: Callable[[], float] = time.time
 ) -> RTCConfiguration:
@@ -100,11 +136,21 @@ def ice_configuration(
     Raises ``TransportError`` for a malformed URL, TURN without credentials, or
     relay-only with neither a TURN server nor a transit relay.
     """
-    servers: list[RTCIceServer] = []
+    from aiortc import RTCConfiguration, RTCIceServer
+    from aiortc.rtcconfiguration import RTCIceTransportPolicy
+
+    servers = [RTCIceServer(**server) for server in _servers(settings, now)]
+    policy = RTCIceTransportPolicy.RELAY if settings.relay_only else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+
+
+def _servers(settings: IceSettings, now: Callable[[], float]) -> list[dict[str, Any]]:
+    """The ICE servers as RTCIceServer keyword arguments, after every check."""
+    servers: list[dict[str, Any]] = []
     for url in settings.stun_urls:
         _parse_server_url(url, "stun")
     if settings.stun_urls:
-        servers.append(RTCIceServer(urls=list(settings.stun_urls)))
+        servers.append({"urls": list(settings.stun_urls)})
 
     if settings.turn_url is not None:
         _parse_server_url(settings.turn_url, "turn")
@@ -117,9 +163,7 @@ def ice_configuration(
                 "The TURN server needs credentials: set a TURN username and password, "
                 "or the server's shared secret (coturn static-auth-secret)."
             )
-        servers.append(
-            RTCIceServer(urls=settings.turn_url, username=username, credential=credential)
-        )
+        servers.append({"urls": settings.turn_url, "username": username, "credential": credential})
 
     if settings.relay_only:
         if settings.turn_url is None and settings.transit_relay is None:
@@ -132,18 +176,25 @@ def ice_configuration(
         if settings.turn_url is None:
             # Transit only: no STUN either, so not even our public address is gathered.
             servers = []
-        policy = RTCIceTransportPolicy.RELAY
-    else:
-        policy = RTCIceTransportPolicy.ALL
-    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+    return servers
 
 
 def server_hosts(configuration: RTCConfiguration) -> list[str]:
     hosts: list[str] = []
     for server in configuration.iceServers or []:
         urls = server.urls if isinstance(server.urls, list) else [server.urls]
-        hosts.extend(str(parse_stun_turn_uri(url)["host"]) for url in urls)
+        hosts.extend(str(parse_server_uri(url)["host"]) for url in urls)
     return hosts
+
+
+def check_loopback_servers(configuration: RTCConfiguration) -> None:
+    """Loopback mode refuses any ICE server outside this machine."""
+    for host in server_hosts(configuration):
+        if not is_loopback(host):
+            raise TransportError(
+                "Loopback mode only talks to this machine, but an ICE server "
+                "outside it is configured. Remove it or leave loopback mode."
+            )
 
 
 def is_loopback(host: str) -> bool:

@@ -1,10 +1,11 @@
 """The WebRTC transport edge: one RTCPeerConnection with two pre-negotiated data channels.
 
-Owns the RtcLink: send-side backpressure, a bounded receive queue, the "direct or
-relay" answer, and closing without losing queued data. The ICE configuration (always
-explicit, so aiortc never falls back to Google's STUN server) and TURN REST
-credentials live in ``ice``, loopback-only gathering for tests and the demo in
-``loopback``; their public names are re-exported here.
+Owns the RtcLink: send-side backpressure, the "direct or relay" answer, and closing
+without losing queued data. Its pieces without aiortc state live beside it: the
+receive queue in ``rtc_inbox``, description checks in ``rtc_sdp``, what is read from
+aiortc's internals in ``rtc_state``; the ICE configuration (always explicit, so aiortc
+never falls back to Google's STUN server) and TURN REST credentials in ``ice``, and
+loopback-only gathering in ``loopback``. Public names are re-exported here.
 
 What travels here is opaque ciphertext; SDPs are never logged (they carry private
 IP addresses). See DESIGN.md sections 4 and 7.
@@ -26,7 +27,6 @@ from aiortc import (
 )
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
-from aiortc.sdp import SessionDescription
 
 from p2pchat.core.errors import (
     LocalProtocolError,
@@ -40,9 +40,8 @@ from p2pchat.net.ice import (
     TURN_REST_TTL_SECONDS,
     TURN_REST_USER,
     IceSettings,
+    check_loopback_servers,
     ice_configuration,
-    is_loopback,
-    server_hosts,
     turn_rest_credentials,
 )
 from p2pchat.net.link import ConnectionKind, LinkClosing
@@ -52,6 +51,16 @@ from p2pchat.net.loopback import (
     link_gathering,
     loopback_only,
 )
+from p2pchat.net.rtc_inbox import RECV_MESSAGE_OVERHEAD, Inbox
+from p2pchat.net.rtc_sdp import (
+    MAX_SDP_CHARS,
+    UNPARSABLE,
+    NoDirectPath,
+    check_description,
+    count_candidates,
+    no_address_error,
+)
+from p2pchat.net.rtc_state import nominated_kind, sctp_idle
 from p2pchat.net.sctp_sender import upgrade as upgrade_sctp_sender
 
 logger = logging.getLogger(__name__)
@@ -63,11 +72,6 @@ logger = logging.getLogger(__name__)
 SEND_BUFFER_LIMIT: Final = 128 * 1024
 #: Bytes received but not yet taken by ``recv()`` before the peer counts as flooding.
 DEFAULT_RECV_BUFFER_LIMIT: Final = 16 * 1024 * 1024
-#: What one queued message costs besides its payload (the tuple and bytes headers),
-#: so that a flood of empty messages is bounded too.
-RECV_MESSAGE_OVERHEAD: Final = 96
-#: An SDP for one data-only m-line is about 1 KiB; anything far bigger is hostile.
-MAX_SDP_CHARS: Final = 32 * 1024
 # aiortc's RTCPeerConnection.close() can stall (aiortc issue #283): an exit never
 # waits on it longer than this; the sockets go with the process anyway.
 PC_CLOSE_TIMEOUT: Final = 5.0
@@ -80,48 +84,13 @@ _LOW_THRESHOLD: Final = SEND_BUFFER_LIMIT // (2 * len(_CHANNEL_LABELS))
 _SUM_OF_THRESHOLDS: Final = _LOW_THRESHOLD * len(_CHANNEL_LABELS)
 
 
-class NoDirectPath(TransportError):
-    """ICE found no working pair in time (the transit relay may still connect)."""
-
-
-def count_candidates(sdp: str) -> int:
-    """How many ICE candidates a description offers (0: only a relay can reach it)."""
-    return sum(1 for line in sdp.splitlines() if line.startswith("a=candidate:"))
-
-
-def _check_description(sdp: str) -> None:
-    """Refuse what aiortc would refuse, for an offer that never reaches aiortc."""
-    if len(sdp) > MAX_SDP_CHARS:
-        raise RemoteProtocolError("The peer's offer is not a plausible session description.")
-    try:
-        parsed = SessionDescription.parse(sdp)
-        usable = (
-            len(parsed.media) == 1
-            and parsed.media[0].kind == "application"
-            and parsed.media[0].ice is not None
-            and bool(parsed.media[0].ice.usernameFragment)
-            and parsed.media[0].dtls is not None
-            and bool(parsed.media[0].dtls.fingerprints)
-        )
-    except (ValueError, AssertionError, IndexError, KeyError, TypeError, AttributeError):
-        usable = False
-    if not usable:
-        raise RemoteProtocolError("The peer's offer could not be understood.")
-
-
-# ---------------------------------------------------------------------------- the link
-
-
 class RtcLink(LinkClosing):
     """A peer connection with the CONTROL and DATA channels (negotiated, reliable, ordered).
 
     Sending waits while more than ``SEND_BUFFER_LIMIT`` bytes are queued across the
-    link. Received messages wait in one queue for ``recv()``; aiortc acknowledges
-    SCTP data whether or not we consume it, so a peer could make that queue grow
-    without end. It is therefore bounded by bytes (``recv_buffer_limit``, counting
-    ``RECV_MESSAGE_OVERHEAD`` per message): a peer that gets that far ahead of us is
-    treated as hostile, the queue is dropped and the link closes with a
-    ``RemoteProtocolError``.
+    link. Received messages wait in one queue for ``recv()``, bounded by bytes
+    (``recv_buffer_limit``, see ``rtc_inbox``): a peer that gets that far ahead of
+    us is treated as hostile and the link closes with a ``RemoteProtocolError``.
     """
 
     def __init__(
@@ -136,15 +105,8 @@ class RtcLink(LinkClosing):
         self._loopback = loopback
         if loopback:
             install_host_address_hook()
-            for host in server_hosts(self._configuration):
-                if not is_loopback(host):
-                    raise TransportError(
-                        "Loopback mode only talks to this machine, but an ICE server "
-                        "outside it is configured. Remove it or leave loopback mode."
-                    )
-        self._recv_buffer_limit = recv_buffer_limit
-        self._recv_queue: asyncio.Queue[tuple[Channel, bytes] | None] = asyncio.Queue()
-        self._recv_queued_bytes = 0
+            check_loopback_servers(self._configuration)
+        self._inbox = Inbox(recv_buffer_limit)
         self._buffer_low = asyncio.Event()
         self._opened = asyncio.Event()
         super().__init__()
@@ -172,8 +134,6 @@ class RtcLink(LinkClosing):
         """The explicit ICE configuration this link was built with."""
         return self._configuration
 
-    # ------------------------------------------------------------------ signalling
-
     async def create_offer(self) -> str:
         """Gather candidates and return the complete offer SDP (no trickle ICE)."""
         try:
@@ -192,7 +152,7 @@ class RtcLink(LinkClosing):
         relay, and the description still goes into the pairing transcript).
         """
         if isinstance(sdp, str) and count_candidates(sdp) == 0:
-            _check_description(sdp)
+            check_description(sdp)
             return await self.create_offer()
         await self._set_remote(sdp, "offer")
         try:
@@ -221,14 +181,8 @@ class RtcLink(LinkClosing):
         if local is None:
             raise LocalProtocolError("No local description after gathering (a bug).")
         if count_candidates(local.sdp) == 0 and not self._ice.transit_only:
-            if self._configuration.iceTransportPolicy == RTCIceTransportPolicy.RELAY:
-                hint = (
-                    "the TURN server gave no relay address: check its URL, that it is "
-                    "running, and the username/password or shared secret"
-                )
-            else:
-                hint = "this machine has no usable network address"
-            raise TransportError(f"Cannot connect: {hint}.")
+            relay = self._configuration.iceTransportPolicy == RTCIceTransportPolicy.RELAY
+            raise no_address_error(relay)
         return local.sdp
 
     async def _set_remote(self, sdp: str, kind: Literal["offer", "answer"]) -> None:
@@ -240,14 +194,7 @@ class RtcLink(LinkClosing):
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
         except InvalidStateError as exc:
             raise LocalProtocolError(f"Cannot take the peer's {kind} now: {exc}.") from exc
-        except (
-            ValueError,
-            AssertionError,
-            IndexError,
-            KeyError,
-            TypeError,
-            InvalidAccessError,
-        ) as exc:
+        except (*UNPARSABLE, InvalidAccessError) as exc:
             raise RemoteProtocolError(
                 f"The peer's {kind} could not be understood ({type(exc).__name__})."
             ) from exc
@@ -263,8 +210,6 @@ class RtcLink(LinkClosing):
         """A STUN server told us our public address (a server-reflexive candidate)."""
         local = self._pc.localDescription
         return local is not None and " typ srflx" in local.sdp
-
-    # --------------------------------------------------------------------- opening
 
     async def wait_open(self, timeout: float) -> None:
         """Wait until both channels are open; ``TransportError`` on timeout or close."""
@@ -291,8 +236,6 @@ class RtcLink(LinkClosing):
     def _on_channel_open(self) -> None:
         if all(ch.readyState == "open" for ch in self._channels.values()):
             self._opened.set()
-
-    # --------------------------------------------------------------------- sending
 
     @property
     def buffered_amount(self) -> int:
@@ -339,30 +282,13 @@ class RtcLink(LinkClosing):
             raise LocalProtocolError(f"Cannot send this message: {exc}.") from exc
         self.peak_buffered_amount = max(self.peak_buffered_amount, self.buffered_amount)
 
-    # ------------------------------------------------------------------- receiving
-
     def _message_handler(self, channel: Channel) -> Callable[[bytes | str], None]:
         def on_message(message: bytes | str) -> None:
             if self.closed.is_set():
                 return
-            if not isinstance(message, bytes):
-                self._fail(
-                    RemoteProtocolError("The peer sent a text frame; only binary is allowed.")
-                )
-                return
-            cost = len(message) + RECV_MESSAGE_OVERHEAD
-            if self._recv_queued_bytes + cost > self._recv_buffer_limit:
-                self._drop_recv_queue()
-                self._fail(
-                    RemoteProtocolError(
-                        "The peer sent data much faster than it could be processed "
-                        f"(over {self._recv_buffer_limit // (1024 * 1024)} MiB waiting); "
-                        "the connection was closed to protect this computer's memory."
-                    )
-                )
-                return
-            self._recv_queued_bytes += cost
-            self._recv_queue.put_nowait((channel, message))
+            refused = self._inbox.take(channel, message)
+            if refused is not None:
+                self._fail(refused)
 
         return on_message
 
@@ -373,43 +299,17 @@ class RtcLink(LinkClosing):
         the close reason is raised (``PeerLost`` when the peer left, ``TransportError``
         otherwise). A ``timeout`` that passes raises the builtin ``TimeoutError``.
         """
-        if self._recv_queue.empty() and self.closed.is_set():
+        if self._inbox.empty() and self.closed.is_set():
             raise self._closed_error()
-        if timeout is None:
-            item = await self._recv_queue.get()
-        else:
-            item = await asyncio.wait_for(self._recv_queue.get(), timeout)
+        item = await self._inbox.get(timeout)
         if item is None:
-            self._recv_queue.put_nowait(None)  # wake any other reader too
             raise self._closed_error()
-        self._recv_queued_bytes -= len(item[1]) + RECV_MESSAGE_OVERHEAD
         return item
-
-    def _drop_recv_queue(self) -> None:
-        while not self._recv_queue.empty():
-            self._recv_queue.get_nowait()
-        self._recv_queued_bytes = 0
-
-    # -------------------------------------------------------------- path and state
 
     @property
     def connection_kind(self) -> ConnectionKind:
-        """``"relay"`` when the nominated ICE pair goes through TURN, ``"direct"`` when
-        not, ``"unknown"`` before ICE has nominated a pair (or after close)."""
-        sctp = self._pc.sctp
-        if sctp is None:
-            return "unknown"
-        # aiortc exposes no selected pair; aioice's Connection keeps the nominated one.
-        connection = getattr(sctp.transport.transport, "_connection", None)
-        nominated = getattr(connection, "_nominated", None)
-        if not isinstance(nominated, dict) or not nominated:
-            return "unknown"
-        pair = nominated.get(1) or next(iter(nominated.values()))
-        try:
-            types = {pair.local_candidate.type, pair.remote_candidate.type}
-        except AttributeError:
-            return "unknown"
-        return "relay" if "relay" in types else "direct"
+        """The nominated ICE pair's kind (see ``rtc_state.nominated_kind``)."""
+        return nominated_kind(self._pc)
 
     def _on_connection_state(self) -> None:
         state = self._pc.connectionState
@@ -423,13 +323,9 @@ class RtcLink(LinkClosing):
 
     def _fail(self, reason: P2PChatError) -> None:
         """Mark the link closed (first reason wins) and release its resources."""
-        closed_now = self._mark_closed(
-            reason, self._buffer_low.set, lambda: self._recv_queue.put_nowait(None)
-        )
+        closed_now = self._mark_closed(reason, self._buffer_low.set, self._inbox.end)
         if closed_now and not self._closing:
             self._close_task = asyncio.ensure_future(self.close())
-
-    # --------------------------------------------------------------------- closing
 
     async def drain(self, timeout: float) -> bool:
         """Wait until everything sent has left the channel queues and SCTP has it
@@ -443,7 +339,7 @@ class RtcLink(LinkClosing):
             # Threshold 0: each non-empty channel fires once it is empty.
             data_channel.bufferedAmountLowThreshold = 0
         try:
-            while self.buffered_amount > 0 or not self._sctp_idle():
+            while self.buffered_amount > 0 or not sctp_idle(self._pc):
                 remaining = deadline - loop.time()
                 if self.closed.is_set() or remaining <= 0:
                     return False
@@ -458,14 +354,6 @@ class RtcLink(LinkClosing):
         finally:
             for data_channel in self._channels.values():
                 data_channel.bufferedAmountLowThreshold = _LOW_THRESHOLD
-
-    def _sctp_idle(self) -> bool:
-        sctp = self._pc.sctp
-        outbound = getattr(sctp, "_outbound_queue", None)
-        sent = getattr(sctp, "_sent_queue", None)
-        if outbound is None or sent is None:  # another aiortc version: best effort
-            return True
-        return not outbound and not sent
 
     async def close(self) -> None:
         """Close the connection (idempotent, bounded). Queued data is dropped: ``drain()`` first.
@@ -489,11 +377,13 @@ __all__ = [
     "DEFAULT_RECV_BUFFER_LIMIT",
     "MAX_SDP_CHARS",
     "PC_CLOSE_TIMEOUT",
+    "RECV_MESSAGE_OVERHEAD",
     "SEND_BUFFER_LIMIT",
     "TURN_REST_TTL_SECONDS",
     "TURN_REST_USER",
     "ConnectionKind",
     "IceSettings",
+    "NoDirectPath",
     "RtcLink",
     "count_candidates",
     "ice_configuration",

@@ -1,9 +1,10 @@
 """A faster sender for aiortc's SCTP: loss recovery, lower minimum RTO, IW10, pacing.
 
-Owns: what aiortc's ``RTCSctpTransport`` sends when, and what it retransmits. The
-receiver, the chunk formats and the association state machine stay aiortc's, so the
-wire format is standard SCTP (RFC 9260) and any WebRTC peer still works. The window
-and the pacing rate come from ``sctp_model.RateModel``.
+Owns: what aiortc's ``RTCSctpTransport`` sends when, and what it retransmits, and
+how often its receiving side acknowledges. The rest of the receiver, the chunk
+formats and the association state machine stay aiortc's, so the wire format is
+standard SCTP (RFC 9260) and any WebRTC peer still works. The window and the
+pacing rate come from ``sctp_model.RateModel``.
 
 ``upgrade(sctp)`` switches one transport, before it starts, to ``PacedSctpTransport``
 (RtcLink does so right after creating its channels). It is written against the
@@ -22,7 +23,13 @@ Rules, each tested in tests/net/test_sctp_sender.py:
   the handshake (T1) and the first SACK replaces it;
 - an initial window of 10 packets (RFC 6928); random loss leaves the window alone
   and only a T3 expiry drops it to one packet;
-- paced sending, so a window never leaves as one burst to overflow a queue.
+- paced sending, so a window never leaves as one burst to overflow a queue;
+- as a receiver, a SACK for every second packet carrying DATA (RFC 9260 section
+  6.2; aiortc sends one per packet), at once when TSNs are missing or repeated
+  (section 6.7, so the peer's loss recovery keeps its pace), and at the latest
+  ``SACK_DELAY`` after an unanswered packet. Half the packets going back, half the
+  SACKs the peer's sender processes: on loopback, where both ends are CPU-bound,
+  about a third more throughput (scripts/bench.py, two processes).
 """
 
 from __future__ import annotations
@@ -47,12 +54,16 @@ STOCK_SWITCH: Final = "P2PCHAT_SCTP_SENDER"  # "aiortc": keep aiortc's own sende
 RTO_MIN: Final = 0.25
 RTO_MAX: Final = 60.0
 MISS_THRESHOLD: Final = 3
+#: How long a SACK may be owed for a lone packet: far below the peer's minimum RTO
+#: (ours 250 ms, dcSCTP's and usrsctp's 200 ms or more), RFC 9260 allows 200 ms.
+SACK_DELAY: Final = 0.01
 MTU: Final = stock.USERDATA_MAX_LENGTH
 CHUNK_OVERHEAD: Final = stock.SCTP_DATA_CHUNK_HEADER_LENGTH + stock.SCTP_COMMON_HEADER_LENGTH
 _NEEDED: Final = (
     "_sent_queue", "_outbound_queue", "_flight_size_increase", "_flight_size_decrease",
     "_maybe_abandon", "_update_advanced_peer_ack_point", "_data_channel_flush",
     "_t3_restart", "_t3_start", "_t3_cancel", "_send_chunk", "_data_channel_queue",
+    "_send_sack", "_sack_misordered", "_sack_duplicates",
 )  # fmt: skip
 
 
@@ -75,6 +86,9 @@ class PacedSctpTransport(RTCSctpTransport):
         self._resend_pending = False  # some chunk may be marked _retransmit
         self._pace_handle: asyncio.TimerHandle | None = None
         self._pace_task: asyncio.Future[None] | None = None
+        self._sack_task: asyncio.Future[None] | None = None
+        self._sack_owed = False  # a packet with DATA is not acknowledged yet
+        self._sack_handle: asyncio.TimerHandle | None = None
         # counters for tests and benchmarks
         self.t3_expirations = 0
         self.fast_retransmissions = 0
@@ -163,6 +177,27 @@ class PacedSctpTransport(RTCSctpTransport):
                 schunk._retransmit = True
                 self._resend_pending = True
             self._flight_size_decrease(schunk)
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _send_sack(self) -> None:
+        """aiortc calls this after each packet with DATA: answer every second one."""
+        if self._sack_owed or self._sack_misordered or self._sack_duplicates:
+            self._sack_owed = False
+            if self._sack_handle is not None:
+                self._sack_handle.cancel()
+                self._sack_handle = None
+            await super()._send_sack()
+            return
+        self._sack_owed = True
+        if self._sack_handle is None:
+            self._sack_handle = self._timer_loop.call_later(SACK_DELAY, self._sack_due)
+
+    def _sack_due(self) -> None:
+        self._sack_handle = None
+        if self._sack_owed and self._association_state == self.State.ESTABLISHED:
+            self._sack_owed = False
+            self._sack_task = asyncio.ensure_future(super()._send_sack())
 
     def _update_rto(self, R: float) -> None:
         super()._update_rto(R)

@@ -15,8 +15,8 @@ images and the view-once vault; ``local_mailbox`` an embedded mailbox server.
 
 from __future__ import annotations
 
+from p2pchat.net.ice import IceSettings
 from p2pchat.net.loop import run as run_loop
-from p2pchat.net.rtc import IceSettings
 from p2pchat.service.api import ChatSession, SessionFactory
 from p2pchat.service.chat_service import ChatService
 from p2pchat.service.config import (

@@ -126,3 +126,4 @@ class Closing(ServiceBase):
         self._emit(ev.Closed())
         self._closed.set()
         self._paired.set()
+        await self._incoming_images.spare_gone()

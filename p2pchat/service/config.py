@@ -19,7 +19,7 @@ from p2pchat.core.handshake import APPID
 from p2pchat.core.keys import Limits, SessionKeys
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT
-from p2pchat.net.rtc import IceSettings
+from p2pchat.net.ice import IceSettings
 
 HEARTBEAT_INTERVAL: Final = 5.0
 HEARTBEAT_TIMEOUT: Final = 15.0
@@ -93,6 +93,9 @@ class ServiceConfig:
     # False: ``ChatService.conversation`` records no message (a script that runs for days
     # prints what arrives and needs no history in memory; delivery is tracked all the same).
     keep_history: bool = True
+    # Start an image worker while pairing, for the first photo the peer sends
+    # (service/incoming_images.py); off for a front end that only sends.
+    warm_image_worker: bool = True
 
 
 def default_mailbox_url() -> str:

@@ -4,7 +4,11 @@ Each offered photo first takes a place in the process-wide worker budget
 (``media.budget``): with none left it is refused at once, before its bytes
 arrive, and the transfer is cancelled so that the sender is told too. While the
 photo travels, a worker is started ahead for it when a slot is free
-(``ImageWorker.prewarm``); it serves that photo only.
+(``ImageWorker.prewarm``); it serves that photo only. Sooner still, a *spare*
+worker is started while pairing (``warm_spare``) and handed to the next photo
+offered, and the one after that gets a new spare: a worker never sees the data
+of two photos. A spare gives its slot up to any photo that would wait for one
+(``budget.add_spare``), so it never holds anyone up.
 
 Only the worker's output is ever shown. A view-once photo never reaches a front
 end as bytes: it is sealed in the in-memory ``Vault`` (wiped when viewed, when
@@ -15,9 +19,10 @@ it waited too long unopened, or when the conversation ends) and announced by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.core.session import ImageComplete
@@ -28,6 +33,7 @@ from p2pchat.media.worker import ImageWorker, sanitize_async
 from p2pchat.media.worker_protocol import refusal
 from p2pchat.service import events as ev
 from p2pchat.service.config import ServiceConfig
+from p2pchat.timeline import mark
 
 
 class IncomingImages:
@@ -50,6 +56,10 @@ class IncomingImages:
         self._budget = budget
         self._places: dict[str, Place] = {}
         self._warming: dict[str, asyncio.Task[ImageWorker | None]] = {}
+        self._spare: tuple[Place, asyncio.Task[ImageWorker | None]] | None = None
+        # Dropped spares still starting, and their processes being stopped.
+        self._stopping: set[asyncio.Future[Any]] = set()
+        self._wiped = False  # the conversation is over: no new spare
 
     def offered(self, message_id: str) -> str | None:
         """Take a budget place for a photo on its way; the refusal to show when there is none."""
@@ -57,9 +67,78 @@ class IncomingImages:
             place = self._budget.reserve()
         except BudgetFull:
             return str(refusal("receive", "busy"))
+        spare, self._spare = self._spare, None
+        if spare is not None and self._budget.claim_spare(spare[0]):
+            place.release()
+            place, warming = spare
+        else:
+            if spare is not None:
+                self._spare = spare
+                self._drop_spare()
+            warming = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
         self._places[message_id] = place
-        self._warming[message_id] = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
+        self._warming[message_id] = warming
+        self.warm_spare()
         return None
+
+    def warm_spare(self) -> None:
+        """Start a worker for the next photo to be offered, if none waits and a slot is free."""
+        if (
+            not self._config.warm_image_worker
+            or self._wiped
+            or self._spare is not None
+            or self._conversation_closed()
+        ):
+            return
+        try:
+            place = self._budget.reserve()
+        except BudgetFull:
+            return
+        loop = asyncio.get_running_loop()
+
+        def give_up() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: so is the spare
+                loop.call_soon_threadsafe(self._give_up_spare, place)
+
+        self._budget.add_spare(place, give_up)
+        warming = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
+        warming.add_done_callback(lambda _: self._spare_started(place, warming))
+        self._spare = (place, warming)
+
+    def _spare_started(self, place: Place, warming: asyncio.Task[ImageWorker | None]) -> None:
+        # No free slot (or no process): no spare, so a later photo may start one.
+        if warming.cancelled() or warming.exception() is not None or warming.result() is None:
+            self._give_up_spare(place)
+
+    def _give_up_spare(self, place: Place) -> None:
+        if self._spare is not None and self._spare[0] is place:
+            self._drop_spare()
+
+    def _drop_spare(self) -> None:
+        """End the spare: its place and slot now, its process once it has started."""
+        assert self._spare is not None
+        place, warming = self._spare
+        self._spare = None
+        # Not cancelled: a process cancelled halfway through its start would be left
+        # to the garbage collector. Stopped and reaped once started (see spare_gone).
+        self._stopping.add(warming)
+        warming.add_done_callback(self._stop_spare)
+        place.release()
+
+    def _stop_spare(self, warming: asyncio.Future[Any]) -> None:
+        self._stopping.discard(warming)
+        if warming.cancelled() or warming.exception() is not None:
+            return
+        worker = warming.result()
+        if isinstance(worker, ImageWorker):
+            closing: asyncio.Future[Any] = asyncio.ensure_future(worker.close())
+            self._stopping.add(closing)
+            closing.add_done_callback(self._stopping.discard)
+
+    async def spare_gone(self) -> None:
+        """After ``wipe_all``: wait until no dropped spare's process is left."""
+        while self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
 
     def cancelled(self, message_id: str) -> None:
         """The transfer stopped before it completed: give its worker and place back."""
@@ -73,9 +152,12 @@ class IncomingImages:
 
     def accept(self, event: ImageComplete) -> None:
         """Start re-sanitising a completed image; its event follows when the worker is done."""
+        mark("last-byte")
         accepting = asyncio.ensure_future(self._accept_image(event))
         self._accepting.add(accepting)
         accepting.add_done_callback(self._accepting.discard)
+        # Its worker's slot is free again: the next photo may get a spare now.
+        accepting.add_done_callback(lambda _: self.warm_spare())
 
     async def wait_accepted(self) -> None:
         """Let images that are still being re-sanitised reach the front end."""
@@ -84,6 +166,9 @@ class IncomingImages:
 
     def wipe_all(self) -> None:
         """A view-once photo never outlives its conversation; nor does any of its workers."""
+        self._wiped = True
+        if self._spare is not None:
+            self._drop_spare()
         for message_id in list(self._places):
             self.cancelled(message_id)
         for accepting in list(self._accepting):
@@ -112,6 +197,7 @@ class IncomingImages:
             return
         finally:
             _wipe(data)
+        mark("receiver-cleaned")
         removed = tuple(f.message for f in clean.report.findings)
         self._emit(
             ev.ImageReceived(

@@ -18,14 +18,17 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from p2pchat.core.errors import P2PChatError, RemoteProtocolError, TransportError
 from p2pchat.core.keys import Channel, SessionKeys
 from p2pchat.net.link import Link
-from p2pchat.net.rtc import NoDirectPath, RtcLink, count_candidates
+from p2pchat.net.rtc_sdp import NoDirectPath, count_candidates
 from p2pchat.net.transit import open_transit, parse_relay
 from p2pchat.service.rendezvous import MAX_EARLY_FRAMES
+
+if TYPE_CHECKING:  # aiortc is imported when a link is opened (net/rtc_preload)
+    from p2pchat.net.rtc import RtcLink
 
 #: ICE's head start when STUN found no public address (instead of ``transit_after``).
 UDP_BLOCKED_TRANSIT_AFTER: Final = 1.0
@@ -199,6 +202,8 @@ async def _first_to_open(
 
 def _close_result(task: asyncio.Future[tuple[Link, bytes | None]]) -> None:
     if not task.cancelled() and task.exception() is None:
+        from p2pchat.net.rtc import RtcLink  # loaded: a link was opened
+
         link = task.result()[0]
         if not isinstance(link, RtcLink):
             _close_later(link.close())

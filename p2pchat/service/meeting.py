@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from p2pchat.core.errors import P2PChatError, TransportError
 from p2pchat.core.handshake import (
@@ -29,8 +30,10 @@ from p2pchat.core.handshake import (
     rendezvous_nameplate,
 )
 from p2pchat.net.mailbox import MailboxClient, MailboxCrowded
-from p2pchat.net.rtc import RtcLink
 from p2pchat.service.rendezvous import exchange_descriptions
+
+if TYPE_CHECKING:  # aiortc is imported when a link is opened (net/rtc_preload)
+    from p2pchat.net.rtc import RtcLink
 
 log = logging.getLogger(__name__)
 

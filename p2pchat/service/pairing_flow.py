@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
+from typing import TYPE_CHECKING
 
 from p2pchat.core import codes
 from p2pchat.core import session as core_session
@@ -29,9 +30,10 @@ from p2pchat.core.handshake import Pairing, Reconnect
 from p2pchat.core.handshake import meeting_key as reconnect_meeting_key
 from p2pchat.core.keys import Capabilities, Channel, SessionKeys
 from p2pchat.core.labels import safe_label
+from p2pchat.net.ice import check_ice
 from p2pchat.net.link import Link
 from p2pchat.net.mailbox import MailboxClient
-from p2pchat.net.rtc import RtcLink, ice_configuration
+from p2pchat.net.rtc_preload import preload_rtc
 from p2pchat.service import events as ev
 from p2pchat.service import failed_codes
 from p2pchat.service.config import (
@@ -56,6 +58,9 @@ from p2pchat.service.service_base import ServiceBase
 from p2pchat.store.contact_record import Contact
 from p2pchat.store.paths import ConfigUnavailable
 
+if TYPE_CHECKING:
+    from p2pchat.net.rtc import RtcLink
+
 log = logging.getLogger("p2pchat.service.chat_service")
 
 # A dropped rendezvous connection is reopened (same side, same mailbox) for this
@@ -76,12 +81,16 @@ class PairingFlow(ServiceBase):
         code = str(codes.generate(nameplate))
         self._emit(ev.CodeReady(code=code, expires_in=self.config.code_validity))
         self._start_pairing(code, mailbox, timeout=self.config.code_validity)
+        # Once our caller has shown the code (it does before its next await), load
+        # aiortc while the other person types it.
+        asyncio.get_running_loop().call_soon(preload_rtc)
         return code
 
     async def join(self, code: str) -> None:
         """Join with a code read aloud by the other person; pairs in the background."""
         self._require_state("idle")
         parsed = codes.parse(code)  # InvalidCode before touching the network
+        preload_rtc()  # aiortc loads while the mailbox and the PAKE run
         self._joined_code = failed_codes.refuse_if_failed(parsed)
         self.state = "pairing"
         mailbox = await self._connect_mailbox()
@@ -109,7 +118,8 @@ class PairingFlow(ServiceBase):
 
     async def _connect_mailbox(self) -> MailboxClient:
         # Refuse an unusable ICE setup (relay-only without TURN, ...) before anyone waits.
-        ice_configuration(self.config.ice)
+        check_ice(self.config.ice)
+        self._incoming_images.warm_spare()  # for the first photo the peer sends
         self._emit(ev.ConnectionChanged(state="pairing"))
         self._mailbox = await MailboxClient.connect(
             self.config.mailbox_url,
@@ -140,6 +150,7 @@ class PairingFlow(ServiceBase):
         """
         self._require_state("idle")
         self.state = "pairing"
+        preload_rtc()
         point_key = meeting_key or reconnect_meeting_key(psk)
         # The first connection here, so that an unreachable mailbox raises at once.
         first: list[MailboxClient] = [await self._connect_mailbox()]
@@ -253,6 +264,8 @@ class PairingFlow(ServiceBase):
         self._start_session(link, keys, early)
 
     def _open_link(self) -> RtcLink:
+        from p2pchat.net.rtc import RtcLink  # not at the top: see net/rtc_preload
+
         self._link = RtcLink(self.config.ice, loopback=self.config.loopback)
         self._emit(ev.ConnectionChanged(state="connecting"))
         return self._link

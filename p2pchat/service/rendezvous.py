@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Final, Literal, Protocol
+from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from p2pchat.core.errors import (
     LabelRefused,
@@ -25,8 +25,10 @@ from p2pchat.core.errors import (
 from p2pchat.core.handshake import IdentityMismatch, Pairing, Reconnect
 from p2pchat.core.keys import MAX_LABEL_CHARS, Channel, SessionKeys
 from p2pchat.net.mailbox import MailboxClient
-from p2pchat.net.rtc import RtcLink
 from p2pchat.service.config import CONNECT_TIMEOUT
+
+if TYPE_CHECKING:  # aiortc is imported when a link is opened (net/rtc_preload)
+    from p2pchat.net.rtc import RtcLink
 
 
 class BindingHandshake(Protocol):

@@ -8,9 +8,9 @@ language too.
 from __future__ import annotations
 
 import pytest
-from p2pchat.core.handshake import IdentityMismatch
 
 from p2pchat.core.errors import PeerRefusedLabel, RemoteProtocolError
+from p2pchat.core.handshake import IdentityMismatch
 from p2pchat.i18n import set_language
 from p2pchat.service.rendezvous import _STOPPED_BECAUSE, KeyChangeReported, _stopped_by_peer
 from p2pchat.tui.error_text import describe_error

@@ -128,3 +128,71 @@ def test_budget_programs(photos: list[tuple[int, int, bool]], running: int, queu
     assert not budget._waiting
     assert outcomes.count("refused") <= max(0, len(photos) - running - queued)
     assert budget.peak_running <= running
+
+
+@FAST
+@given(
+    st.lists(PHOTO, min_size=1, max_size=10),
+    st.integers(1, 3),
+    st.integers(0, 3),
+    st.integers(-1, 9),  # which photo claims the spare (none when out of range)
+)
+def test_budget_programs_with_a_spare(
+    photos: list[tuple[int, int, bool]], running: int, queued: int, claimer: int
+) -> None:
+    """A spare warm worker (media/budget.py ``add_spare``) never blocks a photo for good,
+    never takes a photo's place, and leaves nothing behind."""
+    EXAMPLES["budget"] += 1
+    budget = WorkerBudget(max_running=running, max_memory=2048 << 20, max_queued=queued)
+
+    def holds() -> None:
+        assert 0 <= budget.running <= running
+        assert budget._memory <= budget.max_memory or budget.running == 1
+        # An evicted spare counts again until its (asynchronous) release.
+        assert 0 <= budget._places <= running + queued + 1
+
+    async def program() -> list[str]:
+        loop = asyncio.get_running_loop()
+        spare = budget.reserve() if running + queued > 0 else None
+        if spare is not None:
+            budget.add_spare(spare, lambda: loop.call_soon_threadsafe(spare.release))
+            budget.try_slot(spare, 1 << 30, keep_free=1)
+        holds()
+
+        async def photo(index: int, memory: int, ticks: int, cancel: bool) -> str:
+            try:
+                place = budget.reserve()
+            except BudgetFull:
+                return "refused"
+            if index == claimer and spare is not None and budget.claim_spare(spare):
+                place.release()
+                place = spare
+            try:
+                waiting = asyncio.ensure_future(budget.slot(place, memory << 20))
+                await asyncio.sleep(0)
+                if cancel and not waiting.done():
+                    waiting.cancel()
+                try:
+                    await asyncio.wait_for(waiting, 10)  # a spare that never yields hangs here
+                except asyncio.CancelledError:
+                    return "cancelled"
+                holds()
+                for _ in range(ticks):
+                    await asyncio.sleep(0)
+                    holds()
+                return "ran"
+            finally:
+                place.release()
+                holds()
+
+        outcomes = await asyncio.gather(*(photo(i, *p) for i, p in enumerate(photos)))
+        if spare is not None:
+            spare.release()  # the conversation ended: an unclaimed spare goes
+        await asyncio.sleep(0)
+        return outcomes
+
+    outcomes = asyncio.run(program())
+    assert budget.running == 0 and budget._memory == 0 and budget._places == 0
+    assert not budget._waiting and not budget._spares
+    # The spare took no photo's place: refusals are as without it.
+    assert outcomes.count("refused") <= max(0, len(photos) - running - queued)

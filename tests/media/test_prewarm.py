@@ -18,7 +18,8 @@ from tests.viewonce.conftest import until
 
 async def test_each_offered_photo_gets_its_own_worker_started_before_it_completes() -> None:
     emitted: list[ev.ServiceEvent] = []
-    config = ServiceConfig(mailbox_url="ws://127.0.0.1:9/v1")
+    # Without a spare worker (tests/media/test_spare_worker.py), as a sender's service.
+    config = ServiceConfig(mailbox_url="ws://127.0.0.1:9/v1", warm_image_worker=False)
     images = IncomingImages(config, emitted.append, lambda: False)
     seen: list[set[int]] = []
 

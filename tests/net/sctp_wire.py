@@ -109,8 +109,13 @@ class Pair:
 
 
 @contextlib.asynccontextmanager
-async def sctp_pair(wire: Wire, *, upgraded: bool = True) -> AsyncIterator[Pair]:
-    """Sender (DTLS client) and receiver, associated, with one negotiated channel."""
+async def sctp_pair(
+    wire: Wire, *, upgraded: bool = True, receiver_upgraded: bool = False
+) -> AsyncIterator[Pair]:
+    """Sender (DTLS client) and receiver, associated, with one negotiated channel.
+
+    ``receiver_upgraded`` makes the receiver a ``PacedSctpTransport`` too, as in an
+    RtcLink (its acknowledgements then follow sctp_sender's rule)."""
     dtls_a = FakeDtls("client", wire, "a>b")
     dtls_b = FakeDtls("server", wire, "b>a")
     dtls_a.peer, dtls_b.peer = dtls_b, dtls_a
@@ -118,6 +123,8 @@ async def sctp_pair(wire: Wire, *, upgraded: bool = True) -> AsyncIterator[Pair]
     receiver = RTCSctpTransport(dtls_b)  # type: ignore[arg-type]
     if upgraded:
         assert upgrade(sender)
+    if receiver_upgraded:
+        assert upgrade(receiver)
     params = RTCDataChannelParameters(label="data", negotiated=True, id=1)
     channel = RTCDataChannel(sender, params)
     inbound = RTCDataChannel(receiver, params)

@@ -249,7 +249,7 @@ async def test_flooding_peer_is_cut_off():
             pass  # b cut a off before a queued the rest: a fast sender gets that far
         await asyncio.wait_for(b.closed.wait(), 10)
         assert isinstance(b.close_reason, RemoteProtocolError)
-        assert b._recv_queued_bytes == 0  # the backlog was dropped, not kept
+        assert b._inbox.queued_bytes == 0  # the backlog was dropped, not kept
         await asyncio.wait_for(a.closed.wait(), 10)
     finally:
         await a.close()

@@ -1,0 +1,157 @@
+"""What makes `p2pchat send` / `receive` quick door to door (issue 15, scripts/bench_door.py).
+
+The code is shown while the photo is still being cleaned, and before the WebRTC stack
+(aiortc, which pulls in PyAV) is imported; a photo refused after the code was shown
+still ends the command with exit 5. Real processes on loopback; no timing asserted:
+the order of what a process wrote is read from one pipe carrying both its streams.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from tests.e2e.procs import (
+    finish,
+    p2pchat_env,
+    read_json_until,
+    read_line,
+    spawn,
+    spawn_command,
+    stop,
+)
+
+EXIT_INPUT_REJECTED = 5
+# Runs `p2pchat` with stdout wrapped: when the code line is written, it notes on stderr
+# which of the WebRTC stack's packages this process has imported so far.
+PROBE = """
+import sys
+
+class Probe:
+    def __init__(self, inner):
+        self.inner = inner
+    def write(self, text):
+        if '"event": "code"' in text:
+            loaded = sorted(m for m in ("aiortc", "av", "aioice") if m in sys.modules)
+            sys.stderr.write("loaded when the code was shown: %s\\n" % ",".join(loaded))
+            sys.stderr.flush()
+        return self.inner.write(text)
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+sys.stdout = Probe(sys.stdout)
+from p2pchat.cli.main import main
+sys.exit(main())
+"""
+
+
+def _slow_photo(path: Path) -> Path:
+    """A 6 MP noise PNG: re-encoding it at full size takes a worker a second or more."""
+    Image.effect_noise((3000, 2000), 120).convert("RGB").save(path, format="PNG")
+    return path
+
+
+def _receive(mailbox: str, config_dir: Path, code: str, out_dir: Path) -> subprocess.Popen[str]:
+    out_dir.mkdir()
+    return spawn(
+        ["receive", "--mailbox", mailbox, "--loopback", "--json", "--out", str(out_dir)],
+        p2pchat_env(config_dir, P2PCHAT_CODE=code),
+    )
+
+
+def test_send_shows_the_code_before_the_photo_is_cleaned(mailbox_process, config_dirs, tmp_path):
+    photo = _slow_photo(tmp_path / "slow.png")
+    env = p2pchat_env(config_dirs[0], P2PCHAT_TIMELINE="1")
+    argv = ["send", "--mailbox", mailbox_process, "--loopback", "--json", "--original"]
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "p2pchat", *argv, str(photo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one pipe: the order of the lines is the order of events
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        lines: list[str] = []
+        while not any("sender-cleaned" in line for line in lines):
+            lines.append(read_line(sender, timeout=120))
+        code_at = next(i for i, line in enumerate(lines) if line.startswith('{"event": "code"'))
+        cleaned_at = next(i for i, line in enumerate(lines) if "sender-cleaned" in line)
+        assert code_at < cleaned_at, lines
+        code = json.loads(lines[code_at])["code"]
+        receiver = _receive(mailbox_process, config_dirs[1], code, tmp_path / "received")
+        image, _ = read_json_until(receiver, "image", timeout=120)
+        assert Path(image["path"]).exists()
+        assert finish(receiver, timeout=60)[0] == 0
+        assert finish(sender, timeout=60)[0] == 0
+    finally:
+        stop(sender)
+
+
+def test_the_code_is_shown_before_aiortc_is_imported(mailbox_process, config_dirs, tmp_path):
+    argv = ["send", "--mailbox", mailbox_process, "--loopback", "--json", "--text", "hello"]
+    sender = spawn_command([sys.executable, "-c", PROBE, *argv], p2pchat_env(config_dirs[0]))
+    try:
+        code = json.loads(read_line(sender, timeout=60))["code"]
+        receiver = _receive(mailbox_process, config_dirs[1], code, tmp_path / "received")
+        text, _ = read_json_until(receiver, "text", timeout=60)
+        assert text["text"] == "hello"  # the link opened: aiortc was loaded when needed
+        assert finish(receiver, timeout=60)[0] == 0
+        status, _, err = finish(sender, timeout=60)
+        assert status == 0, err
+        assert "loaded when the code was shown: \n" in err, err
+    finally:
+        stop(sender)
+
+
+def test_a_photo_refused_after_the_code_was_shown_ends_send(mailbox_process, config_dirs, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not a photo" * 100)
+    sender = spawn(
+        ["send", "--mailbox", mailbox_process, "--loopback", "--json", str(broken)],
+        p2pchat_env(config_dirs[0]),
+    )
+    try:
+        code = json.loads(read_line(sender, timeout=60))
+        assert code["event"] == "code"
+        status, _, err = finish(sender, timeout=60)
+        assert status == EXIT_INPUT_REJECTED, err
+        assert "broken.jpg" in err
+    finally:
+        stop(sender)
+
+
+def test_quick_exit_runs_atexit_and_flushes_before_it_ends_the_process():
+    script = (
+        "import atexit, sys\n"
+        "from p2pchat.cli import quick_exit\n"
+        "atexit.register(lambda: sys.stdout.write(' and atexit ran'))\n"
+        "assert quick_exit.finish(3) == 3  # not the entry point: the code comes back\n"
+        "quick_exit.enable()\n"
+        "sys.stdout.write('buffered output')  # a pipe: still in the buffer\n"
+        "quick_exit.finish(7)\n"
+        "sys.stdout.write(' never written')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout) == (7, "buffered output and atexit ran"), done.stderr
+
+
+def test_the_service_and_the_front_ends_import_without_the_webrtc_stack():
+    """aiortc (with PyAV) costs about 0.2 s: only net/rtc_preload or an opened link loads it."""
+    script = (
+        "import sys\n"
+        "import p2pchat.service, p2pchat.headless, p2pchat.cli.main, p2pchat.cli.cmd_transfer\n"
+        "from p2pchat.net.ice import IceSettings, check_ice\n"
+        "check_ice(IceSettings(stun_urls=('stun:127.0.0.1:3478',), relay_only=False))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'aiortc', 'av', 'aioice'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.strip() == "[]", done.stderr
