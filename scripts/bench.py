@@ -25,12 +25,8 @@ import argparse
 import asyncio
 import io
 import json
-import os
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,17 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from bench_common import noise_png, percentile  # noqa: E402
+from bench_table import build_rows, print_table  # noqa: E402
+from bench_wormhole import wormhole_transfer  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "photos"
-VENV_BIN = Path(sys.executable).parent
-
-Row = tuple[str, str, str, str]  # what, p2pchat, anchor, target
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- p2pchat pairs
@@ -231,225 +220,12 @@ async def bare_connect(rounds: int) -> list[float]:
     return times
 
 
-def wormhole_transfer(megabytes: float) -> dict[str, float] | None:
-    """`wormhole send` / `receive` of the same size through local mailbox + transit relay."""
-    twist = VENV_BIN / "twist"
-    wormhole = VENV_BIN / "wormhole"
-    if not twist.exists() or not wormhole.exists():
-        return None
-    mailbox_port, relay_port = free_port(), free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        servers = [
-            subprocess.Popen(
-                [str(twist), "wormhole-mailbox", f"--port=tcp:{mailbox_port}:interface=127.0.0.1"],
-                cwd=work,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            ),
-            subprocess.Popen(
-                [str(twist), "transitrelay", f"--port=tcp:{relay_port}:interface=127.0.0.1"],
-                cwd=work,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            ),
-        ]
-        try:
-            for port in (mailbox_port, relay_port):
-                _wait_port(port)
-            payload = work / "payload.bin"
-            payload.write_bytes(os.urandom(int(megabytes * 1024 * 1024)))
-            out = work / "out"
-            out.mkdir()
-            common = [
-                f"--relay-url=ws://127.0.0.1:{mailbox_port}/v1",
-                f"--transit-helper=tcp:127.0.0.1:{relay_port}",
-            ]
-            code = "4-purple-sausages"
-            started = time.perf_counter()
-            sender = subprocess.Popen(
-                [
-                    str(wormhole),
-                    *common,
-                    "send",
-                    "--no-listen",
-                    "--hide-progress",
-                    "--code",
-                    code,
-                    str(payload),
-                ],
-                cwd=work,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            receiver = subprocess.run(
-                [
-                    str(wormhole),
-                    *common,
-                    "receive",
-                    "--no-listen",
-                    "--hide-progress",
-                    "--accept-file",
-                    "-o",
-                    str(out / "payload.bin"),
-                    code,
-                ],
-                cwd=work,
-                capture_output=True,
-                timeout=300,
-                check=False,
-            )
-            total = time.perf_counter() - started
-            sender.wait(60)
-            if receiver.returncode != 0:
-                return None
-            size = (out / "payload.bin").stat().st_size
-            return {"seconds": total, "mb_per_s": size / total / 1e6}
-        finally:
-            for proc in servers:
-                proc.terminate()
-                proc.wait(10)
-
-
-def _wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
-
-
 def sanitize_figures() -> dict[str, Any] | None:
     try:
         from bench_sanitize import bench
     except ImportError:
         return None
     return dict(bench(CORPUS))
-
-
-# --------------------------------------------------------------------------- report
-def build_rows(r: dict[str, Any]) -> list[Row]:
-    rows: list[Row] = []
-    if "pairing_s" in r:
-        times = r["pairing_s"]
-        rows.append(
-            (
-                "pairing: code entered -> paired (median)",
-                f"{statistics.median(times) * 1000:.0f} ms (n={len(times)})",
-                (
-                    f"bare aiortc offer -> open "
-                    f"{statistics.median(r['bare_connect_s']) * 1000:.0f} ms"
-                    if r.get("bare_connect_s")
-                    else "-"
-                )
-                + (
-                    f"; wormhole whole send+receive {r['wormhole']['seconds']:.2f} s"
-                    if r.get("wormhole")
-                    else ""
-                ),
-                "<= 300 ms",
-            )
-        )
-    if "transfer" in r:
-        t = r["transfer"]
-        bare = r.get("bare_aiortc_mb_per_s")
-        ratio = f" = {t['mb_per_s'] / bare * 100:.0f} % of bare" if bare else ""
-        rows.append(
-            (
-                f"original-size transfer {t['bytes'] / 1e6:.1f} MB, one process",
-                f"{t['mb_per_s']:.1f} MB/s{ratio}",
-                (f"bare aiortc {bare:.1f} MB/s" if bare else "-")
-                + (f"; wormhole {r['wormhole']['mb_per_s']:.1f} MB/s" if r.get("wormhole") else ""),
-                ">= 90 % of bare aiortc",
-            )
-        )
-        rows.append(
-            (
-                "text latency during that transfer, one process",
-                f"p95 {t['text_latency_p95_ms']:.0f} ms, p50 {t['text_latency_p50_ms']:.0f} ms "
-                f"(n={t['text_samples']})",
-                "-",
-                "p95 <= 100 ms",
-            )
-        )
-    rows += two_process_rows(r)
-    if "photo_s" in r:
-        times = r["photo_s"]
-        rows.append(
-            (
-                "12 MP JPEG, default policy: send -> decoded at receiver",
-                f"median {statistics.median(times):.2f} s (n={len(times)})",
-                "-",
-                "<= 1.0 s",
-            )
-        )
-    s = r.get("sanitize")
-    if s:
-        rows.append(
-            (
-                "sanitise a 12 MP photo (median)",
-                f"{s['photo_12mp_median_s'] * 1000:.0f} ms",
-                "-",
-                "<= 400 ms",
-            )
-        )
-        rows.append(
-            (
-                f"sanitise the corpus ({s.get('corpus_files', '?')} files)",
-                f"{s['p2pchat_batch_s']:.2f} s ({s.get('p2pchat_rejected', 0)} refused)",
-                f"mat2 {s['mat2_batch_s']:.2f} s ({s.get('mat2_failures', 0)} failed)"
-                if s.get("mat2_batch_s")
-                else "mat2 missing",
-                "faster than mat2",
-            )
-        )
-    return rows
-
-
-def two_process_rows(r: dict[str, Any]) -> list[Row]:
-    """Sender and receiver in two processes, as two people run it (bench_two_process.py)."""
-    t, bare = r.get("transfer_two_process"), r.get("bare_two_process")
-    if not t:
-        return []
-    ratio = f" = {t['mb_per_s'] / bare['mb_per_s'] * 100:.0f} % of bare" if bare else ""
-    if "ratio_rounds" in t:  # interleaved rounds: the median of the paired ratios
-        pairs = ", ".join(f"{x:.2f}" for x in t["ratio_rounds"])
-        ratio = f" = {t['ratio']:.2f}x bare (pairs {pairs})"
-    runs = ", ".join(f"{x:.1f}" for x in t["mb_per_s_rounds"])
-    return [
-        (
-            f"original-size transfer {t['bytes'] / 1e6:.1f} MB, two processes (median)",
-            f"{t['mb_per_s']:.1f} MB/s{ratio} (runs {runs})",
-            f"bare aiortc, two processes {bare['mb_per_s']:.1f} MB/s (runs "
-            + ", ".join(f"{x:.1f}" for x in bare["mb_per_s_rounds"])
-            + ")"
-            if bare
-            else "-",
-            ">= 90 % of bare aiortc; aim >= 1.5x (issue 15)",
-        ),
-        (
-            "text latency during that transfer, two processes",
-            f"p95 {t['text_latency_p95_ms']:.0f} ms, p50 {t['text_latency_p50_ms']:.0f} ms "
-            f"(n={t['text_samples']})",
-            f"bare aiortc p95 {bare['text_latency_p95_ms']:.0f} ms, "
-            f"p50 {bare['text_latency_p50_ms']:.0f} ms"
-            if bare
-            else "-",
-            "p95 <= 100 ms",
-        ),
-    ]
-
-
-def print_table(rows: list[Row]) -> None:
-    headers = ("what", "p2pchat", "anchor (same run)", "target")
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    line = " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    print(line)
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def main() -> int:

@@ -51,7 +51,7 @@ def _timed(function: Any, runs: int = RUNS) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def timing() -> dict[str, float]:
+def timing() -> dict[str, float | str]:
     from p2pchat.media import content_ocr
     from p2pchat.media.content_scan import scan
     from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
@@ -102,7 +102,7 @@ def quality() -> dict[str, Any]:
     scenes = face_alarms = document_alarms = text_alarms = screens = screens_found = 0
     runs_expected = runs_found = digit_negatives = digit_alarms = 0
     light_screens = light_found = paper = paper_as_screen = 0
-    per_file: dict[str, dict[str, int]] = {}
+    per_file: dict[str, dict[str, object]] = {}
     for name, label in sorted(labels.items()):
         image = Image.open(DATA / name).convert("RGB")
         image.thumbnail((2048, 2048))

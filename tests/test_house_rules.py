@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 MAX_LINES = 400
 # Known, owned exceptions: remove a line once its split has landed.
-TOO_LONG_FOR_NOW = {
-    "scripts/bench.py": "gains door-to-door sections concurrently; the integrator splits it",
-}
+TOO_LONG_FOR_NOW: dict[str, str] = {}
+# Data, not code: exempt from the line limit.
+DATA_MODULES = {"p2pchat/core/wordlist.py"}
 
 
 def python_executables() -> list[Path]:
@@ -35,7 +35,7 @@ def python_executables() -> list[Path]:
 
 def python_modules() -> list[Path]:
     modules = [*SCRIPTS.rglob("*.py"), *python_executables()]
-    modules += (ROOT / "p2pchat" / "net").rglob("*.py")
+    modules += (ROOT / "p2pchat").rglob("*.py")
     return sorted(m for m in modules if "__pycache__" not in m.parts)
 
 
@@ -75,6 +75,8 @@ def test_scripts_test_type_checks_every_python_executable():
 def test_no_module_above_400_lines(path):
     name = str(path.relative_to(ROOT))
     lines = len(path.read_text().splitlines())
+    if name in DATA_MODULES:
+        return
     if name in TOO_LONG_FOR_NOW:
         pytest.xfail(TOO_LONG_FOR_NOW[name])
     assert lines <= MAX_LINES, f"{name} has {lines} lines"
@@ -151,7 +153,7 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return groups
 
 
-def test_no_import_circle_in_scripts_or_net():
+def test_no_import_circle_in_the_package_or_scripts():
     paths = {module_name(p): p for p in python_modules()}
     known = set(paths)
     graph = {name: imports_of(path, known) for name, path in paths.items()}
