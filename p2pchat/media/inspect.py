@@ -14,7 +14,8 @@ the readers live beside it:
 - ``containers``: size limits, header-only opening, the bounds-checked walkers;
 - ``container_findings``: comments, text chunks, ICC, thumbnails, frames, trailers;
 - ``exif_findings``: EXIF, GPS and MakerNote;
-- ``xmp_findings``: XMP, IPTC and Photoshop resources.
+- ``xmp_findings``: XMP, IPTC and Photoshop resources;
+- ``other_formats``: the formats without a walker (PSD, EPS, JPEG 2000, PNM...).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from p2pchat.media.containers import (
 )
 from p2pchat.media.exif_findings import report_exif
 from p2pchat.media.iptc import analyse_iptc
+from p2pchat.media.other_formats import report_other_format
 from p2pchat.media.previews import report_previews
 from p2pchat.media.report import Finding, PrivacyReport, Severity, importance
 from p2pchat.media.segments import report_segments
@@ -124,3 +126,4 @@ def _inspect_into(data: bytes, kind: str, image: Image.Image, out: FindingCollec
     report_segments(data, kind, blocks.container, out)
     if kind == "TIFF":
         report_previews(data, out)
+    report_other_format(data, kind, image, out)

@@ -1,0 +1,185 @@
+"""The outside audit's classes: `inspect` names what exiftool sees in every format it opens.
+
+Formats without a walker (PSD, EPS, JPEG 2000, PNM...) were reported as carrying
+"nothing besides the pixels" while they held XMP, IPTC, EXIF and header comments; an
+XMP thumbnail, an AVIF sequence's movie time and a BMP trailer went unnamed. Real files
+from the audit (tests/data/audit/SOURCES.md) where they exist, crafted ones otherwise;
+the audit script's own checker (scripts/audit_images.py) compares with real exiftool.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from PIL import Image, PngImagePlugin
+
+from p2pchat.cli.main import main
+from p2pchat.media.inspect import inspect_image
+from p2pchat.media.report import PrivacyReport
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIT = ROOT / "tests" / "data" / "audit"
+AUDIT_FILES = sorted(p for p in AUDIT.iterdir() if p.name != "SOURCES.md")
+
+
+def audit_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("audit_images", ROOT / "scripts/audit_images.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def report_of(name: str) -> PrivacyReport:
+    path = AUDIT / name
+    assert path.is_file(), f"test data missing from the repository: {path}"
+    return inspect_image(path.read_bytes())
+
+
+def words(report: PrivacyReport) -> str:
+    return " ".join(f.message for f in report.findings)
+
+
+def test_every_audit_file_is_present():
+    assert len(AUDIT_FILES) == 6
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("exiftool-postscript-xmp.eps", ["Kingston", "Phil Harvey", "2004-02-26", "XMP packet"]),
+        (
+            "exiftool-photoshop-iptc-exif.psd",
+            ["IPTC record in Photoshop data", "by-line Phil Harvey", "EXIF block", "XMP packet"],
+        ),
+        ("exiftool-jpeg2000-exif-comment.jp2", ["artist me", "Kakadu"]),
+        ("exiftool-ppm-comment.ppm", ["ExifTool PPM test"]),
+        ("pillow-9bit-comment.j2k", ["Created by OpenJPEG"]),
+    ],
+)
+def test_unwalked_formats_are_searched_and_said_to_be_read_in_part(name, expected):
+    report = report_of(name)
+    text = words(report)
+    for word in expected:
+        assert word in text, f"{word!r} not in {text}"
+    partial = [f for f in report.findings if f.category == "partial"]
+    assert partial and report.format in partial[0].message
+
+
+def test_eps_header_lines_ending_in_cr_are_read():
+    report = report_of("exiftool-postscript-xmp.eps")
+    software = [f for f in report.findings if f.category == "software"]
+    times = [f for f in report.findings if f.category == "time"]
+    # "%%Creator: Adobe Photoshop Version 7.0.1\r%%Title: c.eps\r%%CreationDate: ..."
+    assert software and "Adobe Photoshop Version 7.0.1" in software[0].message
+    assert times and "7/18/05 2:33 PM" in times[0].message
+    assert "Title: c.eps" in words(report)
+
+
+@pytest.mark.parametrize("fmt", ["TGA", "PCX", "ICO", "SGI", "DDS"])
+def test_a_file_not_read_in_full_is_never_called_clean(fmt):
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buffer, format=fmt)
+    report = inspect_image(buffer.getvalue())
+    assert [f.category for f in report.findings] == ["partial"]
+    assert report.summary() != "no metadata found"
+
+
+def test_a_bmp_is_read_in_full_and_its_trailer_is_named():
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buffer, format="BMP")
+    assert inspect_image(buffer.getvalue()).findings == []
+    report = inspect_image(buffer.getvalue() + b"GPS 35.6586N 139.7454E, for Alice")
+    trailer = [f for f in report.findings if f.category == "trailer"]
+    assert trailer and trailer[0].detail["bytes"] == 33
+
+
+def _xmp_with_thumbnail(attribute: bool) -> bytes:
+    thumb = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(thumb, format="JPEG")
+    encoded = base64.b64encode(thumb.getvalue()).decode()
+    wrapped = "&#xA;".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
+    image = (
+        f'<rdf:li xmpGImg:width="40" xmpGImg:image="{wrapped}"/>'
+        if attribute
+        else f"<rdf:li><xmpGImg:width>40</xmpGImg:width><xmpGImg:image>{wrapped}"
+        "</xmpGImg:image></rdf:li>"
+    )
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
+        'xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+        'xmlns:xmpGImg="http://ns.adobe.com/xap/1.0/g/img/">'
+        f"<xmp:Thumbnails><rdf:Alt>{image}</rdf:Alt></xmp:Thumbnails>"
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+
+
+@pytest.mark.parametrize("attribute", [False, True])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF"])
+def test_an_xmp_thumbnail_is_named_in_every_format(fmt, attribute):
+    buffer = io.BytesIO()
+    packet = _xmp_with_thumbnail(attribute)
+    options: dict[str, object] = {"xmp": packet}
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", packet.decode())
+        options = {"pnginfo": info}
+    elif fmt == "TIFF":
+        options = {"tiffinfo": {700: packet}}  # TIFF keeps XMP in tag 700
+    Image.new("RGB", (64, 48), (9, 9, 9)).save(buffer, format=fmt, **options)
+    report = inspect_image(buffer.getvalue())
+    thumbnails = [f for f in report.findings if f.category == "thumbnail"]
+    assert thumbnails, report.summary()
+    assert thumbnails[0].detail["source"] == "XMP"
+    assert (thumbnails[0].detail["width"], thumbnails[0].detail["height"]) == (40, 30)
+
+
+def test_an_avif_sequence_names_its_movie_time():
+    report = report_of("pillow-star-sequence.avifs")
+    times = [f for f in report.findings if f.category == "time"]
+    assert times and "2020:04:07 16:39:23" in times[0].message
+
+
+def test_cli_inspect_prints_what_an_eps_holds(capsys):
+    assert main(["inspect", str(AUDIT / "exiftool-postscript-xmp.eps")]) == 0
+    printed = capsys.readouterr().out
+    assert "Kingston" in printed and "read in part" not in printed.splitlines()[0]
+    assert "nothing found besides the pixels" not in printed
+
+
+def test_inspect_names_every_kind_exiftool_sees():
+    """The audit's checker, with real exiftool, over the audit files: nothing missed."""
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed (Debian package libimage-exiftool-perl)")
+    audit = audit_script()
+    tags = audit.exiftool_tags([str(p) for p in AUDIT_FILES])
+    assert len(tags) == len(AUDIT_FILES)
+    for path in AUDIT_FILES:
+        report = inspect_image(path.read_bytes())
+        missed = audit.misses_of(
+            tags[str(path)], {f.category for f in report.findings}, words(report)
+        )
+        assert missed == [], f"{path.name}: {missed}"
+
+
+def test_the_audit_script_passes_over_the_audit_files(tmp_path):
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed (Debian package libimage-exiftool-perl)")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/audit_images.py"), str(AUDIT), "--jobs", "1"],
+        capture_output=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    out = done.stdout.decode()
+    assert done.returncode == 0, out + done.stderr.decode()[-2000:]
+    assert "7 files" in out and "0 with problems" in out  # SOURCES.md is thrown at it too
