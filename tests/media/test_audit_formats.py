@@ -183,3 +183,15 @@ def test_the_audit_script_passes_over_the_audit_files(tmp_path):
     out = done.stdout.decode()
     assert done.returncode == 0, out + done.stderr.decode()[-2000:]
     assert "7 files" in out and "0 with problems" in out  # SOURCES.md is thrown at it too
+
+
+def test_read_in_part_is_said_in_japanese_too():
+    from p2pchat.i18n import set_language
+
+    set_language("ja")
+    try:
+        summary = report_of("exiftool-ppm-comment.ppm").summary()
+    finally:
+        set_language("en")
+    assert "PPM は一部だけ読み取り" in summary
+    assert "read in part" not in summary
