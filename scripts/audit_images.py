@@ -228,7 +228,7 @@ def misses_of(tags: dict[str, Any], categories: set[str], words: str) -> list[st
     """Privacy-relevant kinds exiftool shows in an original that inspect did not name."""
     missed = []
     for kind, (pattern, wanted) in _KINDS.items():
-        hits = [k for k, v in tags.items() if pattern.search(k) and str(v).strip() not in ("", "0")]
+        hits = [k for k, v in tags.items() if pattern.search(k) and _meaningful(v)]
         if kind == "thumbnail" and str(tags.get("EXIF:IFD0:Compression", "")).startswith("JPEG"):
             # exiftool names a JPEG-compressed TIFF's own image data "PreviewImage".
             hits = [k for k in hits if k != "EXIF:IFD0:PreviewImage"]
@@ -240,6 +240,12 @@ def misses_of(tags: dict[str, Any], categories: set[str], words: str) -> list[st
             continue
         missed.append(f"{kind}({hits[0]})")
     return missed
+
+
+def _meaningful(value: object) -> bool:
+    """Not empty, and not a zero placeholder ("0", "0000:00:00 00:00:00")."""
+    text = str(value).strip()
+    return bool(text) and bool(re.sub(r"[\s0:.\-+/]", "", text))
 
 
 def _quoted(value: str, words: str) -> bool:

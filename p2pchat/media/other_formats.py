@@ -5,14 +5,15 @@ It opens whatever else Pillow opens too (PSD, EPS, JPEG 2000, PNM, PCD, BLP, ICO
 and those files keep metadata in the same few forms: XMP packets, Photoshop image
 resources (IPTC, EXIF, XMP, thumbnails), EXIF/TIFF directories in a box of their own,
 and text comments of their format (PostScript header lines, PNM ``#`` comments,
-JPEG 2000 COM markers). This module finds those with bounded scans of the bytes and
-hands them to the same readers as the walked formats. A scan can miss what a walker
-would find, so such a file's report always says that it may be incomplete: "nothing
-found" must never be said about a file that was not read in full.
+JPEG 2000 COM markers, a Photo CD's image pack info). This module finds those with
+bounded scans of the bytes and hands them to the same readers as the walked formats.
+A scan can miss what a walker would find, so such a file's report always says that it
+may be incomplete: "nothing found" must never be said about a file not read in full.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 import struct
 
@@ -37,6 +38,13 @@ _JP2_TIFF_UUIDS = (
     b"JpgTiffExif->JP2",  # EXIF in JPEG 2000 (ExifTool, Adobe)
     bytes.fromhex("b14bf8bd083d4b43a5ae8cd7d5a6ce03"),  # GeoJP2: a GeoTIFF directory
 )
+# Photo CD image pack info (ExifTool's PhotoCD.pm): name, offset, length.
+_PHOTO_CD_TEXT = (
+    ("vendor", 42, 20),
+    ("product", 62, 16),
+    ("serial", 90, 20),
+    ("finisher", 165, 60),
+)
 _XMP_START = re.compile(rb"<\?xpacket begin|<x:xmpmeta|<x:xapmeta")
 _XMP_END = re.compile(rb"</x:xmpmeta>|</x:xapmeta>|<\?xpacket end[^>]*>")
 # Header lines end in LF, CR or CRLF (old Mac EPS files use CR alone).
@@ -59,6 +67,8 @@ def report_other_format(data: bytes, kind: str, image: Image.Image, out: Finding
     for tiff in embedded_tiffs(data):
         _report_tiff(tiff, image, out)
     _report_text_header(data, out)
+    if data[2048:2055] == b"PCD_IPI":
+        _report_photo_cd(data[2048:4096], out)
     fmt = str(image.format or kind)
     out.add(
         Finding(
@@ -189,6 +199,28 @@ def _report_text_header(data: bytes, out: FindingCollector) -> None:
                 {"comment": text, "short": "comment"},
             )
         )
+
+
+def _report_photo_cd(ipi: bytes, out: FindingCollector) -> None:
+    """A Kodak Photo CD's image pack info: scan times, the scanner and its serial, the lab."""
+    if len(ipi) < 225:
+        return
+    for label, at in (("scanned", 13), ("modified", 17)):
+        (seconds,) = struct.unpack(">I", ipi[at : at + 4])
+        if 0 < seconds < 0xFFFFFFFF:
+            when = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+            out.times.setdefault(label, when.strftime("%Y:%m:%d %H:%M:%S"))
+    text = {
+        name: " ".join(as_label(ipi[at : at + size]).split()) for name, at, size in _PHOTO_CD_TEXT
+    }
+    if text["vendor"] or text["product"]:
+        out.device.setdefault("make", text["vendor"])
+        out.device.setdefault("model", text["product"])
+    if text["serial"]:
+        out.serials.setdefault("scanner serial number", text["serial"])
+    if text["finisher"]:
+        message = f"The photo lab that made this Photo CD: {text['finisher']!r}."
+        out.add(Finding("comment", "medium", message, {"comment": text["finisher"]}))
 
 
 def _postscript_section(data: bytes) -> bytes:

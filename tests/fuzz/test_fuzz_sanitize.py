@@ -170,7 +170,7 @@ def scan_check(data: bytes) -> None:
 
 
 def test_audit_seeds_report_something():
-    assert len(AUDIT_SEEDS) == 6
+    assert len(AUDIT_SEEDS) == 7
     for data in AUDIT_SEEDS:
         assert inspect_image(data).findings
 

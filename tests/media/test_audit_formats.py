@@ -49,7 +49,7 @@ def words(report: PrivacyReport) -> str:
 
 
 def test_every_audit_file_is_present():
-    assert len(AUDIT_FILES) == 6
+    assert len(AUDIT_FILES) == 7
 
 
 @pytest.mark.parametrize(
@@ -63,6 +63,10 @@ def test_every_audit_file_is_present():
         ("exiftool-jpeg2000-exif-comment.jp2", ["artist me", "Kakadu"]),
         ("exiftool-ppm-comment.ppm", ["ExifTool PPM test"]),
         ("pillow-9bit-comment.j2k", ["Created by OpenJPEG"]),
+        (
+            "exiftool-photocd-scanner.pcd",
+            ["scanner serial number 436", "KODAK /4220", "2001:06:27 05:29:36", "Prolab"],
+        ),
     ],
 )
 def test_unwalked_formats_are_searched_and_said_to_be_read_in_part(name, expected):
@@ -182,7 +186,7 @@ def test_the_audit_script_passes_over_the_audit_files(tmp_path):
     )
     out = done.stdout.decode()
     assert done.returncode == 0, out + done.stderr.decode()[-2000:]
-    assert "7 files" in out and "0 with problems" in out  # SOURCES.md is thrown at it too
+    assert "8 files" in out and "0 with problems" in out  # SOURCES.md is thrown at it too
 
 
 def test_read_in_part_is_said_in_japanese_too():
