@@ -31,6 +31,7 @@ from p2pchat.media.containers import (
     MAX_PIXELS,
     MAX_SIDE,
     MAX_XMP_SCAN,
+    bomb_refusal,
     open_header,
     register_heif,
     sniff_format,
@@ -82,6 +83,9 @@ def inspect_image(data: bytes) -> PrivacyReport:
             + (f"; it looks like {kind}, which could not be parsed)" if kind != "unknown" else ")")
         ) from None
     except Exception as error:
+        bomb = bomb_refusal(error)
+        if bomb:
+            raise ImageRejected(bomb) from None
         raise ImageRejected(
             f"this is not an image p2pchat can read "
             f"({kind if kind != 'unknown' else 'unknown format'}: {as_label(error, 80)})"
