@@ -31,6 +31,9 @@ from p2pchat.media.xmp_findings import analyse_photoshop, analyse_xmp
 WALKED = frozenset({"JPEG", "PNG", "GIF", "WEBP", "TIFF", "HEIF", "BMP"})
 
 MAX_RESOURCES = 256
+# Blocks and markers walked, at most: a real header has a few dozen; a crafted file of
+# repeated tiny ones must not make the scan linear in a file of hundreds of MiB.
+MAX_STEPS = 4096
 MAX_SECTIONS = 4
 MAX_TEXT_HEADER = 64 * 1024
 MAX_COMMENTS = 16
@@ -86,10 +89,11 @@ def photoshop_resources(data: bytes) -> dict[int, bytes]:
     """Photoshop image resources (``8BIM`` id, Pascal name, length, data), bounds-checked."""
     resources: dict[int, bytes] = {}
     pos = data.find(b"8BIM")
-    sections = 0
+    sections = steps = 0
     while pos >= 0 and sections < MAX_SECTIONS and len(resources) < MAX_RESOURCES:
         sections += 1
-        while pos + 12 <= len(data) and data[pos : pos + 4] == b"8BIM":
+        while pos + 12 <= len(data) and data[pos : pos + 4] == b"8BIM" and steps < MAX_STEPS:
+            steps += 1
             (resource_id,) = struct.unpack(">H", data[pos + 4 : pos + 6])
             name_field = (data[pos + 6] + 2) & ~1  # length byte + name, padded to even
             size_at = pos + 6 + name_field
@@ -268,7 +272,9 @@ def jpeg2000_comments(data: bytes) -> list[str]:
         return []
     comments: list[str] = []
     pos = start + 2
-    while pos + 4 <= len(data) and len(comments) < MAX_COMMENTS:
+    for _step in range(MAX_STEPS):
+        if pos + 4 > len(data) or len(comments) >= MAX_COMMENTS:
+            break
         marker, length = struct.unpack(">HH", data[pos : pos + 4])
         if marker in (0xFF90, 0xFF93, 0xFFD9) or length < 2 or marker >> 8 != 0xFF:
             break

@@ -243,3 +243,18 @@ def test_pillow_bomb_refusals_are_worded_as_bombs(name):
     done = cli("inspect", str(AUDIT / name))
     assert done.returncode == 5
     assert b"refusing a possible decompression bomb" in done.stderr
+
+
+def test_byte_scans_stop_after_a_bounded_number_of_blocks():
+    """Repeated tiny blocks cannot make a scan walk a whole file of hundreds of MiB."""
+    from p2pchat.media import other_formats
+
+    tiny = b"8BIM\x04\x04\x00\x00\x00\x00\x00\x00"  # IPTC, empty name, 0 bytes
+    exif = b"8BIM\x04\x22\x00\x00\x00\x00\x00\x04II*\x00"
+    assert 0x0422 in other_formats.photoshop_resources(tiny * 10 + exif)
+    assert 0x0422 not in other_formats.photoshop_resources(tiny * 5000 + exif)
+    siz = b"\xff\x4f\xff\x51\x00\x02"
+    com = b"\xff\x64\x00\x08\x00\x01note"
+    filler = b"\xff\x55\x00\x02"  # an empty TLM marker segment
+    assert other_formats.jpeg2000_comments(siz + filler * 10 + com) == ["note"]
+    assert other_formats.jpeg2000_comments(siz + filler * 5000 + com) == []
