@@ -75,6 +75,17 @@ _KINDS: dict[str, tuple[re.Pattern[str], set[str]]] = {
     "makernote": (re.compile(r"^MakerNotes:"), {"makernote"}),
     "iptc": (re.compile(r"^IPTC:"), {"iptc"}),
     "comment": (re.compile(r"^(File|PNG|GIF|JPEG):Comment$"), {"comment", "text"}),
+    "device": (re.compile(r":(Make|Model|LensModel|CameraModelName)$"), {"device"}),
+    # Not File:Software: exiftool derives that from a PCX header's version byte.
+    "software": (
+        re.compile(r"^(?!File:).*:(Software|CreatorTool|HistorySoftwareAgent)$"),
+        {"software"},
+    ),
+    "place": (re.compile(r":(City|Country|Sub-location|Province-State|Location)$"), {"place"}),
+    "geotiff": (
+        re.compile(r":(ModelTiePoint|ModelTransform|GeoTiffDirectory)$"),
+        {"gps", "geotiff"},
+    ),
 }
 
 

@@ -79,6 +79,7 @@ def analyse_exif(
         except Exception:
             out.add(Finding("exif", "low", f"An EXIF block ({name.name}) could not be read.", {}))
     merged = {**ifd0, **exif_ifd}
+    _geotiff(ifd0, out)
     for tag, key in _IFD0_DEVICE.items():
         if tag in ifd0 and as_label(ifd0[tag]):
             out.device[key] = as_label(ifd0[tag])
@@ -271,6 +272,33 @@ def _canon_values(makernote: bytes, tiff: bytes, wanted: set[int]) -> dict[int, 
         elif kind == 4 and n == 1:
             values[tag] = struct.unpack(endian + "I", field)[0]
     return values
+
+
+# GeoTIFF: ModelTiePoint, ModelTransformation, ModelPixelScale, GeoKeyDirectory.
+_GEOTIFF_TAGS = (33922, 34264, 33550, 34735)
+
+
+def _geotiff(ifd0: dict[int, Any], out: FindingCollector) -> None:
+    """A drone's or a GIS tool's TIFF placed on a map: a location without GPS tags."""
+    present = [tag for tag in _GEOTIFF_TAGS if tag in ifd0]
+    if not present:
+        return
+    point = ifd0.get(33922) or ifd0.get(34264)
+    where = ""
+    if isinstance(point, tuple | list) and len(point) >= 5:
+        # A tie point is (i, j, k, x, y, z); a transformation matrix has x, y at 3 and 7.
+        x, y = (point[3], point[4]) if 33922 in ifd0 else (point[3], point[7])
+        with contextlib.suppress(TypeError, ValueError):
+            where = f" ({float(x):.2f}, {float(y):.2f})"
+    out.add(
+        Finding(
+            "geotiff",
+            "high",
+            f"GeoTIFF map coordinates{where}: they place the image on a map; with the "
+            "projection the file names, they give the place it shows.",
+            {"short": "GeoTIFF map coordinates" + where},
+        )
+    )
 
 
 def report_exif(

@@ -62,7 +62,7 @@ def words(report: PrivacyReport) -> str:
 
 
 def test_every_audit_file_is_present():
-    assert len(AUDIT_FILES) == 10
+    assert len(AUDIT_FILES) == 11
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,10 @@ def test_every_audit_file_is_present():
             "exiftool-photoshop-iptc-exif.psd",
             ["IPTC record in Photoshop data", "by-line Phil Harvey", "EXIF block", "XMP packet"],
         ),
-        ("exiftool-jpeg2000-exif-comment.jp2", ["artist me", "Kakadu"]),
+        (
+            "exiftool-jpeg2000-exif-comment.jp2",
+            ["artist me", "Kakadu", "GeoTIFF map coordinates (334159.28, 4429865.18)"],
+        ),
         ("exiftool-ppm-comment.ppm", ["ExifTool PPM test"]),
         ("pillow-9bit-comment.j2k", ["Created by OpenJPEG"]),
         (
@@ -202,7 +205,7 @@ def test_the_audit_script_passes_over_the_audit_files(tmp_path):
     )
     out = done.stdout.decode()
     assert done.returncode == 0, out + done.stderr.decode()[-2000:]
-    assert "11 files" in out and "0 with problems" in out  # SOURCES.md is thrown at it too
+    assert "12 files" in out and "0 with problems" in out  # SOURCES.md is thrown at it too
 
 
 def test_read_in_part_is_said_in_japanese_too():
@@ -258,3 +261,17 @@ def test_byte_scans_stop_after_a_bounded_number_of_blocks():
     filler = b"\xff\x55\x00\x02"  # an empty TLM marker segment
     assert other_formats.jpeg2000_comments(siz + filler * 10 + com) == ["note"]
     assert other_formats.jpeg2000_comments(siz + filler * 5000 + com) == []
+
+
+def test_geotiff_map_coordinates_are_named_in_both_languages():
+    from p2pchat.i18n import set_language
+
+    report = report_of("exiftool-geotiff.tif")
+    geo = [f for f in report.findings if f.category == "geotiff"]
+    assert geo and geo[0].severity == "high"
+    assert "(691955.17, 2791710.99)" in geo[0].message
+    set_language("ja")
+    try:
+        assert "GeoTIFF の地図座標" in report.summary()
+    finally:
+        set_language("en")
