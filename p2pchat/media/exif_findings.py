@@ -210,6 +210,46 @@ def _analyse_makernote(makernote: bytes, tiff: bytes | None, out: FindingCollect
         return
     if vendor.lower().startswith("canon") and tiff is not None:
         _canon_makernote(makernote, tiff, out)
+    if head[:4] + head[5:8] == b"IIIIwaR" or head[:7] == b"MMMMRaw":
+        _phase_one_makernote(makernote, out)
+
+
+# Phase One / Leaf camera backs: tag -> what it names (ExifTool's PhaseOne.pm).
+_PHASE_ONE_TEXT = {
+    0x0102: "serial",
+    0x0203: "software",
+    0x0301: "software",
+    0x0410: "model",
+    0x0412: "lens",
+}
+
+
+def _phase_one_makernote(makernote: bytes, out: FindingCollector) -> None:
+    """An IIQ MakerNote: 12-byte header, then 16-byte entries (tag, format, size, value)."""
+    endian = "<" if makernote[:2] == b"II" else ">"
+    with contextlib.suppress(struct.error, IndexError):
+        (directory,) = struct.unpack(endian + "I", makernote[8:12])
+        (count,) = struct.unpack(endian + "I", makernote[directory : directory + 4])
+        for index in range(min(count, 512)):
+            at = directory + 8 + 16 * index
+            tag, _kind, size, value = struct.unpack(endian + "4I", makernote[at : at + 16])
+            if tag not in _PHASE_ONE_TEXT or not 0 < size <= 256:
+                continue
+            raw = (
+                makernote[at + 12 : at + 12 + size]
+                if size <= 4
+                else makernote[value : value + size]
+            )
+            text = as_label(raw)
+            if not text:
+                continue
+            what = _PHASE_ONE_TEXT[tag]
+            if what == "serial":
+                out.serials.setdefault("camera back serial number", text)
+            elif what == "software":
+                out.software.append(text)
+            else:
+                out.device.setdefault(what, text)
 
 
 _TIFF_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}

@@ -42,6 +42,7 @@ INSPECT_SEEDS = [
     "exiftool-xmp-utf16.jpg",
     "raw/exiftool-dng-previews.dng",
     "raw/exiftool-canon-previews.cr2",
+    "raw/exiftool-phaseone.iiq",
 ]
 
 

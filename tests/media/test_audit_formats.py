@@ -275,3 +275,13 @@ def test_geotiff_map_coordinates_are_named_in_both_languages():
         assert "GeoTIFF の地図座標" in report.summary()
     finally:
         set_language("en")
+
+
+def test_a_phase_one_makernote_names_its_serial_lens_and_firmware():
+    from tests.photos import photo
+
+    report = inspect_image(photo("raw/exiftool-phaseone.iiq").read_bytes())
+    text = words(report)
+    assert "camera back serial number LD001055" in text
+    assert "lens Mamiya LS 80mm f/2.8 D" in text
+    assert "Firmware: 1.01.4" in text
