@@ -141,7 +141,9 @@ def probe(path: str, outdir: str) -> dict[str, Any]:
         try:
             report = json.loads(shown["stdout"])
             shown["categories"] = sorted({f["category"] for f in report["findings"]})
-            shown["words"] = " ".join(f["message"] for f in report["findings"])[:20000]
+            # Not the "read in part" note: it lists kinds it looked for, not ones it found.
+            found = [f for f in report["findings"] if f["category"] != "partial"]
+            shown["words"] = " ".join(f["message"] for f in found)[:20000]
             shown["format"] = report.get("format")
         except (ValueError, KeyError, TypeError) as error:
             shown["rc"] = "tb"

@@ -20,7 +20,7 @@ import struct
 from PIL import Image
 
 from p2pchat.media.collector import FindingCollector, add_named, as_label
-from p2pchat.media.containers import MAX_XMP_SCAN
+from p2pchat.media.containers import MAX_XMP_SCAN, walk_jpeg
 from p2pchat.media.exif_findings import analyse_exif, exif_from_bytes
 from p2pchat.media.iptc import parse_iim, report_iim
 from p2pchat.media.report import Finding
@@ -70,6 +70,15 @@ def report_other_format(data: bytes, kind: str, image: Image.Image, out: Finding
     for tiff in embedded_tiffs(data):
         _report_tiff(tiff, image, out)
     _report_text_header(data, out)
+    for text in embedded_jpeg_comments(data):
+        out.add(
+            Finding(
+                "comment",
+                "medium",
+                f"A comment in a JPEG stream inside the file: {text!r}.",
+                {"comment": text, "short": "comment"},
+            )
+        )
     if data[2048:2055] == b"PCD_IPI":
         _report_photo_cd(data[2048:4096], out)
     fmt = str(image.format or kind)
@@ -263,6 +272,16 @@ def pnm_comments(data: bytes) -> list[str]:
             numbers += token.isdigit()
             pos = end
     return comments
+
+
+def embedded_jpeg_comments(data: bytes) -> list[str]:
+    """COM segments of the first JPEG stream inside the file (BLP, ICO, ICNS keep JPEGs)."""
+    at = data.find(b"\xff\xd8\xff")
+    if at < 0:
+        return []
+    container = walk_jpeg(data[at:])
+    texts = [as_label(payload, 120) for kind, payload in container.segments if kind == "COM"]
+    return [text for text in texts if text][:MAX_COMMENTS]
 
 
 def jpeg2000_comments(data: bytes) -> list[str]:

@@ -168,6 +168,7 @@ def scan_check(data: bytes) -> None:
     other_formats.embedded_tiffs(data)
     other_formats.pnm_comments(data)
     other_formats.jpeg2000_comments(data)
+    other_formats.embedded_jpeg_comments(data)
     EXAMPLES["other_formats"] += 1
 
 
