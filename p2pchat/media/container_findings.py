@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import struct
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -211,6 +212,10 @@ def read_container(data: bytes, kind: str, out: FindingCollector) -> ContainerBl
                 xmp_raw = payload
             elif chunk == "ICCP":
                 icc = icc or payload
+    elif kind == "BMP" and len(data) >= 6:
+        # A BMP holds no metadata blocks; what follows the size its header declares is hidden.
+        (declared,) = struct.unpack("<I", data[2:6])
+        container = Container(image_end=declared if 14 <= declared <= len(data) else None)
     return ContainerBlocks(container, exif_raw, xmp_raw, icc)
 
 

@@ -9,6 +9,7 @@ Both the inspector and the sanitiser's final check read files through here.
 from __future__ import annotations
 
 import io
+import logging
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -23,6 +24,32 @@ MAX_PIXELS = 89_478_485
 # XMP is scanned in at most this many bytes; a compressed iTXt chunk (where PNGs keep
 # their XMP) inflates to no more.
 MAX_XMP_SCAN = 4 * 1024 * 1024
+
+
+# Pillow logs some refusals (logger.error) before raising. With no handler configured,
+# Python's last-resort handler would print them on the user's terminal beside our own
+# clear error; the exception is what counts, so that log line goes nowhere by default.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
+
+
+def bomb_refusal(error: BaseException) -> str | None:
+    """Our words for Pillow's decompression-bomb refusals at open, or None for other errors.
+
+    Pillow refuses too many declared pixels with ``DecompressionBombError`` (or the
+    warning the callers turn into an error), and a text chunk that inflates past
+    ``MAX_TEXT_CHUNK`` with a plain ``ValueError``: both are bombs, not broken files.
+    """
+    if isinstance(error, Image.DecompressionBombError | Image.DecompressionBombWarning):
+        return (
+            f"the image declares too many pixels (the limit is {MAX_PIXELS // 1_000_000} "
+            "megapixels): refusing a possible decompression bomb"
+        )
+    if isinstance(error, ValueError) and "Decompressed data too large" in str(error):
+        return (
+            "a metadata chunk of the image inflates to a size too large to read: "
+            "refusing a possible decompression bomb"
+        )
+    return None
 
 
 def open_header(data: bytes, formats: list[str] | None = None) -> Image.Image:

@@ -79,6 +79,7 @@ def analyse_exif(
         except Exception:
             out.add(Finding("exif", "low", f"An EXIF block ({name.name}) could not be read.", {}))
     merged = {**ifd0, **exif_ifd}
+    _geotiff(ifd0, out)
     for tag, key in _IFD0_DEVICE.items():
         if tag in ifd0 and as_label(ifd0[tag]):
             out.device[key] = as_label(ifd0[tag])
@@ -209,6 +210,46 @@ def _analyse_makernote(makernote: bytes, tiff: bytes | None, out: FindingCollect
         return
     if vendor.lower().startswith("canon") and tiff is not None:
         _canon_makernote(makernote, tiff, out)
+    if head[:4] + head[5:8] == b"IIIIwaR" or head[:7] == b"MMMMRaw":
+        _phase_one_makernote(makernote, out)
+
+
+# Phase One / Leaf camera backs: tag -> what it names (ExifTool's PhaseOne.pm).
+_PHASE_ONE_TEXT = {
+    0x0102: "serial",
+    0x0203: "software",
+    0x0301: "software",
+    0x0410: "model",
+    0x0412: "lens",
+}
+
+
+def _phase_one_makernote(makernote: bytes, out: FindingCollector) -> None:
+    """An IIQ MakerNote: 12-byte header, then 16-byte entries (tag, format, size, value)."""
+    endian = "<" if makernote[:2] == b"II" else ">"
+    with contextlib.suppress(struct.error, IndexError):
+        (directory,) = struct.unpack(endian + "I", makernote[8:12])
+        (count,) = struct.unpack(endian + "I", makernote[directory : directory + 4])
+        for index in range(min(count, 512)):
+            at = directory + 8 + 16 * index
+            tag, _kind, size, value = struct.unpack(endian + "4I", makernote[at : at + 16])
+            if tag not in _PHASE_ONE_TEXT or not 0 < size <= 256:
+                continue
+            raw = (
+                makernote[at + 12 : at + 12 + size]
+                if size <= 4
+                else makernote[value : value + size]
+            )
+            text = as_label(raw)
+            if not text:
+                continue
+            what = _PHASE_ONE_TEXT[tag]
+            if what == "serial":
+                out.serials.setdefault("camera back serial number", text)
+            elif what == "software":
+                out.software.append(text)
+            else:
+                out.device.setdefault(what, text)
 
 
 _TIFF_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
@@ -271,6 +312,33 @@ def _canon_values(makernote: bytes, tiff: bytes, wanted: set[int]) -> dict[int, 
         elif kind == 4 and n == 1:
             values[tag] = struct.unpack(endian + "I", field)[0]
     return values
+
+
+# GeoTIFF: ModelTiePoint, ModelTransformation, ModelPixelScale, GeoKeyDirectory.
+_GEOTIFF_TAGS = (33922, 34264, 33550, 34735)
+
+
+def _geotiff(ifd0: dict[int, Any], out: FindingCollector) -> None:
+    """A drone's or a GIS tool's TIFF placed on a map: a location without GPS tags."""
+    present = [tag for tag in _GEOTIFF_TAGS if tag in ifd0]
+    if not present:
+        return
+    point = ifd0.get(33922) or ifd0.get(34264)
+    where = ""
+    if isinstance(point, tuple | list) and len(point) >= 5:
+        # A tie point is (i, j, k, x, y, z); a transformation matrix has x, y at 3 and 7.
+        x, y = (point[3], point[4]) if 33922 in ifd0 else (point[3], point[7])
+        with contextlib.suppress(TypeError, ValueError):
+            where = f" ({float(x):.2f}, {float(y):.2f})"
+    out.add(
+        Finding(
+            "geotiff",
+            "high",
+            f"GeoTIFF map coordinates{where}: they place the image on a map; with the "
+            "projection the file names, they give the place it shows.",
+            {"short": "GeoTIFF map coordinates" + where},
+        )
+    )
 
 
 def report_exif(

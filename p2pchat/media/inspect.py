@@ -14,7 +14,8 @@ the readers live beside it:
 - ``containers``: size limits, header-only opening, the bounds-checked walkers;
 - ``container_findings``: comments, text chunks, ICC, thumbnails, frames, trailers;
 - ``exif_findings``: EXIF, GPS and MakerNote;
-- ``xmp_findings``: XMP, IPTC and Photoshop resources.
+- ``xmp_findings``: XMP, IPTC and Photoshop resources;
+- ``other_formats``: the formats without a walker (PSD, EPS, JPEG 2000, PNM...).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from p2pchat.media.containers import (
     MAX_PIXELS,
     MAX_SIDE,
     MAX_XMP_SCAN,
+    bomb_refusal,
     open_header,
     register_heif,
     sniff_format,
 )
 from p2pchat.media.exif_findings import report_exif
 from p2pchat.media.iptc import analyse_iptc
+from p2pchat.media.other_formats import report_other_format
 from p2pchat.media.previews import report_previews
 from p2pchat.media.report import Finding, PrivacyReport, Severity, importance
 from p2pchat.media.segments import report_segments
@@ -80,6 +83,9 @@ def inspect_image(data: bytes) -> PrivacyReport:
             + (f"; it looks like {kind}, which could not be parsed)" if kind != "unknown" else ")")
         ) from None
     except Exception as error:
+        bomb = bomb_refusal(error)
+        if bomb:
+            raise ImageRejected(bomb) from None
         raise ImageRejected(
             f"this is not an image p2pchat can read "
             f"({kind if kind != 'unknown' else 'unknown format'}: {as_label(error, 80)})"
@@ -124,3 +130,4 @@ def _inspect_into(data: bytes, kind: str, image: Image.Image, out: FindingCollec
     report_segments(data, kind, blocks.container, out)
     if kind == "TIFF":
         report_previews(data, out)
+    report_other_format(data, kind, image, out)

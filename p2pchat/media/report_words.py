@@ -95,6 +95,8 @@ _FILL: dict[str, Fill] = {
     "provenance": _label(),
     "unknown": _label(),
     "vendor": _label(),
+    "partial": _one("format", lambda d: str(d["format"])),
+    "geotiff": _label(),
 }
 #: Template names beyond the categories themselves.
 EXTRA_TEMPLATES = ("direction", "time_only", "extra_images")

@@ -23,7 +23,15 @@ from p2pchat.media.alpha import (
     hidden_colour_finding,
     split_alpha,
 )
-from p2pchat.media.containers import MAX_PIXELS, MAX_SIDE, register_heif, walk_jpeg, walk_png
+from p2pchat.media.containers import (
+    MAX_PIXELS,
+    MAX_SIDE,
+    bomb_refusal,
+    register_heif,
+    sniff_format,
+    walk_jpeg,
+    walk_png,
+)
 from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.inspect import inspect_image
 from p2pchat.media.report import Finding, PrivacyReport, importance
@@ -146,6 +154,13 @@ def _open_capped(data: bytes, policy: SanitizePolicy) -> ImageFile.ImageFile:
         # MPO is not an opener of its own: Pillow's JPEG opener returns it.
         image = Image.open(io.BytesIO(data), formats=[f for f in allowed if f != "MPO"])
     except UnidentifiedImageError:
+        kind = sniff_format(data)
+        if kind in allowed:
+            # Its own format, but no opener took it: say so, not "wrong format".
+            raise ImageRejected(
+                f"the image looks like a {kind} file, but its header is corrupt or uses "
+                "a variant that cannot be read"
+            ) from None
         raise ImageRejected(
             f"not an image format accepted when you {policy.side} "
             f"(accepted: {', '.join(f for f in allowed if f != 'MPO')})"
@@ -156,6 +171,9 @@ def _open_capped(data: bytes, policy: SanitizePolicy) -> ImageFile.ImageFile:
             "megapixels): refusing a possible decompression bomb"
         ) from None
     except Exception as error:
+        bomb = bomb_refusal(error)
+        if bomb:
+            raise ImageRejected(bomb) from None
         raise ImageRejected(f"the image header is corrupt ({_describe(error)})") from None
     width, height = image.size
     if width <= 0 or height <= 0:

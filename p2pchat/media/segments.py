@@ -11,6 +11,8 @@ unmentioned because no reader knew it.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import re
 import struct
 from typing import Any
@@ -242,10 +244,30 @@ def report_heif_boxes(data: bytes, out: FindingCollector) -> None:
             at = data.find(b"jumb", start + 16, min(end, start + 256))
             if at >= 4:
                 analyse_jumbf(data[at - 4 : end], "a HEIF uuid box", out)
+        elif kind == "moov":
+            _movie_time(data[start:end], out)
         elif kind not in _HEIF_KNOWN:
             name = as_label(kind, 8)
             what = f"An unknown top-level box {name!r}"
             _block_finding("unknown", name, what, data[start : min(end, start + _SCAN)], out)
+
+
+_EPOCH_1904 = 2_082_844_800  # seconds from 1904-01-01 (ISO-BMFF's epoch) to 1970-01-01
+
+
+def _movie_time(moov: bytes, out: FindingCollector) -> None:
+    """An image sequence's (AVIF, HEIF burst) movie header keeps when it was made."""
+    at = moov.find(b"mvhd")
+    if at < 4 or at + 24 > len(moov):
+        return
+    if moov[at + 4] == 1:
+        (created,) = struct.unpack(">Q", moov[at + 8 : at + 16])
+    else:
+        (created,) = struct.unpack(">I", moov[at + 8 : at + 12])
+    if created > _EPOCH_1904:
+        with contextlib.suppress(ValueError, OverflowError, OSError):
+            when = datetime.datetime.fromtimestamp(created - _EPOCH_1904, datetime.UTC)
+            out.times.setdefault("created (movie header)", when.strftime("%Y:%m:%d %H:%M:%S"))
 
 
 def report_segments(

@@ -7,6 +7,7 @@ the dict Pillow builds out of a JPEG's APP13 segment.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 
@@ -177,6 +178,7 @@ def analyse_xmp(raw: bytes, out: FindingCollector) -> None:
             "keywords",
         ):
             out.add(Finding("comment", "medium", f"XMP {local}: {text!r}.", {local: text}))
+    _xmp_thumbnail(xmp, out)
     if lat is not None and lon is not None and not out.gps_done and not (lat == 0 and lon == 0):
         out.add(gps_finding(lat, lon, f"XMP {gps_prefix}".strip(), {}))
         out.gps_done = True
@@ -221,6 +223,23 @@ def analyse_xmp(raw: bytes, out: FindingCollector) -> None:
             {"bytes": len(raw), "short": "XMP metadata"},
         )
     )
+
+
+# xmp:Thumbnails holds a base64 picture (xmpGImg:image, or xapGImg in old packets) as an
+# element or an attribute; its line breaks are often written as "&#xA;".
+_XMP_THUMBNAIL = re.compile(r"(?:xmp|xap)GImg:image(?:>|\s*=\s*[\"'])([A-Za-z0-9+/=\s&#xA;]{16,})")
+
+
+def _xmp_thumbnail(xmp: str, out: FindingCollector) -> None:
+    match = _XMP_THUMBNAIL.search(xmp)
+    if match is None:
+        return
+    text = re.sub(r"&#x[aAdD];|\s", "", match.group(1))
+    try:
+        picture = base64.b64decode(text[: len(text) - len(text) % 4])
+    except ValueError:
+        picture = b""
+    thumbnail_finding("XMP", picture, (0, 0), out)
 
 
 def analyse_photoshop(resources: dict[int, bytes], out: FindingCollector) -> None:

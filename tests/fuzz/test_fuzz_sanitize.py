@@ -2,7 +2,9 @@
 
 Seeds: small real photos from tests/data/photos (with their EXIF/GPS/text chunks)
 plus tiny images in the modes the decoders branch on (palette, grey, 16-bit, RGBA,
-CMYK and progressive JPEG, interlaced PNG), generated here, and the classes of issue 13:
+CMYK and progressive JPEG, interlaced PNG), generated here, the outside audit's files
+(tests/data/audit: PSD, EPS, JPEG 2000, PNM, an AVIF sequence) for ``inspect`` and its
+byte scanners (``media/other_formats.py``), and the classes of issue 13:
 colour hidden under transparent pixels, palette and greyscale ``tRNS`` keys (8 and 16
 bits), JPEGs with unknown or vendor segments (APP4 text, APP11 JUMBF, Casio QVCI).
 Mutations hit headers, chunk lengths, markers and compressed data. The sanitiser must
@@ -21,10 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from p2pchat.core.errors import ImageRejected
+from p2pchat.media import other_formats
 from p2pchat.media.inspect import inspect_image
 from p2pchat.media.sanitize import SanitizePolicy, sanitize
-from tests.fuzz.conftest import assert_only_p2pchat_errors, mutated
-from tests.photos import photo
+from tests.fuzz.conftest import EXAMPLES, assert_only_p2pchat_errors, mutated
+from tests.photos import PHOTOS, photo
 
 RECEIVE = SanitizePolicy(max_long_edge=None, side="receive")
 CORPUS_SEEDS = ["apple-runtime-gpsdirection.jpg", "png-text-alpha.png", "nikon-gps-DSCN0010.jpg"]
@@ -38,6 +42,7 @@ INSPECT_SEEDS = [
     "exiftool-xmp-utf16.jpg",
     "raw/exiftool-dng-previews.dng",
     "raw/exiftool-canon-previews.cr2",
+    "raw/exiftool-phaseone.iiq",
 ]
 
 
@@ -97,7 +102,13 @@ def _with_segments(jpeg: bytes, segments: list[tuple[int, bytes]]) -> bytes:
 
 SEEDS = [photo(name).read_bytes() for name in CORPUS_SEEDS]
 SEEDS += _generated()
-X_RAY_SEEDS = SEEDS + [photo(name).read_bytes() for name in INSPECT_SEEDS]
+# The outside audit's classes: formats without a walker, read by byte scans.
+AUDIT_SEEDS = [
+    path.read_bytes()
+    for path in sorted((PHOTOS.parent / "audit").iterdir())
+    if path.suffix != ".md"
+]
+X_RAY_SEEDS = SEEDS + [photo(name).read_bytes() for name in INSPECT_SEEDS] + AUDIT_SEEDS
 FAST = settings(
     max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
@@ -140,13 +151,42 @@ def inspect_check(data: bytes) -> None:
 
 
 def test_inspect_seeds_report_something():
-    for data in X_RAY_SEEDS[len(SEEDS) :]:
+    for data in X_RAY_SEEDS[len(SEEDS) : len(SEEDS) + len(INSPECT_SEEDS)]:
         assert inspect_image(data).findings
 
 
 @FAST
 @given(mutated(X_RAY_SEEDS, max_edits=4))
 def test_mutated_inspect(data):
+    inspect_check(data)
+
+
+def scan_check(data: bytes) -> None:
+    # Pure byte scans: a refusal is not even possible, any exception is a bug.
+    other_formats.photoshop_resources(data)
+    other_formats.xmp_packet(data)
+    other_formats.embedded_tiffs(data)
+    other_formats.pnm_comments(data)
+    other_formats.jpeg2000_comments(data)
+    other_formats.embedded_jpeg_comments(data)
+    EXAMPLES["other_formats"] += 1
+
+
+def test_audit_seeds_report_something_or_are_refused():
+    assert len(AUDIT_SEEDS) == 11
+    refused = 0
+    for data in AUDIT_SEEDS:
+        try:
+            assert inspect_image(data).findings
+        except ImageRejected:
+            refused += 1  # the broken TIFF and the two bombs
+    assert refused == 3
+
+
+@FAST
+@given(mutated(AUDIT_SEEDS, max_edits=6))
+def test_mutated_other_format_scanners(data):
+    scan_check(data)
     inspect_check(data)
 
 
@@ -167,4 +207,12 @@ def test_long_campaign(data):
 @LONG
 @given(mutated(X_RAY_SEEDS, max_edits=12))
 def test_long_inspect_campaign(data):
+    inspect_check(data)
+
+
+@pytest.mark.slow
+@LONG
+@given(mutated(AUDIT_SEEDS, max_edits=12))
+def test_long_other_format_campaign(data):
+    scan_check(data)
     inspect_check(data)
