@@ -11,8 +11,9 @@ the values a template needs, is told by its kind (``report.kind.<category>``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from p2pchat.i18n import catalogue, get_language, t
 
@@ -51,7 +52,26 @@ def _gps(detail: dict[str, Any]) -> tuple[str, dict[str, object]]:
 
 def _time(detail: dict[str, Any]) -> tuple[str, dict[str, object]]:
     values = [str(v) for k, v in detail.items() if k not in _NOT_VALUES]
-    return ("time", {"when": values[0]}) if values else ("time_only", {})
+    return ("time", {"when": human_time(values[0])}) if values else ("time_only", {})
+
+
+#: EXIF's way of writing a time (``2024:04:06 10:15:30``; XMP uses ``-`` and ``T``).
+EXIF_TIME: Final = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2})")
+
+
+def human_time(value: str) -> str:
+    """EXIF's ``2024:04:06 10:15:30`` as people write it (``6 April 2024, 10:15``, or
+    ``2024年4月6日 10:15``); anything else is returned as it is."""
+    match = EXIF_TIME.match(value.strip())
+    if match is None:
+        return value
+    year, month, day, hour, minute = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        return value
+    month_name = t("report.months").split(",")[month - 1].strip()
+    return t(
+        "report.when", year=year, month_name=month_name, day=day, time=f"{hour:02d}:{minute:02d}"
+    )
 
 
 def _frames(detail: dict[str, Any]) -> tuple[str, dict[str, object]]:

@@ -120,3 +120,17 @@ def test_the_receivers_summary_leaves_out_what_the_picture_shows(japanese: None)
     assert "カメラ Canon EOS REBEL T3i" in line
     assert "顔" not in line
     assert removed_summary([shown]) == ()
+
+
+def test_times_read_as_people_write_them_in_japanese() -> None:
+    """A finding's time is not EXIF's ``2008:11:01 21:15:07`` in the reader's sentence."""
+    set_language("ja")
+    try:
+        finding = Finding(
+            "time", "low", "time 2008:11:01 21:15:07", {"taken": "2008:11:01 21:15:07"}
+        )
+        sentence = describe(finding)
+        assert "2008年11月1日 21:15" in sentence
+        assert "2008:11:01" not in sentence
+    finally:
+        set_language("en")

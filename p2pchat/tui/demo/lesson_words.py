@@ -8,7 +8,6 @@ thumbnail, the JPEG after the image's end) to show them.
 from __future__ import annotations
 
 import io
-import re
 import struct
 from typing import Any, Final
 
@@ -18,11 +17,11 @@ from p2pchat.core.errors import ImageRejected
 from p2pchat.i18n import t
 from p2pchat.media.inspect import Finding, PrivacyReport, format_coordinates
 from p2pchat.media.report_sentences import describe
+from p2pchat.media.report_words import human_time as human_time
 
 # Mean difference per channel (0-255) below which two renderings show the same picture.
 SAME_PICTURE_THRESHOLD: Final = 12.0
 SHORT: Final = 3  # the TIFF type of a 16-bit value
-EXIF_TIME: Final = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2})")
 LEAK_KEYS: Final = frozenset(
     {
         "gps",
@@ -60,25 +59,6 @@ def describe_finding(finding: Finding) -> str:
         "what": describe(finding),  # the reader's language, not the finding's English
     }
     return t(f"demo.leak.{category}", **values)
-
-
-def human_time(value: str) -> str:
-    """EXIF's ``2024:04:06 10:15:30`` as people write it (``6 April 2024, 10:15``);
-    anything else is returned as it is."""
-    match = EXIF_TIME.match(value.strip())
-    if match is None:
-        return value
-    year, month, day, hour, minute = (int(part) for part in match.groups())
-    if not 1 <= month <= 12:
-        return value
-    month_name = t("demo.months").split(",")[month - 1].strip()
-    return t(
-        "demo.when",
-        year=year,
-        month_name=month_name,
-        day=day,
-        time=f"{hour:02d}:{minute:02d}",
-    )
 
 
 def _coords(detail: dict[str, Any]) -> str:
