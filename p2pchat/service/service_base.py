@@ -80,6 +80,11 @@ class ServiceBase:
         return self._ledger.view
 
     @property
+    def outgoing_image_bytes(self) -> int:
+        """Bytes of our photos the session still holds (0 once sent, cancelled or closed)."""
+        return 0 if self._session is None else self._session.outgoing_image_bytes
+
+    @property
     def fingerprint(self) -> str:
         return fingerprint(bytes(self.identity.verify_key))
 

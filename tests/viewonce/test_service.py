@@ -34,7 +34,7 @@ async def test_received_view_once_photo_is_sealed_and_the_sender_keeps_no_copy(s
     holders = [r for r in gc.get_referrers(prepared.data) if r is not prepared]
     holders = [r for r in holders if not (isinstance(r, dict) and r is vars(prepared))]
     assert holders == [], [type(r) for r in holders]
-    assert alice._session.outgoing_image_bytes == 0
+    assert alice.outgoing_image_bytes == 0
     # The sender's record of it is a state, never the photo.
     sent = alice.conversation.get(message_id)
     assert sent is not None and sent.state is MessageState.DELIVERED
