@@ -35,6 +35,7 @@ from p2pchat.cli.options import (
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import t
+from p2pchat.i18n.error_words import error_text, notice_text
 
 
 def register(subparsers: Any) -> None:
@@ -99,7 +100,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
                 raise blocked_error(expected)
         guard = contacts.guard(petname=args.pin_as, expected=expected, replace_key=args.replace_key)
     except P2PChatError as error:
-        print(f"p2pchat chat: {error}", file=sys.stderr)
+        print(f"p2pchat chat: {error_text(error)}", file=sys.stderr)
         return error.exit_code
     service = ChatService(
         ServiceConfig(
@@ -184,7 +185,7 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                     else t("cli.chat.left_because", name=petname, reason=event.reason)
                 )
             elif isinstance(event, ev.Notice):
-                _status(event.message)
+                _status(notice_text(event))
             elif isinstance(event, ev.Failed):
                 print(f"p2pchat chat: {event.message}", file=sys.stderr)
                 exit_code = event.exit_code

@@ -6,6 +6,7 @@ as the JSON-lines event name by the headless interface.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -162,10 +163,16 @@ class PeerLeft(ServiceEvent):
 
 @dataclass(frozen=True)
 class Notice(ServiceEvent):
-    """Something the user should know that does not stop the session (a moved meeting point)."""
+    """Something the user should know that does not stop the session (a moved meeting point).
+
+    ``message`` is English (for logs and JSON); front ends word ``key`` (a catalogue
+    key) with ``params`` in the reader's language.
+    """
 
     kind: ClassVar[str] = "notice"
     message: str
+    key: str = ""
+    params: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

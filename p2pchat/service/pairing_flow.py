@@ -175,7 +175,7 @@ class PairingFlow(ServiceBase):
                 connect,
                 make_handshake,
                 self._open_link,
-                lambda message: self._emit(ev.Notice(message=message)),
+                self._emit,
             )
             self._mailbox = None
             await self._bind_and_start(link, handshake)
@@ -232,7 +232,9 @@ class PairingFlow(ServiceBase):
                 else "the other person did not join in time"
             )
             await self._pairing_failed(
-                TransportError(f"Pairing timed out: {reason}. Make a new invite and try again.")
+                TransportError(
+                    f"Pairing timed out: {reason}. Make a new invite and try again."
+                ).because("pairing_timeout_joined" if peer_seen else "pairing_timeout_alone")
             )
         except P2PChatError as error:
             await self._pairing_failed(error)
@@ -290,7 +292,9 @@ class PairingFlow(ServiceBase):
             failure = (
                 error
                 if isinstance(error, P2PChatError)
-                else TransportError("The peer did not connect in time: paste the blobs again.")
+                else TransportError(
+                    "The peer did not connect in time: paste the blobs again."
+                ).because("manual_timeout")
             )
             self.state = "failed"
             self._pair_error = failure
