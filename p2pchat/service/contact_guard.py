@@ -130,7 +130,7 @@ def blocked_error(contact: Contact) -> ContactBlocked:
     return ContactBlocked(
         f"{contact.petname!r} is blocked: the session was refused before anything they "
         f"sent was shown. To accept them again: p2pchat contacts unblock {contact.petname!r}"
-    )
+    ).because("contact_blocked_named", name=contact.petname)
 
 
 def as_key_changed(error: BaseException, petname: str) -> BaseException:
