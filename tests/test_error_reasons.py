@@ -23,7 +23,7 @@ import p2pchat
 from p2pchat.core.errors import ImageRejected, P2PChatError, WrongCode
 from p2pchat.core.exit_status import EXIT_CODES
 from p2pchat.i18n import LANGUAGES, catalogue, speaking
-from p2pchat.i18n.error_words import REASON_PREFIX, error_text, notice_text
+from p2pchat.i18n.error_words import REASON_PREFIX, error_text, failure_text, notice_text
 from p2pchat.service import events as ev
 from p2pchat.service.meeting import WHY
 
@@ -133,3 +133,32 @@ def test_a_notice_is_worded_in_the_readers_language() -> None:
     with speaking("ja"):
         assert JAPANESE.search(notice_text(notice))
     assert notice_text(ev.Notice("plain")) == "plain"
+
+
+async def test_a_pairing_nobody_joined_fails_with_a_reason_worded_in_japanese(
+    embedded_mailbox: str,
+) -> None:
+    """A real invite on the embedded mailbox that nobody joins: the Failed event's words."""
+    from p2pchat.net.rtc import IceSettings
+    from p2pchat.service import ChatService, ServiceConfig
+
+    config = ServiceConfig(
+        mailbox_url=embedded_mailbox, ice=IceSettings(), loopback=True, code_validity=0.5
+    )
+    service = ChatService(config)
+    try:
+        await service.invite()
+        while not isinstance(event := await service.next_event(), ev.Failed):
+            pass
+    finally:
+        await service.close()
+    assert "did not join in time" in event.message  # English, for scripts
+    assert ev.event_to_json(event) == {
+        "event": "error",
+        "message": event.message,
+        "exit_code": event.exit_code,
+    }
+    with speaking("ja"):
+        assert "相手が時間内に参加しませんでした" in failure_text(event)
+    with speaking("en"):
+        assert failure_text(event) == event.message

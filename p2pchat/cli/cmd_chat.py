@@ -35,7 +35,7 @@ from p2pchat.cli.options import (
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import t
-from p2pchat.i18n.error_words import error_text, notice_text
+from p2pchat.i18n.error_words import error_text, failure_text, notice_text
 
 
 def register(subparsers: Any) -> None:
@@ -187,7 +187,7 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
             elif isinstance(event, ev.Notice):
                 _status(notice_text(event))
             elif isinstance(event, ev.Failed):
-                print(f"p2pchat chat: {event.message}", file=sys.stderr)
+                print(f"p2pchat chat: {failure_text(event)}", file=sys.stderr)
                 exit_code = event.exit_code
 
     async def expire() -> None:

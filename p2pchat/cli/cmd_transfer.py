@@ -27,7 +27,7 @@ from p2pchat.core.exit_status import (
     EXIT_USAGE,
 )
 from p2pchat.i18n import t
-from p2pchat.i18n.error_words import error_text
+from p2pchat.i18n.error_words import error_text, failure_text
 from p2pchat.timeline import mark
 
 if TYPE_CHECKING:
@@ -309,6 +309,6 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
         elif isinstance(event, ev.PeerLeft):
             return EXIT_OUTPUT_FAILED if failures else EXIT_OK
         elif isinstance(event, ev.Failed):
-            print(f"p2pchat receive: {event.message}", file=sys.stderr)
+            print(f"p2pchat receive: {failure_text(event)}", file=sys.stderr)
             return event.exit_code
     return EXIT_PEER_LOST

@@ -31,6 +31,23 @@ def _reasons(error: BaseException) -> Iterator[str]:
             yield reason
 
 
+class _Failure(Protocol):
+    @property
+    def message(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, object]: ...
+
+
+def failure_text(event: _Failure) -> str:
+    """A service's ``Failed`` event in the reader's language, from the error's reason."""
+    if get_language() == DEFAULT_LANGUAGE or not event.reason:
+        return event.message
+    key = event.reason if "." in event.reason else REASON_PREFIX + event.reason
+    return t(key, **event.params) if key in catalogue(get_language()) else event.message
+
+
 class _Notice(Protocol):
     @property
     def message(self) -> str: ...

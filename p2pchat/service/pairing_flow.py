@@ -24,7 +24,6 @@ from p2pchat.core.errors import (
     RemoteProtocolError,
     TransportError,
     WrongCode,
-    exit_code_of,
 )
 from p2pchat.core.handshake import Pairing, Reconnect
 from p2pchat.core.handshake import meeting_key as reconnect_meeting_key
@@ -300,7 +299,7 @@ class PairingFlow(ServiceBase):
             self._pair_error = failure
             with contextlib.suppress(Exception):
                 await link.close()
-            self._emit(ev.Failed(message=str(failure), exit_code=exit_code_of(failure)))
+            self._emit(ev.failure(failure))
             self._paired.set()
             self._closed.set()
             raise failure from None
@@ -380,6 +379,6 @@ class PairingFlow(ServiceBase):
         if self._link is not None:
             with contextlib.suppress(Exception):
                 await self._link.close()
-        self._emit(ev.Failed(message=str(error), exit_code=exit_code_of(error)))
+        self._emit(ev.failure(error))
         self._paired.set()
         self._closed.set()

@@ -53,7 +53,7 @@ class ServicePump(ChatRequests):
                 if isinstance(event, ev.Closed):
                     break
         except P2PChatError as error:
-            self.post_message(ServiceEventPosted(service, ev.Failed(str(error), EXIT_FAILURE)))
+            self.post_message(ServiceEventPosted(service, ev.failure(error, EXIT_FAILURE)))
 
     @on(ServiceEventPosted)
     def _service_event(self, message: ServiceEventPosted) -> None:
