@@ -162,3 +162,14 @@ async def test_a_pairing_nobody_joined_fails_with_a_reason_worded_in_japanese(
         assert "相手が時間内に参加しませんでした" in failure_text(event)
     with speaking("en"):
         assert failure_text(event) == event.message
+
+
+def test_a_mistyped_code_keeps_its_hint_in_japanese() -> None:
+    from p2pchat.core import codes
+    from p2pchat.core.errors import InvalidCode
+
+    with pytest.raises(InvalidCode) as caught:
+        codes.parse("7-qqqqzz-banjo-zebra")
+    with speaking("ja"):
+        shown = error_text(caught.value)
+    assert "qqqqzz" in shown and "1 番目" in shown, shown
