@@ -1,8 +1,9 @@
 """Real failures read in Japanese in the TUI under ``language="ja"`` (issue 16 §2).
 
-A photo that is not an image, through the real sanitiser in the send dialog, and a
-wrong code between two real apps on loopback with the embedded mailbox. The send
-dialog used to show the core's English reason inside the Japanese frame.
+A photo that is not an image, through the real sanitiser in the send dialog; a
+contact renamed to a name already taken, in the real contact book; and a wrong code
+between two real apps on loopback with the embedded mailbox. The first two used to
+show the store's or the core's English inside the Japanese screen.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from p2pchat.i18n import set_language
 from p2pchat.tui.app import make_app
 from p2pchat.tui.screens.home import HomeScreen
 from p2pchat.tui.screens.send_dialog import SendDialog
+from p2pchat.tui.widgets.contact_list import ContactList
 
-from .helpers import loopback_app, real_prepare, text_of
+from .helpers import BOB_KEY as CAROL_KEY
+from .helpers import SAFETY_NUMBER, loopback_app, real_prepare, text_of
+from .test_contacts_ui import NEW_BOB_KEY, app_for, book_for
 from .test_loopback import ALICE_KEY, BOB_KEY, enter_code, invite_code, until
 from .test_offline import ALICE_FINGERPRINT, _refuse_service
 
@@ -68,5 +72,27 @@ async def test_a_wrong_code_reads_in_japanese_on_both_sides(embedded_mailbox: st
             for app in (alice, bob):
                 shown = text_of(app.screen.query_one("#join-error"))
                 assert JAPANESE.search(shown) and not ENGLISH_WORDS.search(shown), shown
+    finally:
+        set_language("en")
+
+
+async def test_a_name_already_taken_reads_in_japanese(tmp_path) -> None:
+    book = book_for(tmp_path, "alice")
+    book.pin("bob", bytes(NEW_BOB_KEY.verify_key), SAFETY_NUMBER, bytes(32))
+    book.pin("carol", bytes(CAROL_KEY.verify_key), SAFETY_NUMBER, bytes(range(32)))
+    app = app_for("ws://127.0.0.1:9/v1", ALICE_KEY, "alice", book, language="ja")
+    try:
+        async with app.run_test(size=(100, 40)) as pilot:
+            app.screen.query_one(ContactList).focus()
+            await pilot.pause()
+            await pilot.press("r")
+            await until(lambda: app.focused is app.screen.query_one("#name-input"), "rename")
+            app.screen.query_one("#name-input").value = "carol"
+            await pilot.press("enter")
+            error = app.screen.query_one("#join-error")
+            await until(lambda: error.has_class("-visible"), "the refusal")
+            shown = text_of(error)
+            assert "carol という名前の連絡先はすでにあります" in shown, shown
+            assert book.get("bob") is not None
     finally:
         set_language("en")
