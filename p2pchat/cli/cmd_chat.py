@@ -242,7 +242,7 @@ async def _read_commands(
                 except ValueError as error:
                     _status(str(error))
                 except P2PChatError as error:
-                    _status(t("cli.chat.timer_unchanged", reason=error))
+                    _status(t("cli.chat.timer_unchanged", reason=error_text(error)))
             elif word == "/block":
                 book.block(contact.petname)
                 _status(t("cli.chat.blocked", name=contact.petname))
@@ -274,5 +274,5 @@ async def _read_commands(
         try:
             await service.send_text(line)
         except P2PChatError as error:
-            _status(t("cli.chat.not_sent", reason=error))
+            _status(t("cli.chat.not_sent", reason=error_text(error)))
             continue

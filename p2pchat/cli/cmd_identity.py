@@ -118,7 +118,7 @@ def _seal_contact_secrets(signing_key: Any) -> None:
     try:
         Contacts.of_identity(signing_key, sealed=True).reseal()
     except P2PChatError as error:
-        print(t("cli.identity.secrets_not_sealed", reason=error), file=sys.stderr)
+        print(t("cli.identity.secrets_not_sealed", reason=error_text(error)), file=sys.stderr)
 
 
 def _new_passphrase(env_var: str | None) -> str:

@@ -236,7 +236,7 @@ def run_receive(args: argparse.Namespace) -> int:
     try:
         check_writable(out_dir)
     except SaveFailed as error:
-        print(t("cli.transfer.bad_out", reason=error), file=sys.stderr)
+        print(t("cli.transfer.bad_out", reason=error_text(error)), file=sys.stderr)
         return EXIT_USAGE
     code = read_code(args)
     from p2pchat.cli.quick_exit import finish
@@ -279,7 +279,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
             except SaveFailed as error:
                 failures += 1
                 service.refuse_image(event.message_id)
-                print(t("cli.transfer.not_kept", reason=error), file=sys.stderr)
+                print(t("cli.transfer.not_kept", reason=error_text(error)), file=sys.stderr)
                 out.emit(
                     "error",
                     "",

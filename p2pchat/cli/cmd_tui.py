@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
     try:
         identity, stored = _identity_key()
     except P2PChatError as error:
-        print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
+        print(f"p2pchat: {t('cli.identity_error', reason=error_text(error))}", file=sys.stderr)
         return error.exit_code
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args
