@@ -94,3 +94,14 @@ def test_a_name_already_taken_reads_in_japanese(blocked_alice: Path) -> None:
     assert code != 0
     assert "bob" in stderr and JAPANESE.search(the_error(stderr)), stderr
     assert "already" not in stderr
+
+
+def test_the_exit_code_table_of_help_reads_in_japanese(tmp_path: Path) -> None:
+    from p2pchat.core.exit_status import EXIT_CODES
+
+    code, out, stderr = finish(spawn(["--help"], japanese_env(tmp_path)))
+    assert code == 0, stderr
+    table = out.split("終了コード:")[1]
+    rows = [line.split(maxsplit=1) for line in table.strip().splitlines()]
+    assert [int(number) for number, _ in rows] == list(EXIT_CODES)
+    assert all(JAPANESE.search(meaning) for _, meaning in rows), table
