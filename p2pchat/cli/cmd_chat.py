@@ -35,6 +35,7 @@ from p2pchat.cli.options import (
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import t
+from p2pchat.i18n.error_words import error_text, failure_text, notice_text
 
 
 def register(subparsers: Any) -> None:
@@ -99,7 +100,7 @@ async def _chat(args: argparse.Namespace, pair: PairStep | None = None) -> int:
                 raise blocked_error(expected)
         guard = contacts.guard(petname=args.pin_as, expected=expected, replace_key=args.replace_key)
     except P2PChatError as error:
-        print(f"p2pchat chat: {error}", file=sys.stderr)
+        print(f"p2pchat chat: {error_text(error)}", file=sys.stderr)
         return error.exit_code
     service = ChatService(
         ServiceConfig(
@@ -184,9 +185,9 @@ async def _converse(service: Any, book: Any, contact: Any, commands: Any) -> int
                     else t("cli.chat.left_because", name=petname, reason=event.reason)
                 )
             elif isinstance(event, ev.Notice):
-                _status(event.message)
+                _status(notice_text(event))
             elif isinstance(event, ev.Failed):
-                print(f"p2pchat chat: {event.message}", file=sys.stderr)
+                print(f"p2pchat chat: {failure_text(event)}", file=sys.stderr)
                 exit_code = event.exit_code
 
     async def expire() -> None:
@@ -241,7 +242,7 @@ async def _read_commands(
                 except ValueError as error:
                     _status(str(error))
                 except P2PChatError as error:
-                    _status(t("cli.chat.timer_unchanged", reason=error))
+                    _status(t("cli.chat.timer_unchanged", reason=error_text(error)))
             elif word == "/block":
                 book.block(contact.petname)
                 _status(t("cli.chat.blocked", name=contact.petname))
@@ -273,5 +274,5 @@ async def _read_commands(
         try:
             await service.send_text(line)
         except P2PChatError as error:
-            _status(t("cli.chat.not_sent", reason=error))
+            _status(t("cli.chat.not_sent", reason=error_text(error)))
             continue

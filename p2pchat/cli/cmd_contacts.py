@@ -18,6 +18,7 @@ from typing import Any
 from p2pchat.cli.options import add_language_option
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import t
+from p2pchat.i18n.error_words import error_text
 
 
 def register(subparsers: Any) -> None:
@@ -69,7 +70,7 @@ def _guarded(args: argparse.Namespace, body: Any) -> int:
         print(f"p2pchat: {t('cli.contacts.not_found', name=name)}", file=sys.stderr)
         return EXIT_USAGE
     except ContactError as error:
-        print(f"p2pchat: {error}", file=sys.stderr)
+        print(f"p2pchat: {error_text(error)}", file=sys.stderr)
         return error.exit_code
 
 

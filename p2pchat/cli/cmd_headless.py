@@ -14,6 +14,7 @@ from p2pchat.cli.options import (
 )
 from p2pchat.core.exit_status import EXIT_USAGE
 from p2pchat.i18n import t
+from p2pchat.i18n.error_words import error_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,7 +40,7 @@ def run_headless(args: argparse.Namespace) -> int:
         try:
             check_writable(save_dir)
         except SaveFailed as error:
-            print(t("cli.headless.bad_save_dir", reason=error), file=sys.stderr)
+            print(t("cli.headless.bad_save_dir", reason=error_text(error)), file=sys.stderr)
             return EXIT_USAGE
     from p2pchat.service import run_loop as run
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import t
+from p2pchat.i18n.error_words import error_text
 from p2pchat.store.identity import PASSPHRASE_ENV  # one name for the variable
 
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except store.IdentityError as error:
-        print(f"p2pchat: {error}", file=sys.stderr)
+        print(f"p2pchat: {error_text(error)}", file=sys.stderr)
         return error.exit_code
 
 
@@ -117,7 +118,7 @@ def _seal_contact_secrets(signing_key: Any) -> None:
     try:
         Contacts.of_identity(signing_key, sealed=True).reseal()
     except P2PChatError as error:
-        print(t("cli.identity.secrets_not_sealed", reason=error), file=sys.stderr)
+        print(t("cli.identity.secrets_not_sealed", reason=error_text(error)), file=sys.stderr)
 
 
 def _new_passphrase(env_var: str | None) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from p2pchat.cli.options import add_language_option
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import speaking, t
+from p2pchat.i18n.error_words import error_text
 from p2pchat.media.report_sentences import describe, describe_note
 
 
@@ -91,19 +92,17 @@ def _read_input(path: str, limit: int) -> bytes:
     try:
         size = os.stat(path).st_size
         if size > limit:
-            raise ImageRejected(
-                t(
-                    "cli.image.too_large",
-                    path=path,
-                    size=f"{size / 1_048_576:.1f}",
-                    limit=f"{limit / 1_048_576:.0f}",
-                )
+            values = {"path": path, "size": f"{size / 1_048_576:.1f}"}
+            values["limit"] = f"{limit / 1_048_576:.0f}"
+            raise ImageRejected(t("cli.image.too_large", **values)).because(
+                "cli.image.too_large", **values
             )
         with open(path, "rb") as handle:
             return handle.read(limit + 1)
     except OSError as error:
-        raise ImageRejected(
-            t("cli.image.cannot_read", path=path, reason=error.strerror or error)
+        reason = error.strerror or str(error)
+        raise ImageRejected(t("cli.image.cannot_read", path=path, reason=reason)).because(
+            "cli.image.cannot_read", path=path, reason=reason
         ) from None
 
 
@@ -226,11 +225,12 @@ def run_sanitize(args: argparse.Namespace) -> int:
         except FileExistsError:
             raise _UsageError(t("cli.image.exists", target=target)) from None
         except OSError as error:
-            raise ImageRejected(
-                t("cli.image.cannot_write", target=target, reason=error.strerror or error)
+            values = {"target": target, "reason": error.strerror or str(error)}
+            raise ImageRejected(t("cli.image.cannot_write", **values)).because(
+                "cli.image.cannot_write", **values
             ) from None
     except _UsageError as error:
-        print(f"p2pchat: {error}", file=sys.stderr)
+        print(f"p2pchat: {error_text(error)}", file=sys.stderr)
         return EXIT_USAGE
     report = result.report
     # What the picture shows is told apart from what was removed: it is still there.

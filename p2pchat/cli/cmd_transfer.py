@@ -27,6 +27,7 @@ from p2pchat.core.exit_status import (
     EXIT_USAGE,
 )
 from p2pchat.i18n import t
+from p2pchat.i18n.error_words import error_text, failure_text
 from p2pchat.timeline import mark
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def run_send(args: argparse.Namespace) -> int:
             # Read up front (the service's reader and limit): a bad file fails before pairing.
             blobs.append((name, read_photo(name)))
         except ImageRejected as error:
-            print(f"p2pchat send: {error}", file=sys.stderr)
+            print(f"p2pchat send: {error_text(error)}", file=sys.stderr)
             return error.exit_code
     from p2pchat.cli.quick_exit import finish
     from p2pchat.service import run_loop as run
@@ -121,7 +122,7 @@ async def _until_done(command: str, service: Any, session: Coroutine[Any, Any, i
     try:
         return await session
     except P2PChatError as error:
-        print(f"p2pchat {command}: {error}", file=sys.stderr)
+        print(f"p2pchat {command}: {error_text(error)}", file=sys.stderr)
         return error.exit_code
     finally:
         await service.close()
@@ -169,7 +170,7 @@ async def _send_cleaned(
         try:
             prepared.append((name, await job))
         except P2PChatError as error:
-            print(f"p2pchat send: {name}: {error}", file=sys.stderr)
+            print(f"p2pchat send: {name}: {error_text(error)}", file=sys.stderr)
             return EXIT_INPUT_REJECTED
         mark("sender-cleaned")
     paired = await _wait_paired(service, out)
@@ -235,7 +236,7 @@ def run_receive(args: argparse.Namespace) -> int:
     try:
         check_writable(out_dir)
     except SaveFailed as error:
-        print(t("cli.transfer.bad_out", reason=error), file=sys.stderr)
+        print(t("cli.transfer.bad_out", reason=error_text(error)), file=sys.stderr)
         return EXIT_USAGE
     code = read_code(args)
     from p2pchat.cli.quick_exit import finish
@@ -278,7 +279,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
             except SaveFailed as error:
                 failures += 1
                 service.refuse_image(event.message_id)
-                print(t("cli.transfer.not_kept", reason=error), file=sys.stderr)
+                print(t("cli.transfer.not_kept", reason=error_text(error)), file=sys.stderr)
                 out.emit(
                     "error",
                     "",
@@ -308,6 +309,6 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
         elif isinstance(event, ev.PeerLeft):
             return EXIT_OUTPUT_FAILED if failures else EXIT_OK
         elif isinstance(event, ev.Failed):
-            print(f"p2pchat receive: {event.message}", file=sys.stderr)
+            print(f"p2pchat receive: {failure_text(event)}", file=sys.stderr)
             return event.exit_code
     return EXIT_PEER_LOST

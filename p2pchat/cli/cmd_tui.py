@@ -18,6 +18,7 @@ from typing import Any
 from p2pchat.cli.options import add_network_options, display_name
 from p2pchat.core.exit_status import EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import get_language, set_language, t
+from p2pchat.i18n.error_words import error_text
 
 
 def _add_tui_options(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +91,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
     try:
         settings = _settings()
     except SettingsError as error:
-        print(f"p2pchat: {error}", file=sys.stderr)
+        print(f"p2pchat: {error_text(error)}", file=sys.stderr)
         return EXIT_USAGE
     # --lang wins, then the settings file's language ("auto": the locale).
     set_language(getattr(args, "lang", None) or settings.language)
@@ -100,7 +101,7 @@ def _run(args: argparse.Namespace, start: str) -> int:
     try:
         identity, stored = _identity_key()
     except P2PChatError as error:
-        print(f"p2pchat: {t('cli.identity_error', reason=error)}", file=sys.stderr)
+        print(f"p2pchat: {t('cli.identity_error', reason=error_text(error))}", file=sys.stderr)
         return error.exit_code
 
     from p2pchat.cli.options import ice_from_args, mailbox_from_args

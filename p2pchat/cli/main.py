@@ -23,11 +23,13 @@ from p2pchat.cli.options import add_language_option, language_in, wrap_help_by_c
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.exit_status import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from p2pchat.i18n import set_language, t
+from p2pchat.i18n.error_words import error_text
 
 
 def _epilog() -> str:
-    lines = ["exit codes:"]
-    lines += [f"  {code:<4}{meaning}" for code, meaning in EXIT_CODES.items()]
+    # EXIT_CODES holds the numbers (and the English for docs); the words are the catalogue's.
+    lines = [t("cli.exit_codes.title")]
+    lines += [f"  {code:<4}{t(f'cli.exit_codes.{code}')}" for code in EXIT_CODES]
     return "\n".join(lines)
 
 
@@ -100,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except P2PChatError as error:
-        print(f"p2pchat: {error}", file=sys.stderr)
+        print(f"p2pchat: {error_text(error)}", file=sys.stderr)
         return error.exit_code
 
 

@@ -74,10 +74,13 @@ def _check_word(index: int, word: str) -> None:
         raise InvalidCode(
             f"{word!r} is a real code word, but it cannot be the {ordinal} word: "
             "check the order of the words and that none is missing or repeated."
-        )
+        ).because("code_word_misplaced", word=word, position=index + 1)
     suggestion = closest_word(word, words_for_position(index))
     hint = f" Did you mean {suggestion!r}?" if suggestion else ""
-    raise InvalidCode(f"The {ordinal} word {word!r} is not in the code word list.{hint}")
+    error = InvalidCode(f"The {ordinal} word {word!r} is not in the code word list.{hint}")
+    if suggestion:
+        raise error.because("code_word_close", word=word, position=index + 1, close=suggestion)
+    raise error.because("code_word_unknown", word=word, position=index + 1)
 
 
 def _check_order(words: tuple[str, ...]) -> None:
@@ -87,7 +90,7 @@ def _check_order(words: tuple[str, ...]) -> None:
         raise InvalidCode(
             f"The first and third words look swapped ({first!r} never comes before "
             f"{third!r} in a code): check the order of the words, or ask for the code again."
-        )
+        ).because("code_words_swapped")
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,9 @@ class InviteCode:
     def __post_init__(self) -> None:
         _check_nameplate(self.nameplate)
         if len(self.words) != WORD_COUNT:
-            raise InvalidCode(f"A code has exactly {WORD_COUNT} words.")
+            raise InvalidCode(f"A code has exactly {WORD_COUNT} words.").because(
+                "code_word_count", count=WORD_COUNT
+            )
         for index, word in enumerate(self.words):
             _check_word(index, word)
         _check_order(self.words)

@@ -35,6 +35,8 @@ MAX_QUEUED_PHOTOS = 4
 class BudgetFull(ImageRejected):
     """No place left: too many photos are running or waiting."""
 
+    reason = "budget_full"
+
 
 @dataclass(eq=False)
 class _Waiter:

@@ -45,6 +45,8 @@ GoneReason = Literal["viewed", "expired", "wiped"]
 class ViewOnceRefusedError(P2PChatError):
     """A view-once photo cannot be saved, forwarded, exported, copied or opened again."""
 
+    reason = "view_once_refused"
+
 
 @dataclass(frozen=True)
 class VaultEntry:

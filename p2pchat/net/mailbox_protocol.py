@@ -78,13 +78,19 @@ class MailboxMessage:
 class MailboxTimeout(TransportError, TimeoutError):
     """A wait on the mailbox server or on the other side ran out of time."""
 
+    reason = "mailbox_timeout"
+
 
 class MailboxRefused(TransportError):
     """The mailbox server refused a command or all service: a server problem, exit 4."""
 
+    reason = "mailbox_refused"
+
 
 class MailboxCrowded(MailboxRefused):
     """Two other sides already hold this nameplate (or this side released it)."""
+
+    reason = "mailbox_crowded"
 
 
 BUSY_HINT: Final = (

@@ -20,6 +20,8 @@ UNPARSABLE: Final = (ValueError, AssertionError, IndexError, KeyError, TypeError
 class NoDirectPath(TransportError):
     """ICE found no working pair in time (the transit relay may still connect)."""
 
+    reason = "no_direct_path"
+
 
 def count_candidates(sdp: str) -> int:
     """How many ICE candidates a description offers (0: only a relay can reach it)."""

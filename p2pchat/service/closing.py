@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from p2pchat.core.errors import P2PChatError, PeerLost, TransportError, exit_code_of
+from p2pchat.core.errors import P2PChatError, PeerLost, TransportError
 from p2pchat.service import events as ev
 from p2pchat.service.config import CLOSE_GRACE, close_delivery_limit
 from p2pchat.service.service_base import ServiceBase
@@ -56,7 +56,7 @@ class Closing(ServiceBase):
             return
         self.state = "failed"
         self._emit(ev.ConnectionChanged(state="lost", connection=self.connection_kind))
-        self._emit(ev.Failed(message=str(error), exit_code=exit_code_of(error)))
+        self._emit(ev.failure(error))
         await self._shutdown()
 
     async def close(self) -> int:

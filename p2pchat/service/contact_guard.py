@@ -25,6 +25,8 @@ from p2pchat.store.petnames import DEFAULT_PETNAME, petname_from_label
 class ContactBlocked(ContactError):
     """The peer is a blocked contact: refused before anything it sent is shown."""
 
+    reason = "contact_blocked"
+
     exit_code = EXIT_PAIRING_FAILED
 
 
@@ -100,7 +102,9 @@ class ContactGuard:
     def _check_expected(self, expected: Contact, keys: SessionKeys, now: float) -> Contact:
         current = self.book.get(expected.petname)
         if current is None:
-            raise ContactError(f"{expected.petname!r} was removed from the contacts meanwhile.")
+            raise ContactError(
+                f"{expected.petname!r} was removed from the contacts meanwhile."
+            ).because("contact_removed", name=expected.petname)
         if current.blocked:
             raise blocked_error(current)
         if keys.peer_identity != current.identity_key:
@@ -126,7 +130,7 @@ def blocked_error(contact: Contact) -> ContactBlocked:
     return ContactBlocked(
         f"{contact.petname!r} is blocked: the session was refused before anything they "
         f"sent was shown. To accept them again: p2pchat contacts unblock {contact.petname!r}"
-    )
+    ).because("contact_blocked_named", name=contact.petname)
 
 
 def as_key_changed(error: BaseException, petname: str) -> BaseException:

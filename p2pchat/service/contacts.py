@@ -85,7 +85,7 @@ class Contacts:
         if contact is None:
             raise ContactNotFound(
                 f"No contact is named {petname!r}; `p2pchat contacts` lists them."
-            )
+            ).because("contact_not_named", name=petname)
         return contact
 
     def pin(self, petname: str, identity_key: bytes, safety_number: str, psk: bytes) -> Contact:

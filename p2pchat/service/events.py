@@ -6,8 +6,11 @@ as the JSON-lines event name by the headless interface.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+
+from p2pchat.core.errors import P2PChatError, exit_code_of
 
 Direction = Literal["in", "out"]
 ConnectionKind = Literal["direct", "relay", "transit", "unknown"]
@@ -162,19 +165,39 @@ class PeerLeft(ServiceEvent):
 
 @dataclass(frozen=True)
 class Notice(ServiceEvent):
-    """Something the user should know that does not stop the session (a moved meeting point)."""
+    """Something the user should know that does not stop the session (a moved meeting point).
+
+    ``message`` is English (for logs and JSON); front ends word ``key`` (a catalogue
+    key) with ``params`` in the reader's language.
+    """
 
     kind: ClassVar[str] = "notice"
     message: str
+    key: str = field(default="", metadata={"json": False})
+    params: Mapping[str, object] = field(default_factory=dict, metadata={"json": False})
 
 
 @dataclass(frozen=True)
 class Failed(ServiceEvent):
-    """A fatal error: the session is over. ``exit_code`` follows the CLI's table."""
+    """A fatal error: the session is over. ``exit_code`` follows the CLI's table.
+
+    ``message`` is the error's English; ``reason`` and ``params`` are its stable
+    reason (``core/errors.py``), which front ends word in the reader's language.
+    """
 
     kind: ClassVar[str] = "error"
     message: str
     exit_code: int
+    reason: str = field(default="", metadata={"json": False})
+    params: Mapping[str, object] = field(default_factory=dict, metadata={"json": False})
+
+
+def failure(error: BaseException, exit_code: int | None = None) -> Failed:
+    """The ``Failed`` event of ``error``: its message, exit code and reason."""
+    code = exit_code_of(error) if exit_code is None else exit_code
+    if isinstance(error, P2PChatError):
+        return Failed(str(error), code, error.reason, dict(error.params))
+    return Failed(str(error), code)
 
 
 @dataclass(frozen=True)

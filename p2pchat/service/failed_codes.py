@@ -30,7 +30,7 @@ def refuse_if_failed(code: InviteCode) -> bytes:
         raise InvalidCode(
             "This code already failed once here. Typing it again would give whoever "
             "interfered another guess: ask for a new invite."
-        )
+        ).because("code_failed_before")
     return key
 
 

@@ -50,6 +50,8 @@ class TransitHandshake(Protocol):
 class NoPathFound(TransportError):
     """Neither ICE nor the relay connected; says which step failed and what helps."""
 
+    reason = "no_path"
+
     def __init__(
         self, *, stun: StunResult, seconds: float, relay: str | None, relay_error: str
     ) -> None:

@@ -30,6 +30,7 @@ from p2pchat.core.handshake import (
     rendezvous_nameplate,
 )
 from p2pchat.net.mailbox import MailboxClient, MailboxCrowded
+from p2pchat.service import events as ev
 from p2pchat.service.rendezvous import exchange_descriptions
 
 if TYPE_CHECKING:  # aiortc is imported when a link is opened (net/rtc_preload)
@@ -37,6 +38,8 @@ if TYPE_CHECKING:  # aiortc is imported when a link is opened (net/rtc_preload)
 
 log = logging.getLogger(__name__)
 
+#: Why a meeting point was left: the key front ends word, and the English for logs.
+WHY = {"crowded": "it is crowded", "stranger": "a stranger spoke there"}
 MOVED_NOTICE = (
     "The usual meeting point at the mailbox was taken by someone else ({why}); "
     "moved to the next one ({attempt} of {attempts}). Your contact's p2pchat does the same."
@@ -48,7 +51,7 @@ async def meet_contact(
     connect: Callable[[], Awaitable[MailboxClient]],
     make_handshake: Callable[[str], Reconnect],
     open_link: Callable[[], RtcLink],
-    notify: Callable[[str], None],
+    notify: Callable[[ev.Notice], None],
     clock: Callable[[], float] | None = None,
 ) -> tuple[RtcLink, Reconnect]:
     """Meet the contact; the link holding both descriptions, and the handshake to bind.
@@ -66,14 +69,14 @@ async def meet_contact(
         try:
             await mailbox.open(await mailbox.claim(nameplate))
         except MailboxCrowded:
-            attempt = await _move_on(mailbox, attempt, "it is crowded", notify)
+            attempt = await _move_on(mailbox, attempt, "crowded", notify)
             continue
         handshake = make_handshake(mailbox.side)
         task = asyncio.ensure_future(exchange_descriptions(mailbox, handshake, open_link))
         try:
             link = await _until_window_ends(task, handshake, window, clock)
         except NotTheContact:
-            attempt = await _move_on(mailbox, attempt, "a stranger spoke there", notify)
+            attempt = await _move_on(mailbox, attempt, "stranger", notify)
             continue
         except BaseException:
             task.cancel()
@@ -112,7 +115,7 @@ async def _until_window_ends(
 
 
 async def _move_on(
-    mailbox: MailboxClient, attempt: int, why: str, notify: Callable[[str], None]
+    mailbox: MailboxClient, attempt: int, why: str, notify: Callable[[ev.Notice], None]
 ) -> int:
     """Leave this meeting point; the next attempt, or TransportError when none is left."""
     with contextlib.suppress(P2PChatError):
@@ -125,7 +128,9 @@ async def _move_on(
             "reconnect key (an older p2pchat, a contact list restored from an old backup, "
             "or they paired with you again). Try again later (the meeting points change "
             "every day), use another mailbox server (--mailbox), or meet with a new code."
-        )
-    log.info("meeting point taken (%s); trying the next one", why)
-    notify(MOVED_NOTICE.format(why=why, attempt=attempt + 1, attempts=MEETING_ATTEMPTS))
+        ).because("meeting_points_taken", attempts=MEETING_ATTEMPTS)
+    log.info("meeting point taken (%s); trying the next one", WHY[why])
+    values = {"attempt": attempt + 1, "attempts": MEETING_ATTEMPTS}
+    english = MOVED_NOTICE.format(why=WHY[why], **values)
+    notify(ev.Notice(english, f"notices.meeting_moved.{why}", values))
     return attempt

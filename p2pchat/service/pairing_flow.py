@@ -24,7 +24,6 @@ from p2pchat.core.errors import (
     RemoteProtocolError,
     TransportError,
     WrongCode,
-    exit_code_of,
 )
 from p2pchat.core.handshake import Pairing, Reconnect
 from p2pchat.core.handshake import meeting_key as reconnect_meeting_key
@@ -175,7 +174,7 @@ class PairingFlow(ServiceBase):
                 connect,
                 make_handshake,
                 self._open_link,
-                lambda message: self._emit(ev.Notice(message=message)),
+                self._emit,
             )
             self._mailbox = None
             await self._bind_and_start(link, handshake)
@@ -232,7 +231,9 @@ class PairingFlow(ServiceBase):
                 else "the other person did not join in time"
             )
             await self._pairing_failed(
-                TransportError(f"Pairing timed out: {reason}. Make a new invite and try again.")
+                TransportError(
+                    f"Pairing timed out: {reason}. Make a new invite and try again."
+                ).because("pairing_timeout_joined" if peer_seen else "pairing_timeout_alone")
             )
         except P2PChatError as error:
             await self._pairing_failed(error)
@@ -290,13 +291,15 @@ class PairingFlow(ServiceBase):
             failure = (
                 error
                 if isinstance(error, P2PChatError)
-                else TransportError("The peer did not connect in time: paste the blobs again.")
+                else TransportError(
+                    "The peer did not connect in time: paste the blobs again."
+                ).because("manual_timeout")
             )
             self.state = "failed"
             self._pair_error = failure
             with contextlib.suppress(Exception):
                 await link.close()
-            self._emit(ev.Failed(message=str(failure), exit_code=exit_code_of(failure)))
+            self._emit(ev.failure(failure))
             self._paired.set()
             self._closed.set()
             raise failure from None
@@ -376,6 +379,6 @@ class PairingFlow(ServiceBase):
         if self._link is not None:
             with contextlib.suppress(Exception):
                 await self._link.close()
-        self._emit(ev.Failed(message=str(error), exit_code=exit_code_of(error)))
+        self._emit(ev.failure(error))
         self._paired.set()
         self._closed.set()

@@ -45,6 +45,11 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
+def _refused(key: str, **params: object) -> ImageRejected:
+    """A refusal worded from ``key`` now, and again in the reader's language later."""
+    return ImageRejected(t(key, **params)).because(key, **params)
+
+
 def read_photo(path: str | os.PathLike[str]) -> bytes:
     """The file's bytes, refusing what is not a regular file, is too large or unreadable."""
     file = Path(path)
@@ -52,17 +57,17 @@ def read_photo(path: str | os.PathLike[str]) -> bytes:
     try:
         status = file.stat()
         if not stat.S_ISREG(status.st_mode):  # a FIFO or a device would block or never end
-            raise ImageRejected(t("send.not_a_file", path=shown))
+            raise _refused("send.not_a_file", path=shown)
         if status.st_size > MAX_PHOTO_FILE_BYTES:
-            raise ImageRejected(t("send.too_large", size=_megabytes(status.st_size)))
+            raise _refused("send.too_large", size=_megabytes(status.st_size))
         with file.open("rb") as handle:
             # Read at most one byte past the limit: a file that grew meanwhile is refused too.
             data = handle.read(MAX_PHOTO_FILE_BYTES + 1)
     except OSError as error:
         reason = error.strerror or type(error).__name__
-        raise ImageRejected(t("send.cannot_read", path=shown, reason=reason)) from None
+        raise _refused("send.cannot_read", path=shown, reason=reason) from None
     if len(data) > MAX_PHOTO_FILE_BYTES:
-        raise ImageRejected(t("send.too_large", size=_megabytes(len(data))))
+        raise _refused("send.too_large", size=_megabytes(len(data)))
     return data
 
 

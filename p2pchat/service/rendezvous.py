@@ -75,16 +75,21 @@ class PeerStopped(RemoteProtocolError):
     """The other side stopped the pairing or meeting; ``reason`` names which of our sentences.
 
     The message is the English sentence (scripts and the CLI's logs read it); front
-    ends in another language word ``reason`` themselves (``errors.peer_stopped.*``).
+    ends in another language word ``said`` themselves (``errors.peer_stopped.*``).
     """
+
+    reason = "peer_stopped"
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
-        self.reason = reason
+        self.said = reason
+        self.because(f"peer_stopped_{reason}")
 
 
 class KeyChangeReported(PeerStopped):
     """The contact's p2pchat refused a reconnect: the key we presented is not the pinned one."""
+
+    reason = "key_change_reported"
 
     def __init__(self, message: str) -> None:
         super().__init__(message, "key_changed")

@@ -37,21 +37,29 @@ _FORBIDDEN_IN_PETNAME: Final = frozenset("/\\")
 class ContactError(P2PChatError):
     """A contact operation cannot be done (unknown name, invalid petname, ...)."""
 
+    reason = "contact"
+
     exit_code = EXIT_USAGE
 
 
 class ContactNotFound(ContactError):
     """No contact has that petname."""
 
+    reason = "contact_not_found"
+
 
 class ContactsCorrupt(ContactError):
     """``contacts.json`` does not parse; it was kept as it is and a copy saved aside."""
+
+    reason = "contacts_corrupt"
 
     exit_code = EXIT_INPUT_REJECTED
 
 
 class KeyChanged(ContactError):
     """A peer's identity key does not match what is pinned: possibly an attack."""
+
+    reason = "key_changed"
 
     exit_code = EXIT_PAIRING_FAILED  # it stops a pairing, like a wrong code
 
@@ -66,6 +74,8 @@ class KeyChanged(ContactError):
 
 class KeyAlreadyPinned(KeyChanged):
     """The offered key is already pinned under a different petname."""
+
+    reason = "key_already_pinned"
 
     def __init__(self, *, petname: str, other_petname: str, key: bytes) -> None:
         super().__init__(

@@ -144,7 +144,9 @@ class ContactBook:
                     **_fresh_secrets(secret),
                 )
             if len(contacts) >= MAX_CONTACTS:
-                raise ContactError(f"The contact list is full ({MAX_CONTACTS} contacts).")
+                raise ContactError(f"The contact list is full ({MAX_CONTACTS} contacts).").because(
+                    "contacts_full", limit=MAX_CONTACTS
+                )
             contact = Contact(name, key, number, False, False, when, when, **_fresh_secrets(secret))
             contacts.append(contact)
             return contact
@@ -200,7 +202,9 @@ class ContactBook:
             contact = _require(contacts, petname)
             clash = find_name(contacts, new_name)
             if clash is not None and clash is not contact:
-                raise ContactError(f"There is already a contact named {clash.petname!r}.")
+                raise ContactError(f"There is already a contact named {clash.petname!r}.").because(
+                    "contact_name_taken", name=clash.petname
+                )
             return _replace(contacts, contact, petname=new_name)
 
         return self._mutate(change)

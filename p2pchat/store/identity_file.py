@@ -38,11 +38,15 @@ MAX_MEMLIMIT: Final = argon2id.MEMLIMIT_SENSITIVE
 class IdentityError(P2PChatError):
     """The identity file cannot be used as it is."""
 
+    reason = "identity"
+
     exit_code = EXIT_USAGE
 
 
 class IdentityCorrupt(IdentityError):
     """The identity file exists but is not a readable identity; it was left untouched."""
+
+    reason = "identity_corrupt"
 
     exit_code = EXIT_INPUT_REJECTED
 
@@ -50,9 +54,13 @@ class IdentityCorrupt(IdentityError):
 class WrongPassphrase(IdentityError):
     """The passphrase does not open the sealed identity."""
 
+    reason = "wrong_passphrase"
+
 
 class PassphraseRequired(IdentityError):
     """The identity is sealed and no passphrase was available."""
+
+    reason = "passphrase_required"
 
 
 def encode(

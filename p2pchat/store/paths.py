@@ -31,6 +31,8 @@ _FIX_HINT: Final = f"Set {CONFIG_DIR_ENV} to a folder you can write, or fix this
 class ConfigUnavailable(P2PChatError):
     """The configuration folder (or a file in it) cannot be created or written."""
 
+    reason = "config_unavailable"
+
     exit_code = EXIT_USAGE  # a configuration problem
 
 

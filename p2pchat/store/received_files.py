@@ -22,6 +22,8 @@ MAX_NAME_ATTEMPTS = 1000
 class SaveFailed(P2PChatError):
     """A received photo could not be written to the chosen folder."""
 
+    reason = "save_failed"
+
     exit_code = EXIT_OUTPUT_FAILED
 
 

@@ -84,6 +84,8 @@ class SettingsError(P2PChatError):
     since a default may be weaker than what the file asked for (``relay_only``).
     """
 
+    reason = "settings"
+
     exit_code = EXIT_USAGE
 
 

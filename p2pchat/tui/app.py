@@ -30,6 +30,7 @@ from p2pchat.service.api import ChatSession, SessionFactory
 from p2pchat.service.contacts import ContactGuard, Contacts
 from p2pchat.service.profile import Settings
 from p2pchat.tui.app_shell import Phase
+from p2pchat.tui.error_text import describe_error
 from p2pchat.tui.name_prompt import NamePrompt, name_prompt_for, save_display_name
 from p2pchat.tui.pairing_flow import KeyChangeCheck, PairingFlow
 from p2pchat.tui.palette import app_commands, kept_system_commands, open_palette
@@ -136,7 +137,7 @@ class P2PChatApp(PairingFlow):
         try:
             shown = save_display_name(config if config is not None else self.config, name)
         except P2PChatError as error:
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(describe_error(error), severity="error", markup=False)
             return ""
         if shown:
             self.my_label = shown

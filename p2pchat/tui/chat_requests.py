@@ -113,7 +113,7 @@ class ChatRequests(AppShell):
             try:
                 chat.contact = self.contacts.verify(chat.contact.petname)
             except ContactError as error:
-                self.notify(str(error), severity="error", markup=False)
+                self.notify(describe_error(error), severity="error", markup=False)
 
     @on(ChatScreen.SetTimer)
     def _set_timer(self, message: ChatScreen.SetTimer) -> None:

@@ -11,6 +11,7 @@ from textual import on
 
 from p2pchat.i18n import t
 from p2pchat.service.contacts import Contact, ContactError, ContactGuard
+from p2pchat.tui.error_text import describe_error
 from p2pchat.tui.screens.chat import ChatScreen
 from p2pchat.tui.screens.home import HomeScreen
 from p2pchat.tui.service_pump import ServicePump
@@ -48,7 +49,7 @@ class ContactActions(ServicePump):
         try:
             return self.contacts.list()
         except ContactError as error:
-            self.notify(str(error), severity="error", timeout=30, markup=False)
+            self.notify(describe_error(error), severity="error", timeout=30, markup=False)
             return []
 
     def _refresh_contacts(self) -> None:
@@ -79,7 +80,7 @@ class ContactActions(ServicePump):
             else:
                 return
         except ContactError as error:
-            home.show_error(str(error))
+            home.show_error(describe_error(error))
             return
         home.show_error("")
         self._refresh_contacts()
@@ -94,7 +95,7 @@ class ContactActions(ServicePump):
         try:
             self.contacts.block(petname)
         except ContactError as error:
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(describe_error(error), severity="error", markup=False)
             return
         service, self.service = self.service, None
         self._back_home("", status=t("contacts.blocked", name=petname))
@@ -109,6 +110,6 @@ class ContactActions(ServicePump):
         try:
             changed = contacts.rename(chat.contact.petname, message.new_petname)
         except ContactError as error:
-            self.notify(str(error), severity="error")
+            self.notify(describe_error(error), severity="error")
             return
         chat.contact_renamed(changed)

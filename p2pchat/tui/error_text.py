@@ -11,13 +11,14 @@ from p2pchat.core.errors import (
 )
 from p2pchat.core.keys import MAX_LABEL_CHARS
 from p2pchat.i18n import t
+from p2pchat.i18n.error_words import error_text
 from p2pchat.service import NoPathFound
 from p2pchat.service.contacts import ContactBlocked, KeyAlreadyPinned, KeyChanged
 from p2pchat.service.rendezvous import PeerStopped
 
 
 def describe_error(error: BaseException) -> str:
-    """A sentence for the home screen: translated for the errors people meet most."""
+    """A sentence for the screens, in the reader's language; the English message for scripts."""
     if isinstance(error, WrongCode):
         return t("errors.wrong_code")
     if isinstance(error, NoPathFound):
@@ -33,9 +34,9 @@ def describe_error(error: BaseException) -> str:
         )
     if isinstance(error, PeerStopped):
         # The other side's one-word reason, in the reader's language.
-        return t(f"errors.peer_stopped.{error.reason}")
+        return t(f"errors.peer_stopped.{error.said}")
     if isinstance(error, TransportError):
-        return t("errors.transport", detail=str(error))
+        return t("errors.transport", detail=error_text(error))
     if isinstance(error, LabelRefused):
         return t("errors.peer_label_refused", limit=MAX_LABEL_CHARS)
     if isinstance(error, PeerRefusedLabel):
@@ -45,7 +46,8 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, ContactBlocked):
         # Only that it was refused: nothing about the peer, not even what it announced.
         return t("contacts.refused")
-    return str(error) or error.__class__.__name__
+    # Every other error by its reason (core/errors.py), in the reader's language.
+    return error_text(error)
 
 
 def is_key_change(error: BaseException | None) -> bool:

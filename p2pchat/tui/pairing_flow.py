@@ -70,7 +70,7 @@ class PairingFlow(ContactActions):
         try:
             contact = self.contacts.get(message.petname)
         except ContactError as error:
-            home.show_error(str(error))
+            home.show_error(describe_error(error))
             return
         if contact is None:
             home.show_error(t("contacts.gone", name=message.petname))

@@ -17,6 +17,7 @@ from textual import on, work
 
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.exit_status import EXIT_FAILURE
+from p2pchat.i18n.error_words import notice_text
 from p2pchat.service import events as ev
 from p2pchat.service.api import ChatSession
 from p2pchat.service.contacts import ContactError, Contacts
@@ -52,7 +53,7 @@ class ServicePump(ChatRequests):
                 if isinstance(event, ev.Closed):
                     break
         except P2PChatError as error:
-            self.post_message(ServiceEventPosted(service, ev.Failed(str(error), EXIT_FAILURE)))
+            self.post_message(ServiceEventPosted(service, ev.failure(error, EXIT_FAILURE)))
 
     @on(ServiceEventPosted)
     def _service_event(self, message: ServiceEventPosted) -> None:
@@ -68,7 +69,7 @@ class ServicePump(ChatRequests):
                 self.post_message(PairingFailed(message.service, event.reason))
             elif isinstance(event, ev.Notice):
                 # Our own words (a moved meeting point), never the peer's.
-                self.notify(event.message, severity="warning", markup=False)
+                self.notify(notice_text(event), severity="warning", markup=False)
             # A Failed is left to the pairing worker: wait_paired() raises the error
             # itself, and a changed key needs the exception, not its text.
             return

@@ -28,6 +28,8 @@ from p2pchat.core.handshake import (
     meeting_window,
     rendezvous_nameplate,
 )
+from p2pchat.i18n import speaking
+from p2pchat.i18n.error_words import notice_text
 from p2pchat.net import mailbox_rendezvous
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.mailbox_server import MailboxServer
@@ -245,6 +247,10 @@ async def test_a_crowded_meeting_point_is_left_for_the_next_one(operator: Operat
     for events in (alice_events, bob_events):
         notices = [e.message for e in events if isinstance(e, ev.Notice)]
         assert len(notices) == 1 and "taken by someone else" in notices[0]
+        # The front ends word it in the reader's language (issue 16 §2).
+        [notice] = [e for e in events if isinstance(e, ev.Notice)]
+        with speaking("ja"):
+            assert "次の場所に移りました" in notice_text(notice)
     assert todays_points()[1] in operator.claimed
     for squatter in squatters:
         await squatter.close()

@@ -55,10 +55,9 @@ def loopback_app(
     return make_app(
         config,
         fingerprint=label,
-        language="en",
         image_renderer="halfcell",
         my_label=label,
-        **app_options,
+        **{"language": "en", **app_options},
     )
 
 

@@ -70,6 +70,8 @@ _CANDIDATE_RE: Final = re.compile(
 class InvalidBlob(RemoteProtocolError):
     """The pasted text is not a p2pchat blob of the expected kind (or was damaged)."""
 
+    reason = "invalid_blob"
+
 
 # --------------------------------------------------------------------------- blobs
 

@@ -70,6 +70,8 @@ MEETING_ATTEMPTS: Final = 4  # how many fall-back points when one is squatted (c
 class IdentityMismatch(RemoteProtocolError):
     """The contact presented an identity key other than the pinned one."""
 
+    reason = "identity_mismatch"
+
     def __init__(self, pinned_key: bytes, offered_key: bytes) -> None:
         super().__init__(
             "The contact presented a different identity key than the one pinned "
@@ -86,6 +88,8 @@ class NotTheContact(RemoteProtocolError):
     Someone else is at the meeting point (a squatter, or a stale stranger): the
     service moves to the next meeting point instead of giving up.
     """
+
+    reason = "not_the_contact"
 
 
 def check_psk(psk: object) -> bytes:

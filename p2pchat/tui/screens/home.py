@@ -29,6 +29,7 @@ from p2pchat.core import codes
 from p2pchat.core.errors import InvalidCode
 from p2pchat.i18n import t
 from p2pchat.service.contacts import Contact
+from p2pchat.tui.error_text import describe_error
 from p2pchat.tui.screens.confirm import ConfirmDialog, NameDialog
 from p2pchat.tui.widgets.contact_list import ContactList
 
@@ -225,7 +226,7 @@ class HomeScreen(Screen[None]):
         try:
             code = codes.parse(text)
         except InvalidCode as error:
-            self.show_error(str(error))
+            self.show_error(describe_error(error))
             return
         self.show_error("")
         self.post_message(self.JoinRequested(str(code)))

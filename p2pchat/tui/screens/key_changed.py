@@ -26,6 +26,7 @@ from p2pchat.core.crypto import fingerprint
 from p2pchat.core.errors import InvalidCode
 from p2pchat.i18n import t
 from p2pchat.service.contacts import KeyChanged
+from p2pchat.tui.error_text import describe_error
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,6 @@ class KeyChangedScreen(Screen[RePair | None]):
         try:
             code = codes.parse(text)
         except InvalidCode as error:
-            self.query_one("#repair-error", Static).update(Content(str(error)))
+            self.query_one("#repair-error", Static).update(Content(describe_error(error)))
             return
         self.dismiss(RePair(self.petname, "join", str(code)))

@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Static
 
 from p2pchat.core.errors import P2PChatError
 from p2pchat.i18n import t
+from p2pchat.tui.error_text import describe_error
 
 MAX_PASSPHRASE_CHARS = 1024
 
@@ -89,7 +90,10 @@ def offer_sealing(app: App[Any], seal: Callable[[str], None]) -> None:
             seal(passphrase)
         except P2PChatError as error:
             app.call_from_thread(
-                app.notify, t("seal.failed", reason=str(error)), severity="error", markup=False
+                app.notify,
+                t("seal.failed", reason=describe_error(error)),
+                severity="error",
+                markup=False,
             )
             return
         app.call_from_thread(app.notify, t("seal.done"), markup=False)

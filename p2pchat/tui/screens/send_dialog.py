@@ -33,6 +33,7 @@ from p2pchat.i18n import t
 from p2pchat.media.content_fix import CONTENT_CATEGORIES
 from p2pchat.media.report import PrivacyReport
 from p2pchat.service.photos import read_photo as read_source  # the file and its limit
+from p2pchat.tui.error_text import describe_error
 from p2pchat.tui.widgets.fix_box import SendFixes, draw_box
 from p2pchat.tui.widgets.image_view import ImageView
 from p2pchat.tui.widgets.message_list import report_text
@@ -193,7 +194,7 @@ class SendDialog(ModalScreen[SendDialogResult | None]):
                 options = {"fixes": self.fixes.content, "max_side": self.fixes.max_side}
             prepared = await self.prepare(self._data, original_size, **options)
         except (P2PChatError, OSError, ValueError) as error:
-            self.post_message(self.PrepareFailed(str(error)))
+            self.post_message(self.PrepareFailed(describe_error(error)))
             return
         self.post_message(self.Prepared(prepared))
 

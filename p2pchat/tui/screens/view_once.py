@@ -34,6 +34,7 @@ from textual.widgets import Static
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
+from p2pchat.tui.error_text import describe_error
 from p2pchat.tui.widgets.image_view import decode_for_display, image_widget_class
 
 DEFAULT_VIEW_SECONDS: Final = 10.0
@@ -149,7 +150,7 @@ class ViewOnceScreen(ModalScreen[bool]):
         try:
             view = self.vault.open(self.vault_id)
         except P2PChatError as error:
-            self.query_one("#view-once-countdown", Static).update(Content(str(error)))
+            self.query_one("#view-once-countdown", Static).update(Content(describe_error(error)))
             self.finished = True
             self.call_after_refresh(self.dismiss, False)
             return

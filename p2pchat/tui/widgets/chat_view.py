@@ -19,6 +19,7 @@ from typing import Any
 from p2pchat.core.labels import safe_label
 from p2pchat.core.message import ConversationView, MessageState, ViewOnceState
 from p2pchat.i18n import t
+from p2pchat.i18n.error_words import failure_text
 from p2pchat.media.report_sentences import removed_summary
 from p2pchat.service import events as ev
 from p2pchat.tui.widgets.message_list import ImageMessage, MessageList, TextMessage
@@ -88,8 +89,8 @@ class ChatView:
             case ev.ViewOnceRefused(message_id=mid):
                 messages.add_notice(t("chat.view_once_refused"), level="warning")
                 self._refresh(mid, event)
-            case ev.Failed(message=text):
-                notice = t("chat.failed", reason=safe_label(text, 300))
+            case ev.Failed():
+                notice = t("chat.failed", reason=safe_label(failure_text(event), 300))
                 messages.add_notice(notice, level="error")
             case _:
                 pass
