@@ -68,7 +68,7 @@ def timing() -> dict[str, float | str]:
     check_wall, check_cpu = _timed(lambda: sanitize_image(data, SanitizePolicy(scan_content=True)))
     image = _decoded(data)
     scan_wall, scan_cpu = _timed(lambda: scan(image))
-    bare_wall, bare_cpu = _timed(lambda: scan(image, read_numbers=False))
+    bare_wall, bare_cpu = _timed(lambda: scan(image, read=False))
     return {
         "digit_reader": "installed" if path is not None else "not installed",
         "model_load_ms": load_wall * 1000,
