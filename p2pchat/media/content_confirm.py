@@ -26,8 +26,9 @@ from typing import Any
 
 from PIL import Image
 
+from p2pchat.media import content_ocr
 from p2pchat.media.content_boxes import Box
-from p2pchat.media.content_ocr import MAX_REC_WIDTH, REC_HEIGHT, _recogniser, model_path
+from p2pchat.media.content_ocr import MAX_REC_WIDTH, REC_HEIGHT
 
 MIN_CHARACTERS = 2
 MIN_CONFIDENCE = 0.8
@@ -105,13 +106,15 @@ def confirm_lines(
 
     None when the recogniser is not installed (nothing was checked). ``grey`` is the
     scan copy, for the lines the budget leaves unread."""
-    path = model_path()
+    path = content_ocr.model_path()
     if path is None:
         return None
     alone = [index for index, line in enumerate(lines) if not any(_within(line, b) for b in blocks)]
     if not alone:
         return list(lines)
-    session, characters = _recogniser(path)  # loaded once per worker, only for a photo with text
+    session, characters = content_ocr._recogniser(
+        path
+    )  # loaded once per worker, only for a photo with text
     start = time.process_time()
     rgb = image.convert("RGB")
     height, width = grey.shape[:2]

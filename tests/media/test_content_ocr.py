@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from p2pchat.i18n import set_language
-from p2pchat.media import content_ocr
+from p2pchat.media import content_confirm, content_ocr
 from p2pchat.media.content_fix import ContentFixes, content_pass
 from p2pchat.media.content_ocr import count_digit_runs, read_digit_runs
 from p2pchat.media.content_scan import Box, scan
@@ -250,3 +250,34 @@ def test_a_broken_reader_leaves_the_rest_of_the_check(
         picture("content/synthetic-card-face.jpg"), ContentFixes(blur_text=True)
     )
     assert "blurred" in {f.category for f in findings}
+
+
+@needs_reader
+@pytest.mark.parametrize(
+    "name", ["content/skimage-grass.jpg", "content/skimage-hubble_deep_field.jpg"]
+)
+def test_lone_lines_past_the_budget_are_judged_by_their_strokes(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setattr(content_confirm, "BUDGET_CPU_S", -1.0)
+    assert scan(picture(name)).text == []
+    assert scan(picture("content/synthetic-note-phone.jpg")).text
+
+
+@needs_reader
+def test_a_broken_reader_still_judges_lone_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("bad model")
+
+    monkeypatch.setattr(content_ocr, "_recogniser", broken)
+    assert scan(picture("photos/orientation/landscape_1.jpg")).text == []
+    found = scan(picture("content/synthetic-note-phone-ja.jpg"))
+    assert found.text and found.digit_check == "failed"
+
+
+@needs_reader
+def test_a_lone_line_is_kept_only_if_it_reads_as_text() -> None:
+    assert content_confirm.reads_as_text("090-5550-0123", 0.99)
+    assert content_confirm.reads_as_text("会員", 0.95)
+    assert not content_confirm.reads_as_text("A", 0.99)  # one mark is not a line of text
+    assert not content_confirm.reads_as_text("asesa", 0.25)  # a waterfall, read with doubt
