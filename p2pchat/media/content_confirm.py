@@ -116,7 +116,7 @@ def confirm_lines(
         path
     )  # loaded once per worker, only for a photo with text
     start = time.process_time()
-    rgb = image.convert("RGB")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
     height, width = grey.shape[:2]
     dropped: set[int] = set()
     for count, index in enumerate(alone):
