@@ -281,3 +281,12 @@ def test_a_lone_line_is_kept_only_if_it_reads_as_text() -> None:
     assert content_confirm.reads_as_text("会員", 0.95)
     assert not content_confirm.reads_as_text("A", 0.99)  # one mark is not a line of text
     assert not content_confirm.reads_as_text("asesa", 0.25)  # a waterfall, read with doubt
+
+
+@needs_reader
+@pytest.mark.usefixtures("unhurried")
+def test_the_rows_with_the_most_marks_are_read_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rows of the card read: its two numbers, not its name and its date."""
+    monkeypatch.setattr(content_ocr, "MAX_ROWS", 2)
+    found = scan(picture("content/synthetic-card-face.jpg"))
+    assert sorted(run.digits for run in found.numbers) == [11, 16]
