@@ -290,3 +290,33 @@ def test_the_rows_with_the_most_marks_are_read_first(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(content_ocr, "MAX_ROWS", 2)
     found = scan(picture("content/synthetic-card-face.jpg"))
     assert sorted(run.digits for run in found.numbers) == [11, 16]
+
+
+@needs_reader
+def test_the_model_is_loaded_only_for_a_photo_with_a_line_and_once() -> None:
+    """A fresh process (as a worker is): a photo where the finder sees no line loads no
+    model; a plain scene with a false line loads it once, for the read-back and the
+    digits both, and no text is reported."""
+    script = (
+        "import sys\n"
+        "from tests.media.test_content_scan import picture\n"
+        "from p2pchat.media import content_ocr\n"
+        "from p2pchat.media.content_scan import scan\n"
+        "assert scan(picture('content/skimage-rocket.jpg')).text == []\n"
+        "print(content_ocr._SESSION is None, 'onnxruntime' in sys.modules)\n"
+        "assert scan(picture('content/skimage-grass.jpg')).text == []\n"
+        "first = content_ocr._SESSION\n"
+        "assert scan(picture('content/synthetic-note-phone.jpg')).numbers\n"
+        "print(first is not None and content_ocr._SESSION is first)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert out == ["True", "False", "True"]
