@@ -169,7 +169,8 @@ def main() -> None:
         JAPANESE,
     )
     lay(ja_receipt, wood, 1400, -4).save(OUT / "synthetic-receipt-ja.jpg", quality=90)
-    for name in ("astronaut", "page", "rocket", "grass", "gravel", "chelsea"):
+    scenes = "astronaut page rocket grass gravel chelsea coffee brick hubble_deep_field"
+    for name in scenes.split():
         image = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
         image.save(OUT / f"skimage-{name}.jpg", quality=90)
 

@@ -9,9 +9,10 @@ The detectors are OpenCV's, shipped inside the ``opencv-python-headless`` wheel:
 the Viola-Jones frontal-face cascade from ``cv2.data`` (no model downloaded at run
 time) and a classical text-line finder (morphological gradient, then rows of
 letter-sized marks). Neither reads the text; a block of text lines on a card- or
-receipt-shaped patch is called document-like. Long numbers are read, where lines
-were found, by ``content_ocr`` (an optional extra); screens are told from paper by
-``content_screen``. What they miss is said in
+receipt-shaped patch is called document-like. A lone line (outside such a block) is
+read back by ``content_confirm`` before it is called text; long numbers are read,
+where lines were found, by ``content_ocr`` (both an optional extra); screens are told
+from paper by ``content_screen``. What they miss is said in
 ``docs/content-xray.md``: faces in profile, small or hidden faces, handwriting,
 tattoos, and what a background reveals.
 """
@@ -26,6 +27,7 @@ from PIL import Image
 from p2pchat.media.content_boxes import Box as Box
 from p2pchat.media.content_boxes import DocumentHint as DocumentHint
 from p2pchat.media.content_boxes import NumberRun as NumberRun
+from p2pchat.media.content_confirm import confirmed_lines
 from p2pchat.media.content_screen import on_screen
 from p2pchat.media.report import Finding
 
@@ -136,8 +138,11 @@ def _largest(documents: list[DocumentHint]) -> str:
     return max(documents, key=lambda doc: doc.lines).kind
 
 
-def scan(image: Image.Image, *, read_numbers: bool = True) -> ContentFindings:
-    """Find faces, text lines, document-like blocks and long numbers in ``image``."""
+def scan(image: Image.Image, *, read: bool = True) -> ContentFindings:
+    """Find faces, text lines, document-like blocks and long numbers in ``image``.
+
+    ``read=False`` leaves the recogniser (the ocr extra) out: no long numbers, and lone
+    lines judged by their strokes only."""
     import numpy as np
 
     rgb = _shrink(image.convert("RGB"), SCAN_LONG_EDGE)
@@ -147,10 +152,14 @@ def scan(image: Image.Image, *, read_numbers: bool = True) -> ContentFindings:
     # A face's eyes and mouth can pass for a short line of marks: not text.
     lines = [line for line in lines if not any(_overlap(line, face) > 0.3 for face in faces)]
     documents = [_screen_or_paper(doc, grey) for doc in _documents(lines)]
+    if lines:
+        # Grass, water and stars pass the finder as lone lines: each is read back (or,
+        # without the reader, its strokes judged) before it is called text.
+        lines = confirmed_lines(image, grey, lines, [doc.box for doc in documents], read=read)
     found = ContentFindings(
         faces=faces[:MAX_FINDINGS], text=lines[:MAX_FINDINGS], documents=documents
     )
-    if read_numbers and lines:
+    if read and lines:
         from p2pchat.media.content_ocr import read_digit_runs
 
         try:

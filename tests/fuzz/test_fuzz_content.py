@@ -4,7 +4,8 @@
 request: any JSON value must give valid fixes (every box inside the picture) or a
 ``ValueError``, never another exception. Valid fixes on odd pictures (tiny, thin,
 transparent) must give a picture of the same size and mode. The digit reader takes
-any boxes on any small picture and any text to count.
+any boxes on any small picture and any text to count; the line confirmation, read
+back or by strokes, takes any boxes on any small picture.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from p2pchat.media.content_confirm import confirmed_lines
 from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes, content_pass
 from p2pchat.media.content_ocr import MIN_DIGITS, count_digit_runs, read_digit_runs
 from p2pchat.media.content_scan import Box
@@ -122,6 +124,32 @@ def test_reading_digits_anywhere_on_odd_pictures(
         assert run.digits >= MIN_DIGITS
         assert run.box.x >= 0.0 and run.box.y >= 0.0
         assert run.box.x + run.box.w <= 1.0 + 1e-6 and run.box.y + run.box.h <= 1.0 + 1e-6
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 160),
+    st.integers(1, 160),
+    st.integers(0, 2**32 - 1),
+    st.lists(BOXES, max_size=4),
+    st.lists(BOXES, max_size=3),
+    st.booleans(),
+)
+def test_confirming_lines_anywhere_on_odd_pictures(
+    width: int, height: int, seed: int, lines: list[Box], blocks: list[Box], read: bool
+) -> None:
+    """Any line boxes (a sliver, a corner, the whole picture): a subset of them, and
+    every line inside a block kept, never an exception."""
+    EXAMPLES["content-confirm"] += 1
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "RGB")
+    grey = np.asarray(image.convert("L"))
+    kept = confirmed_lines(image, grey, lines, blocks, read=read)
+    assert all(line in lines for line in kept)
+    for line in lines:
+        centre = (line.x + line.w / 2, line.y + line.h / 2)
+        if any(b.x <= centre[0] <= b.x + b.w and b.y <= centre[1] <= b.y + b.h for b in blocks):
+            assert line in kept
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from p2pchat.i18n import set_language
-from p2pchat.media import content_ocr
+from p2pchat.media import content_confirm, content_ocr
 from p2pchat.media.content_fix import ContentFixes, content_pass
 from p2pchat.media.content_ocr import count_digit_runs, read_digit_runs
 from p2pchat.media.content_scan import Box, scan
@@ -250,3 +250,73 @@ def test_a_broken_reader_leaves_the_rest_of_the_check(
         picture("content/synthetic-card-face.jpg"), ContentFixes(blur_text=True)
     )
     assert "blurred" in {f.category for f in findings}
+
+
+@needs_reader
+@pytest.mark.parametrize(
+    "name", ["content/skimage-grass.jpg", "content/skimage-hubble_deep_field.jpg"]
+)
+def test_lone_lines_past_the_budget_are_judged_by_their_strokes(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setattr(content_confirm, "BUDGET_CPU_S", -1.0)
+    assert scan(picture(name)).text == []
+    assert scan(picture("content/synthetic-note-phone.jpg")).text
+
+
+@needs_reader
+def test_a_broken_reader_still_judges_lone_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("bad model")
+
+    monkeypatch.setattr(content_ocr, "_recogniser", broken)
+    assert scan(picture("photos/orientation/landscape_1.jpg")).text == []
+    found = scan(picture("content/synthetic-note-phone-ja.jpg"))
+    assert found.text and found.digit_check == "failed"
+
+
+@needs_reader
+def test_a_lone_line_is_kept_only_if_it_reads_as_text() -> None:
+    assert content_confirm.reads_as_text("090-5550-0123", 0.99)
+    assert content_confirm.reads_as_text("会員", 0.95)
+    assert not content_confirm.reads_as_text("A", 0.99)  # one mark is not a line of text
+    assert not content_confirm.reads_as_text("asesa", 0.25)  # a waterfall, read with doubt
+
+
+@needs_reader
+@pytest.mark.usefixtures("unhurried")
+def test_the_rows_with_the_most_marks_are_read_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rows of the card read: its two numbers, not its name and its date."""
+    monkeypatch.setattr(content_ocr, "MAX_ROWS", 2)
+    found = scan(picture("content/synthetic-card-face.jpg"))
+    assert sorted(run.digits for run in found.numbers) == [11, 16]
+
+
+@needs_reader
+def test_the_model_is_loaded_only_for_a_photo_with_a_line_and_once() -> None:
+    """A fresh process (as a worker is): a photo where the finder sees no line loads no
+    model; a plain scene with a false line loads it once, for the read-back and the
+    digits both, and no text is reported."""
+    script = (
+        "import sys\n"
+        "from tests.media.test_content_scan import picture\n"
+        "from p2pchat.media import content_ocr\n"
+        "from p2pchat.media.content_scan import scan\n"
+        "assert scan(picture('content/skimage-rocket.jpg')).text == []\n"
+        "print(content_ocr._SESSION is None, 'onnxruntime' in sys.modules)\n"
+        "assert scan(picture('content/skimage-grass.jpg')).text == []\n"
+        "first = content_ocr._SESSION\n"
+        "assert scan(picture('content/synthetic-note-phone.jpg')).numbers\n"
+        "print(first is not None and content_ocr._SESSION is first)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    assert out == ["True", "False", "True"]

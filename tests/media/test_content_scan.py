@@ -51,6 +51,28 @@ def test_plain_scenes_raise_no_face_or_document(name: str) -> None:
     assert found.faces == [] and found.documents == [], name
 
 
+def with_text() -> list[str]:
+    return sorted(
+        name for name, label in LABELS.items() if label.get("document") or "digits" in label
+    )
+
+
+# read=True reads each lone line back (the ocr extra; without it, as read=False);
+# read=False judges it by its strokes alone. Both must hold on the labelled set.
+@pytest.mark.parametrize("read", [True, False])
+@pytest.mark.parametrize("name", labelled("landscape"))
+def test_plain_scenes_show_no_text(name: str, read: bool) -> None:
+    assert scan(picture(name), read=read).text == [], name
+
+
+@pytest.mark.parametrize("read", [True, False])
+@pytest.mark.parametrize("name", with_text())
+def test_pictures_with_text_still_show_it(name: str, read: bool) -> None:
+    found = scan(picture(name), read=read)
+    assert found.text, name
+    assert "text_visible" in {f.category for f in found.findings()}
+
+
 @pytest.mark.parametrize("name", labelled("document"))
 def test_a_dark_mode_screen_is_told_from_paper(name: str) -> None:
     kinds = {doc.kind for doc in scan(picture(name)).documents}
