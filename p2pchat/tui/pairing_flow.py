@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +90,12 @@ class PairingFlow(ContactActions):
 
     @work(group="pairing", exit_on_error=False, description="reconnect")
     async def _reconnect(self, service: ChatSession, contact: Contact) -> None:
+        await self._until_paired(service, service.reconnect_contact(contact))
+
+    async def _until_paired(self, service: ChatSession, start: Awaitable[object]) -> None:
+        """Start pairing with ``start``, wait for the outcome, post it ("messages up")."""
         try:
-            await service.reconnect_contact(contact)
+            await start
             paired = await service.wait_paired()
         except P2PChatError as error:
             self.post_message(PairingFailed(service, describe_error(error), error))
@@ -185,24 +189,14 @@ class PairingFlow(ContactActions):
 
     @work(group="pairing", exit_on_error=False, description="invite")
     async def _invite(self, service: ChatSession) -> None:
-        try:
-            code = await service.invite()
-            self.post_message(CodeAllocated(service, code))
-            paired = await service.wait_paired()
-        except P2PChatError as error:
-            self.post_message(PairingFailed(service, describe_error(error), error))
-            return
-        self.post_message(PairingSucceeded(service, paired))
+        async def invite() -> None:
+            self.post_message(CodeAllocated(service, await service.invite()))
+
+        await self._until_paired(service, invite())
 
     @work(group="pairing", exit_on_error=False, description="join")
     async def _join(self, service: ChatSession, code: str) -> None:
-        try:
-            await service.join(code)
-            paired = await service.wait_paired()
-        except P2PChatError as error:
-            self.post_message(PairingFailed(service, describe_error(error), error))
-            return
-        self.post_message(PairingSucceeded(service, paired))
+        await self._until_paired(service, service.join(code))
 
     @on(CodeAllocated)
     def _code_allocated(self, message: CodeAllocated) -> None:

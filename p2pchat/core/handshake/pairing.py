@@ -210,15 +210,9 @@ class Pairing(Handshake[PairingState, _Event]):
             return self._receive(phase, side, body)
 
     def _receive(self, phase: object, side: object, body: object) -> list[Outgoing]:
-        if not isinstance(phase, str) or phase not in _EVENTS_FOR_PHASE:
-            raise RemoteProtocolError("unknown pairing phase")
-        peer_side = validate_side(side, RemoteProtocolError, "peer mailbox side id")
-        if peer_side == self.side:
-            raise RemoteProtocolError("a message claims to come from our own side")
-        if self._peer_side is not None and peer_side != self._peer_side:
-            raise RemoteProtocolError("a third side spoke in the mailbox")
-        if not isinstance(body, bytes):
-            raise RemoteProtocolError(f"the {phase} body must be bytes")
+        phase, peer_side, body = self._check_mailbox_message(
+            phase, side, body, phases=_EVENTS_FOR_PHASE, names="pairing"
+        )
         if not any(self._allows(event) for event in _EVENTS_FOR_PHASE[phase]):
             raise RemoteProtocolError(
                 f"unexpected {phase} message while {self.state.value} "

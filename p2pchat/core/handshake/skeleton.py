@@ -24,7 +24,7 @@ and the reconnect key the session keeps (``_next_psks``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
@@ -32,8 +32,14 @@ from typing import ClassVar, Generic, TypeVar
 import nacl.signing
 
 from p2pchat.core import crypto
-from p2pchat.core.errors import LocalProtocolError, P2PChatError
-from p2pchat.core.handshake.steps import bind_message, new_ephemeral, session_keys, verify_bind
+from p2pchat.core.errors import LocalProtocolError, P2PChatError, RemoteProtocolError
+from p2pchat.core.handshake.steps import (
+    bind_message,
+    new_ephemeral,
+    session_keys,
+    validate_side,
+    verify_bind,
+)
 from p2pchat.core.keys import Capabilities, Role, SessionKeys
 
 S = TypeVar("S", bound=enum.Enum)
@@ -164,6 +170,26 @@ class Handshake(Generic[S, E]):
         except P2PChatError:
             self._fail()
             raise
+
+    def _check_mailbox_message(
+        self, phase: object, side: object, body: object, *, phases: Container[str], names: str
+    ) -> tuple[str, str, bytes]:
+        """The envelope of a mailbox message, checked alike by both mailbox variants.
+
+        A known phase, a well-formed side that is neither ours nor a third one, and
+        bytes; ``names`` is "unknown NAMES phase" and "NAMES side id" in the errors.
+        Returns the phase, the peer's side and the body.
+        """
+        if not isinstance(phase, str) or phase not in phases:
+            raise RemoteProtocolError(f"unknown {names} phase")
+        peer_side = validate_side(side, RemoteProtocolError, f"{names} side id")
+        if peer_side == self.side:
+            raise RemoteProtocolError("a message claims to come from our own side")
+        if self._peer_side is not None and peer_side != self._peer_side:
+            raise RemoteProtocolError("a third side spoke in the mailbox")
+        if not isinstance(body, bytes):
+            raise RemoteProtocolError(f"the {phase} body must be bytes")
+        return phase, peer_side, body
 
     # --- the peer ---------------------------------------------------------------------
 
