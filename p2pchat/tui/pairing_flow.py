@@ -123,14 +123,20 @@ class PairingFlow(ContactActions):
             return
         self.petname_sought = choice.petname
         if choice.mode == "invite":
-            self.phase = "inviting"
-            self.push_screen(InviteScreen())
-            self._invite(service)
+            self._begin_invite(service)
         else:
-            self.phase = "joining"
-            if self.home_screen is not None:
-                self.home_screen.busy = True
-            self._join(service, choice.code)
+            self._begin_join(service, choice.code)
+
+    def _begin_invite(self, service: ChatSession) -> None:
+        self.phase = "inviting"
+        self.push_screen(InviteScreen())
+        self._invite(service)
+
+    def _begin_join(self, service: ChatSession, code: str) -> None:
+        self.phase = "joining"
+        if self.home_screen is not None:
+            self.home_screen.busy = True
+        self._join(service, code)
 
     @on(HomeScreen.InviteRequested)
     def start_invite(self) -> None:
@@ -140,9 +146,7 @@ class PairingFlow(ContactActions):
         if service is None:
             return
         self.petname_sought = ""
-        self.phase = "inviting"
-        self.push_screen(InviteScreen())
-        self._invite(service)
+        self._begin_invite(service)
 
     @on(HomeScreen.JoinRequested)
     def start_join(self, message: HomeScreen.JoinRequested) -> None:
@@ -152,10 +156,7 @@ class PairingFlow(ContactActions):
         if service is None:
             return
         self.petname_sought = ""
-        self.phase = "joining"
-        if self.home_screen is not None:
-            self.home_screen.busy = True
-        self._join(service, message.code)
+        self._begin_join(service, message.code)
 
     @on(InviteScreen.Cancelled)
     def cancel_invite(self) -> None:
