@@ -2,6 +2,10 @@
 
 import sys
 
-from p2pchat.cli.main import main
+from p2pchat.core.timeline import mark
+
+mark("process-started")  # before the command line's imports: they are part of the race
+
+from p2pchat.cli.main import main  # noqa: E402
 
 sys.exit(main())

@@ -9,7 +9,7 @@ starts the moment the sender has printed its code (a person would take longer to
 type it; nothing is gained by either side from that wait). Rounds alternate
 p2pchat, wormhole, p2pchat, ... so a machine that slows down mid-run hits both.
 
-p2pchat's processes run with ``P2PCHAT_TIMELINE=1`` (``p2pchat/timeline.py``): the
+p2pchat's processes run with ``P2PCHAT_TIMELINE=1`` (``p2pchat/core/timeline.py``): the
 phase marks, on the machine-wide monotonic clock, give a per-phase timeline:
 start -> code, code -> paired (receiver), transfer (paired -> last byte at the
 receiver), receiver cleaning, written (cleaned -> receiver exited).

@@ -26,9 +26,9 @@ from p2pchat.core.exit_status import (
     EXIT_PEER_LOST,
     EXIT_USAGE,
 )
+from p2pchat.core.timeline import mark
 from p2pchat.i18n import t
 from p2pchat.i18n.error_words import error_text, failure_text
-from p2pchat.timeline import mark
 
 if TYPE_CHECKING:
     from p2pchat.service.api import ChatSession

@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.core.session import ImageComplete
+from p2pchat.core.timeline import mark
 from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
 from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.vault import Vault
@@ -33,7 +34,6 @@ from p2pchat.media.worker import ImageWorker, sanitize_async
 from p2pchat.media.worker_protocol import refusal
 from p2pchat.service import events as ev
 from p2pchat.service.config import ServiceConfig
-from p2pchat.timeline import mark
 
 
 class IncomingImages:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from p2pchat.core.errors import P2PChatError, RemoteProtocolError, TransportError
 from p2pchat.core.keys import Channel, SessionKeys
+from p2pchat.core.timeline import mark
 from p2pchat.net.link import Link
 from p2pchat.net.rtc_sdp import NoDirectPath, count_candidates
 from p2pchat.net.transit import open_transit, parse_relay
@@ -139,6 +140,7 @@ async def connect_and_bind(
 
 async def _over_ice(rtc: RtcLink, leader: bool, timeout: float) -> tuple[Link, bytes | None]:
     await rtc.wait_open(timeout)
+    mark("webrtc-open")
     return rtc, None if leader else await _first_control_frame(rtc, timeout)
 
 

@@ -29,6 +29,7 @@ from p2pchat.core.handshake import Pairing, Reconnect
 from p2pchat.core.handshake import meeting_key as reconnect_meeting_key
 from p2pchat.core.keys import Capabilities, Channel, SessionKeys
 from p2pchat.core.labels import safe_label
+from p2pchat.core.timeline import mark
 from p2pchat.net.ice import check_ice
 from p2pchat.net.link import Link
 from p2pchat.net.mailbox import MailboxClient
@@ -94,6 +95,7 @@ class PairingFlow(ServiceBase):
         self.state = "pairing"
         mailbox = await self._connect_mailbox()
         await mailbox.open(await mailbox.claim(parsed.nameplate))
+        mark("mailbox-opened")
         self._start_pairing(str(parsed), mailbox, timeout=CONNECT_TIMEOUT * 3)
 
     async def wait_paired(self, timeout: float | None = None) -> ev.Paired:

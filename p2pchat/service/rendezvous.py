@@ -24,6 +24,7 @@ from p2pchat.core.errors import (
 )
 from p2pchat.core.handshake import IdentityMismatch, Pairing, Reconnect
 from p2pchat.core.keys import MAX_LABEL_CHARS, Channel, SessionKeys
+from p2pchat.core.timeline import mark
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.service.config import CONNECT_TIMEOUT
 
@@ -118,7 +119,9 @@ async def exchange_descriptions(
             # The version opened: the code was right. Free the nameplate for others.
             with contextlib.suppress(P2PChatError):
                 await mailbox.release()
+            mark("code-proved")
             link = open_link()
+            mark("link-created")
         if not sdp_sent and pairing.role == "offerer":
             await mailbox.add(*_phase_body(pairing.seal_sdp(await link.create_offer())))
             sdp_sent = True
@@ -127,6 +130,7 @@ async def exchange_descriptions(
             await mailbox.add(*_phase_body(pairing.seal_sdp(answer)))
             sdp_sent = True
     assert link is not None
+    mark("descriptions-crossed")
     if pairing.role == "offerer":
         await link.accept_answer(pairing.remote_sdp)
     with contextlib.suppress(P2PChatError):
