@@ -5,16 +5,16 @@ the sender's sanitiser (so in the isolated image worker once the send path goes
 through it), never on the receiving side, and what it finds is only told to the
 sender: it warns, it never blocks, and nothing of it is sent to the peer.
 
-The detectors are OpenCV's, shipped inside the ``opencv-python-headless`` wheel:
-the Viola-Jones frontal-face cascade from ``cv2.data`` (no model downloaded at run
-time) and a classical text-line finder (morphological gradient, then rows of
-letter-sized marks). Neither reads the text; a block of text lines on a card- or
-receipt-shaped patch is called document-like. A lone line (outside such a block) is
-read back by ``content_confirm`` before it is called text; long numbers are read,
-where lines were found, by ``content_ocr`` (both an optional extra); screens are told
-from paper by ``content_screen``. What they miss is said in
-``docs/content-xray.md``: faces in profile, small or hidden faces, handwriting,
-tattoos, and what a background reveals.
+The detectors run on OpenCV (the ``opencv-python-headless`` wheel): faces are
+``content_faces``' (the YuNet network, whose model ships inside p2pchat: nothing is
+downloaded at run time), text lines a classical finder's (morphological gradient,
+then rows of letter-sized marks). Neither reads the text; a block of text lines on a
+card- or receipt-shaped patch is called document-like. A lone line (outside such a
+block) is read back by ``content_confirm`` before it is called text; long numbers are
+read, where lines were found, by ``content_ocr`` (both an optional extra); screens are
+told from paper by ``content_screen``. What they miss is said in
+``docs/content-xray.md``: faces turned far to the side, small or hidden faces,
+handwriting, tattoos, and what a background reveals.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from PIL import Image
 
+from p2pchat.media import content_faces
 from p2pchat.media.content_boxes import Box as Box
 from p2pchat.media.content_boxes import DocumentHint as DocumentHint
 from p2pchat.media.content_boxes import NumberRun as NumberRun
@@ -34,13 +35,6 @@ from p2pchat.media.report import Finding
 # Detection runs on a copy this size: faces and text lines stay large enough to
 # find, and the cost stays flat whatever the photo's resolution.
 SCAN_LONG_EDGE = 1024
-# Faces are looked for on a smaller copy: the cascade's cost grows with the pixels,
-# and a face under ~3 % of the long side is below what it can find anyway.
-FACE_LONG_EDGE = 640
-MIN_FACE_PIXELS = 20
-# The share of a face box's centre that must look like skin (in colour photos):
-# it turns away the bark, gravel and foliage that the cascade sometimes takes for faces.
-MIN_SKIN_SHARE = 0.25
 MAX_FINDINGS = 64
 
 
@@ -146,7 +140,7 @@ def scan(image: Image.Image, *, read: bool = True) -> ContentFindings:
     import numpy as np
 
     rgb = _shrink(image.convert("RGB"), SCAN_LONG_EDGE)
-    faces = _faces(np.asarray(_shrink(rgb, FACE_LONG_EDGE)))
+    faces = content_faces.faces(np.asarray(_shrink(rgb, content_faces.FACE_LONG_EDGE)))
     grey = np.asarray(rgb.convert("L"))
     lines = _text_lines(grey)
     # A face's eyes and mouth can pass for a short line of marks: not text.
@@ -178,62 +172,6 @@ def _shrink(image: Image.Image, long_edge: int) -> Image.Image:
         return image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-
-
-def _faces(rgb: Any) -> list[Box]:
-    import cv2
-
-    height, width = rgb.shape[:2]
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    found = _cascade().detectMultiScale(
-        cv2.equalizeHist(grey),
-        # 1.2 between scales: half the work of 1.1, and the same recall on the labelled set.
-        scaleFactor=1.2,
-        minNeighbors=5,
-        minSize=(MIN_FACE_PIXELS, MIN_FACE_PIXELS),
-    )
-    skin = _skin_mask(rgb)
-    boxes = [
-        Box(x / width, y / height, w / width, h / height)
-        for (x, y, w, h) in found
-        if skin is None or _skin_share(skin, x, y, w, h) >= MIN_SKIN_SHARE
-    ]
-    return sorted(boxes, key=lambda box: -box.w * box.h)
-
-
-def _skin_mask(rgb: Any) -> Any:
-    """Skin-coloured pixels (a wide YCrCb range, all complexions), or None for grey photos."""
-    import cv2
-    import numpy as np
-
-    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
-    if float(np.abs(ycrcb[:, :, 1].astype(np.int16) - 128).mean()) < 2.0:
-        return None  # no colour to judge by
-    return cv2.inRange(ycrcb, (0, 133, 77), (255, 180, 135))
-
-
-def _skin_share(skin: Any, x: int, y: int, w: int, h: int) -> float:
-    import numpy as np
-
-    centre = skin[y + h // 4 : y + 3 * h // 4, x + w // 4 : x + 3 * w // 4]
-    return float(np.count_nonzero(centre)) / max(1, int(centre.size))
-
-
-_CASCADE: Any = None
-
-
-def _cascade() -> Any:
-    global _CASCADE
-    if _CASCADE is None:
-        import cv2
-
-        # OpenCV 4 ships the cascades in its wheel; OpenCV 5 dropped them (pinned < 5).
-        path = str(cv2.data.haarcascades) + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
-        cascade = cv2.CascadeClassifier(path)
-        if cascade.empty():
-            raise RuntimeError(f"the face model that ships with OpenCV is missing ({path})")
-        _CASCADE = cascade
-    return _CASCADE
 
 
 def _text_lines(pixels: Any) -> list[Box]:
