@@ -65,7 +65,7 @@ def timing() -> dict[str, float | str]:
         wall, cpu = time.perf_counter(), time.process_time()
         content_ocr._recogniser(path)  # what a fresh worker pays once, before its first row
         load_wall, load_cpu = time.perf_counter() - wall, time.process_time() - cpu
-    scan(_decoded(data))  # loads the cascade once
+    scan(_decoded(data))  # loads the face model once
     plain_wall, plain_cpu = _timed(lambda: sanitize_image(data, SanitizePolicy()))
     check_wall, check_cpu = _timed(lambda: sanitize_image(data, SanitizePolicy(scan_content=True)))
     image = _decoded(data)
