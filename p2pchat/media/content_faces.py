@@ -16,6 +16,8 @@ loads OpenCV.
 from __future__ import annotations
 
 import hashlib
+import math
+import threading
 from importlib import resources
 from typing import Any
 
@@ -49,24 +51,31 @@ def faces(rgb: Any, *, min_score: float = MIN_SCORE) -> list[Box]:
     height, width = rgb.shape[:2]
     if min(height, width) < 8:
         return []
-    detector = _detector()
-    detector.setInputSize((width, height))
-    detector.setScoreThreshold(min_score)
-    _, found = detector.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    # One detector per process, set to each picture's size: one picture at a time.
+    with _LOCK:
+        detector = _detector()
+        detector.setInputSize((width, height))
+        detector.setScoreThreshold(min_score)
+        _, found = detector.detect(bgr)
     if found is None:
         return []
     skin = _skin_mask(rgb)
     boxes = []
     for row in found:
-        # Boxes may reach past the edge; each row is x, y, w, h, 5 landmarks, score.
-        left, top = max(0, int(row[0])), max(0, int(row[1]))
-        right, bottom = min(width, int(row[0] + row[2])), min(height, int(row[1] + row[3]))
-        if right - left < 2 or bottom - top < 2:
+        # Each row is x, y, w, h, 5 landmarks, score. On odd pictures (thin, noise) the
+        # network can answer infinity or NaN, and its boxes may reach past the edge.
+        x, y, w, h = (float(value) for value in row[:4])
+        if not all(math.isfinite(value) for value in (x, y, w, h)):
             continue
-        w, h = right - left, bottom - top
-        if skin is not None and _skin_share(skin, left, top, w, h) < MIN_SKIN_SHARE:
+        left, top = max(0, int(x)), max(0, int(y))
+        right, bottom = min(width, int(x + w)), min(height, int(y + h))
+        across, down = right - left, bottom - top
+        if across < 2 or down < 2:
             continue
-        boxes.append(Box(left / width, top / height, w / width, h / height))
+        if skin is not None and _skin_share(skin, left, top, across, down) < MIN_SKIN_SHARE:
+            continue
+        boxes.append(Box(left / width, top / height, across / width, down / height))
     return sorted(boxes, key=lambda box: -box.w * box.h)
 
 
@@ -82,6 +91,7 @@ def model_bytes() -> bytes:
 
 
 _DETECTOR: Any = None
+_LOCK = threading.Lock()
 
 
 def _detector() -> Any:

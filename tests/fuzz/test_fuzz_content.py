@@ -5,7 +5,8 @@ request: any JSON value must give valid fixes (every box inside the picture) or 
 ``ValueError``, never another exception. Valid fixes on odd pictures (tiny, thin,
 transparent) must give a picture of the same size and mode. The digit reader takes
 any boxes on any small picture and any text to count; the line confirmation, read
-back or by strokes, takes any boxes on any small picture.
+back or by strokes, takes any boxes on any small picture. The face network takes any
+picture (thin, tiny, noise), whatever numbers it answers.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import unicodedata
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from p2pchat.media.content_confirm import confirmed_lines
+from p2pchat.media.content_faces import faces
 from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes, content_pass
 from p2pchat.media.content_ocr import MIN_DIGITS, count_digit_runs, read_digit_runs
-from p2pchat.media.content_scan import Box
+from p2pchat.media.content_scan import Box, scan
 from tests.fuzz.conftest import EXAMPLES
 
 JSON = st.recursive(
@@ -160,3 +162,18 @@ def test_counting_digits_of_any_text(text: str) -> None:
     normal = unicodedata.normalize("NFKC", text)
     assert all(count >= MIN_DIGITS for count in counts)
     assert sum(counts) <= sum(ch.isdigit() for ch in normal)
+
+
+@settings(max_examples=60, deadline=None)
+@example(width=300, height=10, seed=0)  # the network answered an infinite box here
+@given(st.integers(1, 700), st.integers(1, 700), st.integers(0, 2**32 - 1))
+def test_faces_on_odd_pictures(width: int, height: int, seed: int) -> None:
+    """Noise on thin, tiny or large pictures: boxes inside the picture, never an exception
+    (the network answers infinity or NaN for some; those are not boxes)."""
+    EXAMPLES["content-faces"] += 1
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    found = faces(pixels, min_score=0.0) + scan(Image.fromarray(pixels), read=False).faces
+    for box in found:
+        assert box.x >= 0.0 and box.y >= 0.0 and box.w > 0 and box.h > 0
+        assert box.x + box.w <= 1.0 + 1e-9 and box.y + box.h <= 1.0 + 1e-9
