@@ -40,6 +40,7 @@ def __getattr__(name: str) -> Any:
 
     return getattr(identity, _IDENTITY_NAMES[name])
 
+
 __all__ = [
     "DEFAULT_STUN_URLS",
     "DEFAULT_TRANSIT_RELAY",
