@@ -163,6 +163,8 @@ async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int
     ]
     if cleaning:
         mark("sender-cleaning-started")
+    for _, job in cleaning:
+        job.add_done_callback(_note_cleaned)
     try:
         try:
             opened = await head_start.invite_ahead(config)
@@ -179,6 +181,12 @@ async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int
         for _, job in cleaning:
             job.cancel()
         await asyncio.gather(*(job for _, job in cleaning), return_exceptions=True)
+
+
+def _note_cleaned(job: asyncio.Future[Any]) -> None:
+    # When the worker answered, not when send got round to looking (the timeline's point).
+    if not job.cancelled() and job.exception() is None:
+        mark("sender-cleaned")
 
 
 async def _open_after_code(config: ServiceConfig, opened: OpenedInvite) -> ChatSession:
@@ -213,7 +221,6 @@ async def _send_cleaned(
         except P2PChatError as error:
             print(f"p2pchat send: {name}: {error_text(error)}", file=sys.stderr)
             return EXIT_INPUT_REJECTED
-        mark("sender-cleaned")
     paired = await _wait_paired(service, out)
     for text in args.text:
         await service.send_text(text)
