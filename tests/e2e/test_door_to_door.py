@@ -191,7 +191,8 @@ def test_a_file_that_cannot_be_sent_is_refused_before_any_code(config_dirs, tmp_
 
 
 def test_an_unreachable_mailbox_ends_send_before_any_code(config_dirs, tmp_path):
-    photo = _slow_photo(tmp_path / "slow.png")  # its worker is still cleaning when send ends
+    photo = tmp_path / "photo.jpg"  # its worker is still starting when the mailbox refuses
+    Image.effect_noise((640, 480), 60).convert("RGB").save(photo, format="JPEG")
     unreachable = f"ws://127.0.0.1:{free_tcp_port()}/v1"
     sender = spawn(
         ["send", "--mailbox", unreachable, "--loopback", "--json", str(photo)],
