@@ -156,7 +156,7 @@ async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int
     out = Output(args.json)
     config = _config(args, honours_view_once=True)
     # Each photo is cleaned in its own worker from now on, on the other core, while the
-    # mailbox is reached and the code read out: it is ready before the peer can pair.
+    # mailbox is reached and the code read out: it is ready about when the peer pairs.
     policy = head_start.sending_policy(config, args.original)
     cleaning: list[tuple[str, asyncio.Future[Any]]] = [
         (name, await head_start.start_cleaning(data, policy)) for name, data in blobs
