@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import sys
@@ -32,6 +33,8 @@ from p2pchat.i18n.error_words import error_text, failure_text
 
 if TYPE_CHECKING:
     from p2pchat.service.api import ChatSession
+    from p2pchat.service.config import ServiceConfig
+    from p2pchat.service.head_start import OpenedInvite
 
 DELIVERY_TIMEOUT = 600.0
 
@@ -80,12 +83,12 @@ class Output:
             print(line, flush=True)
 
 
-def _service(
+def _config(
     args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False
-) -> ChatSession:
-    from p2pchat.service import ServiceConfig, open_session
+) -> ServiceConfig:
+    from p2pchat.service.config import ServiceConfig
 
-    config = ServiceConfig(
+    return ServiceConfig(
         mailbox_url=mailbox_from_args(args),
         ice=ice_from_args(args),  # type: ignore[arg-type]
         loopback=args.loopback,
@@ -94,14 +97,22 @@ def _service(
         confirm_texts=confirm,
         warm_image_worker=confirm,  # `receive` gets photos, `send` only sends them
     )
-    return open_session(config)
+
+
+def _service(
+    args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False
+) -> ChatSession:
+    from p2pchat.service import open_session
+
+    return open_session(_config(args, honours_view_once=honours_view_once, confirm=confirm))
 
 
 def run_send(args: argparse.Namespace) -> int:
     if not args.files and not args.text:
         print(t("cli.transfer.nothing_to_send"), file=sys.stderr)
         return EXIT_USAGE
-    from p2pchat.service.photos import read_photo
+    # Only what shows the code is imported before it (service/head_start.py).
+    from p2pchat.service.photo_file import read_photo
 
     blobs: list[tuple[str, bytes]] = []
     for name in args.files:
@@ -140,20 +151,59 @@ async def _wait_paired(service: Any, out: Output) -> Any:
 
 
 async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int:
+    from p2pchat.service import head_start
+
     out = Output(args.json)
-    service = _service(args, honours_view_once=True)
-    # The photos are cleaned while the code is made and read out, not before: the
-    # code is on the screen a quarter of a second sooner for a 12 MP photo.
+    config = _config(args, honours_view_once=True)
+    # Each photo is cleaned in its own worker from now on, on the other core, while the
+    # mailbox is reached and the code read out: it is ready about when the peer pairs.
+    policy = head_start.sending_policy(config, args.original)
     cleaning: list[tuple[str, asyncio.Future[Any]]] = [
-        (name, asyncio.ensure_future(service.prepare_image(data, original_size=args.original)))
-        for name, data in blobs
+        (name, await head_start.start_cleaning(data, policy)) for name, data in blobs
     ]
+    if cleaning:
+        mark("sender-cleaning-started")
+    for _, job in cleaning:
+        job.add_done_callback(_note_cleaned)
     try:
-        return await _until_done("send", service, _send_cleaned(args, service, out, cleaning))
+        try:
+            opened = await head_start.invite_ahead(config)
+        except P2PChatError as error:
+            print(f"p2pchat send: {error_text(error)}", file=sys.stderr)
+            return error.exit_code
+        out.emit("code", f"code: {opened.code}", code=opened.code)
+        print(t("cli.transfer.read_code"), file=sys.stderr)
+        service = await _open_after_code(config, opened)
+        return await _until_done(
+            "send", service, _send_cleaned(args, service, out, cleaning, opened)
+        )
     finally:
         for _, job in cleaning:
             job.cancel()
         await asyncio.gather(*(job for _, job in cleaning), return_exceptions=True)
+
+
+def _note_cleaned(job: asyncio.Future[Any]) -> None:
+    # When the worker answered, not when send got round to looking (the timeline's point).
+    if not job.cancelled() and job.exception() is None:
+        mark("sender-cleaned")
+
+
+async def _open_after_code(config: ServiceConfig, opened: OpenedInvite) -> ChatSession:
+    """The service, its stack imported off the event loop once the code is on the screen.
+
+    The import takes a CPU for a while; in a thread, the loop meanwhile keeps feeding the
+    photos to their workers and answering the mailbox.
+    """
+    from p2pchat.service import open_session
+
+    try:
+        await asyncio.to_thread(importlib.import_module, "p2pchat.service.chat_service")
+        mark("service-loaded")
+        return open_session(config)
+    except BaseException:
+        await opened.mailbox.close()
+        raise
 
 
 async def _send_cleaned(
@@ -161,10 +211,9 @@ async def _send_cleaned(
     service: Any,
     out: Output,
     cleaning: list[tuple[str, asyncio.Future[Any]]],
+    opened: OpenedInvite,
 ) -> int:
-    code = await service.invite()
-    out.emit("code", f"code: {code}", code=code)
-    print(t("cli.transfer.read_code"), file=sys.stderr)
+    await service.invite(opened)
     prepared = []
     for name, job in cleaning:
         try:
@@ -172,7 +221,6 @@ async def _send_cleaned(
         except P2PChatError as error:
             print(f"p2pchat send: {name}: {error_text(error)}", file=sys.stderr)
             return EXIT_INPUT_REJECTED
-        mark("sender-cleaned")
     paired = await _wait_paired(service, out)
     for text in args.text:
         await service.send_text(text)

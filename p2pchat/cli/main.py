@@ -17,6 +17,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Final
 
 from p2pchat import __version__
 from p2pchat.cli.options import add_language_option, language_in, wrap_help_by_cells
@@ -33,7 +34,41 @@ def _epilog() -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Which module adds each subcommand (tests/test_cli_commands.py checks it against what the
+# modules register): `p2pchat send ...` imports and builds only its own module's parser,
+# not the other nine with their imports and a few hundred translated help lines.
+COMMAND_MODULES: Final = {
+    "chat": "cmd_chat",
+    "contacts": "cmd_contacts",
+    "demo": "cmd_demo",
+    "headless": "cmd_headless",
+    "identity": "cmd_identity",
+    "inspect": "cmd_image",
+    "sanitize": "cmd_image",
+    "mailbox": "cmd_mailbox",
+    "manual": "cmd_manual",
+    "send": "cmd_transfer",
+    "receive": "cmd_transfer",
+    "home": "cmd_tui",
+    "invite": "cmd_tui",
+    "join": "cmd_tui",
+}
+
+
+def command_modules() -> list[str]:
+    """Every ``cmd_*`` module of the package, by name (none imported)."""
+    import p2pchat.cli as cli_package
+
+    names = (info.name for info in pkgutil.iter_modules(cli_package.__path__))
+    return sorted(name for name in names if name.startswith("cmd_"))
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``command``, only the module that adds that subcommand.
+
+    The main help (``p2pchat --help``, an unknown command) needs every module; a known
+    subcommand's parsing, help and errors need only its own.
+    """
     parser = argparse.ArgumentParser(
         prog="p2pchat",
         description=t("cli.help.main_program_description"),
@@ -42,18 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"p2pchat {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    import p2pchat.cli as cli_package
-
-    for info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
-        if info.name.startswith("cmd_"):
-            module = importlib.import_module(f"p2pchat.cli.{info.name}")
-            module.register(subparsers)
-    for command in [parser, *subparsers.choices.values()]:
-        wrap_help_by_cells(command)
-        if command is not parser:
+    only = COMMAND_MODULES.get(command or "")
+    for name in [only] if only else command_modules():
+        importlib.import_module(f"p2pchat.cli.{name}").register(subparsers)
+    for each in [parser, *subparsers.choices.values()]:
+        wrap_help_by_cells(each)
+        if each is not parser:
             # Every command takes --lang (main reads it before the parser is built).
             with contextlib.suppress(argparse.ArgumentError):
-                add_language_option(command)
+                add_language_option(each)
     return parser
 
 
@@ -72,10 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         quick_exit.enable()
     argv = list(sys.argv[1:] if argv is None else argv)
     _choose_language(argv)
-    parser = build_parser()
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         # Bare `p2pchat [--mailbox URL --lang ja ...]` is the app's home screen.
         argv = ["home", *argv]
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from p2pchat.core.keys import Capabilities
 from p2pchat.core.message import ConversationView
@@ -30,6 +30,9 @@ from p2pchat.media.vault import Vault
 from p2pchat.service import events as ev
 from p2pchat.service.config import State
 from p2pchat.store.contact_record import Contact
+
+if TYPE_CHECKING:
+    from p2pchat.service.head_start import OpenedInvite
 
 
 class ChatSession(Protocol):
@@ -59,8 +62,12 @@ class ChatSession(Protocol):
         ...
 
     # ----- pairing: exactly one of these, then wait_paired()
-    async def invite(self) -> str:
-        """Allocate a code (returned at once; pairing goes on in the background)."""
+    async def invite(self, opened: OpenedInvite | None = None) -> str:
+        """Allocate a code (returned at once; pairing goes on in the background).
+
+        ``opened``: a code already allocated by ``head_start.invite_ahead`` (`p2pchat send`
+        shows it before the service stack is loaded); this session takes it over.
+        """
         ...
 
     async def join(self, code: str) -> None: ...

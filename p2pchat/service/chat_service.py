@@ -18,19 +18,19 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from dataclasses import replace
 
 from p2pchat.core import session as core_session
 from p2pchat.core.errors import ImageRejected, LocalProtocolError, P2PChatError
 from p2pchat.core.keys import Capabilities
 from p2pchat.core.labels import safe_label
 from p2pchat.media.content_fix import ContentFixes
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
+from p2pchat.media.sanitize import SanitizedImage
 from p2pchat.media.worker import sanitize_async
 from p2pchat.media.worker_protocol import refusal
 from p2pchat.service import events as ev
 from p2pchat.service import photos
 from p2pchat.service.closing import Closing
+from p2pchat.service.head_start import sending_policy
 from p2pchat.service.pairing_flow import PairingFlow
 
 
@@ -70,15 +70,7 @@ class ChatService(PairingFlow, Closing):
         into the chat process. ``max_side`` lowers the resolution on purpose (it never
         raises it).
         """
-        policy = self.config.image_policy
-        if original_size:
-            policy = SanitizePolicy(max_long_edge=None, side="send")
-        if max_side is not None:
-            current = policy.max_long_edge
-            policy = replace(
-                policy, max_long_edge=max_side if current is None else min(current, max_side)
-            )
-        policy = replace(policy, scan_content=True, fixes=fixes or ContentFixes())
+        policy = sending_policy(self.config, original_size, fixes=fixes, max_side=max_side)
         job = asyncio.ensure_future(sanitize_async(data, policy))
         self._preparing.add(job)
         try:

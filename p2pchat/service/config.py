@@ -11,15 +11,18 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-import nacl.signing
-
-from p2pchat.core.handshake import APPID
+from p2pchat.core.appid import APPID
 from p2pchat.core.keys import Limits, SessionKeys
 from p2pchat.media.sanitize import SanitizePolicy
 from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT
 from p2pchat.net.ice import IceSettings
+
+if TYPE_CHECKING:
+    # The type of ``identity`` only: this module is on `p2pchat send`'s way to its code,
+    # which needs no signing key (the service makes or loads one afterwards).
+    import nacl.signing
 
 HEARTBEAT_INTERVAL: Final = 5.0
 HEARTBEAT_TIMEOUT: Final = 15.0

@@ -40,11 +40,16 @@ from p2pchat.service.config import (
     BYE_LINGER_SECONDS,
     BYE_REASON_SECONDS,
     CONNECT_TIMEOUT,
-    MAILBOX_TIMEOUT,
     MAX_WIRE_FRAME,
     PIN_FAILED_REASON,
 )
 from p2pchat.service.contact_guard import unlocked
+from p2pchat.service.head_start import (
+    MAILBOX_RECONNECT_WITHIN,
+    OpenedInvite,
+    connect_mailbox,
+    open_invite,
+)
 from p2pchat.service.link_choice import PathPlan, connect_and_bind
 from p2pchat.service.meeting import meet_contact
 from p2pchat.service.pump import FramePump
@@ -63,22 +68,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("p2pchat.service.chat_service")
 
-# A dropped rendezvous connection is reopened (same side, same mailbox) for this
-# long: a Wi-Fi hand-over or a server restart behind a load balancer, not an outage.
-MAILBOX_RECONNECT_WITHIN = 30.0
-
 
 class PairingFlow(ServiceBase):
     """From idle to paired: the pairing half of ChatService."""
 
-    async def invite(self) -> str:
-        """Allocate a nameplate, make a code, and pair in the background."""
+    async def invite(self, opened: OpenedInvite | None = None) -> str:
+        """Allocate a nameplate, make a code, and pair in the background.
+
+        ``opened``: those steps were already run before this service existed (``head_start``,
+        as `p2pchat send` does to show its code sooner); the pairing goes on from there.
+        """
         self._require_state("idle")
         self.state = "pairing"
-        mailbox = await self._connect_mailbox()
-        nameplate = await mailbox.allocate()
-        await mailbox.open(await mailbox.claim(nameplate))
-        code = str(codes.generate(nameplate))
+        mailbox = await self._connect_mailbox(opened.mailbox if opened else None)
+        opened = opened or await open_invite(mailbox)
+        code = opened.code
         self._emit(ev.CodeReady(code=code, expires_in=self.config.code_validity))
         self._start_pairing(code, mailbox, timeout=self.config.code_validity)
         # Once our caller has shown the code (it does before its next await), load
@@ -117,17 +121,14 @@ class PairingFlow(ServiceBase):
             peer_identity=self.peer_identity,
         )
 
-    async def _connect_mailbox(self) -> MailboxClient:
+    async def _connect_mailbox(self, connected: MailboxClient | None = None) -> MailboxClient:
+        """A mailbox connection for this pairing: a new one, or ``connected`` taken over."""
         # Refuse an unusable ICE setup (relay-only without TURN, ...) before anyone waits.
         check_ice(self.config.ice)
         self._incoming_images.warm_spare()  # for the first photo the peer sends
         self._emit(ev.ConnectionChanged(state="pairing"))
-        self._mailbox = await MailboxClient.connect(
-            self.config.mailbox_url,
-            self.config.appid,
-            timeout=MAILBOX_TIMEOUT,
-            reconnect_within=MAILBOX_RECONNECT_WITHIN,
-        )
+        # MAILBOX_RECONNECT_WITHIN is read here, at each connection: a test may shorten it.
+        self._mailbox = connected or await connect_mailbox(self.config, MAILBOX_RECONNECT_WITHIN)
         self._mailbox.on_reconnecting = lambda reconnecting: self._emit(
             ev.ConnectionChanged(state="reconnecting" if reconnecting else "pairing")
         )

@@ -1,9 +1,12 @@
 """What makes `p2pchat send` / `receive` quick door to door (issue 15, scripts/bench_door.py).
 
-The code is shown while the photo is still being cleaned, and before the WebRTC stack
-(aiortc, which pulls in PyAV) is imported; a photo refused after the code was shown
-still ends the command with exit 5. Real processes on loopback; no timing asserted:
-the order of what a process wrote is read from one pipe carrying both its streams.
+The code is shown while the photo is still being cleaned, and before the service stack
+(the PAKE, the pairing, the session) and the WebRTC stack (aiortc, which pulls in PyAV)
+are imported; the photo's image worker starts before even the mailbox client is
+imported. A photo refused after the code was shown still ends the command with exit 5;
+a file that cannot be sent, or a mailbox that cannot be reached, ends it before any
+code. Real processes on loopback; no timing asserted: the order of what a process wrote
+is read from one pipe carrying both its streams, what it had imported from a probe.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from tests.conftest import free_tcp_port
 from tests.e2e.procs import (
     finish,
     p2pchat_env,
@@ -25,28 +29,69 @@ from tests.e2e.procs import (
     stop,
 )
 
+EXIT_PEER_LOST = 4
 EXIT_INPUT_REJECTED = 5
+# What `p2pchat send` must not have imported when its code is shown: the WebRTC stack,
+# the PAKE and the handshakes, the service stack, the content check's libraries (they run
+# in the worker), and the other subcommands with what they import.
+HEAVY_AT_CODE = (
+    "aiortc",
+    "av",
+    "aioice",
+    "spake2",
+    "cv2",
+    "numpy",
+    "textual",
+    "p2pchat.core.handshake",
+    "p2pchat.core.session",
+    "p2pchat.service.chat_service",
+    "p2pchat.service.pairing_flow",
+    "p2pchat.service.events",
+    "p2pchat.store.identity",
+    "p2pchat.store.contacts",
+    "p2pchat.cli.cmd_chat",
+    "p2pchat.cli.cmd_tui",
+    "p2pchat.cli.cmd_identity",
+)
+# ... and when the photo's image worker is started: not even the mailbox client.
+HEAVY_AT_WORKER = ("websockets", "p2pchat.net.mailbox", *HEAVY_AT_CODE)
 # Runs `p2pchat` with stdout wrapped: when the code line is written, it notes on stderr
-# which of the WebRTC stack's packages this process has imported so far.
-PROBE = """
+# which of HEAVY_AT_CODE this process has imported so far; when an image worker is
+# started, which of HEAVY_AT_WORKER.
+PROBE = (
+    f"HEAVY_AT_CODE = {HEAVY_AT_CODE!r}\nHEAVY_AT_WORKER = {HEAVY_AT_WORKER!r}\n"
+    + """
 import sys
+
+from p2pchat.media import worker
+
+def loaded(names):
+    return ",".join(sorted(m for m in names if m in sys.modules))
 
 class Probe:
     def __init__(self, inner):
         self.inner = inner
     def write(self, text):
         if '"event": "code"' in text:
-            loaded = sorted(m for m in ("aiortc", "av", "aioice") if m in sys.modules)
-            sys.stderr.write("loaded when the code was shown: %s\\n" % ",".join(loaded))
+            sys.stderr.write("loaded when the code was shown: %s\\n" % loaded(HEAVY_AT_CODE))
             sys.stderr.flush()
         return self.inner.write(text)
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
+spawn = worker.ImageWorker._spawn
+
+async def noted_spawn(self, side):
+    sys.stderr.write("loaded when a worker started: %s\\n" % loaded(HEAVY_AT_WORKER))
+    sys.stderr.flush()
+    await spawn(self, side)
+
+worker.ImageWorker._spawn = noted_spawn
 sys.stdout = Probe(sys.stdout)
 from p2pchat.cli.main import main
 sys.exit(main())
 """
+)
 
 
 def _slow_photo(path: Path) -> Path:
@@ -104,6 +149,61 @@ def test_the_code_is_shown_before_aiortc_is_imported(mailbox_process, config_dir
         status, _, err = finish(sender, timeout=60)
         assert status == 0, err
         assert "loaded when the code was shown: \n" in err, err
+    finally:
+        stop(sender)
+
+
+def test_the_worker_starts_first_and_the_code_before_the_service_stack(
+    mailbox_process, config_dirs, tmp_path
+):
+    photo = tmp_path / "photo.jpg"
+    Image.effect_noise((640, 480), 60).convert("RGB").save(photo, format="JPEG")
+    argv = ["send", "--mailbox", mailbox_process, "--loopback", "--json", str(photo)]
+    sender = spawn_command([sys.executable, "-c", PROBE, *argv], p2pchat_env(config_dirs[0]))
+    try:
+        code = json.loads(read_line(sender, timeout=60))["code"]
+        receiver = _receive(mailbox_process, config_dirs[1], code, tmp_path / "received")
+        image, _ = read_json_until(receiver, "image", timeout=60)
+        assert Path(image["path"]).exists()  # the rest of the stack loaded when it was needed
+        assert finish(receiver, timeout=60)[0] == 0
+        status, _, err = finish(sender, timeout=60)
+        assert status == 0, err
+        assert "loaded when a worker started: \n" in err, err
+        assert "loaded when the code was shown: \n" in err, err
+    finally:
+        stop(sender)
+
+
+def test_a_file_that_cannot_be_sent_is_refused_before_any_code(config_dirs, tmp_path):
+    missing = tmp_path / "missing.jpg"
+    unreachable = f"ws://127.0.0.1:{free_tcp_port()}/v1"
+    sender = spawn(
+        ["send", "--mailbox", unreachable, "--loopback", "--json", str(missing)],
+        p2pchat_env(config_dirs[0]),
+    )
+    try:
+        status, out, err = finish(sender, timeout=60)
+        assert status == EXIT_INPUT_REJECTED, err
+        assert "missing.jpg" in err and "mailbox" not in err, err
+        assert out == "", out  # no code was handed out
+    finally:
+        stop(sender)
+
+
+def test_an_unreachable_mailbox_ends_send_before_any_code(config_dirs, tmp_path):
+    photo = tmp_path / "photo.jpg"  # its worker is still starting when the mailbox refuses
+    Image.effect_noise((640, 480), 60).convert("RGB").save(photo, format="JPEG")
+    unreachable = f"ws://127.0.0.1:{free_tcp_port()}/v1"
+    sender = spawn(
+        ["send", "--mailbox", unreachable, "--loopback", "--json", str(photo)],
+        p2pchat_env(config_dirs[0]),
+    )
+    try:
+        status, out, err = finish(sender, timeout=60)
+        assert status == EXIT_PEER_LOST, err
+        assert err.startswith("p2pchat send: Cannot reach the mailbox server at "), err
+        assert unreachable in err and "Traceback" not in err, err
+        assert out == "", out
     finally:
         stop(sender)
 

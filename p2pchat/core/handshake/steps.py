@@ -21,6 +21,7 @@ import nacl.exceptions
 import nacl.signing
 
 from p2pchat.core import crypto
+from p2pchat.core.appid import APPID as APPID  # the mailbox namespace, kept light
 from p2pchat.core.errors import LocalProtocolError, P2PChatError, RemoteProtocolError
 from p2pchat.core.keys import Capabilities, Channel, Role, SessionKeys
 
@@ -29,7 +30,6 @@ MAC_SIZE: Final = 32
 BIND_MESSAGE_SIZE: Final = SIGNATURE_SIZE + MAC_SIZE
 MAX_SIDE_CHARS: Final = 64  # magic-wormhole sides are 10 hex digits
 MAX_SDP_BYTES: Final = 64 * 1024  # a full-candidate aiortc SDP is a few KiB
-APPID: Final = "p2pchat/v1"
 
 
 @dataclass(frozen=True)
