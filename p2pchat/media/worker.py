@@ -30,8 +30,8 @@ from pathlib import Path
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
+from p2pchat.media.policy import SanitizedImage, SanitizePolicy
 from p2pchat.media.sandbox import child_environment
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.worker_protocol import (
     LENGTH,
     decode_answer,

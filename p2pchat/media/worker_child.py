@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from p2pchat.core.errors import ImageRejected
-from p2pchat.media.content_fix import ContentFixes
+from p2pchat.media.policy import ContentFixes
 from p2pchat.media.worker_protocol import ERROR, LENGTH, OK, frame, parse_frame
 
 _OUTPUT_CHECK = "refusing to send: "

@@ -28,7 +28,7 @@ from p2pchat.core.errors import ImageRejected
 from p2pchat.core.session import ImageComplete
 from p2pchat.core.timeline import mark
 from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
+from p2pchat.media.policy import SanitizedImage, SanitizePolicy
 from p2pchat.media.vault import Vault
 from p2pchat.media.worker import ImageWorker, sanitize_async
 from p2pchat.media.worker_protocol import refusal

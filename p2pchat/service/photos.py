@@ -18,9 +18,8 @@ from typing import Final
 from p2pchat.core.errors import ImageRejected
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
-from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes
+from p2pchat.media.policy import CONTENT_CATEGORIES, ContentFixes, SanitizedImage
 from p2pchat.media.report import PrivacyReport
-from p2pchat.media.sanitize import SanitizedImage
 from p2pchat.service.api import ChatSession
 from p2pchat.store.received_files import SaveFailed, check_writable, save_received
 
