@@ -104,9 +104,11 @@ def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> Sanitiz
         notes.append("turned upright using the EXIF orientation")
     if policy.side == "send" and (policy.scan_content or policy.fixes.active):
         pixels = _content_pass(pixels, policy, notes, removed)
-    # Rebuild from raw pixels so that no `info` (exif, icc_profile, xmp, comment...)
-    # can ride along into the encoder.
-    clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    # A new image holding the pixels and nothing else: no `info` (exif, icc_profile, xmp,
+    # comment...) can ride along into the encoder. One copy of the pixel buffer, not the
+    # two (and a Python bytes object) of tobytes/frombytes: a tenth of a 3 MP photo's time.
+    clean = pixels.copy()
+    clean.info = {}
     out = io.BytesIO()
     if clean.mode == "RGBA":
         clean.save(out, format="PNG", compress_level=6)
@@ -289,13 +291,18 @@ def _verify_clean(encoded: bytes, mime: str, size: tuple[int, int]) -> None:
         raise ImageRejected("refusing to send: the output has bytes after the image end")
     try:
         check = Image.open(io.BytesIO(encoded), formats=["JPEG" if mime == "image/jpeg" else "PNG"])
+        declared = check.size
+        if mime == "image/jpeg":
+            # Every byte of the scan is still decoded at 1/8 scale (the inverse DCT is what
+            # gets cheaper): a truncated or corrupt output fails here all the same.
+            check.draft(check.mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
         check.load()
     except Exception as error:
         raise ImageRejected(
             f"refusing to send: the output does not re-open ({_describe(error)})"
         ) from None
     leftover = set(check.info) - allowed_info
-    if leftover or len(check.getexif()) or check.size != size:
+    if leftover or len(check.getexif()) or declared != size:
         raise ImageRejected(
             f"refusing to send: the output still carries "
             f"{', '.join(sorted(map(str, leftover))) or 'EXIF'}"
