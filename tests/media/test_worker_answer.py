@@ -4,11 +4,13 @@ A child that answered has nothing left to do (it ends with ``os._exit``); the pa
 no longer waits for an interpreter's teardown before it shows the photo. What the
 child writes is still hostile input: an announced length over the child's own
 memory limit, or a child that dies halfway through its answer, is a clear refusal.
+The child sends no worded summary (the parent words the report in its own language).
 Real child processes; ``WORKER_ARGV`` is swapped for a child that behaves as told.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,8 +21,9 @@ from p2pchat.media import worker
 from p2pchat.media.budget import WorkerBudget
 from p2pchat.media.policy import SanitizedImage, SanitizePolicy
 from p2pchat.media.samples import demo_photo
-from p2pchat.media.worker import ImageWorker
-from p2pchat.media.worker_protocol import refusal
+from p2pchat.media.sandbox import child_environment
+from p2pchat.media.worker import ImageWorker, sanitize_isolated
+from p2pchat.media.worker_protocol import LENGTH, decode_answer, refusal, request_frame
 from tests.media.workers import worker_children
 from tests.viewonce.conftest import until
 
@@ -71,3 +74,28 @@ async def test_an_answer_longer_than_the_child_could_hold_is_refused_unread(monk
 async def test_a_child_dying_halfway_through_its_answer_is_a_crash(monkeypatch) -> None:
     refused = await _run_with(monkeypatch, DIES)
     assert str(refused) == str(refusal("receive", "crash", signal="SIGSEGV"))
+
+
+def test_the_child_words_nothing_for_a_photo_without_findings() -> None:
+    """The summary line is the parent's (in its reader's language): the child parsing a
+    whole catalogue to word it cost every received photo 8 ms."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from p2pchat.i18n import catalogue\n"
+        "from p2pchat.media.worker_child import main\n"
+        "main()\n"
+        "sys.stderr.write('catalogues loaded: %d' % catalogue.cache_info().currsize)\n"
+    )
+    clean = sanitize_isolated(demo_photo((64, 48)), RECEIVE)  # a clean JPEG: nothing to find
+    request = request_frame(clean.data, RECEIVE, 1 << 30, 20)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script, ROOT],
+        input=LENGTH.pack(len(request)) + request,
+        capture_output=True,
+        env=child_environment(),
+        timeout=60,
+        check=False,
+    )
+    answer = decode_answer(done.stdout, done.returncode, "receive")
+    assert answer.report.findings == []
+    assert done.stderr.decode().endswith("catalogues loaded: 0"), done.stderr
