@@ -80,7 +80,7 @@ def sanitize_isolated(
         budget.slot_blocking(place, memory_limit)
         try:
             child = subprocess.Popen(
-                WORKER_ARGV,
+                [*WORKER_ARGV, policy.side],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env=child_environment(),
                 close_fds=True,
@@ -153,6 +153,7 @@ class ImageWorker:
         try:
             self._child = await asyncio.create_subprocess_exec(
                 *WORKER_ARGV,
+                "receive" if side == "receive" else "send",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,
                 env=child_environment(),
