@@ -55,6 +55,11 @@ WORKER_ARGV = [sys.executable, "-I", "-c", _BOOTSTRAP, _ROOT]
 _REAPING: set[asyncio.Future[int]] = set()
 
 
+def worker_argv(side: str) -> list[str]:
+    """A child's command line: ``WORKER_ARGV``, then the side it prepares its decoders for."""
+    return [*WORKER_ARGV, "receive" if side == "receive" else "send"]
+
+
 def sanitize_isolated(
     data: bytes,
     policy: SanitizePolicy | None = None,
@@ -80,7 +85,7 @@ def sanitize_isolated(
         budget.slot_blocking(place, memory_limit)
         try:
             child = subprocess.Popen(
-                [*WORKER_ARGV, policy.side],
+                worker_argv(policy.side),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env=child_environment(),
                 close_fds=True,
@@ -152,8 +157,7 @@ class ImageWorker:
     async def _spawn(self, side: str) -> None:
         try:
             self._child = await asyncio.create_subprocess_exec(
-                *WORKER_ARGV,
-                "receive" if side == "receive" else "send",
+                *worker_argv(side),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,
                 env=child_environment(),
