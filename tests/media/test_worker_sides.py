@@ -1,9 +1,10 @@
-"""A receiving worker loads only the wire's formats; any worker still cleans what it is given.
+"""Workers preload only Pillow's common plugins; any worker still cleans what it is given.
 
-The receiver's spare worker starts while pairing, beside the WebRTC stack's import:
-it loads Pillow's common plugins and MPO, not every format plugin and HEIF (a third
-of its start). A worker started for one side and asked for the other loads what it
-is missing (code only: the sandbox lets it read code) instead of refusing.
+The receiver's spare worker starts while pairing, beside the WebRTC stack's import,
+and the sender's while it cleans the photo: neither imports all forty plugins first
+(the receiver not HEIF either). A rarer format's plugin is read (code only: what the
+sandbox allows) when a file needs it; a worker started for one side and asked for
+the other loads what it is missing instead of refusing.
 """
 
 from __future__ import annotations
@@ -71,3 +72,24 @@ async def test_a_worker_started_for_receiving_still_cleans_a_heic_to_send(monkey
     heic = photo("iphone13promax.heic").read_bytes()
     clean = await child.run(heic, SanitizePolicy(max_long_edge=640, side="send"))
     assert clean.mime == "image/jpeg" and max(clean.width, clean.height) == 640
+
+
+def test_a_confined_worker_still_reads_every_format_it_did_not_preload() -> None:
+    """Only the common plugins load before the sandbox: a WebP, TIFF or AVIF file makes
+    the confined child read Pillow's other plugins (code), and it is cleaned as before."""
+    import io
+
+    from PIL import Image, features
+
+    from p2pchat.media.worker import sanitize_isolated
+
+    formats = ["WEBP", "TIFF", "GIF", "BMP", "PNG", "JPEG"] + (
+        ["AVIF"] if features.check("avif") else []
+    )
+    for name in formats:
+        buffer = io.BytesIO()
+        Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, format=name)
+        clean = sanitize_isolated(buffer.getvalue(), SanitizePolicy(max_long_edge=20))
+        assert (clean.mime, clean.width, clean.height) == ("image/jpeg", 20, 15), name
+    heic = sanitize_isolated(photo("iphone13promax.heic").read_bytes(), SanitizePolicy())
+    assert heic.mime == "image/jpeg"
