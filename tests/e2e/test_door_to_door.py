@@ -228,6 +228,9 @@ def test_the_service_and_the_front_ends_import_without_a_decoder():
         "import p2pchat.service, p2pchat.headless.session, p2pchat.cli.main\n"
         "import p2pchat.service.photos, p2pchat.service.incoming_images\n"
         "p2pchat.cli.main.build_parser()  # every subcommand's module\n"
+        "from p2pchat.media.report import Finding\n"
+        "from p2pchat.media.report_sentences import removed_summary\n"
+        "removed_summary([Finding('gps', 'high', 'GPS', {})])  # a received photo's words\n"
         f"print(sorted(m for m in {DECODERS!r} if m in sys.modules))\n"
     )
     done = subprocess.run(
