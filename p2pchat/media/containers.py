@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageFile
 
 from p2pchat.core.errors import ImageRejected
+from p2pchat.media.policy import MAX_PIXELS as MAX_PIXELS
+from p2pchat.media.policy import MAX_SIDE as MAX_SIDE
 
-MAX_SIDE = 16384
-# Pillow's own decompression-bomb threshold (about 90 MP); the sanitiser uses the same.
-MAX_PIXELS = 89_478_485
 # XMP is scanned in at most this many bytes; a compressed iTXt chunk (where PNGs keep
 # their XMP) inflates to no more.
 MAX_XMP_SCAN = 4 * 1024 * 1024

@@ -1,7 +1,8 @@
 """Fix what a picture shows before it leaves: pixelate faces, text and hand-drawn boxes.
 
 ``ContentFixes`` is the sender's choice (blur every detected face, every detected
-text line, and boxes drawn by hand as fractions of the picture); ``content_pass``
+text line, and boxes drawn by hand as fractions of the picture; defined in the
+Pillow-free ``media.policy``, re-exported here); ``content_pass``
 runs in the sanitiser on the upright, resized pixels: it scans (``content_scan``),
 pixelates what was asked, and returns report findings that say what is still
 visible and what was blurred. The findings stay with the sender.
@@ -15,58 +16,19 @@ nor even near it (``tests/media/test_content_faces.py``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
 
 from PIL import Image, ImageFilter
 
 from p2pchat.media.content_scan import Box, ContentFindings, scan
+from p2pchat.media.policy import CONTENT_CATEGORIES, MAX_BOXES, ContentFixes
 from p2pchat.media.report import Finding
 
-# The categories the content X-ray adds to a report: told apart from what was removed.
-CONTENT_CATEGORIES = frozenset(
-    {"face_visible", "document_visible", "number_visible", "text_visible", "digit_check", "blurred"}
-)
-MAX_BOXES = 32
 # Mosaic blocks across a face's long side: at five, the face network still gave a
 # blurred face 0.5 (0.7 calls it a face); at four, with the wider blur, 0.26 at most.
 FACE_BLOCKS = 4
 HAND_BLOCKS = 8  # across a hand-drawn box's long side
 FACE_MARGIN = 0.2  # hair, ears and chin around the detector's box
 TEXT_MARGIN = 0.3  # of the line's height, for ascenders and descenders
-
-
-@dataclass(frozen=True)
-class ContentFixes:
-    """What to blur before sending; boxes are fractions of the picture."""
-
-    blur_faces: bool = False
-    blur_text: bool = False
-    boxes: tuple[Box, ...] = ()
-
-    @property
-    def active(self) -> bool:
-        return self.blur_faces or self.blur_text or bool(self.boxes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "blur_faces": self.blur_faces,
-            "blur_text": self.blur_text,
-            "boxes": [box.to_list() for box in self.boxes],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any) -> ContentFixes:
-        """From JSON (a worker request, a headless command); ValueError when malformed."""
-        if not isinstance(data, dict):
-            raise ValueError("content fixes must be an object")
-        blur_faces, blur_text = data.get("blur_faces", False), data.get("blur_text", False)
-        boxes = data.get("boxes", [])
-        if not isinstance(blur_faces, bool) or not isinstance(blur_text, bool):
-            raise ValueError("blur_faces and blur_text are true or false")
-        if not isinstance(boxes, list) or len(boxes) > MAX_BOXES:
-            raise ValueError(f"boxes is a list of at most {MAX_BOXES} [x, y, w, h] fractions")
-        return cls(blur_faces, blur_text, tuple(Box.from_list(box) for box in boxes))
 
 
 def content_pass(
@@ -162,4 +124,10 @@ def _blurred_finding(blurred: dict[str, int]) -> Finding:
     )
 
 
-__all__ = ["CONTENT_CATEGORIES", "ContentFixes", "content_pass", "pixelate"]
+__all__ = [
+    "CONTENT_CATEGORIES",
+    "MAX_BOXES",
+    "ContentFixes",
+    "content_pass",
+    "pixelate",
+]

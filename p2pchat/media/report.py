@@ -90,15 +90,14 @@ class PrivacyReport:
         ordered = sorted(self.findings, key=importance)
         return "; ".join(_short(finding) for finding in ordered)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "width": self.width,
-            "height": self.height,
-            "summary": self.summary(),
-            "findings": [asdict(finding) for finding in self.findings],
-            "notes": list(self.notes),
-        }
+    def to_dict(self, *, summary: bool = True) -> dict[str, Any]:
+        """As JSON; ``summary=False`` leaves out the worded line (``from_dict`` ignores it)."""
+        data: dict[str, Any] = {"format": self.format, "width": self.width, "height": self.height}
+        if summary:
+            data["summary"] = self.summary()
+        data["findings"] = [asdict(finding) for finding in self.findings]
+        data["notes"] = list(self.notes)
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, default=str)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from p2pchat.i18n import catalogue, get_language, t
+from p2pchat.media.policy import CONTENT_CATEGORIES
 from p2pchat.media.report import Finding, PrivacyReport
 from p2pchat.media.report_words import kind_of, localized_short
 
@@ -101,8 +102,6 @@ def removed_summary(findings: Iterable[Finding]) -> tuple[str, ...]:
     What the picture shows is left out: it was not removed (``content_fix``'s
     categories), and a receiver never gets it from the sender.
     """
-    from p2pchat.media.content_fix import CONTENT_CATEGORIES
-
     kept = [f for f in findings if f.category not in CONTENT_CATEGORIES]
     if not kept:
         return ()

@@ -25,8 +25,15 @@ import sys
 import tempfile
 from collections.abc import Iterable
 
-# Fewer malloc arenas keep the child's address space small under RLIMIT_AS.
-_CHILD_ENV = {"MALLOC_ARENA_MAX": "2", "LC_ALL": "C.UTF-8"}
+# Fewer malloc arenas keep the child's address space small under RLIMIT_AS. Large
+# buffers (a photo's pixels) on transparent huge pages where the kernel offers them: a
+# fresh process otherwise takes a page fault per 4 KiB of every new buffer, a quarter
+# of the receiver's cleaning time for a 2048 px photo (glibc 2.35+; ignored elsewhere).
+_CHILD_ENV = {
+    "MALLOC_ARENA_MAX": "2",
+    "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
+    "LC_ALL": "C.UTF-8",
+}
 _SYSTEM_LIBRARIES = (
     "/usr/lib",
     "/usr/lib64",

@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from dataclasses import dataclass, field
-from typing import Literal
 
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError, features
 
@@ -24,7 +22,6 @@ from p2pchat.media.alpha import (
     split_alpha,
 )
 from p2pchat.media.containers import (
-    MAX_PIXELS,
     MAX_SIDE,
     bomb_refusal,
     register_heif,
@@ -32,14 +29,16 @@ from p2pchat.media.containers import (
     walk_jpeg,
     walk_png,
 )
-from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.inspect import inspect_image
+from p2pchat.media.policy import (
+    DEFAULT_MAX_INPUT_BYTES,
+    DEFAULT_MAX_LONG_EDGE,
+    SanitizedImage,
+    SanitizePolicy,
+    Side,
+)
 from p2pchat.media.report import Finding, PrivacyReport, importance
 
-Side = Literal["send", "receive"]
-
-DEFAULT_MAX_LONG_EDGE = 2048
-DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
 JPEG_QUALITY = 85
 DRAFT_SLACK = 0.9
 
@@ -70,33 +69,6 @@ _ORIENTATION_TRANSPOSE = {
 }
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-
-@dataclass(frozen=True)
-class SanitizePolicy:
-    """How much to keep. ``max_long_edge=None`` keeps the original size (an explicit choice)."""
-
-    max_long_edge: int | None = DEFAULT_MAX_LONG_EDGE
-    side: Side = "send"
-    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
-    max_pixels: int = MAX_PIXELS
-    # The content X-ray (media/content_scan.py): sender side only, told to the sender only.
-    scan_content: bool = False
-    fixes: ContentFixes = field(default_factory=ContentFixes)
-
-    def formats(self) -> tuple[str, ...]:
-        return RECEIVE_FORMATS if self.side == "receive" else SEND_FORMATS
-
-
-@dataclass
-class SanitizedImage:
-    """Clean image bytes ready for the wire, and the report of what was removed."""
-
-    data: bytes
-    mime: str
-    width: int
-    height: int
-    report: PrivacyReport = field(repr=False)
 
 
 def sanitize(data: bytes, policy: SanitizePolicy | None = None) -> tuple[bytes, PrivacyReport]:
@@ -132,9 +104,11 @@ def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> Sanitiz
         notes.append("turned upright using the EXIF orientation")
     if policy.side == "send" and (policy.scan_content or policy.fixes.active):
         pixels = _content_pass(pixels, policy, notes, removed)
-    # Rebuild from raw pixels so that no `info` (exif, icc_profile, xmp, comment...)
-    # can ride along into the encoder.
-    clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    # A new image holding the pixels and nothing else: no `info` (exif, icc_profile, xmp,
+    # comment...) can ride along into the encoder. One copy of the pixel buffer, not the
+    # two (and a Python bytes object) of tobytes/frombytes: a tenth of a 3 MP photo's time.
+    clean = pixels.copy()
+    clean.info = {}
     out = io.BytesIO()
     if clean.mode == "RGBA":
         clean.save(out, format="PNG", compress_level=6)
@@ -149,7 +123,7 @@ def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> Sanitiz
 
 
 def _open_capped(data: bytes, policy: SanitizePolicy) -> ImageFile.ImageFile:
-    allowed = policy.formats()
+    allowed = RECEIVE_FORMATS if policy.side == "receive" else SEND_FORMATS
     try:
         # MPO is not an opener of its own: Pillow's JPEG opener returns it.
         image = Image.open(io.BytesIO(data), formats=[f for f in allowed if f != "MPO"])
@@ -317,13 +291,18 @@ def _verify_clean(encoded: bytes, mime: str, size: tuple[int, int]) -> None:
         raise ImageRejected("refusing to send: the output has bytes after the image end")
     try:
         check = Image.open(io.BytesIO(encoded), formats=["JPEG" if mime == "image/jpeg" else "PNG"])
+        declared = check.size
+        if mime == "image/jpeg":
+            # Every byte of the scan is still decoded at 1/8 scale (the inverse DCT is what
+            # gets cheaper): a truncated or corrupt output fails here all the same.
+            check.draft(check.mode, (max(1, size[0] // 8), max(1, size[1] // 8)))
         check.load()
     except Exception as error:
         raise ImageRejected(
             f"refusing to send: the output does not re-open ({_describe(error)})"
         ) from None
     leftover = set(check.info) - allowed_info
-    if leftover or len(check.getexif()) or check.size != size:
+    if leftover or len(check.getexif()) or declared != size:
         raise ImageRejected(
             f"refusing to send: the output still carries "
             f"{', '.join(sorted(map(str, leftover))) or 'EXIF'}"
@@ -348,11 +327,14 @@ def _describe(error: BaseException) -> str:
 
 
 __all__ = [
+    "DEFAULT_MAX_INPUT_BYTES",
+    "DEFAULT_MAX_LONG_EDGE",
     "RECEIVE_FORMATS",
     "SEND_FORMATS",
     "WHAT_STRIPPING_CANNOT_REMOVE",
     "SanitizePolicy",
     "SanitizedImage",
+    "Side",
     "sanitize",
     "sanitize_image",
 ]

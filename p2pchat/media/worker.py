@@ -30,8 +30,8 @@ from pathlib import Path
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
+from p2pchat.media.policy import SanitizedImage, SanitizePolicy
 from p2pchat.media.sandbox import child_environment
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
 from p2pchat.media.worker_protocol import (
     LENGTH,
     decode_answer,
@@ -45,12 +45,19 @@ DEFAULT_TIMEOUT = 20.0
 DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024
 # The child imports the p2pchat its parent runs, whatever is installed elsewhere.
 _ROOT = str(Path(__file__).resolve().parents[2])
+# The child ends with os._exit once its answer is flushed: tearing an interpreter down
+# (every module of Pillow freed one by one) took 20 ms that the parent used to wait for.
 _BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from p2pchat.media.worker_child import main; sys.exit(main())"
+    "import os, sys; sys.path.insert(0, sys.argv[1]); "
+    "from p2pchat.media.worker_child import main; os._exit(main())"
 )
 WORKER_ARGV = [sys.executable, "-I", "-c", _BOOTSTRAP, _ROOT]
 _REAPING: set[asyncio.Future[int]] = set()
+
+
+def worker_argv(side: str) -> list[str]:
+    """A child's command line: ``WORKER_ARGV``, then the side it prepares its decoders for."""
+    return [*WORKER_ARGV, "receive" if side == "receive" else "send"]
 
 
 def sanitize_isolated(
@@ -78,7 +85,7 @@ def sanitize_isolated(
         budget.slot_blocking(place, memory_limit)
         try:
             child = subprocess.Popen(
-                WORKER_ARGV,
+                worker_argv(policy.side),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env=child_environment(),
                 close_fds=True,
@@ -150,7 +157,7 @@ class ImageWorker:
     async def _spawn(self, side: str) -> None:
         try:
             self._child = await asyncio.create_subprocess_exec(
-                *WORKER_ARGV,
+                *worker_argv(side),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,
                 env=child_environment(),
@@ -175,17 +182,17 @@ class ImageWorker:
         child = self._child
         request = request_frame(data, policy, memory_limit, cpu_seconds or max(1, int(timeout) + 1))
         try:
-            answer, _ = await asyncio.wait_for(
-                child.communicate(LENGTH.pack(len(request)) + request), timeout
-            )
+            answer = await asyncio.wait_for(_exchange(child, request, memory_limit), timeout)
+            exitcode = child.returncode  # None while it runs: our kill below is not its death
         except TimeoutError:
             raise refusal(policy.side, "time", seconds=f"{timeout:g}") from None
         finally:
             del request
             self.kill()
-            # Reap it, even when our caller was cancelled: no zombie, no open pipe.
+            # Reap it, even when our caller was cancelled: no zombie, no open pipe. Once
+            # it answered, the child is already on its way out (os._exit).
             await asyncio.shield(child.wait())
-        return decode_answer(answer, child.returncode, policy.side)
+        return decode_answer(answer, exitcode, policy.side)
 
     def kill(self) -> None:
         """Stop the child now (idempotent) and give its place and slot back to the budget."""
@@ -241,6 +248,30 @@ async def sanitize_async(
         return await worker.run(data, policy, timeout, memory_limit=memory_limit)
     finally:
         worker.kill()
+
+
+async def _exchange(child: asyncio.subprocess.Process, request: bytes, memory_limit: int) -> bytes:
+    """Send the request, read the one length-prefixed answer; a short answer once it died.
+
+    The answer counts as read when its announced length has arrived, not when the child
+    has exited. An announced length over the child's own memory limit is not an honest
+    answer: nothing more is read, and the (short) answer is refused as broken.
+    """
+    assert child.stdin is not None and child.stdout is not None
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it died: see below
+        child.stdin.write(LENGTH.pack(len(request)))
+        child.stdin.write(request)
+        await child.stdin.drain()
+        child.stdin.close()
+    try:
+        head = await child.stdout.readexactly(LENGTH.size)
+        (length,) = LENGTH.unpack(head)
+        if length > memory_limit:
+            return head
+        return head + await child.stdout.readexactly(length)
+    except asyncio.IncompleteReadError as short:
+        await child.wait()  # for its exit status: a signal says why it died
+        return short.partial
 
 
 def _reserve(budget: WorkerBudget, side: str) -> Place:

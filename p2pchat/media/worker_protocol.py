@@ -17,8 +17,8 @@ from typing import Any
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.i18n import t
-from p2pchat.media.inspect import MAX_SIDE, PrivacyReport
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
+from p2pchat.media.policy import MAX_SIDE, SanitizedImage, SanitizePolicy
+from p2pchat.media.report import PrivacyReport
 
 LENGTH = struct.Struct(">I")
 OK, ERROR = b"O", b"E"

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from p2pchat.core.keys import Capabilities
 from p2pchat.core.message import ConversationView
-from p2pchat.media.content_fix import ContentFixes
-from p2pchat.media.sanitize import SanitizedImage
+from p2pchat.media.policy import ContentFixes, SanitizedImage
 from p2pchat.media.vault import Vault
 from p2pchat.service import events as ev
 from p2pchat.service.config import State

@@ -23,8 +23,7 @@ from p2pchat.core import session as core_session
 from p2pchat.core.errors import ImageRejected, LocalProtocolError, P2PChatError
 from p2pchat.core.keys import Capabilities
 from p2pchat.core.labels import safe_label
-from p2pchat.media.content_fix import ContentFixes
-from p2pchat.media.sanitize import SanitizedImage
+from p2pchat.media.policy import ContentFixes, SanitizedImage
 from p2pchat.media.worker import sanitize_async
 from p2pchat.media.worker_protocol import refusal
 from p2pchat.service import events as ev

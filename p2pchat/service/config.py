@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from p2pchat.core.appid import APPID
 from p2pchat.core.keys import Limits, SessionKeys
-from p2pchat.media.sanitize import SanitizePolicy
+from p2pchat.media.policy import SanitizePolicy
 from p2pchat.media.vault import DEFAULT_UNOPENED_TIMEOUT
 from p2pchat.net.ice import IceSettings
 

@@ -6,8 +6,9 @@ arrive, and the transfer is cancelled so that the sender is told too. While the
 photo travels, a worker is started ahead for it when a slot is free
 (``ImageWorker.prewarm``); it serves that photo only. Sooner still, a *spare*
 worker is started while pairing (``warm_spare``) and handed to the next photo
-offered, and the one after that gets a new spare: a worker never sees the data
-of two photos. A spare gives its slot up to any photo that would wait for one
+offered, and the one after that gets a new spare (``NEXT_SPARE_AFTER`` once a
+photo is done, not during a one-shot receiver's last moments): a worker never
+sees the data of two photos. A spare gives its slot up to any photo that would wait for one
 (``budget.add_spare``), so it never holds anyone up.
 
 Only the worker's output is ever shown. A view-once photo never reaches a front
@@ -28,12 +29,17 @@ from p2pchat.core.errors import ImageRejected
 from p2pchat.core.session import ImageComplete
 from p2pchat.core.timeline import mark
 from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
+from p2pchat.media.policy import SanitizedImage, SanitizePolicy
 from p2pchat.media.vault import Vault
 from p2pchat.media.worker import ImageWorker, sanitize_async
 from p2pchat.media.worker_protocol import refusal
 from p2pchat.service import events as ev
 from p2pchat.service.config import ServiceConfig
+
+# The next spare starts this long after a photo was cleaned: `p2pchat receive` is
+# usually ending then (a new interpreter would only compete with its exit), and a
+# photo offered sooner gets a worker started for it as it travels (``offered``).
+NEXT_SPARE_AFTER = 0.5
 
 
 class IncomingImages:
@@ -60,6 +66,7 @@ class IncomingImages:
         # Dropped spares still starting, and their processes being stopped.
         self._stopping: set[asyncio.Future[Any]] = set()
         self._wiped = False  # the conversation is over: no new spare
+        self._next_spare: asyncio.TimerHandle | None = None
 
     def offered(self, message_id: str) -> str | None:
         """Take a budget place for a photo on its way; the refusal to show when there is none."""
@@ -104,6 +111,15 @@ class IncomingImages:
         warming = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
         warming.add_done_callback(lambda _: self._spare_started(place, warming))
         self._spare = (place, warming)
+
+    def _spare_soon(self) -> None:
+        if self._next_spare is None and not self._wiped:
+            loop = asyncio.get_running_loop()
+            self._next_spare = loop.call_later(NEXT_SPARE_AFTER, self._spare_now)
+
+    def _spare_now(self) -> None:
+        self._next_spare = None
+        self.warm_spare()
 
     def _spare_started(self, place: Place, warming: asyncio.Task[ImageWorker | None]) -> None:
         # No free slot (or no process): no spare, so a later photo may start one.
@@ -156,8 +172,8 @@ class IncomingImages:
         accepting = asyncio.ensure_future(self._accept_image(event))
         self._accepting.add(accepting)
         accepting.add_done_callback(self._accepting.discard)
-        # Its worker's slot is free again: the next photo may get a spare now.
-        accepting.add_done_callback(lambda _: self.warm_spare())
+        # Its worker's slot is free again: the next photo may get a spare soon.
+        accepting.add_done_callback(lambda _: self._spare_soon())
 
     async def wait_accepted(self) -> None:
         """Let images that are still being re-sanitised reach the front end."""
@@ -167,6 +183,9 @@ class IncomingImages:
     def wipe_all(self) -> None:
         """A view-once photo never outlives its conversation; nor does any of its workers."""
         self._wiped = True
+        if self._next_spare is not None:
+            self._next_spare.cancel()
+            self._next_spare = None
         if self._spare is not None:
             self._drop_spare()
         for message_id in list(self._places):

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from p2pchat.media.content_fix import CONTENT_CATEGORIES, ContentFixes
+from p2pchat.media.policy import CONTENT_CATEGORIES, ContentFixes, SanitizedImage
 from p2pchat.media.report import PrivacyReport
-from p2pchat.media.sanitize import SanitizedImage
 from p2pchat.service.api import ChatSession
 from p2pchat.service.photo_file import MAX_PHOTO_FILE_BYTES, read_photo
 from p2pchat.store.received_files import SaveFailed, check_writable, save_received

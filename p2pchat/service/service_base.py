@@ -23,7 +23,7 @@ from p2pchat.core.errors import LocalProtocolError, P2PChatError
 from p2pchat.core.keys import Capabilities
 from p2pchat.core.labels import check_own_label
 from p2pchat.core.message import ConversationView
-from p2pchat.media.sanitize import SanitizedImage
+from p2pchat.media.policy import SanitizedImage
 from p2pchat.net.link import Link
 from p2pchat.net.mailbox import MailboxClient
 from p2pchat.service import events as ev

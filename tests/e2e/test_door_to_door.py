@@ -7,6 +7,8 @@ imported. A photo refused after the code was shown still ends the command with e
 a file that cannot be sent, or a mailbox that cannot be reached, ends it before any
 code. Real processes on loopback; no timing asserted: the order of what a process wrote
 is read from one pipe carrying both its streams, what it had imported from a probe.
+The receiver joins and saves without the decoders (Pillow, numpy, the sanitiser,
+the content X-ray): only its image worker loads them.
 """
 
 from __future__ import annotations
@@ -92,6 +94,39 @@ from p2pchat.cli.main import main
 sys.exit(main())
 """
 )
+
+# The same, for `p2pchat receive`: on "paired" and on "image" (the photo is saved),
+# which decoders and image modules the chat process itself has imported.
+DECODERS = (
+    "PIL",
+    "numpy",
+    "cv2",
+    "pillow_heif",
+    "p2pchat.media.sanitize",
+    "p2pchat.media.inspect",
+    "p2pchat.media.content_fix",
+    "p2pchat.media.content_scan",
+)
+RECEIVE_PROBE = """
+import sys
+
+class Probe:
+    def __init__(self, inner):
+        self.inner = inner
+    def write(self, text):
+        for event in ("paired", "image"):
+            if '"event": "' + event + '"' in text:
+                loaded = sorted(m for m in DECODERS if m in sys.modules)
+                sys.stderr.write("loaded at " + event + ": " + ",".join(loaded) + "\\n")
+                sys.stderr.flush()
+        return self.inner.write(text)
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+sys.stdout = Probe(sys.stdout)
+from p2pchat.cli.main import main
+sys.exit(main())
+""".replace("DECODERS", repr(DECODERS))
 
 
 def _slow_photo(path: Path) -> Path:
@@ -255,3 +290,50 @@ def test_the_service_and_the_front_ends_import_without_the_webrtc_stack():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_the_receiver_joins_and_saves_without_loading_a_decoder(
+    mailbox_process, config_dirs, tmp_path
+):
+    """Pillow and the sanitiser cost the receiver about 30 ms before it could join; the
+    photo is decoded and rebuilt in its worker only, so the chat process never needs them."""
+    photo = tmp_path / "photo.jpg"
+    Image.effect_noise((640, 480), 60).convert("RGB").save(photo, format="JPEG")
+    argv = ["send", "--mailbox", mailbox_process, "--loopback", "--json", str(photo)]
+    sender = spawn(argv, p2pchat_env(config_dirs[0]))
+    out_dir = tmp_path / "received"
+    out_dir.mkdir()
+    receive = ["receive", "--mailbox", mailbox_process, "--loopback", "--json", "--out"]
+    receiver = spawn_command(
+        [sys.executable, "-c", RECEIVE_PROBE, *receive, str(out_dir)],
+        p2pchat_env(config_dirs[1], P2PCHAT_CODE=json.loads(read_line(sender, timeout=60))["code"]),
+    )
+    try:
+        image, _ = read_json_until(receiver, "image", timeout=120)
+        assert Image.open(image["path"]).size == (640, 480)
+        status, _, err = finish(receiver, timeout=60)
+        assert status == 0, err
+        assert finish(sender, timeout=60)[0] == 0
+        assert "loaded at paired: \n" in err, err
+        assert "loaded at image: \n" in err, err
+    finally:
+        stop(sender)
+        stop(receiver)
+
+
+def test_the_service_and_the_front_ends_import_without_a_decoder():
+    """The chat process gets Pillow only where it shows a picture (the TUI), never to pair."""
+    script = (
+        "import sys\n"
+        "import p2pchat.service, p2pchat.headless.session, p2pchat.cli.main\n"
+        "import p2pchat.service.photos, p2pchat.service.incoming_images\n"
+        "p2pchat.cli.main.build_parser()  # every subcommand's module\n"
+        "from p2pchat.media.report import Finding\n"
+        "from p2pchat.media.report_sentences import removed_summary\n"
+        "removed_summary([Finding('gps', 'high', 'GPS', {})])  # a received photo's words\n"
+        f"print(sorted(m for m in {DECODERS!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

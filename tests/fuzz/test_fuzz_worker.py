@@ -3,6 +3,9 @@
 - ``worker_answer``: what a child writes on its stdout is hostile input to the
   parent. Mutated real answers and random bytes must give a clean image whose
   bytes start like its type, or an ``ImageRejected``; never another exception.
+- ``worker_pipe``: the same bytes written by a real child that then exits or stays
+  (the parent takes an answer once its announced length is in, not at the exit):
+  a clean image or an ``ImageRejected``, never a hang, and no process left behind.
 - ``budget``: random programs of photos that reserve a place, wait for a slot of
   random memory, get cancelled or finish in random order. At every step the
   budget's limits hold; at the end everything was given back and every photo
@@ -13,17 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sys
+from pathlib import Path
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from p2pchat.core.errors import ImageRejected
+from p2pchat.media import worker
 from p2pchat.media.budget import BudgetFull, WorkerBudget
+from p2pchat.media.policy import SanitizePolicy
 from p2pchat.media.report import PrivacyReport
 from p2pchat.media.sanitize import SanitizedImage
+from p2pchat.media.worker import ImageWorker
 from p2pchat.media.worker_protocol import LENGTH, OK, decode_answer, frame
 from tests.fuzz.conftest import EXAMPLES, assert_only_p2pchat_errors, mutated
+from tests.media.workers import worker_children
 
 FAST = settings(
     max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
@@ -77,6 +87,38 @@ def test_mutated_answers(answer: bytes, exitcode: int | None) -> None:
 @given(st.binary(max_size=300))
 def test_random_answers(answer: bytes) -> None:
     check_answer(answer, 0)
+
+
+# A child that reads its request's length, writes argv[1] (hex) and exits or stays.
+WRITES = (
+    "import sys, time; sys.stdin.buffer.read(4); "
+    "sys.stdout.buffer.write(bytes.fromhex(sys.argv[1])); sys.stdout.flush(); "
+    "time.sleep(600 if sys.argv[2] == 'stay' else 0)"
+)
+
+
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.one_of(mutated(SEEDS), st.binary(max_size=64), st.sampled_from(SEEDS)),
+    st.sampled_from(["exit", "stay"]),
+)
+def test_answers_from_a_real_child(answer: bytes, after: str) -> None:
+    argv = [sys.executable, "-I", "-c", WRITES, answer.hex(), after]
+
+    async def exchange() -> object:
+        child = await ImageWorker.start("receive", budget=WorkerBudget())
+        policy = SanitizePolicy(max_long_edge=None, side="receive")
+        # A short answer from a child that stays is only ended by the timeout.
+        return await child.run(b"\xff\xd8\xff", policy, timeout=1)
+
+    with mock.patch.object(worker, "WORKER_ARGV", argv):
+        result = assert_only_p2pchat_errors("worker_pipe", lambda: asyncio.run(exchange()), answer)
+    if isinstance(result, SanitizedImage):
+        assert result.data[:3] == b"\xff\xd8\xff" or result.data[:4] == b"\x89PNG"
+    else:
+        assert isinstance(result, ImageRejected)
+        assert str(result).startswith("this photo was refused: ")
+    assert not [pid for pid in worker_children() if Path(f"/proc/{pid}").exists()]
 
 
 PHOTO = st.tuples(

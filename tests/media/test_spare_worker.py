@@ -100,3 +100,31 @@ def test_a_spare_does_not_count_against_the_places_until_a_photo_claims_it() -> 
     for place in [*places, spare]:
         place.release()
     budget.reserve().release()
+
+
+async def test_the_next_spare_waits_a_moment_and_never_outlives_the_conversation(
+    monkeypatch,
+) -> None:
+    """A one-shot receiver ends right after its photo: a new interpreter started then
+    only competed with its exit. The next spare comes later, or not at all once closed."""
+    import p2pchat.service.incoming_images as incoming
+
+    monkeypatch.setattr(incoming, "NEXT_SPARE_AFTER", 600.0)
+    emitted: list[ev.ServiceEvent] = []
+    budget = WorkerBudget(max_running=2)
+    images = IncomingImages(
+        ServiceConfig(mailbox_url="ws://127.0.0.1:9/v1"), emitted.append, lambda: False, budget
+    )
+    try:
+        images.warm_spare()
+        images.offered("first")
+        images.accept(_photo("first"))
+        await until(lambda: len(emitted) == 1, "the photo was cleaned")
+        await images.wait_accepted()
+        await asyncio.sleep(0)  # the accepting task's callbacks
+        assert images._spare is None  # no process started as the photo was done
+        await until(lambda: not worker_children(), "the photo's worker is gone")
+    finally:
+        images.wipe_all()
+    await asyncio.sleep(0)
+    assert images._spare is None and not worker_children() and budget.running == 0

@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from p2pchat.media.worker import WORKER_ARGV
+from p2pchat.media.worker import worker_argv
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _FS_CHANGES = frozenset(
@@ -138,7 +138,7 @@ class FileAudit:
             if entry.startswith("regular file")
         ]
         for argv in self.processes:
-            if argv != WORKER_ARGV:
+            if argv not in (worker_argv("send"), worker_argv("receive")):
                 found.append(f"unexpected child process: {argv}")
             for arg in argv[1:]:
                 if os.path.isfile(arg):

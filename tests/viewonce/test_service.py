@@ -15,7 +15,7 @@ from p2pchat.core.errors import ImageRejected
 from p2pchat.media.vault import Vault, ViewOnceRefusedError
 from p2pchat.service import events as ev
 
-from .audit import WORKER_ARGV, FileAudit
+from .audit import FileAudit, worker_argv
 from .conftest import next_event, noise_photo, pair_services, until
 
 
@@ -121,6 +121,6 @@ async def test_the_file_witness_catches_a_vault_that_writes_a_temp_file(
     assert any(p.startswith("written: tempfile.mkstemp") for p in problems), problems
     assert any(p == f"the image bytes are in {leaked[0]}" for p in problems), problems
     # The leak is the only thing wrong: the real receive path itself is clean.
-    assert audit.processes == [WORKER_ARGV]
+    assert audit.processes == [worker_argv("receive")]
     assert any(p.startswith("written to a file descriptor: regular file") for p in problems)
     assert all(leaked[0] in p or "regular file" in p for p in problems), problems

@@ -32,7 +32,7 @@ from p2pchat.tui.widgets.message_list import ImageMessage
 from p2pchat.tui.widgets.sealed import SealedBody, SealedPhoto
 from tests.tui.helpers import ALICE_KEY, BOB_KEY, text_of
 
-from .audit import WORKER_ARGV, FileAudit
+from .audit import FileAudit, worker_argv
 from .conftest import loopback_config, next_event, noise_photo, until
 
 
@@ -101,8 +101,11 @@ async def test_view_once_lifecycle_never_touches_the_disk(embedded_mailbox, monk
                 opened = await next_event(alice, ev.Opened)
             problems = audit.problems([sent, received])
             assert problems == [], problems
-            assert WORKER_ARGV in audit.processes  # the isolated sanitiser ran, over pipes
-            assert all(argv == WORKER_ARGV for argv in audit.processes)
+            # What was sealed is the receiver's worker's output (its spare, started before
+            # the audit, cleaned it over pipes), not the sender's bytes; no other process ran.
+            assert received != sent
+            workers = (worker_argv("send"), worker_argv("receive"))
+            assert all(argv in workers for argv in audit.processes)
             assert audit.events > 0
 
             assert opened.message_id == message_id
