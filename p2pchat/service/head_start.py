@@ -19,8 +19,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from p2pchat.core import codes
-from p2pchat.media.content_fix import ContentFixes
-from p2pchat.media.sanitize import SanitizedImage, SanitizePolicy
+from p2pchat.media.policy import ContentFixes, SanitizedImage, SanitizePolicy
 from p2pchat.media.worker import sanitize_async
 from p2pchat.net.ice import check_ice
 from p2pchat.service.config import MAILBOX_TIMEOUT, ServiceConfig

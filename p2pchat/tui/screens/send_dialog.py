@@ -30,7 +30,7 @@ from textual.widgets import Button, Checkbox, Footer, LoadingIndicator, Static
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.labels import safe_label
 from p2pchat.i18n import t
-from p2pchat.media.content_fix import CONTENT_CATEGORIES
+from p2pchat.media.policy import CONTENT_CATEGORIES
 from p2pchat.media.report import PrivacyReport
 from p2pchat.service.photos import read_photo as read_source  # the file and its limit
 from p2pchat.tui.error_text import describe_error

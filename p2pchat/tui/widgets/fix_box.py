@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageDraw
 
-from p2pchat.media.content_fix import ContentFixes
 from p2pchat.media.content_scan import Box
+from p2pchat.media.policy import ContentFixes
 
 # The lower resolutions offered, in turn; None is the usual size.
 RESOLUTIONS: tuple[int | None, ...] = (None, 1024, 640)
