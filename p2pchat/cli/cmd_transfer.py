@@ -65,6 +65,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=t("cli.help.transfer_code"),
     )
     receive.set_defaults(func=run_receive)
+    for parser in (send, receive):
+        parser.add_argument(
+            "--no-direct", action="store_true", help=t("cli.help.transfer_no_direct")
+        )
 
 
 class Output:
@@ -93,6 +97,7 @@ def _service(
         confirm_images=confirm,
         confirm_texts=confirm,
         warm_image_worker=confirm,  # `receive` gets photos, `send` only sends them
+        direct_tcp=not (args.no_direct or args.relay_only),  # service/direct_race.py
     )
     return open_session(config)
 
@@ -136,6 +141,8 @@ async def _wait_paired(service: Any, out: Output) -> Any:
         safety_number=paired.safety_number,
         connection=paired.connection,
     )
+    if paired.connection == "lan":
+        print(t("cli.transfer.paired_lan"), file=sys.stderr)
     return paired
 
 

@@ -45,14 +45,16 @@ from p2pchat.service.config import (
     PIN_FAILED_REASON,
 )
 from p2pchat.service.contact_guard import unlocked
-from p2pchat.service.link_choice import PathPlan, connect_and_bind
+from p2pchat.service.direct_race import choose_link, close_listener, open_listener
+from p2pchat.service.link_choice import PathPlan, bind_on, close_later, open_path
 from p2pchat.service.meeting import meet_contact
 from p2pchat.service.pump import FramePump
 from p2pchat.service.rendezvous import (
     BindingHandshake,
     announce_failure,
+    cross_descriptions,
     exchange_bind,
-    exchange_descriptions,
+    until_verified,
 )
 from p2pchat.service.service_base import ServiceBase
 from p2pchat.store.contact_record import Contact
@@ -90,7 +92,8 @@ class PairingFlow(ServiceBase):
         """Join with a code read aloud by the other person; pairs in the background."""
         self._require_state("idle")
         parsed = codes.parse(code)  # InvalidCode before touching the network
-        preload_rtc()  # aiortc loads while the mailbox and the PAKE run
+        if not self._direct_enabled():
+            preload_rtc()  # aiortc loads while the mailbox and the PAKE run
         self._joined_code = failed_codes.refuse_if_failed(parsed)
         self.state = "pairing"
         mailbox = await self._connect_mailbox()
@@ -245,26 +248,68 @@ class PairingFlow(ServiceBase):
             log.exception("pairing crashed")
             await self._pairing_failed(TransportError(f"Pairing failed: {error}"))
 
+    def _direct_enabled(self) -> bool:
+        """A direct TCP path on a shared network; never when the user hides their address."""
+        return self.config.direct_tcp and not self.config.ice.relay_only
+
     async def _pair_steps(
         self, code: str, mailbox: MailboxClient, handshake: Pairing | Reconnect | None = None
     ) -> None:
-        pairing = handshake or Pairing(
-            code, mailbox.side, self.identity, self._capabilities(), appid=self.config.appid
-        )
-        rtc = await exchange_descriptions(mailbox, pairing, self._open_link)
-        self._mailbox = None
-        assert pairing.remote_sdp is not None
-        plan = PathPlan(
-            relay=self.config.ice.transit_relay,
-            transit_after=self.config.transit_after,
-            timeout=CONNECT_TIMEOUT,
-            # Relay-only gathers no server-reflexive address, whatever STUN says.
-            stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.relay_only,
-        )
-        link, keys, early = await connect_and_bind(rtc, pairing.remote_sdp, pairing, plan)
+        # Listening before the version is sealed, since the version names where.
+        listener = await open_listener(self.config.loopback) if self._direct_enabled() else None
+        try:
+            pairing = handshake or Pairing(
+                code,
+                mailbox.side,
+                self.identity,
+                self._capabilities(),
+                appid=self.config.appid,
+                direct_hints=None if listener is None else listener.hints,
+            )
+            await until_verified(mailbox, pairing)
+            plan = PathPlan(
+                relay=self.config.ice.transit_relay,
+                transit_after=self.config.transit_after,
+                timeout=CONNECT_TIMEOUT,
+                # Relay-only gathers no server-reflexive address, whatever STUN says.
+                stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.relay_only,
+            )
+
+            async def over_webrtc() -> tuple[Link, bytes | None]:
+                opened: list[RtcLink] = []
+
+                def open_link() -> RtcLink:
+                    opened.append(self._open_link())
+                    return opened[0]
+
+                try:
+                    rtc = await cross_descriptions(mailbox, pairing, open_link)
+                    self._mailbox = None
+                    assert pairing.remote_sdp is not None
+                    return await open_path(rtc, pairing.remote_sdp, pairing, plan)
+                except BaseException:
+                    for rtc in opened:  # the direct path won, or this failed
+                        close_later(rtc.close())
+                    raise
+
+            link, first, is_direct = await choose_link(
+                pairing, listener, self.config.loopback, over_webrtc
+            )
+            if is_direct:
+                await self._leave_mailbox_happy()
+        finally:
+            await close_listener(listener)
         self._link = link
+        keys, early = await bind_on(link, first, pairing, CONNECT_TIMEOUT)
         await self._check_peer(link, keys)
         self._start_session(link, keys, early)
+
+    async def _leave_mailbox_happy(self) -> None:
+        """The direct path won: no SDP will cross, and the mailbox is done with."""
+        mailbox, self._mailbox = self._mailbox, None
+        if mailbox is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(mailbox.close("happy"), MAILBOX_TIMEOUT)
 
     def _open_link(self) -> RtcLink:
         from p2pchat.net.rtc import RtcLink  # not at the top: see net/rtc_preload

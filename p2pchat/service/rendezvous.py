@@ -103,25 +103,32 @@ async def exchange_descriptions(
 
     ``open_link`` is called once, as soon as the handshake proved the code right.
     """
+    await until_verified(mailbox, pairing)
+    return await cross_descriptions(mailbox, pairing, open_link)
+
+
+async def until_verified(mailbox: MailboxClient, pairing: Pairing | Reconnect) -> None:
+    """Start the handshake and run it until the peer's version proved the code right."""
     for out in pairing.start():
         await mailbox.add(out.phase, out.body)
-    link: RtcLink | None = None
+    while True:
+        await _next_step(mailbox, pairing)
+        if pairing.role is not None:
+            break
+    # The version opened: the code was right. Free the nameplate for others.
+    with contextlib.suppress(P2PChatError):
+        await mailbox.release()
+    mark("code-proved")
+
+
+async def cross_descriptions(
+    mailbox: MailboxClient, pairing: Pairing | Reconnect, open_link: Callable[[], RtcLink]
+) -> RtcLink:
+    """After ``until_verified``: open the link, cross the SDPs, close the mailbox "happy"."""
+    link = open_link()
+    mark("link-created")
     sdp_sent = False
-    while pairing.remote_sdp is None or not sdp_sent:
-        message = await mailbox.next_message(timeout=None)
-        if message.phase == ERROR_PHASE:
-            raise _stopped_by_peer(message.body, reconnect=isinstance(pairing, Reconnect))
-        for out in pairing.receive(message.phase, message.side, message.body):
-            await mailbox.add(out.phase, out.body)
-        if pairing.role is None:
-            continue
-        if link is None:
-            # The version opened: the code was right. Free the nameplate for others.
-            with contextlib.suppress(P2PChatError):
-                await mailbox.release()
-            mark("code-proved")
-            link = open_link()
-            mark("link-created")
+    while True:
         if not sdp_sent and pairing.role == "offerer":
             await mailbox.add(*_phase_body(pairing.seal_sdp(await link.create_offer())))
             sdp_sent = True
@@ -129,13 +136,24 @@ async def exchange_descriptions(
             answer = await link.accept_offer(pairing.remote_sdp)
             await mailbox.add(*_phase_body(pairing.seal_sdp(answer)))
             sdp_sent = True
-    assert link is not None
+        if pairing.remote_sdp is not None and sdp_sent:
+            break
+        await _next_step(mailbox, pairing)
     mark("descriptions-crossed")
     if pairing.role == "offerer":
         await link.accept_answer(pairing.remote_sdp)
     with contextlib.suppress(P2PChatError):
         await mailbox.close("happy")
     return link
+
+
+async def _next_step(mailbox: MailboxClient, pairing: Pairing | Reconnect) -> None:
+    """Feed the peer's next mailbox message to the handshake and send what it answers."""
+    message = await mailbox.next_message(timeout=None)
+    if message.phase == ERROR_PHASE:
+        raise _stopped_by_peer(message.body, reconnect=isinstance(pairing, Reconnect))
+    for out in pairing.receive(message.phase, message.side, message.body):
+        await mailbox.add(out.phase, out.body)
 
 
 def _stopped_by_peer(body: bytes, *, reconnect: bool) -> P2PChatError:
