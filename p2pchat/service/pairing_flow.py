@@ -84,8 +84,10 @@ class PairingFlow(ServiceBase):
         self._emit(ev.CodeReady(code=code, expires_in=self.config.code_validity))
         self._start_pairing(code, mailbox, timeout=self.config.code_validity)
         # Once our caller has shown the code (it does before its next await), load
-        # aiortc while the other person types it.
-        asyncio.get_running_loop().call_soon(preload_rtc)
+        # aiortc while the other person types it; not when a direct TCP path may make
+        # it useless (its 0.2 s of CPU would compete with the pairing and the photo).
+        if not self._direct_enabled():
+            asyncio.get_running_loop().call_soon(preload_rtc)
         return code
 
     async def join(self, code: str) -> None:

@@ -2,9 +2,11 @@
 
 Both commands listen and name their addresses in the sealed version (loopback
 only under --loopback); when the direct connection proves the key the receiver
-never imports aiortc (the import alone is ~0.2 s of CPU on its critical path).
+never imports aiortc (the import alone is ~0.2 s of CPU on its critical path), and
+neither does the sender.
 --no-direct and --relay-only keep WebRTC. The receiver runs under a probe that
-writes, as the process exits, which of the WebRTC stack's packages it imported.
+writes, as the process exits, which of the WebRTC stack's packages it imported;
+the sender runs under it too.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from tests.e2e.procs import (
     p2pchat_env,
     read_json_until,
     read_line,
-    spawn,
     spawn_command,
     stop,
 )
@@ -41,19 +42,9 @@ sys.exit(main())
 
 def _pair(mailbox: str, config_dirs, tmp_path: Path, *extra: str, as_json: bool = True):
     json_flag = ["--json"] if as_json else []
-    sender = spawn(
-        [
-            "send",
-            "--mailbox",
-            mailbox,
-            "--loopback",
-            *json_flag,
-            *extra,
-            "--text",
-            "hi",
-            str(PHOTO),
-        ],
-        p2pchat_env(config_dirs[0]),
+    send = ["send", "--mailbox", mailbox, "--loopback", *json_flag, *extra, "--text", "hi"]
+    sender = spawn_command(
+        [sys.executable, "-c", PROBE, *send, str(PHOTO)], p2pchat_env(config_dirs[0])
     )
     first = read_line(sender, timeout=60)
     code = json.loads(first)["code"] if as_json else first.removeprefix("code: ").strip()
@@ -66,7 +57,7 @@ def _pair(mailbox: str, config_dirs, tmp_path: Path, *extra: str, as_json: bool 
     return sender, receiver, out
 
 
-def test_send_and_receive_pair_over_direct_tcp_without_aiortc_in_the_receiver(
+def test_send_and_receive_pair_over_direct_tcp_without_aiortc(
     mailbox_process, config_dirs, tmp_path
 ):
     sender, receiver, out = _pair(mailbox_process, config_dirs, tmp_path)
@@ -83,6 +74,7 @@ def test_send_and_receive_pair_over_direct_tcp_without_aiortc_in_the_receiver(
         assert "loaded at exit: \n" in r_err, r_err
         s_status, _, s_err = finish(sender, timeout=60)
         assert s_status == 0, s_err
+        assert "loaded at exit: \n" in s_err, s_err  # nor the sender, not even to preload
     finally:
         stop(sender)
         stop(receiver)
