@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from p2pchat.core.errors import P2PChatError, RemoteProtocolError, TransportError
+from p2pchat.core.handshake import Pairing, Reconnect
 from p2pchat.core.keys import Channel, SessionKeys
 from p2pchat.core.timeline import mark
 from p2pchat.net.link import Link
+from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc_sdp import NoDirectPath, count_candidates
 from p2pchat.net.transit import open_transit, parse_relay
-from p2pchat.service.rendezvous import MAX_EARLY_FRAMES
+from p2pchat.service.rendezvous import MAX_EARLY_FRAMES, cross_descriptions
 
 if TYPE_CHECKING:  # aiortc is imported when a link is opened (net/rtc_preload)
     from p2pchat.net.rtc import RtcLink
@@ -100,6 +102,34 @@ async def connect_and_bind(
     """Choose the link (see the module docstring), exchange binds on it, return it."""
     link, first = await open_path(rtc, remote_sdp, handshake, plan)
     return (link, *await bind_on(link, first, handshake, plan.timeout))
+
+
+async def over_webrtc(
+    mailbox: MailboxClient,
+    pairing: Pairing | Reconnect,
+    open_link: Callable[[], RtcLink],
+    plan: PathPlan,
+    crossed: Callable[[], None],
+) -> tuple[Link, bytes | None]:
+    """The SDPs over the mailbox (``crossed`` is told when they did), then ``open_path``.
+
+    A link opened here is closed when this fails or is cancelled (a direct path won).
+    """
+    opened: list[RtcLink] = []
+
+    def opening() -> RtcLink:
+        opened.append(open_link())
+        return opened[-1]
+
+    try:
+        rtc = await cross_descriptions(mailbox, pairing, opening)
+        crossed()
+        assert pairing.remote_sdp is not None
+        return await open_path(rtc, pairing.remote_sdp, pairing, plan)
+    except BaseException:
+        for rtc in opened:
+            close_later(rtc.close())
+        raise
 
 
 async def open_path(
@@ -282,4 +312,5 @@ __all__ = [
     "first_control_frame",
     "no_path_message",
     "open_path",
+    "over_webrtc",
 ]

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
+from functools import partial
 from typing import TYPE_CHECKING
 
 from p2pchat.core import codes
@@ -37,28 +38,23 @@ from p2pchat.net.rtc_preload import preload_rtc
 from p2pchat.service import events as ev
 from p2pchat.service import failed_codes
 from p2pchat.service.config import (
-    BYE_LINGER_SECONDS,
-    BYE_REASON_SECONDS,
     CONNECT_TIMEOUT,
     MAILBOX_TIMEOUT,
-    MAX_WIRE_FRAME,
-    PIN_FAILED_REASON,
 )
 from p2pchat.service.contact_guard import unlocked
 from p2pchat.service.direct_race import choose_link, close_listener, open_listener
-from p2pchat.service.link_choice import PathPlan, bind_on, close_later, open_path
+from p2pchat.service.link_choice import PathPlan, bind_on, over_webrtc
 from p2pchat.service.meeting import meet_contact
+from p2pchat.service.peer_check import check_peer
 from p2pchat.service.pump import FramePump
 from p2pchat.service.rendezvous import (
     BindingHandshake,
     announce_failure,
-    cross_descriptions,
     exchange_bind,
     until_verified,
 )
 from p2pchat.service.service_base import ServiceBase
 from p2pchat.store.contact_record import Contact
-from p2pchat.store.paths import ConfigUnavailable
 
 if TYPE_CHECKING:
     from p2pchat.net.rtc import RtcLink
@@ -269,42 +265,33 @@ class PairingFlow(ServiceBase):
                 direct_hints=None if listener is None else listener.hints,
             )
             await until_verified(mailbox, pairing)
-            plan = PathPlan(
-                relay=self.config.ice.transit_relay,
-                transit_after=self.config.transit_after,
-                timeout=CONNECT_TIMEOUT,
-                # Relay-only gathers no server-reflexive address, whatever STUN says.
-                stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.relay_only,
+
+            def crossed() -> None:
+                self._mailbox = None  # closed "happy" once the SDPs crossed
+
+            webrtc = partial(
+                over_webrtc, mailbox, pairing, self._open_link, self._path_plan(), crossed
             )
-
-            async def over_webrtc() -> tuple[Link, bytes | None]:
-                opened: list[RtcLink] = []
-
-                def open_link() -> RtcLink:
-                    opened.append(self._open_link())
-                    return opened[0]
-
-                try:
-                    rtc = await cross_descriptions(mailbox, pairing, open_link)
-                    self._mailbox = None
-                    assert pairing.remote_sdp is not None
-                    return await open_path(rtc, pairing.remote_sdp, pairing, plan)
-                except BaseException:
-                    for rtc in opened:  # the direct path won, or this failed
-                        close_later(rtc.close())
-                    raise
-
             link, first, is_direct = await choose_link(
-                pairing, listener, self.config.loopback, over_webrtc
+                pairing, listener, self.config.loopback, webrtc
             )
-            if is_direct:
-                await self._leave_mailbox_happy()
         finally:
             await close_listener(listener)
+        if is_direct:
+            await self._leave_mailbox_happy()
         self._link = link
         keys, early = await bind_on(link, first, pairing, CONNECT_TIMEOUT)
         await self._check_peer(link, keys)
         self._start_session(link, keys, early)
+
+    def _path_plan(self) -> PathPlan:
+        return PathPlan(
+            relay=self.config.ice.transit_relay,
+            transit_after=self.config.transit_after,
+            timeout=CONNECT_TIMEOUT,
+            # Relay-only gathers no server-reflexive address, whatever STUN says.
+            stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.relay_only,
+        )
 
     async def _leave_mailbox_happy(self) -> None:
         """The direct path won: no SDP will cross, and the mailbox is done with."""
@@ -361,33 +348,7 @@ class PairingFlow(ServiceBase):
         self._start_session(link, keys, early)
 
     async def _check_peer(self, link: Link, keys: SessionKeys) -> None:
-        """``peer_check`` (pinning, blocking); a failure to keep the contact is told to the peer.
-
-        A refusal (a changed key, a blocked contact) says nothing to the other side. A
-        failure of our own (the contact book could not be saved: a read-only or full
-        disk, exit code 2) is said in an encrypted ``bye``, so the other person is not
-        left with "the peer closed the connection" while only we know why.
-        """
-        if self.config.peer_check is None:
-            return
-        try:
-            self.config.peer_check(keys)
-        except P2PChatError as error:
-            if isinstance(error, ConfigUnavailable):  # a contact book that cannot be saved
-                await self._say_bye_with_reason(link, keys, PIN_FAILED_REASON)
-            raise
-
-    async def _say_bye_with_reason(self, link: Link, keys: SessionKeys, reason: str) -> None:
-        session = core_session.Session(keys, limits=self.config.limits, clock=time.time)
-        session.close(reason)
-        with contextlib.suppress(P2PChatError, TimeoutError):
-            async with asyncio.timeout(BYE_REASON_SECONDS):
-                while (frame := session.next_frame()) is not None:
-                    await link.wait_writable(len(frame[1]))
-                    await link.send(*frame)
-                # Let it leave before the caller closes the link under it.
-                await link.wait_writable(MAX_WIRE_FRAME)
-                await asyncio.sleep(BYE_LINGER_SECONDS)
+        await check_peer(self.config, link, keys)
 
     def _start_session(
         self, link: Link, keys: SessionKeys, early: list[tuple[Channel, bytes]]
