@@ -152,9 +152,9 @@ class DirectListener:
             self._winner.cancel()
         elif not self._taken and not self._winner.cancelled():
             await self._winner.result().close()
-        for server in self._servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 1.0)
+        # Not Server.wait_closed(): since Python 3.12 it also waits for the accepted
+        # connections, the chosen link among them. Server.close() has already closed
+        # the listening sockets.
 
 
 async def connect_direct(hints: Sequence[DirectHint], key: bytes) -> DirectLink:

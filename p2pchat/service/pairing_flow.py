@@ -277,8 +277,9 @@ class PairingFlow(ServiceBase):
             )
         finally:
             await close_listener(listener)
-        if is_direct:
-            await self._leave_mailbox_happy()
+        if is_direct and self._mailbox is not None:  # no SDP will cross: done with it
+            self._mailbox = None
+            self._spawn(_leave_happy(mailbox))  # in the background: not on the way
         self._link = link
         keys, early = await bind_on(link, first, pairing, CONNECT_TIMEOUT)
         await self._check_peer(link, keys)
@@ -292,13 +293,6 @@ class PairingFlow(ServiceBase):
             # Relay-only gathers no server-reflexive address, whatever STUN says.
             stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.relay_only,
         )
-
-    async def _leave_mailbox_happy(self) -> None:
-        """The direct path won: no SDP will cross, and the mailbox is done with."""
-        mailbox, self._mailbox = self._mailbox, None
-        if mailbox is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(mailbox.close("happy"), MAILBOX_TIMEOUT)
 
     def _open_link(self) -> RtcLink:
         from p2pchat.net.rtc import RtcLink  # not at the top: see net/rtc_preload
@@ -392,3 +386,8 @@ class PairingFlow(ServiceBase):
         self._emit(ev.failure(error))
         self._paired.set()
         self._closed.set()
+
+
+async def _leave_happy(mailbox: MailboxClient) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(mailbox.close("happy"), MAILBOX_TIMEOUT)
