@@ -242,3 +242,21 @@ async def test_relay_only_never_listens(
         assert a_paired.connection == b_paired.connection == "transit"
         await talk(alice, bob)
     assert listeners == []
+
+
+async def test_both_sides_close_the_mailbox_when_the_direct_path_wins() -> None:
+    """Nobody waits there for an SDP that never comes: the server deletes the mailbox."""
+    from p2pchat.net.mailbox_server import MailboxServer
+
+    server = MailboxServer()
+    url = await server.start()
+    try:
+        async with pair(config(url, "alice"), config(url, "bob")) as (_, _, a_paired, _):
+            assert a_paired.connection == "lan"
+            for _ in range(200):
+                if server.snapshot().mailboxes == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert server.snapshot().mailboxes == 0
+    finally:
+        await server.stop()
