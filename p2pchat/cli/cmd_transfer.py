@@ -66,9 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     receive.set_defaults(func=run_receive)
     for parser in (send, receive):
-        parser.add_argument(
-            "--no-direct", action="store_true", help=t("cli.help.transfer_no_direct")
-        )
+        parser.add_argument("--no-lan", action="store_true", help=t("cli.help.transfer_no_lan"))
 
 
 class Output:
@@ -97,7 +95,7 @@ def _service(
         confirm_images=confirm,
         confirm_texts=confirm,
         warm_image_worker=confirm,  # `receive` gets photos, `send` only sends them
-        direct_tcp=not (args.no_direct or args.relay_only),  # service/direct_race.py
+        direct_tcp=not (args.no_lan or args.relay_only),  # service/direct_race.py
     )
     return open_session(config)
 

@@ -4,7 +4,7 @@ Both commands listen and name their addresses in the sealed version (loopback
 only under --loopback); when the direct connection proves the key the receiver
 never imports aiortc (the import alone is ~0.2 s of CPU on its critical path), and
 neither does the sender.
---no-direct and --relay-only keep WebRTC. The receiver runs under a probe that
+--no-lan and --relay-only keep WebRTC. The receiver runs under a probe that
 writes, as the process exits, which of the WebRTC stack's packages it imported;
 the sender runs under it too.
 """
@@ -94,8 +94,8 @@ def test_the_human_output_names_the_direct_path(mailbox_process, config_dirs, tm
         stop(receiver)
 
 
-def test_no_direct_keeps_webrtc(mailbox_process, config_dirs, tmp_path):
-    sender, receiver, _ = _pair(mailbox_process, config_dirs, tmp_path, "--no-direct")
+def test_no_lan_keeps_webrtc(mailbox_process, config_dirs, tmp_path):
+    sender, receiver, _ = _pair(mailbox_process, config_dirs, tmp_path, "--no-lan")
     try:
         paired, _ = read_json_until(receiver, "paired", timeout=60)
         assert paired["connection"] == "direct"  # WebRTC's host path

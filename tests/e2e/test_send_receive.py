@@ -190,7 +190,7 @@ def test_tampering_mailbox_makes_pairing_fail(
     out_dir = tmp_path / "received"
     out_dir.mkdir()
     # The direct TCP path carries no SDP: a tampered offer is tested on the WebRTC path.
-    extra = ("--no-direct",) if tamper_phase == "offer" else ()
+    extra = ("--no-lan",) if tamper_phase == "offer" else ()
     sender, receiver, _ = start_pair(
         url, config_dirs, out_dir, [ALPHA_PNG], text="never seen", extra_args=extra
     )

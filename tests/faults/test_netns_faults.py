@@ -52,9 +52,9 @@ def test_transfer_completes_under_five_percent_packet_loss(config_dirs, out_dir,
         drop_udp(lab, 5.0, interface="lo")
         with running_mailbox(tmp_path / "mailbox", launch=partial(spawn_in, lab)) as url:
             # WebRTC's SCTP is what the UDP loss is for: no direct TCP path.
-            send_args = ["send", "--mailbox", url, "--loopback", "--no-direct", "--json"]
+            send_args = ["send", "--mailbox", url, "--loopback", "--no-lan", "--json"]
             send_args.append("--original")
-            receive_args = ["receive", "--mailbox", url, "--loopback", "--no-direct", "--json"]
+            receive_args = ["receive", "--mailbox", url, "--loopback", "--no-lan", "--json"]
             sender = spawn_in(
                 lab,
                 [*send_args, "--text", "through the lossy link", str(image), str(photo)],
@@ -79,7 +79,7 @@ def test_transfer_completes_under_five_percent_packet_loss(config_dirs, out_dir,
 @pytest.mark.parametrize(
     ("options", "path"),
     [
-        (["--no-direct"], "direct"),  # WebRTC: host candidates on the veth
+        (["--no-lan"], "direct"),  # WebRTC: host candidates on the veth
         ([], "lan"),  # the direct TCP path to the peer's private address on the veth
     ],
 )
