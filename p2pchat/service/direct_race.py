@@ -1,9 +1,10 @@
 """The direct TCP path on a shared network, raced against WebRTC (``p2pchat send``/``receive``).
 
-With ``ServiceConfig.direct_tcp`` both sides listen (``net.direct``) before the
-version is sealed and name their addresses in it. Once both versions are verified
-the offerer, the "leader", accepts on its listener while the answerer connects to
-the leader's hints (the answerer's own listener is closed unused). Each side gives
+With ``ServiceConfig.direct_tcp`` a side says in its version that it takes part.
+The side that will offer, the "leader" (the smaller side id, known once the peer's
+pake arrives), listens (``net.direct``) before it seals its version in reply and
+names its addresses there; the answerer never listens. Once both versions are
+verified the leader accepts while the answerer connects to its hints. Each side gives
 that attempt ``DIRECT_GRACE`` seconds on its own before it starts the WebRTC path
 (the SDP exchange over the mailbox, then ICE and the transit relay,
 ``link_choice.open_path``); before that, aiortc is not even imported.
@@ -58,21 +59,62 @@ def usable_hints(hints: tuple[DirectHint, ...], loopback: bool) -> list[DirectHi
     return [hint for hint in hints if ipaddress.ip_address(hint[0]).is_loopback == loopback]
 
 
-def direct_attempt(
-    pairing: Pairing, listener: DirectListener, loopback: bool, bind_timeout: float
-) -> Awaitable[Opened] | None:
-    """This side's half of the direct path once the versions are verified, or None
-    when there is none (the peer takes no part, or the leader named no address)."""
-    if pairing.peer_direct is None:
-        return None
-    if pairing.role == "offerer":
-        if not listener.hints:
+class DirectSide:
+    """This side's part in the direct path of one code pairing (none when not ``enabled``)."""
+
+    def __init__(self, enabled: bool, loopback: bool, our_side: str) -> None:
+        self.enabled = enabled
+        self.loopback = loopback
+        self.our_side = our_side
+        self.listener: DirectListener | None = None
+
+    @property
+    def hints_at_start(self) -> list[DirectHint] | None:
+        """``Pairing(direct_hints=)``: we take part; where we listen is said later."""
+        return [] if self.enabled else None
+
+    async def before_pake(self, pairing: Pairing, peer_side: object) -> None:
+        """The peer's side is known: listen if we will lead (our version is sealed next)."""
+        if self.enabled and isinstance(peer_side, str) and self.our_side < peer_side:
+            self.listener = await open_listener(self.loopback)
+            pairing.listen_at(self.listener.hints)
+
+    async def choose_link(
+        self, pairing: Pairing | Reconnect, webrtc: Callable[[], Awaitable[Opened]]
+    ) -> tuple[Link, bytes | None, bool]:
+        """The link that carries the bind once the versions are verified, and whether it
+        is the direct one (the transcript then says so: ``Pairing.choose_direct``)."""
+        direct = None
+        if self.enabled and isinstance(pairing, Pairing):
+            direct = self._attempt(pairing)
+        if direct is None:
+            await self.close()
+            return (*await webrtc(), False)
+        link, first, is_direct = await race(direct, webrtc, DIRECT_GRACE)
+        if is_direct:
+            assert isinstance(pairing, Pairing)
+            pairing.choose_direct()
+            mark("direct-chosen")
+        return link, first, is_direct
+
+    def _attempt(self, pairing: Pairing) -> Awaitable[Opened] | None:
+        """Our half of the direct path, or None (the peer takes no part, or names nothing)."""
+        if pairing.peer_direct is None:
             return None
-        return _accept(listener, pairing.direct_key())
-    hints = usable_hints(pairing.peer_direct, loopback)
-    if not hints:
-        return None
-    return _connect(hints, pairing.direct_key(), bind_timeout)
+        if pairing.role == "offerer":
+            if self.listener is None or not self.listener.hints:
+                return None
+            return _accept(self.listener, pairing.direct_key())
+        hints = usable_hints(pairing.peer_direct, self.loopback)
+        if not hints:
+            return None
+        return _connect(hints, pairing.direct_key(), CONNECT_TIMEOUT)
+
+    async def close(self) -> None:
+        """Stop listening (idempotent): a link was chosen, or the pairing ended."""
+        if self.listener is not None:
+            with contextlib.suppress(Exception):
+                await self.listener.close()
 
 
 async def _accept(listener: DirectListener, key: bytes) -> Opened:
@@ -89,29 +131,6 @@ async def _connect(hints: list[DirectHint], key: bytes, bind_timeout: float) -> 
     except BaseException:
         close_later(link.close())
         raise
-
-
-async def choose_link(
-    pairing: Pairing | Reconnect,
-    listener: DirectListener | None,
-    loopback: bool,
-    webrtc: Callable[[], Awaitable[Opened]],
-) -> tuple[Link, bytes | None, bool]:
-    """The link that carries the bind once the versions are verified, and whether it is
-    the direct one (the transcript then says so: ``Pairing.choose_direct``)."""
-    direct = None
-    if listener is not None and isinstance(pairing, Pairing):
-        direct = direct_attempt(pairing, listener, loopback, CONNECT_TIMEOUT)
-        if direct is None or pairing.role != "offerer":
-            await close_listener(listener)  # the answerer connects, never listens
-    if direct is None:
-        return (*await webrtc(), False)
-    link, first, is_direct = await race(direct, webrtc, DIRECT_GRACE)
-    if is_direct:
-        assert isinstance(pairing, Pairing)
-        pairing.choose_direct()
-        mark("direct-chosen")
-    return link, first, is_direct
 
 
 async def race(
@@ -159,10 +178,4 @@ def _close_unused(task: asyncio.Future[Opened]) -> None:
         close_later(task.result()[0].close())
 
 
-async def close_listener(listener: DirectListener | None) -> None:
-    if listener is not None:
-        with contextlib.suppress(Exception):
-            await listener.close()
-
-
-__all__ = ["DIRECT_GRACE", "choose_link", "close_listener", "direct_attempt", "open_listener"]
+__all__ = ["DIRECT_GRACE", "DirectSide", "open_listener", "race"]

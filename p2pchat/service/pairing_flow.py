@@ -42,7 +42,7 @@ from p2pchat.service.config import (
     MAILBOX_TIMEOUT,
 )
 from p2pchat.service.contact_guard import unlocked
-from p2pchat.service.direct_race import choose_link, close_listener, open_listener
+from p2pchat.service.direct_race import DirectSide
 from p2pchat.service.link_choice import PathPlan, bind_on, over_webrtc
 from p2pchat.service.meeting import meet_contact
 from p2pchat.service.peer_check import check_peer
@@ -253,8 +253,7 @@ class PairingFlow(ServiceBase):
     async def _pair_steps(
         self, code: str, mailbox: MailboxClient, handshake: Pairing | Reconnect | None = None
     ) -> None:
-        # Listening before the version is sealed, since the version names where.
-        listener = await open_listener(self.config.loopback) if self._direct_enabled() else None
+        direct = DirectSide(self._direct_enabled(), self.config.loopback, mailbox.side)
         try:
             pairing = handshake or Pairing(
                 code,
@@ -262,9 +261,10 @@ class PairingFlow(ServiceBase):
                 self.identity,
                 self._capabilities(),
                 appid=self.config.appid,
-                direct_hints=None if listener is None else listener.hints,
+                direct_hints=direct.hints_at_start,
             )
-            await until_verified(mailbox, pairing)
+            hook = partial(direct.before_pake, pairing) if isinstance(pairing, Pairing) else None
+            await until_verified(mailbox, pairing, hook)
 
             def crossed() -> None:
                 self._mailbox = None  # closed "happy" once the SDPs crossed
@@ -272,11 +272,9 @@ class PairingFlow(ServiceBase):
             webrtc = partial(
                 over_webrtc, mailbox, pairing, self._open_link, self._path_plan(), crossed
             )
-            link, first, is_direct = await choose_link(
-                pairing, listener, self.config.loopback, webrtc
-            )
+            link, first, is_direct = await direct.choose_link(pairing, webrtc)
         finally:
-            await close_listener(listener)
+            await direct.close()
         if is_direct and self._mailbox is not None:  # no SDP will cross: done with it
             self._mailbox = None
             self._spawn(_leave_happy(mailbox))  # in the background: not on the way

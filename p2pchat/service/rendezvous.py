@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from p2pchat.core.errors import (
@@ -26,6 +26,7 @@ from p2pchat.core.handshake import IdentityMismatch, Pairing, Reconnect
 from p2pchat.core.keys import MAX_LABEL_CHARS, Channel, SessionKeys
 from p2pchat.core.timeline import mark
 from p2pchat.net.mailbox import MailboxClient
+from p2pchat.net.mailbox_protocol import MailboxMessage
 from p2pchat.service.config import CONNECT_TIMEOUT
 
 if TYPE_CHECKING:  # aiortc is imported when a link is opened (net/rtc_preload)
@@ -107,12 +108,24 @@ async def exchange_descriptions(
     return await cross_descriptions(mailbox, pairing, open_link)
 
 
-async def until_verified(mailbox: MailboxClient, pairing: Pairing | Reconnect) -> None:
-    """Start the handshake and run it until the peer's version proved the code right."""
+async def until_verified(
+    mailbox: MailboxClient,
+    pairing: Pairing | Reconnect,
+    before_pake: Callable[[object], Awaitable[None]] | None = None,
+) -> None:
+    """Start the handshake and run it until the peer's version proved the code right.
+
+    ``before_pake`` is awaited with the sender's side once, before the first pake
+    message is handled (our version is sealed in reply to it).
+    """
     for out in pairing.start():
         await mailbox.add(out.phase, out.body)
     while True:
-        await _next_step(mailbox, pairing)
+        message = await mailbox.next_message(timeout=None)
+        if before_pake is not None and message.phase == "pake":
+            await before_pake(message.side)
+            before_pake = None
+        await _receive(mailbox, pairing, message)
         if pairing.role is not None:
             break
     # The version opened: the code was right. Free the nameplate for others.
@@ -138,7 +151,7 @@ async def cross_descriptions(
             sdp_sent = True
         if pairing.remote_sdp is not None and sdp_sent:
             break
-        await _next_step(mailbox, pairing)
+        await _receive(mailbox, pairing, await mailbox.next_message(timeout=None))
     mark("descriptions-crossed")
     if pairing.role == "offerer":
         await link.accept_answer(pairing.remote_sdp)
@@ -147,9 +160,10 @@ async def cross_descriptions(
     return link
 
 
-async def _next_step(mailbox: MailboxClient, pairing: Pairing | Reconnect) -> None:
-    """Feed the peer's next mailbox message to the handshake and send what it answers."""
-    message = await mailbox.next_message(timeout=None)
+async def _receive(
+    mailbox: MailboxClient, pairing: Pairing | Reconnect, message: MailboxMessage
+) -> None:
+    """Feed the peer's mailbox message to the handshake and send what it answers."""
     if message.phase == ERROR_PHASE:
         raise _stopped_by_peer(message.body, reconnect=isinstance(pairing, Reconnect))
     for out in pairing.receive(message.phase, message.side, message.body):

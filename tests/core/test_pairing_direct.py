@@ -203,3 +203,17 @@ def test_the_decoder_keeps_only_private_and_loopback_literals():
 def test_a_huge_hint_list_is_refused_before_it_is_decoded():
     with pytest.raises(RemoteProtocolError, match="too large"):
         _a_receives([["1" * 10_000, 4242]])
+
+
+def test_where_we_listen_is_said_before_the_pake_and_only_by_a_side_that_takes_part():
+    a, b = side(SIDE_A, []), side(SIDE_B, [])
+    a.listen_at([("127.0.0.1", 4242)])  # A sorts first: it will lead
+    with pytest.raises(LocalProtocolError):
+        side(SIDE_A).listen_at([("127.0.0.1", 4242)])  # takes no part
+    with pytest.raises(LocalProtocolError):
+        a.listen_at([("8.8.8.8", 1)])
+    verified(a, b)
+    assert b.peer_direct == (("127.0.0.1", 4242),)
+    assert a.peer_direct == ()
+    with pytest.raises(LocalProtocolError):
+        b.listen_at([("127.0.0.1", 1)])  # our version is sealed already

@@ -18,7 +18,7 @@ import pytest
 from p2pchat.core.handshake import pairing as pairing_module
 from p2pchat.net.direct import DirectListener, connect_direct
 from p2pchat.net.rtc import IceSettings
-from p2pchat.service import ChatService, ServiceConfig, pairing_flow
+from p2pchat.service import ChatService, ServiceConfig, direct_race
 from p2pchat.service import events as ev
 
 DEADLINE = 40.0
@@ -66,14 +66,14 @@ async def talk(alice: ChatService, bob: ChatService) -> None:
 def listeners(monkeypatch: pytest.MonkeyPatch) -> list[DirectListener]:
     """Every listener the services open (the real ones)."""
     opened: list[DirectListener] = []
-    real = pairing_flow.open_listener
+    real = direct_race.open_listener
 
     async def recording(loopback: bool) -> DirectListener:
         listener = await real(loopback)
         opened.append(listener)
         return listener
 
-    monkeypatch.setattr(pairing_flow, "open_listener", recording)
+    monkeypatch.setattr(direct_race, "open_listener", recording)
     return opened
 
 
@@ -90,7 +90,7 @@ async def test_two_sides_with_direct_pair_over_tcp_and_leave_the_mailbox(
         assert a_paired.safety_number == b_paired.safety_number
         assert alice._mailbox is None and bob._mailbox is None
         await talk(alice, bob)
-        assert len(listeners) == 2
+        assert len(listeners) == 1  # the leader's: the answerer only connects
         for listener in listeners:  # the chosen link is up: nobody listens any more
             with pytest.raises(OSError):
                 await asyncio.open_connection(*listener.hints[0])
@@ -109,7 +109,7 @@ async def test_a_peer_without_direct_pairs_over_webrtc(embedded_mailbox: str, wh
 async def test_dead_hints_fall_back_to_webrtc(
     embedded_mailbox: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = pairing_flow.open_listener
+    real = direct_race.open_listener
 
     async def dead(loopback: bool) -> DirectListener:
         listener = await real(loopback)
@@ -117,7 +117,7 @@ async def test_dead_hints_fall_back_to_webrtc(
             server.close()
         return listener
 
-    monkeypatch.setattr(pairing_flow, "open_listener", dead)
+    monkeypatch.setattr(direct_race, "open_listener", dead)
     async with pair(config(embedded_mailbox, "alice"), config(embedded_mailbox, "bob")) as (
         alice,
         bob,
@@ -131,7 +131,7 @@ async def test_dead_hints_fall_back_to_webrtc(
 async def test_strangers_at_the_listener_do_not_disturb_the_pairing(
     embedded_mailbox: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = pairing_flow.open_listener
+    real = direct_race.open_listener
     strangers: list[asyncio.Future[object]] = []
 
     async def knock(hint: tuple[str, int]) -> object:
@@ -154,7 +154,7 @@ async def test_strangers_at_the_listener_do_not_disturb_the_pairing(
         await asyncio.sleep(0.05)  # they are there before the peer
         return listener
 
-    monkeypatch.setattr(pairing_flow, "open_listener", knocked)
+    monkeypatch.setattr(direct_race, "open_listener", knocked)
     async with pair(config(embedded_mailbox, "alice"), config(embedded_mailbox, "bob")) as (
         alice,
         bob,
@@ -204,23 +204,17 @@ async def test_a_peer_naming_foreign_addresses_pairs_over_webrtc(
 async def test_a_peer_with_malformed_hints_fails_the_pairing_clearly(
     embedded_mailbox: str, monkeypatch: pytest.MonkeyPatch, direct: object, said: str
 ) -> None:
-    real = pairing_module.encode_direct_hints
-    calls: list[object] = []
-
-    def hostile_first(hints: object) -> object:
-        calls.append(hints)
-        return direct if len(calls) == 1 else real(hints)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pairing_module, "encode_direct_hints", hostile_first)
+    """Both peers are modified (the roles, hence who names hints, follow random ids)."""
+    monkeypatch.setattr(pairing_module, "encode_direct_hints", lambda hints: direct)
     alice = ChatService(config(embedded_mailbox, "alice"))
     bob = ChatService(config(embedded_mailbox, "bob"))
     try:
         await bob.join(await alice.invite())
-        failed = await next_of(bob, ev.Failed)
-        assert failed.reason == "remote_protocol"  # type: ignore[attr-defined]
-        assert said in failed.message  # type: ignore[attr-defined]
-        stopped = await next_of(alice, ev.Failed)
-        assert stopped.reason.startswith("peer_stopped")  # type: ignore[attr-defined]
+        # Each side sent its version before it read the other's: both refuse it.
+        for side in (alice, bob):
+            failed = await next_of(side, ev.Failed)
+            assert failed.reason == "remote_protocol"  # type: ignore[attr-defined]
+            assert said in failed.message  # type: ignore[attr-defined]
     finally:
         await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
 

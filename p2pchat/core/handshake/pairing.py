@@ -14,11 +14,9 @@ section 3):
 4. bind (on the data channel): an Ed25519 signature and a MAC over the canonical
    transcript hash. Only a verified bind yields ``SessionKeys``.
 
-A direct TCP path (``direct`` hints in the version, ``service/direct_race``) may
-open before any SDP crossed: ``choose_direct`` then completes the transcript with
-``DIRECT_MARK`` in place of both SDPs (no DTLS runs whose fingerprints the SDPs
-would bind), and the bind proceeds as after an SDP exchange. ``direct_key`` keys
-that path's mutual proof; it exists once both versions are verified.
+A direct TCP path (hints in the version: ``listen_at``; ``service/direct_race``) may
+open before any SDP crossed: ``choose_direct`` puts ``DIRECT_MARK`` in the transcript
+for both SDPs (no DTLS runs to bind), and ``direct_key`` keys the path's proof.
 
 Every byte from the peer is validated (types, sizes, order); any violation is a
 ``RemoteProtocolError`` (``WrongCode`` for a version that does not open), and the
@@ -328,6 +326,12 @@ class Pairing(Handshake[PairingState, _Event]):
 
     # --- the direct TCP path -----------------------------------------------------------
 
+    def listen_at(self, hints: Sequence[DirectHint]) -> None:
+        """Where we listen for the direct path (given ``direct_hints=[]``), before the pake."""
+        if self._direct is None or self._pake_key is not None:
+            raise LocalProtocolError("listen_at() needs direct_hints=[] and precedes the pake")
+        self._direct = encode_direct_hints(hints)
+
     def direct_key(self) -> bytes:
         """The key of the direct path's mutual proof, once both versions are verified.
 
@@ -348,10 +352,7 @@ class Pairing(Handshake[PairingState, _Event]):
         """The direct path carries the bind: ``DIRECT_MARK`` stands for both SDPs."""
         self._require_usable()
         if not self._allows(_E.DIRECT_CHOSEN) or self._direct_chosen:
-            raise LocalProtocolError(
-                f"choose_direct() is not allowed while {self.state.value}: only after both "
-                "versions are verified, once, and before the bind"
-            )
+            raise LocalProtocolError(f"choose_direct() is not allowed while {self.state.value}")
         self._direct_chosen = True
         self.remote_sdp = None
         self._transition(_E.DIRECT_CHOSEN)
