@@ -68,6 +68,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=t("cli.help.transfer_code"),
     )
     receive.set_defaults(func=run_receive)
+    for parser in (send, receive):
+        parser.add_argument("--no-lan", action="store_true", help=t("cli.help.transfer_no_lan"))
 
 
 class Output:
@@ -96,6 +98,7 @@ def _config(
         confirm_images=confirm,
         confirm_texts=confirm,
         warm_image_worker=confirm,  # `receive` gets photos, `send` only sends them
+        direct_tcp=not (args.no_lan or args.relay_only),  # service/direct_race.py
     )
 
 
@@ -147,6 +150,8 @@ async def _wait_paired(service: Any, out: Output) -> Any:
         safety_number=paired.safety_number,
         connection=paired.connection,
     )
+    if paired.connection == "lan":
+        print(t("cli.transfer.paired_lan"), file=sys.stderr)
     return paired
 
 

@@ -1,7 +1,8 @@
 """What the service needs of a link to the peer, whichever path it takes.
 
 ``RtcLink`` (WebRTC data channels: ``direct`` or ``relay`` through TURN) and
-``TransitLink`` (frames over a magic-wormhole transit relay: ``transit``) both
+``TransitLink`` (frames over a magic-wormhole transit relay: ``transit``) and
+``DirectLink`` (the same frames over TCP on a shared network: ``lan``) all
 satisfy ``Link``; the pump and the bind only ever use this interface.
 """
 
@@ -17,7 +18,7 @@ from p2pchat.core.keys import Channel
 
 logger = logging.getLogger(__name__)
 
-ConnectionKind = Literal["direct", "relay", "transit", "unknown"]
+ConnectionKind = Literal["direct", "relay", "transit", "lan", "unknown"]
 
 
 class Link(Protocol):

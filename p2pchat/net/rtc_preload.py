@@ -7,6 +7,11 @@ this thread once its code is on the screen, the joiner as it connects to the
 mailbox, and the import overlaps the time the other person types the code and
 the mailbox round trips. Whoever needs ``net.rtc`` first simply imports it; if
 the thread is still at it, Python's import lock makes that import wait for it.
+
+With a direct TCP path on offer (``ServiceConfig.direct_tcp``: ``send`` and
+``receive``) neither side preloads: on a shared network aiortc is never needed,
+and its import would only take CPU from the pairing and the photo; when WebRTC
+does start (``service/direct_race``), opening its link imports it.
 """
 
 from __future__ import annotations

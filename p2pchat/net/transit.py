@@ -33,7 +33,7 @@ from p2pchat.core.errors import (
     TransportError,
 )
 from p2pchat.core.keys import Channel
-from p2pchat.net.link import LinkClosing
+from p2pchat.net.link import ConnectionKind, LinkClosing
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,12 @@ class TransitLink(LinkClosing):
 
     Mirrors ``RtcLink``: ``send``/``wait_writable``/``writable``, ``recv``,
     ``drain``, ``close``, ``on_closed``, ``closed``/``close_reason`` and
-    ``connection_kind`` (always ``"transit"``).
+    ``connection_kind`` (``"transit"``; ``net.direct.DirectLink`` reuses it all).
     """
+
+    #: How a broken or closed stream is worded (a subclass names its own path).
+    _BROKE: str = "The transit relay connection broke"
+    _PEER_CLOSED: str = "The peer closed the relayed connection"
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
@@ -164,7 +168,7 @@ class TransitLink(LinkClosing):
         try:
             await self._writer.drain()
         except (OSError, RuntimeError) as error:
-            self._fail(PeerLost(f"The transit relay connection broke ({_reason(error)})."))
+            self._fail(PeerLost(f"{self._BROKE} ({_reason(error)})."))
         if self.closed.is_set():
             raise self._closed_error()
 
@@ -196,9 +200,9 @@ class TransitLink(LinkClosing):
                     await self._room.wait()
         except asyncio.IncompleteReadError as error:
             reason = "" if not error.partial else " in the middle of a frame"
-            self._fail(PeerLost(f"The peer closed the relayed connection{reason}."))
+            self._fail(PeerLost(f"{self._PEER_CLOSED}{reason}."))
         except (OSError, RuntimeError) as error:
-            self._fail(PeerLost(f"The transit relay connection broke ({_reason(error)})."))
+            self._fail(PeerLost(f"{self._BROKE} ({_reason(error)})."))
         except P2PChatError as error:
             self._fail(error)
 
@@ -221,7 +225,7 @@ class TransitLink(LinkClosing):
     # -------------------------------------------------------------- path and state
 
     @property
-    def connection_kind(self) -> Literal["transit"]:
+    def connection_kind(self) -> ConnectionKind:
         return "transit"
 
     def _fail(self, reason: P2PChatError) -> None:

@@ -99,6 +99,9 @@ class ServiceConfig:
     # Start an image worker while pairing, for the first photo the peer sends
     # (service/incoming_images.py); off for a front end that only sends.
     warm_image_worker: bool = True
+    # A direct TCP path on a shared network (service/direct_race.py): on for the one-shot
+    # `send` / `receive`; chats keep WebRTC. Never taken under ``ice.relay_only``.
+    direct_tcp: bool = False
 
 
 def default_mailbox_url() -> str:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 from p2pchat.core.errors import P2PChatError, exit_code_of
 
 Direction = Literal["in", "out"]
-ConnectionKind = Literal["direct", "relay", "transit", "unknown"]
+ConnectionKind = Literal["direct", "relay", "transit", "lan", "unknown"]
 
 
 @dataclass(frozen=True)

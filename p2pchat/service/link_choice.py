@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from p2pchat.core.errors import P2PChatError, RemoteProtocolError, TransportError
+from p2pchat.core.handshake import Pairing, Reconnect
 from p2pchat.core.keys import Channel, SessionKeys
 from p2pchat.core.timeline import mark
 from p2pchat.net.link import Link
+from p2pchat.net.mailbox import MailboxClient
 from p2pchat.net.rtc_sdp import NoDirectPath, count_candidates
 from p2pchat.net.transit import open_transit, parse_relay
-from p2pchat.service.rendezvous import MAX_EARLY_FRAMES
+from p2pchat.service.rendezvous import MAX_EARLY_FRAMES, cross_descriptions
 
 if TYPE_CHECKING:  # aiortc is imported when a link is opened (net/rtc_preload)
     from p2pchat.net.rtc import RtcLink
@@ -98,6 +100,42 @@ async def connect_and_bind(
     rtc: RtcLink, remote_sdp: str, handshake: TransitHandshake, plan: PathPlan
 ) -> tuple[Link, SessionKeys, list[tuple[Channel, bytes]]]:
     """Choose the link (see the module docstring), exchange binds on it, return it."""
+    link, first = await open_path(rtc, remote_sdp, handshake, plan)
+    return (link, *await bind_on(link, first, handshake, plan.timeout))
+
+
+async def over_webrtc(
+    mailbox: MailboxClient,
+    pairing: Pairing | Reconnect,
+    open_link: Callable[[], RtcLink],
+    plan: PathPlan,
+    crossed: Callable[[], None],
+) -> tuple[Link, bytes | None]:
+    """The SDPs over the mailbox (``crossed`` is told when they did), then ``open_path``.
+
+    A link opened here is closed when this fails or is cancelled (a direct path won).
+    """
+    opened: list[RtcLink] = []
+
+    def opening() -> RtcLink:
+        opened.append(open_link())
+        return opened[-1]
+
+    try:
+        rtc = await cross_descriptions(mailbox, pairing, opening)
+        crossed()
+        assert pairing.remote_sdp is not None
+        return await open_path(rtc, pairing.remote_sdp, pairing, plan)
+    except BaseException:
+        for rtc in opened:
+            close_later(rtc.close())
+        raise
+
+
+async def open_path(
+    rtc: RtcLink, remote_sdp: str, handshake: TransitHandshake, plan: PathPlan
+) -> tuple[Link, bytes | None]:
+    """The first link to open (ICE or the relay); the answerer's comes with the leader's bind."""
     leader = handshake.role == "offerer"
     if plan.relay is not None:
         parse_relay(plan.relay)  # a malformed address is the user's to fix, not a path
@@ -125,23 +163,31 @@ async def connect_and_bind(
             raise ice_error from None  # the peer left or misbehaved: not a path problem
         raise _no_path(rtc, plan, errors) from None
     if link is not rtc:
-        _close_later(rtc.close())
+        close_later(rtc.close())
+    return link, first
+
+
+async def bind_on(
+    link: Link, first: bytes | None, handshake: TransitHandshake, timeout: float
+) -> tuple[SessionKeys, list[tuple[Channel, bytes]]]:
+    """Exchange binds on the chosen link: the leader speaks first, the answerer replies
+    to the bind that came with ``first``. The link is closed when this fails."""
     try:
-        if leader:
-            return (link, *await _bind_as_leader(link, handshake, plan.timeout))
+        if handshake.role == "offerer":
+            return await _bind_as_leader(link, handshake, timeout)
         assert first is not None
         keys = handshake.receive_bind(first)
         await link.send(Channel.CONTROL, handshake.bind_message())
     except BaseException:
-        _close_later(link.close())  # the service only knows the link once this returns
+        close_later(link.close())  # the service only knows the link once this returns
         raise
-    return link, keys, []
+    return keys, []
 
 
 async def _over_ice(rtc: RtcLink, leader: bool, timeout: float) -> tuple[Link, bytes | None]:
     await rtc.wait_open(timeout)
     mark("webrtc-open")
-    return rtc, None if leader else await _first_control_frame(rtc, timeout)
+    return rtc, None if leader else await first_control_frame(rtc, timeout)
 
 
 async def _over_transit(
@@ -152,13 +198,13 @@ async def _over_transit(
     if leader:
         return link, None
     try:
-        return link, await _first_control_frame(link, None)
+        return link, await first_control_frame(link, None)
     except BaseException:
-        _close_later(link.close())
+        close_later(link.close())
         raise
 
 
-async def _first_control_frame(link: Link, timeout: float | None) -> bytes:
+async def first_control_frame(link: Link, timeout: float | None) -> bytes:
     """The leader's bind: it sends nothing before it, so the first frame must be it."""
     channel, data = await link.recv(timeout=timeout)
     if channel != Channel.CONTROL:
@@ -190,7 +236,7 @@ async def _first_to_open(
                     if winner is None:
                         winner = task.result()
                     else:  # two opened at once: keep the first, close the other
-                        _close_later(task.result()[0].close())
+                        close_later(task.result()[0].close())
                 elif isinstance(error, P2PChatError):
                     errors[attempts[task]] = error
                 else:
@@ -210,7 +256,7 @@ def _close_result(task: asyncio.Future[tuple[Link, bytes | None]]) -> None:
 
         link = task.result()[0]
         if not isinstance(link, RtcLink):
-            _close_later(link.close())
+            close_later(link.close())
 
 
 async def _bind_as_leader(
@@ -243,7 +289,7 @@ def _no_path(rtc: RtcLink, plan: PathPlan, errors: dict[str, P2PChatError]) -> N
 _background: set[asyncio.Future[None]] = set()
 
 
-def _close_later(closing: Awaitable[None]) -> None:
+def close_later(closing: Awaitable[None]) -> None:
     """Close a link we no longer need without making the chosen one wait for it."""
     task = asyncio.ensure_future(closing)
     _background.add(task)
@@ -257,4 +303,14 @@ def _swallow(task: asyncio.Future[None]) -> None:
             task.exception()
 
 
-__all__ = ["NoPathFound", "PathPlan", "connect_and_bind", "no_path_message"]
+__all__ = [
+    "NoPathFound",
+    "PathPlan",
+    "bind_on",
+    "close_later",
+    "connect_and_bind",
+    "first_control_frame",
+    "no_path_message",
+    "open_path",
+    "over_webrtc",
+]

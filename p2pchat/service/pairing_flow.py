@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
+from functools import partial
 from typing import TYPE_CHECKING
 
 from p2pchat.core import codes
@@ -37,31 +38,29 @@ from p2pchat.net.rtc_preload import preload_rtc
 from p2pchat.service import events as ev
 from p2pchat.service import failed_codes
 from p2pchat.service.config import (
-    BYE_LINGER_SECONDS,
-    BYE_REASON_SECONDS,
     CONNECT_TIMEOUT,
-    MAX_WIRE_FRAME,
-    PIN_FAILED_REASON,
+    MAILBOX_TIMEOUT,
 )
 from p2pchat.service.contact_guard import unlocked
+from p2pchat.service.direct_race import DirectSide
 from p2pchat.service.head_start import (
     MAILBOX_RECONNECT_WITHIN,
     OpenedInvite,
     connect_mailbox,
     open_invite,
 )
-from p2pchat.service.link_choice import PathPlan, connect_and_bind
+from p2pchat.service.link_choice import PathPlan, bind_on, over_webrtc
 from p2pchat.service.meeting import meet_contact
+from p2pchat.service.peer_check import check_peer
 from p2pchat.service.pump import FramePump
 from p2pchat.service.rendezvous import (
     BindingHandshake,
     announce_failure,
     exchange_bind,
-    exchange_descriptions,
+    until_verified,
 )
 from p2pchat.service.service_base import ServiceBase
 from p2pchat.store.contact_record import Contact
-from p2pchat.store.paths import ConfigUnavailable
 
 if TYPE_CHECKING:
     from p2pchat.net.rtc import RtcLink
@@ -86,15 +85,18 @@ class PairingFlow(ServiceBase):
         self._emit(ev.CodeReady(code=code, expires_in=self.config.code_validity))
         self._start_pairing(code, mailbox, timeout=self.config.code_validity)
         # Once our caller has shown the code (it does before its next await), load
-        # aiortc while the other person types it.
-        asyncio.get_running_loop().call_soon(preload_rtc)
+        # aiortc while the other person types it; not when a direct TCP path may make
+        # it useless (its 0.2 s of CPU would compete with the pairing and the photo).
+        if not self._direct_enabled():
+            asyncio.get_running_loop().call_soon(preload_rtc)
         return code
 
     async def join(self, code: str) -> None:
         """Join with a code read aloud by the other person; pairs in the background."""
         self._require_state("idle")
         parsed = codes.parse(code)  # InvalidCode before touching the network
-        preload_rtc()  # aiortc loads while the mailbox and the PAKE run
+        if not self._direct_enabled():
+            preload_rtc()  # aiortc loads while the mailbox and the PAKE run
         self._joined_code = failed_codes.refuse_if_failed(parsed)
         self.state = "pairing"
         mailbox = await self._connect_mailbox()
@@ -246,26 +248,51 @@ class PairingFlow(ServiceBase):
             log.exception("pairing crashed")
             await self._pairing_failed(TransportError(f"Pairing failed: {error}"))
 
+    def _direct_enabled(self) -> bool:
+        """A direct TCP path on a shared network; never when the user hides their address."""
+        return self.config.direct_tcp and not self.config.ice.relay_only
+
     async def _pair_steps(
         self, code: str, mailbox: MailboxClient, handshake: Pairing | Reconnect | None = None
     ) -> None:
-        pairing = handshake or Pairing(
-            code, mailbox.side, self.identity, self._capabilities(), appid=self.config.appid
-        )
-        rtc = await exchange_descriptions(mailbox, pairing, self._open_link)
-        self._mailbox = None
-        assert pairing.remote_sdp is not None
-        plan = PathPlan(
+        direct = DirectSide(self._direct_enabled(), self.config.loopback, mailbox.side)
+        try:
+            pairing = handshake or Pairing(
+                code,
+                mailbox.side,
+                self.identity,
+                self._capabilities(),
+                appid=self.config.appid,
+                direct_hints=direct.hints_at_start,
+            )
+            hook = partial(direct.before_pake, pairing) if isinstance(pairing, Pairing) else None
+            await until_verified(mailbox, pairing, hook)
+
+            def crossed() -> None:
+                self._mailbox = None  # closed "happy" once the SDPs crossed
+
+            webrtc = partial(
+                over_webrtc, mailbox, pairing, self._open_link, self._path_plan(), crossed
+            )
+            link, first, is_direct = await direct.choose_link(pairing, webrtc)
+        finally:
+            await direct.close()
+        if is_direct and self._mailbox is not None:  # no SDP will cross: done with it
+            self._mailbox = None
+            self._spawn(_leave_happy(mailbox))  # in the background: not on the way
+        self._link = link
+        keys, early = await bind_on(link, first, pairing, CONNECT_TIMEOUT)
+        await self._check_peer(link, keys)
+        self._start_session(link, keys, early)
+
+    def _path_plan(self) -> PathPlan:
+        return PathPlan(
             relay=self.config.ice.transit_relay,
             transit_after=self.config.transit_after,
             timeout=CONNECT_TIMEOUT,
             # Relay-only gathers no server-reflexive address, whatever STUN says.
             stun_configured=bool(self.config.ice.stun_urls) and not self.config.ice.relay_only,
         )
-        link, keys, early = await connect_and_bind(rtc, pairing.remote_sdp, pairing, plan)
-        self._link = link
-        await self._check_peer(link, keys)
-        self._start_session(link, keys, early)
 
     def _open_link(self) -> RtcLink:
         from p2pchat.net.rtc import RtcLink  # not at the top: see net/rtc_preload
@@ -315,33 +342,7 @@ class PairingFlow(ServiceBase):
         self._start_session(link, keys, early)
 
     async def _check_peer(self, link: Link, keys: SessionKeys) -> None:
-        """``peer_check`` (pinning, blocking); a failure to keep the contact is told to the peer.
-
-        A refusal (a changed key, a blocked contact) says nothing to the other side. A
-        failure of our own (the contact book could not be saved: a read-only or full
-        disk, exit code 2) is said in an encrypted ``bye``, so the other person is not
-        left with "the peer closed the connection" while only we know why.
-        """
-        if self.config.peer_check is None:
-            return
-        try:
-            self.config.peer_check(keys)
-        except P2PChatError as error:
-            if isinstance(error, ConfigUnavailable):  # a contact book that cannot be saved
-                await self._say_bye_with_reason(link, keys, PIN_FAILED_REASON)
-            raise
-
-    async def _say_bye_with_reason(self, link: Link, keys: SessionKeys, reason: str) -> None:
-        session = core_session.Session(keys, limits=self.config.limits, clock=time.time)
-        session.close(reason)
-        with contextlib.suppress(P2PChatError, TimeoutError):
-            async with asyncio.timeout(BYE_REASON_SECONDS):
-                while (frame := session.next_frame()) is not None:
-                    await link.wait_writable(len(frame[1]))
-                    await link.send(*frame)
-                # Let it leave before the caller closes the link under it.
-                await link.wait_writable(MAX_WIRE_FRAME)
-                await asyncio.sleep(BYE_LINGER_SECONDS)
+        await check_peer(self.config, link, keys)
 
     def _start_session(
         self, link: Link, keys: SessionKeys, early: list[tuple[Channel, bytes]]
@@ -385,3 +386,8 @@ class PairingFlow(ServiceBase):
         self._emit(ev.failure(error))
         self._paired.set()
         self._closed.set()
+
+
+async def _leave_happy(mailbox: MailboxClient) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(mailbox.close("happy"), MAILBOX_TIMEOUT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from p2pchat.core.errors import (
@@ -26,6 +26,7 @@ from p2pchat.core.handshake import IdentityMismatch, Pairing, Reconnect
 from p2pchat.core.keys import MAX_LABEL_CHARS, Channel, SessionKeys
 from p2pchat.core.timeline import mark
 from p2pchat.net.mailbox import MailboxClient
+from p2pchat.net.mailbox_protocol import MailboxMessage
 from p2pchat.service.config import CONNECT_TIMEOUT
 
 if TYPE_CHECKING:  # aiortc is imported when a link is opened (net/rtc_preload)
@@ -103,25 +104,44 @@ async def exchange_descriptions(
 
     ``open_link`` is called once, as soon as the handshake proved the code right.
     """
+    await until_verified(mailbox, pairing)
+    return await cross_descriptions(mailbox, pairing, open_link)
+
+
+async def until_verified(
+    mailbox: MailboxClient,
+    pairing: Pairing | Reconnect,
+    before_pake: Callable[[object], Awaitable[None]] | None = None,
+) -> None:
+    """Start the handshake and run it until the peer's version proved the code right.
+
+    ``before_pake`` is awaited with the sender's side once, before the first pake
+    message is handled (our version is sealed in reply to it).
+    """
     for out in pairing.start():
         await mailbox.add(out.phase, out.body)
-    link: RtcLink | None = None
-    sdp_sent = False
-    while pairing.remote_sdp is None or not sdp_sent:
+    while True:
         message = await mailbox.next_message(timeout=None)
-        if message.phase == ERROR_PHASE:
-            raise _stopped_by_peer(message.body, reconnect=isinstance(pairing, Reconnect))
-        for out in pairing.receive(message.phase, message.side, message.body):
-            await mailbox.add(out.phase, out.body)
-        if pairing.role is None:
-            continue
-        if link is None:
-            # The version opened: the code was right. Free the nameplate for others.
-            with contextlib.suppress(P2PChatError):
-                await mailbox.release()
-            mark("code-proved")
-            link = open_link()
-            mark("link-created")
+        if before_pake is not None and message.phase == "pake":
+            await before_pake(message.side)
+            before_pake = None
+        await _receive(mailbox, pairing, message)
+        if pairing.role is not None:
+            break
+    # The version opened: the code was right. Free the nameplate for others.
+    with contextlib.suppress(P2PChatError):
+        await mailbox.release()
+    mark("code-proved")
+
+
+async def cross_descriptions(
+    mailbox: MailboxClient, pairing: Pairing | Reconnect, open_link: Callable[[], RtcLink]
+) -> RtcLink:
+    """After ``until_verified``: open the link, cross the SDPs, close the mailbox "happy"."""
+    link = open_link()
+    mark("link-created")
+    sdp_sent = False
+    while True:
         if not sdp_sent and pairing.role == "offerer":
             await mailbox.add(*_phase_body(pairing.seal_sdp(await link.create_offer())))
             sdp_sent = True
@@ -129,13 +149,25 @@ async def exchange_descriptions(
             answer = await link.accept_offer(pairing.remote_sdp)
             await mailbox.add(*_phase_body(pairing.seal_sdp(answer)))
             sdp_sent = True
-    assert link is not None
+        if pairing.remote_sdp is not None and sdp_sent:
+            break
+        await _receive(mailbox, pairing, await mailbox.next_message(timeout=None))
     mark("descriptions-crossed")
     if pairing.role == "offerer":
         await link.accept_answer(pairing.remote_sdp)
     with contextlib.suppress(P2PChatError):
         await mailbox.close("happy")
     return link
+
+
+async def _receive(
+    mailbox: MailboxClient, pairing: Pairing | Reconnect, message: MailboxMessage
+) -> None:
+    """Feed the peer's mailbox message to the handshake and send what it answers."""
+    if message.phase == ERROR_PHASE:
+        raise _stopped_by_peer(message.body, reconnect=isinstance(pairing, Reconnect))
+    for out in pairing.receive(message.phase, message.side, message.body):
+        await mailbox.add(out.phase, out.body)
 
 
 def _stopped_by_peer(body: bytes, *, reconnect: bool) -> P2PChatError:

@@ -35,8 +35,9 @@ def start_pair(
     text: str = "hello from the sender",
     json_mode: bool = False,
     code_override: str | None = None,
+    extra_args: tuple[str, ...] = (),
 ):
-    send_args = ["send", "--mailbox", mailbox, "--loopback", "--text", text]
+    send_args = ["send", "--mailbox", mailbox, "--loopback", *extra_args, "--text", text]
     if json_mode:
         send_args.append("--json")
     sender = spawn(send_args + [str(f) for f in files], p2pchat_env(config_dirs[0]))
@@ -44,7 +45,7 @@ def start_pair(
     code = json.loads(first)["code"] if json_mode else first.removeprefix("code: ")
     assert code != first or json_mode, first
     receiver = spawn(
-        ["receive", "--mailbox", mailbox, "--loopback", "--out", str(out_dir)]
+        ["receive", "--mailbox", mailbox, "--loopback", *extra_args, "--out", str(out_dir)]
         + (["--json"] if json_mode else []),
         p2pchat_env(config_dirs[1], P2PCHAT_CODE=code_override or code),
     )
@@ -188,7 +189,11 @@ def test_tampering_mailbox_makes_pairing_fail(
     url = tampering_mailbox(tamper_phase)
     out_dir = tmp_path / "received"
     out_dir.mkdir()
-    sender, receiver, _ = start_pair(url, config_dirs, out_dir, [ALPHA_PNG], text="never seen")
+    # The direct TCP path carries no SDP: a tampered offer is tested on the WebRTC path.
+    extra = ("--no-lan",) if tamper_phase == "offer" else ()
+    sender, receiver, _ = start_pair(
+        url, config_dirs, out_dir, [ALPHA_PNG], text="never seen", extra_args=extra
+    )
     s_code, _, s_err = finish(sender, timeout=60)
     r_code, r_out, r_err = finish(receiver, timeout=60)
     assert (s_code, r_code) == (3, 3), (s_err, r_err)

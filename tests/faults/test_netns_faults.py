@@ -2,8 +2,9 @@
 
 - 5 % of all UDP packets dropped at random (nftables ``numgen``; the kernel here has
   no netem) on the loopback of a namespace the test creates: the transfer completes.
-- The receiver's network interface is pulled (link down) mid-transfer: both sides
-  notice through the heartbeat, exit 4 within 25 s, and no partial file is kept.
+- The receiver's network interface is pulled (link down) mid-transfer, over WebRTC
+  and over the direct TCP path: both sides notice through the heartbeat, exit 4
+  within 25 s, and no partial file is kept.
 
 Run with ``pytest -m netns tests/faults``.
 """
@@ -50,7 +51,10 @@ def test_transfer_completes_under_five_percent_packet_loss(config_dirs, out_dir,
     with namespaces(1) as (lab,):
         drop_udp(lab, 5.0, interface="lo")
         with running_mailbox(tmp_path / "mailbox", launch=partial(spawn_in, lab)) as url:
-            send_args = ["send", "--mailbox", url, "--loopback", "--json", "--original"]
+            # WebRTC's SCTP is what the UDP loss is for: no direct TCP path.
+            send_args = ["send", "--mailbox", url, "--loopback", "--no-lan", "--json"]
+            send_args.append("--original")
+            receive_args = ["receive", "--mailbox", url, "--loopback", "--no-lan", "--json"]
             sender = spawn_in(
                 lab,
                 [*send_args, "--text", "through the lossy link", str(image), str(photo)],
@@ -59,7 +63,7 @@ def test_transfer_completes_under_five_percent_packet_loss(config_dirs, out_dir,
             code = json.loads(read_line(sender, timeout=60))["code"]
             receiver = spawn_in(
                 lab,
-                ["receive", "--mailbox", url, "--loopback", "--json", "--out", str(out_dir)],
+                [*receive_args, "--out", str(out_dir)],
                 p2pchat_env(config_dirs[1], P2PCHAT_CODE=code),
             )
             s_code, _, s_err = finish(sender, timeout=150)
@@ -72,27 +76,36 @@ def test_transfer_completes_under_five_percent_packet_loss(config_dirs, out_dir,
     assert len([p for p in out_dir.iterdir() if not p.name.startswith(".")]) == 2
 
 
+@pytest.mark.parametrize(
+    ("options", "path"),
+    [
+        (["--no-lan"], "direct"),  # WebRTC: host candidates on the veth
+        ([], "lan"),  # the direct TCP path to the peer's private address on the veth
+    ],
+)
 def test_network_pulled_mid_transfer_peer_lost_by_heartbeat(
-    config_dirs, out_dir, tmp_path, big_image
+    config_dirs, out_dir, tmp_path, big_image, options, path
 ):
     with namespaces(2) as (left, right):
         left_ip, _ = connect(left, right)
         with running_mailbox(
             tmp_path / "mailbox", host=left_ip, launch=partial(spawn_in, left)
         ) as url:
+            send = ["send", "--mailbox", url, *NO_PUBLIC, *options]
+            receive = ["receive", "--mailbox", url, *NO_PUBLIC, *options]
             sender = spawn_in(
                 left,
-                ["send", "--mailbox", url, *NO_PUBLIC, "--json", "--original", str(big_image)],
+                [*send, "--json", "--original", str(big_image)],
                 p2pchat_env(config_dirs[0]),
             )
             code = json.loads(read_line(sender, timeout=60))["code"]
             receiver = spawn_in(
                 right,
-                ["receive", "--mailbox", url, *NO_PUBLIC, "--json", "--out", str(out_dir)],
+                [*receive, "--json", "--out", str(out_dir)],
                 p2pchat_env(config_dirs[1], P2PCHAT_CODE=code),
             )
             paired, _ = read_json_until(sender, "paired", timeout=60)
-            assert paired["connection"] == "direct"  # host candidates on the veth
+            assert paired["connection"] == path
             progress, _ = read_json_until(sender, "progress", timeout=60)
             assert progress["done_bytes"] < progress["total_bytes"]
             set_link(right, "eth0", up=False)

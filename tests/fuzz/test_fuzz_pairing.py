@@ -6,7 +6,9 @@ side's recorded messages. Each example replays that conversation to a fresh side
 with the messages mutated, dropped, repeated, reordered or re-labelled (phase and
 side), and then the bind. Two stronger adversaries also play: a mailbox that sends
 arbitrary bodies, and a peer who knows the code and seals arbitrary plaintexts
-(so the version and SDP decoders behind the encryption are reached too).
+(so the version and SDP decoders behind the encryption are reached too), with
+hostile direct TCP hints among the version's fields; the hints' decoder is also
+fuzzed on its own: it refuses, or keeps only private and loopback IP literals.
 Only ``P2PChatError`` may come out; after one, the side must stay dead.
 """
 
@@ -23,7 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p2pchat.core import crypto
+from p2pchat.core.errors import RemoteProtocolError
 from p2pchat.core.handshake import Pairing, PairingState
+from p2pchat.core.handshake.version import (
+    MAX_DIRECT_HINTS,
+    decode_direct_hints,
+    hint_address_allowed,
+)
 from p2pchat.core.keys import Capabilities
 from tests.fuzz.conftest import FuzzCrash, assert_only_p2pchat_errors, mutated
 
@@ -137,6 +145,64 @@ def tampered_conversations(draw: st.DrawFn) -> tuple[str, list[tuple[str, str, b
     return victim, messages
 
 
+HINT_HOSTS = [
+    "10.0.0.1",
+    "192.168.1.20",
+    "127.0.0.1",
+    "::1",
+    "fd00::1",
+    "8.8.8.8",
+    "224.0.0.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "fe80::1%eth0",
+    "::ffff:10.0.0.1",
+    "010.0.0.1",
+    "10.0.0.1 ",
+    "localhost",
+    "example.com",
+    "",
+    "1" * 46,
+]
+
+
+def direct_hint_values() -> st.SearchStrategy[object]:
+    """What a hostile code holder may put under ``direct``: near-misses and nonsense."""
+    port = st.one_of(
+        st.integers(-5, 70_000), st.integers(-(2**63), 2**64 - 1), st.booleans(), st.none()
+    )
+    host = st.one_of(st.sampled_from(HINT_HOSTS), st.text(max_size=50), st.binary(max_size=8))
+    hint = st.one_of(
+        st.tuples(host, port).map(list),
+        st.lists(st.one_of(host, port), max_size=3),
+        st.text(max_size=20),
+        st.integers(),
+        st.none(),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    )
+    return st.one_of(
+        st.lists(hint, max_size=MAX_DIRECT_HINTS + 3),
+        st.text(max_size=20),
+        st.integers(),
+        st.none(),
+        st.binary(max_size=20),
+        st.dictionaries(st.text(max_size=10), st.integers(), max_size=3),
+    )
+
+
+@FAST
+@given(direct_hint_values())
+def test_direct_hints_are_refused_or_only_private_literals_are_kept(value):
+    try:
+        kept = decode_direct_hints(value)
+    except RemoteProtocolError:
+        return
+    assert len(kept) <= MAX_DIRECT_HINTS and len(set(kept)) == len(kept)
+    for host, port in kept:
+        assert type(host) is str and hint_address_allowed(host), host
+        assert type(port) is int and 0 < port < 65536
+
+
 @st.composite
 def code_holder_plaintexts(draw: st.DrawFn) -> tuple[str, str, bytes]:
     """A peer who knows the code seals an arbitrary version / offer / answer plaintext."""
@@ -167,6 +233,7 @@ def code_holder_plaintexts(draw: st.DrawFn) -> tuple[str, str, bytes]:
                     st.text(max_size=5),
                 )
             ),
+            "direct": draw(direct_hint_values()),
         }
         for key in draw(st.sets(st.sampled_from(list(fields)), max_size=2)):
             del fields[key]

@@ -14,6 +14,10 @@ section 3):
 4. bind (on the data channel): an Ed25519 signature and a MAC over the canonical
    transcript hash. Only a verified bind yields ``SessionKeys``.
 
+A direct TCP path (hints in the version: ``listen_at``; ``service/direct_race``) may
+open before any SDP crossed: ``choose_direct`` puts ``DIRECT_MARK`` in the transcript
+for both SDPs (no DTLS runs to bind), and ``direct_key`` keys the path's proof.
+
 Every byte from the peer is validated (types, sizes, order); any violation is a
 ``RemoteProtocolError`` (``WrongCode`` for a version that does not open), and the
 first failure is final. All state changes go through the one ``_TRANSITIONS`` table;
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import msgpack
@@ -46,9 +50,11 @@ from p2pchat.core.handshake.steps import (
 )
 from p2pchat.core.handshake.version import (
     PROTOCOL_VERSION,
+    DirectHint,
     PeerVersion,
     decode_version,
     encode_capabilities,
+    encode_direct_hints,
 )
 from p2pchat.core.keys import Capabilities
 
@@ -67,6 +73,9 @@ _MAX_SEALED = {
 }
 _BIND_LABEL: Final = b"p2pchat/v1 bind"
 _SPAKE_SIDE_SYMMETRIC: Final = b"S"
+#: Both SDPs' place in the transcript when the direct TCP path carried the bind. Our
+#: own SDP is never this, so such a transcript never equals one of an SDP exchange.
+DIRECT_MARK: Final = b"p2pchat direct tcp: no sdp"
 
 
 class PairingState(enum.Enum):
@@ -91,6 +100,7 @@ class _Event(enum.Enum):
     OFFER_RECEIVED = "offer-received"
     ANSWER_SENT = "answer-sent"
     ANSWER_RECEIVED = "answer-received"
+    DIRECT_CHOSEN = "direct-chosen"
     BIND_VERIFIED = "bind-verified"
 
 
@@ -104,11 +114,12 @@ _TRANSITIONS: Final[Mapping[PairingState, Mapping[_Event, PairingState]]] = {
         _E.VERIFIED_AS_OFFERER: _S.MUST_OFFER,
         _E.VERIFIED_AS_ANSWERER: _S.AWAIT_OFFER,
     },
-    _S.MUST_OFFER: {_E.OFFER_SENT: _S.AWAIT_ANSWER},
-    _S.AWAIT_ANSWER: {_E.ANSWER_RECEIVED: _S.SDP_DONE},
-    _S.AWAIT_OFFER: {_E.OFFER_RECEIVED: _S.MUST_ANSWER},
-    _S.MUST_ANSWER: {_E.ANSWER_SENT: _S.SDP_DONE},
-    _S.SDP_DONE: {_E.BIND_VERIFIED: _S.PAIRED},
+    # DIRECT_CHOSEN: the direct path opened first, whatever of the SDPs had crossed.
+    _S.MUST_OFFER: {_E.OFFER_SENT: _S.AWAIT_ANSWER, _E.DIRECT_CHOSEN: _S.SDP_DONE},
+    _S.AWAIT_ANSWER: {_E.ANSWER_RECEIVED: _S.SDP_DONE, _E.DIRECT_CHOSEN: _S.SDP_DONE},
+    _S.AWAIT_OFFER: {_E.OFFER_RECEIVED: _S.MUST_ANSWER, _E.DIRECT_CHOSEN: _S.SDP_DONE},
+    _S.MUST_ANSWER: {_E.ANSWER_SENT: _S.SDP_DONE, _E.DIRECT_CHOSEN: _S.SDP_DONE},
+    _S.SDP_DONE: {_E.BIND_VERIFIED: _S.PAIRED, _E.DIRECT_CHOSEN: _S.SDP_DONE},
     _S.PAIRED: {},
     _S.FAILED: {},
 }
@@ -166,12 +177,17 @@ class Pairing(Handshake[PairingState, _Event]):
         *,
         appid: str = APPID,
         random: crypto.RandomSource = os.urandom,
+        direct_hints: Sequence[DirectHint] | None = None,
     ) -> None:
+        # direct_hints: None takes no part in a direct TCP path, a list (maybe empty) does.
         # Canonical form, so "7 Word word word" and "7-word-word-word" agree.
         self._password = str(parse_code(code)).encode("ascii")
         side = validate_side(side, LocalProtocolError, "our mailbox side id")
         super().__init__(_TABLE, side=side, identity=identity, appid=appid, random=random)
         self._capabilities = capabilities
+        self._direct = None if direct_hints is None else encode_direct_hints(direct_hints)
+        self.peer_direct: tuple[DirectHint, ...] | None = None
+        self._direct_chosen = False
         self._spake = spake2.SPAKE2_Symmetric(
             self._password, idSymmetric=appid.encode("utf-8"), entropy_f=random
         )
@@ -244,15 +260,15 @@ class Pairing(Handshake[PairingState, _Event]):
         self._peer_side = peer_side
         self._peer_pake = body
         self._pake_key = pake_key
-        self._own_version = msgpack.packb(
-            {
-                "v": PROTOCOL_VERSION,
-                "id": bytes(self._identity.verify_key),
-                "eph": self._ephemeral_public,
-                "caps": encode_capabilities(self._capabilities),
-            },
-            use_bin_type=True,
-        )
+        version: dict[str, object] = {
+            "v": PROTOCOL_VERSION,
+            "id": bytes(self._identity.verify_key),
+            "eph": self._ephemeral_public,
+            "caps": encode_capabilities(self._capabilities),
+        }
+        if self._direct is not None:
+            version["direct"] = self._direct
+        self._own_version = msgpack.packb(version, use_bin_type=True)
         if len(self._own_version) > MAX_VERSION_PLAINTEXT:
             raise LocalProtocolError("our capabilities are too large (shorten the label)")
         sealed = crypto.seal(
@@ -273,6 +289,7 @@ class Pairing(Handshake[PairingState, _Event]):
             raise WrongCode() from exc
         version: PeerVersion = decode_version(plaintext)
         self._met(version.identity, version.ephemeral, version.capabilities)
+        self.peer_direct = version.direct
         self._peer_version_plaintext = plaintext
         assert self._peer_side is not None
         self._role = "offerer" if self.side < self._peer_side else "answerer"
@@ -307,15 +324,52 @@ class Pairing(Handshake[PairingState, _Event]):
         self._transition(event)
         return Outgoing(phase, sealed)
 
+    # --- the direct TCP path -----------------------------------------------------------
+
+    def listen_at(self, hints: Sequence[DirectHint]) -> None:
+        """Where we listen for the direct path (given ``direct_hints=[]``), before the pake."""
+        if self._direct is None or self._pake_key is not None:
+            raise LocalProtocolError("listen_at() needs direct_hints=[] and precedes the pake")
+        self._direct = encode_direct_hints(hints)
+
+    def direct_key(self) -> bytes:
+        """The key of the direct path's mutual proof, once both versions are verified.
+
+        Bound to both pake messages and both versions (hence both sides' hints), so it
+        is this pairing's alone and needs no SDP.
+        """
+        self._require_usable()
+        if self._pake_key is None or self._role is None:
+            raise LocalProtocolError("the direct key exists once the peer's version is verified")
+        pakes, versions = (
+            (self._own_pake, self._peer_pake),
+            (self._own_version, self._peer_version_plaintext),
+        )
+        early = hash_items([*sorted(pakes), *sorted(versions), self.appid.encode("utf-8")])
+        return crypto.hkdf_sha256(crypto.purpose_key(self._pake_key, "direct"), b"direct:" + early)
+
+    def choose_direct(self) -> None:
+        """The direct path carries the bind: ``DIRECT_MARK`` stands for both SDPs."""
+        self._require_usable()
+        if not self._allows(_E.DIRECT_CHOSEN) or self._direct_chosen:
+            raise LocalProtocolError(f"choose_direct() is not allowed while {self.state.value}")
+        self._direct_chosen = True
+        self.remote_sdp = None
+        self._transition(_E.DIRECT_CHOSEN)
+
     # --- what the skeleton asks of this variant --------------------------------------
 
     def _transcript_hash(self) -> bytes:
-        assert self._offer_sdp is not None and self._answer_sdp is not None
+        if self._direct_chosen:
+            offer, answer = DIRECT_MARK, DIRECT_MARK
+        else:
+            assert self._offer_sdp is not None and self._answer_sdp is not None
+            offer, answer = self._offer_sdp, self._answer_sdp
         return transcript_hash(
             (self._own_pake, self._peer_pake),
             (self._own_version, self._peer_version_plaintext),
-            self._offer_sdp,
-            self._answer_sdp,
+            offer,
+            answer,
             self.appid,
         )
 

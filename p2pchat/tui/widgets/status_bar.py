@@ -53,6 +53,7 @@ class StatusBar(Static):
                 "direct": "status.direct",
                 "relay": "status.relayed",
                 "transit": "status.transit",
+                "lan": "status.lan",
             }.get(self.connection_kind, "status.unknown_path")
             return t("status.connected", path=t(kind))
         return t(f"status.{self.connection}")
