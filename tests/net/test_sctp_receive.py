@@ -1,0 +1,116 @@
+"""The receiving side's TSN books (``p2pchat.net.sctp_receive``) and the sender's SACK walk.
+
+Both used to cost work in proportion to the data held behind a hole, for every
+packet: these tests hold a hole open for a thousand chunks and count the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from aiortc.rtcsctptransport import RTCSctpTransport, SackChunk
+
+from p2pchat.net.sctp_sender import upgrade
+from tests.net.sctp_wire import SinkDtls
+
+HELD = 1000
+
+
+class CallCounter:
+    """Counts Python-level function calls while active (``sys.setprofile``)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            self.calls += 1
+
+
+def receiver(base: int) -> tuple[Any, list[SackChunk]]:
+    """An upgraded receiving transport whose SACKs land in the returned list."""
+    sctp: Any = RTCSctpTransport(SinkDtls())  # type: ignore[arg-type]
+    assert upgrade(sctp)
+    sctp._last_received_tsn = base
+    sent: list[SackChunk] = []
+
+    async def capture(chunk: Any) -> None:
+        sent.append(chunk)
+
+    sctp._send_chunk = capture
+    return sctp, sent
+
+
+async def test_a_hole_held_open_costs_constant_work_per_chunk() -> None:
+    base = 2**32 - 500  # the TSNs wrap around meanwhile
+    sctp, sacks = receiver(base)
+    counter = CallCounter()
+    sys.setprofile(counter)
+    try:
+        # TSN base+1 is lost: the next thousand wait behind it, a SACK after each.
+        for offset in range(2, HELD + 2):
+            sctp._mark_received((base + offset) % 2**32)
+            await sctp._send_sack()
+    finally:
+        sys.setprofile(None)
+    # aiortc re-sorts and re-filters everything held for each chunk: a million calls.
+    assert counter.calls < 40 * HELD
+    assert len(sacks) == HELD
+    assert sacks[-1].cumulative_tsn == base
+    assert sacks[-1].gaps == [(2, HELD + 1)]
+    sctp._mark_received((base + 1) % 2**32)  # the retransmission arrives
+    assert sctp._last_received_tsn == (base + HELD + 1) % 2**32
+    assert sctp._sack_misordered == set()
+    await sctp._send_sack()  # in order again: the second packet is acknowledged
+    await sctp._send_sack()
+    assert sacks[-1].cumulative_tsn == (base + HELD + 1) % 2**32
+    assert sacks[-1].gaps == []
+
+
+class CountingQueue(deque[Any]):
+    """A sent queue that counts how many chunks are looked at."""
+
+    looked = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in super().__iter__():
+            CountingQueue.looked += 1
+            yield item
+
+    def __getitem__(self, index: Any) -> Any:
+        CountingQueue.looked += 1
+        return super().__getitem__(index)
+
+
+async def test_a_sack_costs_what_it_newly_acknowledges_not_the_data_behind_a_hole() -> None:
+    sctp: Any = RTCSctpTransport(SinkDtls())  # type: ignore[arg-type]
+    assert upgrade(sctp)
+    sctp._remote_port = 5000
+    model = sctp._model
+    model.cwnd = 10 * 2**20  # the whole payload in flight at once
+    model._tokens = 1e9
+    first = sctp._local_tsn
+    await sctp._send(1, 53, bytes(1200 * HELD))
+    count = len(sctp._sent_queue)
+    assert count >= HELD - 10
+    sctp._sent_queue = CountingQueue(sctp._sent_queue)
+    CountingQueue.looked = 0
+    cum = (first - 1) % 2**32
+    for end in range(2, count, 2):  # the first chunk is lost; a SACK per two packets
+        sack = SackChunk()
+        sack.cumulative_tsn = cum
+        sack.gaps = [(2, end)]
+        sack.duplicates = []
+        sack.advertised_rwnd = 2**20
+        await sctp._receive_sack_chunk(sack)
+    assert sctp.fast_retransmissions == 1
+    # aiortc's walk, and ours before, looked at every chunk behind the hole per SACK.
+    assert CountingQueue.looked < 20 * count
+    sctp._t3_cancel()
+    if sctp._pace_handle is not None:
+        sctp._pace_handle.cancel()
+    await asyncio.sleep(0)
