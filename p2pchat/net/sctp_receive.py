@@ -10,15 +10,26 @@ in place; anything else rebuilds the blocks from the set once. The SACK carries 
 same cumulative TSN, gap blocks and duplicates as aiortc's, so the wire is unchanged.
 
 ``PacedSctpTransport`` (sctp_sender) calls these through its ``_mark_received`` and
-``_send_sack``; ``tests/net/test_sctp_receive.py`` checks them against aiortc's own.
+``_send_sack``; ``tests/fuzz/test_fuzz_sctp_receive.py`` checks them against aiortc's.
+
+It also owns how deep the UDP socket buffer in front of the receiver is
+(``deepen_socket_buffers``): every packet is read, decrypted and reassembled in
+Python, so a busy receiver falls behind for a moment and the kernel drops whatever
+does not fit in that buffer, in bursts, as loss that no link made.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+import aioice.turn
 from aiortc.rtcsctptransport import SackChunk
 
+#: The receive buffer asked for on each ICE socket, in bytes of payload: the SCTP
+#: receive window (1 MiB in aiortc) in ~1.2 kB datagrams, each charged about twice its
+#: size by the kernel. Linux caps it at ``net.core.rmem_max`` (often 208 KiB: then it
+#: changes nothing); aioice asks for 256 KiB.
+UDP_RECEIVE_BUFFER: Final = 2 * 1024 * 1024
 _MODULO: Final = 2**32
 _HALF: Final = 2**31
 
@@ -86,3 +97,12 @@ def build_sack(sctp: Any) -> SackChunk:
 def forget_blocks(sctp: Any) -> None:
     """The cumulative TSN moved by other means (FORWARD TSN): rebuild at the next SACK."""
     sctp._gap_blocks = None
+
+
+def deepen_socket_buffers() -> None:
+    """Have aioice ask for ``UDP_RECEIVE_BUFFER`` on the sockets it opens from now on.
+
+    aioice reads ``aioice.turn.UDP_SOCKET_BUFFER_SIZE`` each time it opens a host or
+    relay socket, so this one assignment is the whole patch. Never lowered."""
+    if aioice.turn.UDP_SOCKET_BUFFER_SIZE < UDP_RECEIVE_BUFFER:
+        aioice.turn.UDP_SOCKET_BUFFER_SIZE = UDP_RECEIVE_BUFFER

@@ -392,6 +392,7 @@ def upgrade(sctp: RTCSctpTransport | None) -> bool:
     sctp.__class__ = PacedSctpTransport
     assert isinstance(sctp, PacedSctpTransport)
     sctp._sender_init()
+    sctp_receive.deepen_socket_buffers()  # before the ICE sockets open (gathering)
     return True
 
 
