@@ -94,8 +94,17 @@ def build_sack(sctp: Any) -> SackChunk:
     return sack
 
 
-def forget_blocks(sctp: Any) -> None:
-    """The cumulative TSN moved by other means (FORWARD TSN): rebuild at the next SACK."""
+def after_forward_tsn(sctp: Any) -> None:
+    """After aiortc's FORWARD TSN handling moved the cumulative TSN: take in the TSNs
+    received just above it (aiortc sorts raw TSNs, so it stops before a wrap past
+    2**32), and rebuild the blocks at the next SACK."""
+    misordered: set[int] = sctp._sack_misordered
+    last = sctp._last_received_tsn
+    while (last + 1) % _MODULO in misordered:
+        last = (last + 1) % _MODULO
+        misordered.discard(last)
+    sctp._last_received_tsn = last
+    sctp._sack_duplicates = [x for x in sctp._sack_duplicates if _after(x, last)]
     sctp._gap_blocks = None
 
 

@@ -251,7 +251,7 @@ class PacedSctpTransport(RTCSctpTransport):
 
     async def _receive_forward_tsn_chunk(self, chunk: Any) -> None:
         await super()._receive_forward_tsn_chunk(chunk)
-        sctp_receive.forget_blocks(self)
+        sctp_receive.after_forward_tsn(self)
 
     def _update_rto(self, R: float) -> None:
         super()._update_rto(R)
