@@ -249,6 +249,9 @@ class PacedSctpTransport(RTCSctpTransport):
     def _mark_received(self, tsn: int) -> bool:
         return sctp_receive.mark_received(self, tsn)
 
+    async def _receive_data_chunk(self, chunk: Any) -> None:
+        await sctp_receive.receive_data_chunk(self, chunk)
+
     async def _receive_forward_tsn_chunk(self, chunk: Any) -> None:
         await super()._receive_forward_tsn_chunk(chunk)
         sctp_receive.after_forward_tsn(self)
