@@ -137,5 +137,6 @@ def deepen_socket_buffers() -> None:
 
     aioice reads ``aioice.turn.UDP_SOCKET_BUFFER_SIZE`` each time it opens a host or
     relay socket, so this one assignment is the whole patch. Never lowered."""
-    if aioice.turn.UDP_SOCKET_BUFFER_SIZE < UDP_RECEIVE_BUFFER:
+    current = getattr(aioice.turn, "UDP_SOCKET_BUFFER_SIZE", None)
+    if isinstance(current, int) and current < UDP_RECEIVE_BUFFER:  # else: a new aioice
         aioice.turn.UDP_SOCKET_BUFFER_SIZE = UDP_RECEIVE_BUFFER
