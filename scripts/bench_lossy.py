@@ -107,6 +107,13 @@ class Lab:
         self.procs.append(proc)
         return proc
 
+    def rcvbuf_errors(self) -> int:
+        """UDP datagrams the receiver's kernel dropped because a socket buffer was full:
+        loss the link did not make (a peer too busy to read), counted apart from it."""
+        snmp = sh("ip", "netns", "exec", self.recv, "cat", "/proc/net/snmp")
+        head, values = (line.split() for line in snmp.splitlines() if line.startswith("Udp:"))
+        return int(dict(zip(head, values, strict=True)).get("RcvbufErrors", 0))
+
     def congestion_control(self, name: str) -> None:
         # Per route (RTAX_CC_ALGO): a container may refuse the netns sysctl.
         for ns, peer in ((self.send, RECV_ADDR), (self.recv, SEND_ADDR)):
@@ -255,8 +262,10 @@ def cell(loss: float, rtt: float, photo: Path, timeout: float, only: set[str]) -
     with Lab(spec) as lab:
         if "p2pchat" in only:
             url = start_mailbox(lab)
+            dropped = lab.rcvbuf_errors()
             (pair,) = p2pchat_pairs(lab, url, photo, 1, timeout)
             result["p2pchat_s"] = pair[0] if pair else None
+            result["p2pchat_rcvbuf_drops"] = lab.rcvbuf_errors() - dropped
         if "bare" in only:
             result["bare_aiortc_s"] = bare_transfer(lab, photo, timeout)
         for cc in ("cubic", "bbr"):
@@ -348,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 keys = ("p2pchat_s", "bare_aiortc_s", "wormhole_cubic_s", "wormhole_bbr_s")
                 cols = [fmt(r.get(k), size, args.timeout) if k in r else "-" for k in keys]
-                print(f"loss {loss:4g}% RTT {rtt:4g} ms | " + " | ".join(cols), flush=True)
+                drops = r.get("p2pchat_rcvbuf_drops")
+                note = f" (receiver socket full: {drops} dropped)" if drops else ""
+                print(f"loss {loss:4g}% RTT {rtt:4g} ms | " + " | ".join(cols) + note, flush=True)
     return 0
 
 

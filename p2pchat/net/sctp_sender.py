@@ -29,7 +29,9 @@ Rules, each tested in tests/net/test_sctp_sender.py:
   (section 6.7, so the peer's loss recovery keeps its pace), and at the latest
   ``SACK_DELAY`` after an unanswered packet. Half the packets going back, half the
   SACKs the peer's sender processes: on loopback, where both ends are CPU-bound,
-  about a third more throughput (scripts/bench.py, two processes).
+  about a third more throughput (scripts/bench.py, two processes);
+- work per SACK and per received packet that does not grow with the data held
+  behind a hole (the TSN books and reassembly in ``sctp_receive``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Iterator
 from typing import Any, Final
 
 import aiortc
@@ -45,6 +48,7 @@ from aiortc import rtcsctptransport as stock
 from aiortc.rtcsctptransport import RTCSctpTransport, SackChunk
 from aiortc.utils import uint32_gt, uint32_gte
 
+from p2pchat.net import sctp_receive
 from p2pchat.net.sctp_model import RateModel
 
 logger = logging.getLogger(__name__)
@@ -63,7 +67,8 @@ _NEEDED: Final = (
     "_sent_queue", "_outbound_queue", "_flight_size_increase", "_flight_size_decrease",
     "_maybe_abandon", "_update_advanced_peer_ack_point", "_data_channel_flush",
     "_t3_restart", "_t3_start", "_t3_cancel", "_send_chunk", "_data_channel_queue",
-    "_send_sack", "_sack_misordered", "_sack_duplicates",
+    "_send_sack", "_sack_misordered", "_sack_duplicates", "_mark_received",
+    "_receive_data_chunk", "_get_inbound_stream", "_reset_deferred_streams",
 )  # fmt: skip
 
 
@@ -89,6 +94,10 @@ class PacedSctpTransport(RTCSctpTransport):
         self._sack_task: asyncio.Future[None] | None = None
         self._sack_owed = False  # a packet with DATA is not acknowledged yet
         self._sack_handle: asyncio.TimerHandle | None = None
+        self._sacked_blocks: list[tuple[int, int]] = []  # (first TSN, length - 1)
+        self._holes: list[tuple[int, int]] = []  # sent-queue index ranges [lo, hi)
+        self._tail = 0  # sent-queue index past the last gap block
+        self._gap_blocks: list[list[int]] | None = None  # see sctp_receive
         # counters for tests and benchmarks
         self.t3_expirations = 0
         self.fast_retransmissions = 0
@@ -111,8 +120,7 @@ class PacedSctpTransport(RTCSctpTransport):
             if not schunk._acked:
                 acked.append(schunk)
             self._flight_size_decrease(schunk)
-        if chunk.gaps:
-            acked.extend(self._gap_acked(chunk))
+        acked.extend(self._gap_acked(chunk))  # also finds the holes, even when none
 
         if acked:
             self._on_acked(now, acked)
@@ -127,23 +135,49 @@ class PacedSctpTransport(RTCSctpTransport):
         await self._transmit()
 
     def _gap_acked(self, chunk: SackChunk) -> list[Any]:
-        """Chunks newly acknowledged by the gap blocks. Both are walked in TSN order;
-        a peer's blocks are sorted first and may overlap (``tests/fuzz``)."""
+        """Chunks newly acknowledged by the gap blocks.
+
+        Only TSNs that the last SACK's blocks did not already cover are visited, found
+        by position (the sent queue holds consecutive TSNs): a SACK costs work for
+        what it newly acknowledges, not for all the data behind a hole. A peer's
+        blocks are sorted first and may overlap (``tests/fuzz``)."""
         acked: list[Any] = []
-        gaps = sorted(chunk.gaps)
+        queue = self._sent_queue
+        self._holes, self._tail = [], 0
+        if not queue:
+            return acked
+        cum = chunk.cumulative_tsn
+        shift = (queue[0].tsn - cum) % stock.SCTP_TSN_MODULO  # offset of queue[0]: 1
+        covered = self._covered_offsets(cum)
+        blocks = sorted(chunk.gaps)
+        self._sacked_blocks = [((cum + a) % stock.SCTP_TSN_MODULO, b - a) for a, b in blocks]
+        for start, end in blocks:
+            for lo, hi in _subtract(start, end, covered):
+                for index in range(max(lo - shift, 0), min(hi - shift + 1, len(queue))):
+                    schunk: Any = queue[index]
+                    if not schunk._acked:
+                        schunk._acked = True
+                        acked.append(schunk)
+                        self._flight_size_decrease(schunk)
+        # Queue indexes the blocks leave out, for _detect_losses.
         index = 0
-        last = max(end for _, end in gaps)  # the walk never passes the block ending here
-        for schunk in self._sent_queue:
-            offset = (schunk.tsn - chunk.cumulative_tsn) % stock.SCTP_TSN_MODULO
-            if offset > last:
-                break
-            while gaps[index][1] < offset:
-                index += 1
-            if gaps[index][0] <= offset and not schunk._acked:
-                schunk._acked = True
-                acked.append(schunk)
-                self._flight_size_decrease(schunk)
+        for start, end in blocks:
+            if start - shift > index:
+                self._holes.append((index, start - shift))
+            index = max(index, end - shift + 1)
+        self._tail = index
         return acked
+
+    def _covered_offsets(self, cum: int) -> list[tuple[int, int]]:
+        """The last SACK's gap blocks as offsets from ``cum``, those still above it."""
+        covered = []
+        for first, length in self._sacked_blocks:
+            lo = (first - cum) % stock.SCTP_TSN_MODULO
+            if 0 < lo < 2**31:
+                covered.append((lo, lo + length))
+            elif 0 < (lo + length) % stock.SCTP_TSN_MODULO < 2**31:
+                covered.append((1, (lo + length) % stock.SCTP_TSN_MODULO))
+        return covered
 
     def _on_acked(self, now: float, acked: list[Any]) -> None:
         newest = max(acked, key=lambda c: c._xmit)
@@ -157,9 +191,19 @@ class PacedSctpTransport(RTCSctpTransport):
         )
         self._cwnd = self._model.effective_cwnd
 
+    def _candidates(self) -> Iterator[Any]:
+        """Chunks a SACK leaves unacknowledged, in TSN order: the holes between its gap
+        blocks, then everything above them (not the acknowledged data in between)."""
+        queue = self._sent_queue
+        for lo, hi in self._holes:
+            for index in range(lo, min(hi, len(queue))):
+                yield queue[index]
+        for index in range(self._tail, len(queue)):
+            yield queue[index]
+
     def _detect_losses(self, newest_xmit: int) -> None:
         schunk: Any
-        for schunk in self._sent_queue:
+        for schunk in self._candidates():
             if schunk._sent_count == 1 and schunk._xmit > newest_xmit:
                 break  # later TSNs were first sent even later
             if schunk._acked or schunk._retransmit or schunk._abandoned:
@@ -187,7 +231,7 @@ class PacedSctpTransport(RTCSctpTransport):
             if self._sack_handle is not None:
                 self._sack_handle.cancel()
                 self._sack_handle = None
-            await super()._send_sack()
+            await self._sack_now()
             return
         self._sack_owed = True
         if self._sack_handle is None:
@@ -197,7 +241,23 @@ class PacedSctpTransport(RTCSctpTransport):
         self._sack_handle = None
         if self._sack_owed and self._association_state == self.State.ESTABLISHED:
             self._sack_owed = False
-            self._sack_task = asyncio.ensure_future(super()._send_sack())
+            self._sack_task = asyncio.ensure_future(self._sack_now())
+
+    async def _sack_now(self) -> None:
+        """aiortc's ``_send_sack``, with the gap blocks kept by ``sctp_receive``."""
+        await self._send_chunk(sctp_receive.build_sack(self))
+        self._sack_duplicates.clear()
+        self._sack_needed = False
+
+    def _mark_received(self, tsn: int) -> bool:
+        return sctp_receive.mark_received(self, tsn)
+
+    async def _receive_data_chunk(self, chunk: Any) -> None:
+        await sctp_receive.receive_data_chunk(self, chunk)
+
+    async def _receive_forward_tsn_chunk(self, chunk: Any) -> None:
+        await super()._receive_forward_tsn_chunk(chunk)
+        sctp_receive.after_forward_tsn(self)
 
     def _update_rto(self, R: float) -> None:
         super()._update_rto(R)
@@ -257,6 +317,8 @@ class PacedSctpTransport(RTCSctpTransport):
         now = self._clock()
         window = self._send_window()
 
+        if self._flight_size >= window:
+            return  # nothing may leave; above all, no walk of the sent queue per SACK
         resend = list(self._sent_queue) if self._resend_pending else []
         self._resend_pending = False
         for chunk in resend:
@@ -295,6 +357,19 @@ class PacedSctpTransport(RTCSctpTransport):
         super()._set_state(state)
 
 
+def _subtract(start: int, end: int, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[start, end] less the ranges in ``covered`` (few, small: blocks of one SACK)."""
+    parts = [(start, end)]
+    for lo, hi in covered:
+        parts = [
+            piece
+            for a, b in parts
+            for piece in ((a, min(b, lo - 1)), (max(a, hi + 1), b))
+            if piece[0] <= piece[1]
+        ]
+    return parts
+
+
 _warned = False
 
 
@@ -323,6 +398,7 @@ def upgrade(sctp: RTCSctpTransport | None) -> bool:
     sctp.__class__ = PacedSctpTransport
     assert isinstance(sctp, PacedSctpTransport)
     sctp._sender_init()
+    sctp_receive.deepen_socket_buffers()  # before the ICE sockets open (gathering)
     return True
 
 
