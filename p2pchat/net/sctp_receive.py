@@ -140,3 +140,16 @@ def deepen_socket_buffers() -> None:
     current = getattr(aioice.turn, "UDP_SOCKET_BUFFER_SIZE", None)
     if isinstance(current, int) and current < UDP_RECEIVE_BUFFER:  # else: a new aioice
         aioice.turn.UDP_SOCKET_BUFFER_SIZE = UDP_RECEIVE_BUFFER
+
+
+def uncovered(start: int, end: int, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[start, end] less the ranges in ``covered`` (few, small: blocks of one SACK)."""
+    parts = [(start, end)]
+    for lo, hi in covered:
+        parts = [
+            piece
+            for a, b in parts
+            for piece in ((a, min(b, lo - 1)), (max(a, hi + 1), b))
+            if piece[0] <= piece[1]
+        ]
+    return parts

@@ -152,7 +152,7 @@ class PacedSctpTransport(RTCSctpTransport):
         blocks = sorted(chunk.gaps)
         self._sacked_blocks = [((cum + a) % stock.SCTP_TSN_MODULO, b - a) for a, b in blocks]
         for start, end in blocks:
-            for lo, hi in _subtract(start, end, covered):
+            for lo, hi in sctp_receive.uncovered(start, end, covered):
                 for index in range(max(lo - shift, 0), min(hi - shift + 1, len(queue))):
                     schunk: Any = queue[index]
                     if not schunk._acked:
@@ -355,19 +355,6 @@ class PacedSctpTransport(RTCSctpTransport):
             self._pace_handle.cancel()
             self._pace_handle = None
         super()._set_state(state)
-
-
-def _subtract(start: int, end: int, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """[start, end] less the ranges in ``covered`` (few, small: blocks of one SACK)."""
-    parts = [(start, end)]
-    for lo, hi in covered:
-        parts = [
-            piece
-            for a, b in parts
-            for piece in ((a, min(b, lo - 1)), (max(a, hi + 1), b))
-            if piece[0] <= piece[1]
-        ]
-    return parts
 
 
 _warned = False
