@@ -10,8 +10,6 @@ a real photo go through, and both ``paired`` events say ``transit``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,6 +18,7 @@ from p2pchat.service import ChatService, ServiceConfig
 from p2pchat.service import events as ev
 from p2pchat.service.link_choice import NoPathFound
 from tests.conftest import free_tcp_port
+from tests.paired_services import next_of, pair
 from tests.photos import photo
 
 DEADLINE = 40.0
@@ -33,26 +32,6 @@ def config(mailbox: str, label: str, *, relay: str | None, relay_only: bool) -> 
         label=label,
         transit_after=1.0,
     )
-
-
-async def next_of(service: ChatService, kind: type[ev.ServiceEvent]) -> ev.ServiceEvent:
-    while True:
-        event = await asyncio.wait_for(service.next_event(), DEADLINE)
-        if isinstance(event, kind):
-            return event
-
-
-@contextlib.asynccontextmanager
-async def pair(
-    alice_config: ServiceConfig, bob_config: ServiceConfig
-) -> AsyncIterator[tuple[ChatService, ChatService, ev.Paired, ev.Paired]]:
-    alice, bob = ChatService(alice_config), ChatService(bob_config)
-    try:
-        await bob.join(await alice.invite())
-        a, b = await asyncio.gather(alice.wait_paired(DEADLINE), bob.wait_paired(DEADLINE))
-        yield alice, bob, a, b
-    finally:
-        await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
 
 
 async def chat_and_photo(alice: ChatService, bob: ChatService) -> None:

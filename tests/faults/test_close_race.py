@@ -20,19 +20,13 @@ import pytest
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig
 from p2pchat.service import events as ev
+from tests.paired_services import next_of
 
 DEADLINE = 20.0
 
 
 def config(url: str, label: str) -> ServiceConfig:
     return ServiceConfig(mailbox_url=url, ice=IceSettings(), loopback=True, label=label)
-
-
-async def next_of(service: ChatService, kind: type[ev.ServiceEvent]) -> ev.ServiceEvent:
-    while True:
-        event = await asyncio.wait_for(service.next_event(), DEADLINE)
-        if isinstance(event, kind):
-            return event
 
 
 @contextlib.asynccontextmanager

@@ -9,9 +9,7 @@ malformed hints.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,6 +18,7 @@ from p2pchat.net.direct import DirectListener, connect_direct
 from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig, direct_race
 from p2pchat.service import events as ev
+from tests.paired_services import next_of, pair
 
 DEADLINE = 40.0
 
@@ -33,26 +32,6 @@ def config(mailbox: str, label: str, *, direct: bool = True, **ice: object) -> S
         direct_tcp=direct,
         transit_after=1.0,
     )
-
-
-async def next_of(service: ChatService, kind: type[ev.ServiceEvent]) -> ev.ServiceEvent:
-    while True:
-        event = await asyncio.wait_for(service.next_event(), DEADLINE)
-        if isinstance(event, kind):
-            return event
-
-
-@contextlib.asynccontextmanager
-async def pair(
-    alice_config: ServiceConfig, bob_config: ServiceConfig
-) -> AsyncIterator[tuple[ChatService, ChatService, ev.Paired, ev.Paired]]:
-    alice, bob = ChatService(alice_config), ChatService(bob_config)
-    try:
-        await bob.join(await alice.invite())
-        a, b = await asyncio.gather(alice.wait_paired(DEADLINE), bob.wait_paired(DEADLINE))
-        yield alice, bob, a, b
-    finally:
-        await asyncio.wait_for(asyncio.gather(alice.close(), bob.close()), DEADLINE)
 
 
 async def talk(alice: ChatService, bob: ChatService) -> None:
