@@ -94,6 +94,12 @@ _DETECTOR: Any = None
 _LOCK = threading.Lock()
 
 
+def preload() -> None:
+    """Build the detector now (a warm worker, ``content_preload``), not on the first photo."""
+    with _LOCK:
+        _detector()
+
+
 def _detector() -> Any:
     global _DETECTOR
     if _DETECTOR is None:
@@ -131,4 +137,4 @@ def _skin_share(skin: Any, x: int, y: int, w: int, h: int) -> float:
     return float(np.count_nonzero(centre)) / max(1, int(centre.size))
 
 
-__all__ = ["FACE_LONG_EDGE", "MODEL_NAME", "MODEL_SHA256", "faces", "model_bytes"]
+__all__ = ["FACE_LONG_EDGE", "MODEL_NAME", "MODEL_SHA256", "faces", "model_bytes", "preload"]

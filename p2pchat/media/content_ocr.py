@@ -126,6 +126,15 @@ def read_digit_runs(
 _SESSION: Any = None
 
 
+def preload() -> bool:
+    """Load the recogniser now (a warm worker, ``content_preload``); False without the extra."""
+    path = model_path()
+    if path is None:
+        return False
+    _recogniser(path)
+    return True
+
+
 def _recogniser(path: Path) -> tuple[Any, list[str]]:
     global _SESSION
     if _SESSION is None:
@@ -386,4 +395,11 @@ def _distinct(runs: list[NumberRun]) -> list[NumberRun]:
     return kept
 
 
-__all__ = ["MIN_DIGITS", "DigitCheck", "count_digit_runs", "model_path", "read_digit_runs"]
+__all__ = [
+    "MIN_DIGITS",
+    "DigitCheck",
+    "count_digit_runs",
+    "model_path",
+    "preload",
+    "read_digit_runs",
+]
