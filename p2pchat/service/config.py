@@ -99,6 +99,9 @@ class ServiceConfig:
     # Start an image worker while pairing, for the first photo the peer sends
     # (service/incoming_images.py); off for a front end that only sends.
     warm_image_worker: bool = True
+    # Once paired, keep one sending worker with the picture check loaded for the next
+    # photo the user prepares (service/send_spare.py); for front ends that send photos.
+    warm_send_worker: bool = False
 
 
 def default_mailbox_url() -> str:
