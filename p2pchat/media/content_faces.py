@@ -137,4 +137,4 @@ def _skin_share(skin: Any, x: int, y: int, w: int, h: int) -> float:
     return float(np.count_nonzero(centre)) / max(1, int(centre.size))
 
 
-__all__ = ["FACE_LONG_EDGE", "MODEL_NAME", "MODEL_SHA256", "faces", "model_bytes", "preload"]
+__all__ = ["FACE_LONG_EDGE", "MODEL_NAME", "MODEL_SHA256", "faces", "model_bytes"]

@@ -395,11 +395,4 @@ def _distinct(runs: list[NumberRun]) -> list[NumberRun]:
     return kept
 
 
-__all__ = [
-    "MIN_DIGITS",
-    "DigitCheck",
-    "count_digit_runs",
-    "model_path",
-    "preload",
-    "read_digit_runs",
-]
+__all__ = ["MIN_DIGITS", "DigitCheck", "count_digit_runs", "model_path", "read_digit_runs"]
