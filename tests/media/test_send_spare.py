@@ -3,6 +3,7 @@ for one photo only and then replaced, stopped with the conversation (real proces
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from p2pchat.media import content_ocr
@@ -10,6 +11,7 @@ from p2pchat.media.budget import BUDGET, WorkerBudget
 from p2pchat.media.samples import demo_photo
 from p2pchat.media.worker import ImageWorker
 from p2pchat.service import ChatService, ServiceConfig
+from p2pchat.service import events as ev
 from tests.media.workers import worker_children
 from tests.viewonce.conftest import until
 
@@ -137,3 +139,25 @@ def _receive_policy():
     from p2pchat.media.policy import SanitizePolicy
 
     return SanitizePolicy(max_long_edge=None, side="receive")
+
+
+async def test_a_paired_service_keeps_a_spare_and_sends_with_it(embedded_mailbox: str) -> None:
+    """Headless mode and the TUI set warm_send_worker: the spare waits from pairing on."""
+    from tests.viewonce.conftest import next_event, pair_services
+
+    alice, bob = await pair_services(
+        embedded_mailbox, bob_changes={"warm_send_worker": True, "warm_image_worker": False}
+    )
+    try:
+        await until(lambda: bob._send_spare.pid is not None, "bob's spare once paired")
+        spare = bob._send_spare.pid
+        assert "cv2" in (await bob._send_spare.ready())["modules"]
+        prepared = await bob.prepare_image(demo_photo((320, 240)))
+        assert spare not in worker_children()  # it cleaned bob's photo
+        await bob.send_image(prepared)
+        received = await next_event(alice, ev.ImageReceived)
+        assert received.width == 320
+        await until(lambda: bob._send_spare.pid not in (None, spare), "the next spare")
+    finally:
+        await asyncio.gather(alice.close(), bob.close(), return_exceptions=True)
+    assert not worker_children()
