@@ -124,6 +124,7 @@ class ImageWorker:
         # A warm sending spare announces itself once loaded: its status, once read.
         self._check = False
         self._status: dict[str, Any] | None = None
+        self._reading: asyncio.Future[dict[str, Any]] | None = None
 
     @classmethod
     async def start(
@@ -226,7 +227,10 @@ class ImageWorker:
         if not self._check or self._child is None:
             return {}
         if self._status is None:
-            self._status = await _read_ready(self._child, self._side)
+            # One read of the frame, whoever waits for it and whoever gives up waiting.
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(_read_ready(self._child, self._side))
+            self._status = await asyncio.shield(self._reading)
         return self._status
 
     def kill(self) -> None:
