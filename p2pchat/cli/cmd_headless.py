@@ -71,6 +71,8 @@ async def _headless(args: argparse.Namespace, save_dir: Path | None) -> int:
             confirm_texts=True,
             # What arrives is printed; a script that runs for days keeps no history.
             keep_history=False,
+            # send_image may come at any time: a worker with the picture check waits for it.
+            warm_send_worker=True,
         )
     )
     session = HeadlessSession(service, out, save_dir)

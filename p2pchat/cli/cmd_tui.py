@@ -131,6 +131,8 @@ def _run(args: argparse.Namespace, start: str) -> int:
         label=getattr(args, "name", "") or getattr(settings, "display_name", "") or "",
         # Pin the peer's key on first pairing; refuse a changed key or a blocked contact.
         peer_check=contacts.guard(),
+        # Photos are sent from here: a worker with the picture check loaded waits for each.
+        warm_send_worker=True,
     )
     from p2pchat.tui.app import make_app
     from p2pchat.tui.widgets.image_view import load_image_support

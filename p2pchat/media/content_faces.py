@@ -94,6 +94,12 @@ _DETECTOR: Any = None
 _LOCK = threading.Lock()
 
 
+def preload() -> None:
+    """Build the detector now (a warm worker, ``content_preload``), not on the first photo."""
+    with _LOCK:
+        _detector()
+
+
 def _detector() -> Any:
     global _DETECTOR
     if _DETECTOR is None:

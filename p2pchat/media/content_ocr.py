@@ -126,6 +126,15 @@ def read_digit_runs(
 _SESSION: Any = None
 
 
+def preload() -> bool:
+    """Load the recogniser now (a warm worker, ``content_preload``); False without the extra."""
+    path = model_path()
+    if path is None:
+        return False
+    _recogniser(path)
+    return True
+
+
 def _recogniser(path: Path) -> tuple[Any, list[str]]:
     global _SESSION
     if _SESSION is None:

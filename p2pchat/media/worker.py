@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
@@ -34,7 +36,10 @@ from p2pchat.media.policy import SanitizedImage, SanitizePolicy
 from p2pchat.media.sandbox import child_environment
 from p2pchat.media.worker_protocol import (
     LENGTH,
+    MAX_READY,
+    READY,
     decode_answer,
+    parse_frame,
     refusal,
     request_frame,
 )
@@ -55,9 +60,11 @@ WORKER_ARGV = [sys.executable, "-I", "-c", _BOOTSTRAP, _ROOT]
 _REAPING: set[asyncio.Future[int]] = set()
 
 
-def worker_argv(side: str) -> list[str]:
-    """A child's command line: ``WORKER_ARGV``, then the side it prepares its decoders for."""
-    return [*WORKER_ARGV, "receive" if side == "receive" else "send"]
+def worker_argv(side: str, *, check: bool = False) -> list[str]:
+    """A child's command line: ``WORKER_ARGV``, then the side it prepares its decoders for;
+    ``check``: a sending spare that also loads the picture check before its photo."""
+    argv = [*WORKER_ARGV, "receive" if side == "receive" else "send"]
+    return [*argv, "check"] if check and side != "receive" else argv
 
 
 def sanitize_isolated(
@@ -113,6 +120,11 @@ class ImageWorker:
         self._budget = budget
         self._child: asyncio.subprocess.Process | None = None
         self._used = False
+        self._side = "receive"
+        # A warm sending spare announces itself once loaded: its status, once read.
+        self._check = False
+        self._status: dict[str, Any] | None = None
+        self._reading: asyncio.Future[dict[str, Any]] | None = None
 
     @classmethod
     async def start(
@@ -135,18 +147,29 @@ class ImageWorker:
         return worker
 
     @classmethod
-    async def prewarm(cls, place: Place, budget: WorkerBudget = BUDGET) -> ImageWorker | None:
+    async def prewarm(
+        cls,
+        place: Place,
+        budget: WorkerBudget = BUDGET,
+        *,
+        side: str = "receive",
+        check: bool = False,
+        keep_free: int = 1,
+    ) -> ImageWorker | None:
         """A started worker owning ``place`` if a slot is free right now, else None.
 
         With None the caller keeps ``place`` and its photo waits for a slot later. A warm
-        worker never takes the last free slot: its photo is still on its way (a hostile
-        peer may never finish it) and must not hold up one that is ready.
+        worker for a photo on its way never takes the last free slot (``keep_free``): a
+        hostile peer may never finish it, and it must not hold up one that is ready. A
+        spare (``budget.add_spare``) may: it gives its slot up to anyone who would wait.
+        ``check`` (sending): the child loads the picture check too, then says ``ready``.
         """
-        if not budget.try_slot(place, DEFAULT_MEMORY_LIMIT, keep_free=1):
+        if not budget.try_slot(place, DEFAULT_MEMORY_LIMIT, keep_free=keep_free):
             return None
         worker = cls(place, budget)
+        worker._check = check and side != "receive"
         try:
-            await worker._spawn("receive")
+            await worker._spawn(side)
         except BaseException as error:
             budget.release_slot(place)
             if isinstance(error, ImageRejected):
@@ -155,9 +178,10 @@ class ImageWorker:
         return worker
 
     async def _spawn(self, side: str) -> None:
+        self._side = side
         try:
             self._child = await asyncio.create_subprocess_exec(
-                *worker_argv(side),
+                *worker_argv(side, check=self._check),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,
                 env=child_environment(),
@@ -182,6 +206,8 @@ class ImageWorker:
         child = self._child
         request = request_frame(data, policy, memory_limit, cpu_seconds or max(1, int(timeout) + 1))
         try:
+            if self._check and self._status is None:  # still loading: part of the wait
+                await asyncio.wait_for(self.ready(), timeout)
             answer = await asyncio.wait_for(_exchange(child, request, memory_limit), timeout)
             exitcode = child.returncode  # None while it runs: our kill below is not its death
         except TimeoutError:
@@ -193,6 +219,19 @@ class ImageWorker:
             # it answered, the child is already on its way out (os._exit).
             await asyncio.shield(child.wait())
         return decode_answer(answer, exitcode, policy.side)
+
+    async def ready(self) -> dict[str, Any]:
+        """A ``check`` spare's status once it has loaded the picture check: the modules it
+        holds (``content_preload.STACK``), "faces" and "ocr" (the models built). Waits for
+        it; ``ImageRejected`` when the child failed instead. Empty for any other worker."""
+        if not self._check or self._child is None:
+            return {}
+        if self._status is None:
+            # One read of the frame, whoever waits for it and whoever gives up waiting.
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(_read_ready(self._child, self._side))
+            self._status = await asyncio.shield(self._reading)
+        return self._status
 
     def kill(self) -> None:
         """Stop the child now (idempotent) and give its place and slot back to the budget."""
@@ -272,6 +311,29 @@ async def _exchange(child: asyncio.subprocess.Process, request: bytes, memory_li
     except asyncio.IncompleteReadError as short:
         await child.wait()  # for its exit status: a signal says why it died
         return short.partial
+
+
+async def _read_ready(child: asyncio.subprocess.Process, side: str) -> dict[str, Any]:
+    """A spare's first frame: ready, with its status; or its refusal (a failed sandbox)."""
+    assert child.stdout is not None
+    try:
+        head = await child.stdout.readexactly(LENGTH.size)
+        (length,) = LENGTH.unpack(head)
+        if length > MAX_READY:
+            raise refusal(side, "broken")
+        payload = await child.stdout.readexactly(length)
+    except asyncio.IncompleteReadError as short:
+        await child.wait()  # for its exit status: a signal says why it died
+        decode_answer(short.partial, child.returncode, side)  # a short answer: raises
+        raise refusal(side, "broken") from None
+    try:
+        status, header, _body = parse_frame(payload)
+    except (ValueError, UnicodeDecodeError, struct.error):
+        raise refusal(side, "broken") from None
+    if status != READY:
+        decode_answer(head + payload, None, side)  # raises the refusal it carries
+        raise refusal(side, "broken")
+    return header
 
 
 def _reserve(budget: WorkerBudget, side: str) -> Place:

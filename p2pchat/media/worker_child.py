@@ -6,8 +6,10 @@ common plugins, the colour engine, HEIF when sending) is imported *before*
 ``sandbox.confine``; afterwards the child may only read code (a rarer format's
 plugin) and writes nothing. Not importing all forty plugins up front makes every
 worker start about 15 ms sooner: the receiver's spare while it pairs, the
-sender's worker while it cleans the photo. The resource limits are set once the request is read,
-so a prewarmed child's start-up does not count against the photo's CPU time.
+sender's worker while it cleans the photo. A sending *spare* (started with "check")
+also loads the picture check (``content_preload``) before confining itself, then
+says it is ready. The resource limits are set once the request is read, so a
+prewarmed child's start-up does not count against the photo's CPU time.
 """
 
 from __future__ import annotations
@@ -18,17 +20,25 @@ from typing import Any
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.media.policy import ContentFixes
-from p2pchat.media.worker_protocol import ERROR, LENGTH, OK, frame, parse_frame
+from p2pchat.media.worker_protocol import ERROR, LENGTH, OK, READY, frame, parse_frame
 
 _OUTPUT_CHECK = "refusing to send: "
 
 
-def prepare(side: str = "send") -> int:
+def prepare(side: str = "send", loaded: dict[str, object] | None = None) -> int:
     """Import what the sanitiser needs on ``side``, then confine this process; the Landlock
-    ABI used."""
+    ABI used. With ``loaded`` (a sending spare) the picture check's stack is loaded too,
+    and what it holds is written into ``loaded``."""
     from p2pchat.media import sandbox
 
     _load_formats(side)
+    if loaded is not None:
+        from p2pchat.media import content_preload
+
+        try:
+            loaded.update(content_preload.load())
+        except (ImportError, RuntimeError) as error:  # the scan meets it again, and words it
+            loaded.update({"modules": [], "error": type(error).__name__})
     return sandbox.confine(_code_roots())
 
 
@@ -51,13 +61,18 @@ def main() -> int:
     from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    prepared_for = "receive" if sys.argv[-1:] == ["receive"] else "send"
+    options = sys.argv[2:]  # after the code root: the side, then "check" for a warm spare
+    prepared_for = "receive" if "receive" in options else "send"
+    check = "check" in options and prepared_for == "send"
+    loaded: dict[str, object] | None = {} if check else None
     try:
-        prepare(prepared_for)
+        prepare(prepared_for, loaded)
     except OSError as error:
         # A sandbox that was promised by the kernel and failed: refuse rather than run bare.
         _answer(stdout, frame(ERROR, {"kind": "start", "detail": f"sandbox: {error.strerror}"}))
         return 0
+    if check:  # a spare: the parent learns it is ready, and what it holds, before any photo
+        _answer(stdout, frame(READY, loaded or {}))
     try:
         (length,) = LENGTH.unpack(_read_exactly(stdin, 4))
         request = _read_exactly(stdin, length)

@@ -2,7 +2,9 @@
 
 A request is ``b"R" + length + JSON header + image bytes``; an answer is
 ``b"O"`` (header: mime, size, report) or ``b"E"`` (header: a refusal *kind* and
-a technical detail) with the clean bytes after it. The child never writes a
+a technical detail) with the clean bytes after it. A warm sending spare first
+says ``b"W"`` (header: what it has loaded) as soon as it is ready, before any
+request. The child never writes a
 sentence for a person: the parent turns the kind into one, in the user's
 language and from the point of view of the sender ("this photo cannot be
 sent") or the receiver ("this photo was refused").
@@ -22,7 +24,11 @@ from p2pchat.media.report import PrivacyReport
 
 LENGTH = struct.Struct(">I")
 OK, ERROR = b"O", b"E"
+# A warm spare's first frame, before any request: what it has loaded (``worker.ImageWorker.ready``).
+READY = b"W"
 MAX_HEADER = 1024 * 1024
+# A ready frame is a few names: anything longer is not an honest one.
+MAX_READY = 4096
 _MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 KINDS = frozenset(
     {"memory", "cpu", "time", "crash", "busy", "invalid", "output", "start", "broken", "closed"}

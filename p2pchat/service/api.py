@@ -104,6 +104,10 @@ class ChatSession(Protocol):
         max_side: int | None = None,
     ) -> SanitizedImage: ...
 
+    def expect_photo(self) -> None:
+        """A photo may come soon: have a warm sending worker ready for it."""
+        ...
+
     async def send_image(
         self, prepared: SanitizedImage, view_once: bool = False, view_seconds: float = 10.0
     ) -> str: ...

@@ -23,7 +23,7 @@ from p2pchat.core import session as core_session
 from p2pchat.core.errors import ImageRejected, LocalProtocolError, P2PChatError
 from p2pchat.core.keys import Capabilities
 from p2pchat.core.labels import safe_label
-from p2pchat.media.policy import ContentFixes, SanitizedImage
+from p2pchat.media.policy import ContentFixes, SanitizedImage, SanitizePolicy
 from p2pchat.media.worker import sanitize_async
 from p2pchat.media.worker_protocol import refusal
 from p2pchat.service import events as ev
@@ -31,6 +31,7 @@ from p2pchat.service import photos
 from p2pchat.service.closing import Closing
 from p2pchat.service.head_start import sending_policy
 from p2pchat.service.pairing_flow import PairingFlow
+from p2pchat.service.send_spare import Spare, worker_of
 
 
 class ChatService(PairingFlow, Closing):
@@ -70,7 +71,7 @@ class ChatService(PairingFlow, Closing):
         raises it).
         """
         policy = sending_policy(self.config, original_size, fixes=fixes, max_side=max_side)
-        job = asyncio.ensure_future(sanitize_async(data, policy))
+        job = asyncio.ensure_future(_clean_own(data, policy, self._send_spare.take()))
         self._preparing.add(job)
         try:
             return await job
@@ -82,6 +83,14 @@ class ChatService(PairingFlow, Closing):
         finally:
             job.cancel()
             self._preparing.discard(job)
+            if self.config.warm_send_worker and not self._closed.is_set():
+                self._send_spare.warm()  # the next photo's, once this one's worker is gone
+
+    def expect_photo(self) -> None:
+        """A photo may come soon (a file picker or send dialog opened): start the spare
+        sending worker now if none waits (``service/send_spare.py``)."""
+        if not self._closed.is_set():
+            self._send_spare.warm()
 
     async def prepare_photo(
         self,
@@ -215,3 +224,9 @@ class ChatService(PairingFlow, Closing):
                 self._dispatch(self._session.events())
                 self._output_ready.set()
         self._emit(ev.ImageRejected(message_id, reason))
+
+
+async def _clean_own(data: bytes, policy: SanitizePolicy, spare: Spare | None) -> SanitizedImage:
+    """Our photo cleaned in the spare's worker when one was taken, else in a new one."""
+    worker, place = await worker_of(spare)
+    return await sanitize_async(data, policy, worker=worker, place=place)

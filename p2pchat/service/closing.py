@@ -115,6 +115,7 @@ class Closing(ServiceBase):
         for job in list(self._preparing):
             job.cancel()
         self._incoming_images.wipe_all()
+        self._send_spare.close()
         if self._mailbox is not None:
             with contextlib.suppress(Exception):
                 await self._mailbox.close("lonely")
@@ -127,3 +128,4 @@ class Closing(ServiceBase):
         self._closed.set()
         self._paired.set()
         await self._incoming_images.spare_gone()
+        await self._send_spare.gone()

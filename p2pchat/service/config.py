@@ -102,6 +102,9 @@ class ServiceConfig:
     # A direct TCP path on a shared network (service/direct_race.py): on for the one-shot
     # `send` / `receive`; chats keep WebRTC. Never taken under ``ice.relay_only``.
     direct_tcp: bool = False
+    # Once paired, keep one sending worker with the picture check loaded for the next
+    # photo the user prepares (service/send_spare.py); for front ends that send photos.
+    warm_send_worker: bool = False
 
 
 def default_mailbox_url() -> str:

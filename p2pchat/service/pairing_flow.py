@@ -366,6 +366,8 @@ class PairingFlow(ServiceBase):
         self._emit(ev.ConnectionChanged(state="connected", connection=self.connection_kind))
         self._emit(self._paired_event())
         self._paired.set()
+        if self.config.warm_send_worker:
+            self._send_spare.warm()  # for the first photo the user sends
         for channel, data in early:
             pump.receive(channel, data)
         self._output_ready.set()

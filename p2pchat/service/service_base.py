@@ -30,6 +30,7 @@ from p2pchat.service import events as ev
 from p2pchat.service.config import ServiceConfig, State
 from p2pchat.service.incoming_images import IncomingImages
 from p2pchat.service.ledger import MessageLedger
+from p2pchat.service.send_spare import SendSpare
 
 log = logging.getLogger("p2pchat.service.chat_service")
 
@@ -72,6 +73,8 @@ class ServiceBase:
         self._incoming_images = IncomingImages(config, self._emit_incoming, self._closed.is_set)
         # Our own photos being cleaned by image workers: shutting down kills them.
         self._preparing: set[asyncio.Future[SanitizedImage]] = set()
+        # A warm sending worker for the next of our photos (``expect_photo``).
+        self._send_spare = SendSpare()
         self.vault = self._incoming_images.vault
 
     @property

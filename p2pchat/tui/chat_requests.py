@@ -3,7 +3,7 @@
 ``ChatRequests`` is the base of ``P2PChatApp`` (through ``ServicePump``,
 ``ContactActions`` and ``PairingFlow``). ``ChatScreen`` posts its
 requests up (``SendText``, ``SendImage``, ``Typing``, ``CancelTransfer``,
-``MarkVerified``, ``SetTimer``); each network call runs in a worker against the
+``MarkVerified``, ``SetTimer``, ``PhotoComing``); each network call runs in a worker against the
 current service, and the result goes back down to the screen. Sends go through
 one outbox worker per service so messages keep their order.
 """
@@ -79,6 +79,11 @@ class ChatRequests(AppShell):
         if self.service is None:
             raise P2PChatError(t("errors.not_connected"))
         return await self.service.prepare_image(data, original_size=original_size, **fixes)
+
+    @on(ChatScreen.PhotoComing)
+    def _photo_coming(self) -> None:
+        if self.service is not None:
+            self.service.expect_photo()
 
     @on(ChatScreen.Typing)
     def _typing(self) -> None:

@@ -6,6 +6,9 @@
 - ``worker_pipe``: the same bytes written by a real child that then exits or stays
   (the parent takes an answer once its announced length is in, not at the exit):
   a clean image or an ``ImageRejected``, never a hang, and no process left behind.
+- ``worker_ready``: a sending spare's first frame ("ready", with what it loaded),
+  mutated or random, then a real answer, from a real child: a clean image or an
+  ``ImageRejected`` from ``ready`` or ``run``, never a hang, no process left behind.
 - ``budget``: random programs of photos that reserve a place, wait for a slot of
   random memory, get cancelled or finish in random order. At every step the
   budget's limits hold; at the end everything was given back and every photo
@@ -31,7 +34,7 @@ from p2pchat.media.policy import SanitizePolicy
 from p2pchat.media.report import PrivacyReport
 from p2pchat.media.sanitize import SanitizedImage
 from p2pchat.media.worker import ImageWorker
-from p2pchat.media.worker_protocol import LENGTH, OK, decode_answer, frame
+from p2pchat.media.worker_protocol import LENGTH, OK, READY, decode_answer, frame
 from tests.fuzz.conftest import EXAMPLES, assert_only_p2pchat_errors, mutated
 from tests.media.workers import worker_children
 
@@ -118,6 +121,53 @@ def test_answers_from_a_real_child(answer: bytes, after: str) -> None:
     else:
         assert isinstance(result, ImageRejected)
         assert str(result).startswith("this photo was refused: ")
+    assert not [pid for pid in worker_children() if Path(f"/proc/{pid}").exists()]
+
+
+# A spare: writes argv[1] (hex: its "ready" frame) at once, then after reading the
+# request's length argv[2] (a real answer), and exits or stays.
+READY_THEN_ANSWER = (
+    "import sys, time; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1])); "
+    "sys.stdout.flush(); sys.stdin.buffer.read(4); "
+    "sys.stdout.buffer.write(bytes.fromhex(sys.argv[2])); sys.stdout.flush(); "
+    "time.sleep(600 if sys.argv[3] == 'stay' else 0)"
+)
+READY_SEEDS = [
+    _answer(READY, {"modules": ["numpy", "cv2", "onnxruntime"], "faces": True, "ocr": True}),
+    _answer(READY, {}),
+    _answer(b"E", {"kind": "start", "detail": "sandbox: Permission denied"}),
+]
+
+
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.one_of(mutated(READY_SEEDS), st.binary(max_size=64), st.sampled_from(READY_SEEDS)),
+    st.sampled_from(["exit", "stay"]),
+)
+def test_ready_frames_from_a_real_spare(ready: bytes, after: str) -> None:
+    argv = [sys.executable, "-I", "-c", READY_THEN_ANSWER, ready.hex(), SEEDS[0].hex(), after]
+
+    async def exchange() -> object:
+        budget = WorkerBudget()
+        spare = await ImageWorker.prewarm(budget.reserve(), budget, side="send", check=True)
+        assert spare is not None
+        policy = SanitizePolicy(side="send")
+        try:
+            await asyncio.wait_for(spare.ready(), 1)
+        except TimeoutError:
+            pass  # a short frame from a child that stays: run's own timeout ends it
+        except ImageRejected:
+            await spare.close()  # reaped before this loop ends
+            raise
+        return await spare.run(b"\xff\xd8\xff", policy, timeout=1)
+
+    with mock.patch.object(worker, "WORKER_ARGV", argv):
+        result = assert_only_p2pchat_errors("worker_ready", lambda: asyncio.run(exchange()), ready)
+    if isinstance(result, SanitizedImage):
+        assert result.data[:3] == b"\xff\xd8\xff"
+    else:
+        assert isinstance(result, ImageRejected)
+        assert str(result).startswith("this photo cannot be sent: ")
     assert not [pid for pid in worker_children() if Path(f"/proc/{pid}").exists()]
 
 

@@ -102,6 +102,10 @@ class ChatScreen(ChatUpdates):
         """The user is typing (sent at most every few seconds)."""
 
     @dataclass
+    class PhotoComing(Message):
+        """A file picker or the send dialog opened: a photo may come (warm a worker)."""
+
+    @dataclass
     class CancelTransfer(Message):
         message_id: str
 
@@ -237,6 +241,7 @@ class ChatScreen(ChatUpdates):
             if path is not None:
                 self.open_send_dialog(path, view_once=True)
 
+        self.post_message(self.PhotoComing())
         self.app.push_screen(FilePicker(self.start_dir), picked)
 
     def action_rename(self) -> None:
@@ -315,11 +320,13 @@ class ChatScreen(ChatUpdates):
             if path is not None:
                 self.open_send_dialog(path)
 
+        self.post_message(self.PhotoComing())
         self.app.push_screen(FilePicker(self.start_dir), picked)
 
     def open_send_dialog(self, path: Path, *, view_once: bool = False) -> None:
         if self.ended:
             return
+        self.post_message(self.PhotoComing())  # its preview then takes the warm worker
 
         def chosen(result: SendDialogResult | None) -> None:
             if result is None:
