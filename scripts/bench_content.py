@@ -101,7 +101,7 @@ def timing() -> dict[str, float | str]:
 
 # What a user waits for, from the moment a photo is chosen to its checked copy back:
 # a worker started then (the old path, and `p2pchat send`'s), or the warm spare the app
-# keeps (service/send_spare.py: started ahead, the picture check already loaded).
+# keeps (service/worker_spare.py: started ahead, the picture check already loaded).
 WAIT_RUNS = 5
 
 

@@ -31,7 +31,7 @@ from p2pchat.service import photos
 from p2pchat.service.closing import Closing
 from p2pchat.service.head_start import sending_policy
 from p2pchat.service.pairing_flow import PairingFlow
-from p2pchat.service.send_spare import Spare, worker_of
+from p2pchat.service.worker_spare import Spare, worker_of
 
 
 class ChatService(PairingFlow, Closing):
@@ -88,7 +88,7 @@ class ChatService(PairingFlow, Closing):
 
     def expect_photo(self) -> None:
         """A photo may come soon (a file picker or send dialog opened): start the spare
-        sending worker now if none waits (``service/send_spare.py``)."""
+        sending worker now if none waits (``service/worker_spare.py``)."""
         if not self._closed.is_set():
             self._send_spare.warm()
 

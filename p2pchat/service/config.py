@@ -103,7 +103,7 @@ class ServiceConfig:
     # `send` / `receive`; chats keep WebRTC. Never taken under ``ice.relay_only``.
     direct_tcp: bool = False
     # Once paired, keep one sending worker with the picture check loaded for the next
-    # photo the user prepares (service/send_spare.py); for front ends that send photos.
+    # photo the user prepares (service/worker_spare.py); for front ends that send photos.
     warm_send_worker: bool = False
 
 

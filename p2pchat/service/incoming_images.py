@@ -20,10 +20,9 @@ it waited too long unopened, or when the conversation ends) and announced by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.core.session import ImageComplete
@@ -35,6 +34,7 @@ from p2pchat.media.worker import ImageWorker, sanitize_async
 from p2pchat.media.worker_protocol import refusal
 from p2pchat.service import events as ev
 from p2pchat.service.config import ServiceConfig
+from p2pchat.service.worker_spare import WorkerSpare
 
 # The next spare starts this long after a photo was cleaned: `p2pchat receive` is
 # usually ending then (a new interpreter would only compete with its exit), and a
@@ -62,9 +62,7 @@ class IncomingImages:
         self._budget = budget
         self._places: dict[str, Place] = {}
         self._warming: dict[str, asyncio.Task[ImageWorker | None]] = {}
-        self._spare: tuple[Place, asyncio.Task[ImageWorker | None]] | None = None
-        # Dropped spares still starting, and their processes being stopped.
-        self._stopping: set[asyncio.Future[Any]] = set()
+        self._spare = WorkerSpare("receive", budget=budget)
         self._wiped = False  # the conversation is over: no new spare
         self._next_spare: asyncio.TimerHandle | None = None
 
@@ -74,14 +72,11 @@ class IncomingImages:
             place = self._budget.reserve()
         except BudgetFull:
             return str(refusal("receive", "busy"))
-        spare, self._spare = self._spare, None
-        if spare is not None and self._budget.claim_spare(spare[0]):
+        spare = self._spare.take()
+        if spare is not None:
             place.release()
             place, warming = spare
         else:
-            if spare is not None:
-                self._spare = spare
-                self._drop_spare()
             warming = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
         self._places[message_id] = place
         self._warming[message_id] = warming
@@ -90,27 +85,8 @@ class IncomingImages:
 
     def warm_spare(self) -> None:
         """Start a worker for the next photo to be offered, if none waits and a slot is free."""
-        if (
-            not self._config.warm_image_worker
-            or self._wiped
-            or self._spare is not None
-            or self._conversation_closed()
-        ):
-            return
-        try:
-            place = self._budget.reserve()
-        except BudgetFull:
-            return
-        loop = asyncio.get_running_loop()
-
-        def give_up() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: so is the spare
-                loop.call_soon_threadsafe(self._give_up_spare, place)
-
-        self._budget.add_spare(place, give_up)
-        warming = asyncio.ensure_future(ImageWorker.prewarm(place, self._budget))
-        warming.add_done_callback(lambda _: self._spare_started(place, warming))
-        self._spare = (place, warming)
+        if self._config.warm_image_worker and not self._wiped and not self._conversation_closed():
+            self._spare.warm()
 
     def _spare_soon(self) -> None:
         if self._next_spare is None and not self._wiped:
@@ -121,40 +97,9 @@ class IncomingImages:
         self._next_spare = None
         self.warm_spare()
 
-    def _spare_started(self, place: Place, warming: asyncio.Task[ImageWorker | None]) -> None:
-        # No free slot (or no process): no spare, so a later photo may start one.
-        if warming.cancelled() or warming.exception() is not None or warming.result() is None:
-            self._give_up_spare(place)
-
-    def _give_up_spare(self, place: Place) -> None:
-        if self._spare is not None and self._spare[0] is place:
-            self._drop_spare()
-
-    def _drop_spare(self) -> None:
-        """End the spare: its place and slot now, its process once it has started."""
-        assert self._spare is not None
-        place, warming = self._spare
-        self._spare = None
-        # Not cancelled: a process cancelled halfway through its start would be left
-        # to the garbage collector. Stopped and reaped once started (see spare_gone).
-        self._stopping.add(warming)
-        warming.add_done_callback(self._stop_spare)
-        place.release()
-
-    def _stop_spare(self, warming: asyncio.Future[Any]) -> None:
-        self._stopping.discard(warming)
-        if warming.cancelled() or warming.exception() is not None:
-            return
-        worker = warming.result()
-        if isinstance(worker, ImageWorker):
-            closing: asyncio.Future[Any] = asyncio.ensure_future(worker.close())
-            self._stopping.add(closing)
-            closing.add_done_callback(self._stopping.discard)
-
     async def spare_gone(self) -> None:
         """After ``wipe_all``: wait until no dropped spare's process is left."""
-        while self._stopping:
-            await asyncio.gather(*self._stopping, return_exceptions=True)
+        await self._spare.gone()
 
     def cancelled(self, message_id: str) -> None:
         """The transfer stopped before it completed: give its worker and place back."""
@@ -186,8 +131,7 @@ class IncomingImages:
         if self._next_spare is not None:
             self._next_spare.cancel()
             self._next_spare = None
-        if self._spare is not None:
-            self._drop_spare()
+        self._spare.close()
         for message_id in list(self._places):
             self.cancelled(message_id)
         for accepting in list(self._accepting):

@@ -30,7 +30,7 @@ from p2pchat.service import events as ev
 from p2pchat.service.config import ServiceConfig, State
 from p2pchat.service.incoming_images import IncomingImages
 from p2pchat.service.ledger import MessageLedger
-from p2pchat.service.send_spare import SendSpare
+from p2pchat.service.worker_spare import WorkerSpare
 
 log = logging.getLogger("p2pchat.service.chat_service")
 
@@ -74,7 +74,7 @@ class ServiceBase:
         # Our own photos being cleaned by image workers: shutting down kills them.
         self._preparing: set[asyncio.Future[SanitizedImage]] = set()
         # A warm sending worker for the next of our photos (``expect_photo``).
-        self._send_spare = SendSpare()
+        self._send_spare = WorkerSpare("send", check=True, keep_free=0)
         self.vault = self._incoming_images.vault
 
     @property

@@ -51,7 +51,7 @@ async def test_the_spare_started_while_pairing_cleans_the_first_photo_and_only_i
     await until(lambda: not worker_children(), "no spare outlives the conversation")
     assert budget.running == 0
     images.warm_spare()  # e.g. a photo's task ending after the conversation did
-    assert images._spare is None and not worker_children()
+    assert not images._spare.waiting and not worker_children()
 
 
 async def test_a_service_starts_its_spare_while_pairing_and_leaves_none_when_closed(
@@ -122,9 +122,9 @@ async def test_the_next_spare_waits_a_moment_and_never_outlives_the_conversation
         await until(lambda: len(emitted) == 1, "the photo was cleaned")
         await images.wait_accepted()
         await asyncio.sleep(0)  # the accepting task's callbacks
-        assert images._spare is None  # no process started as the photo was done
+        assert not images._spare.waiting  # no process started as the photo was done
         await until(lambda: not worker_children(), "the photo's worker is gone")
     finally:
         images.wipe_all()
     await asyncio.sleep(0)
-    assert images._spare is None and not worker_children() and budget.running == 0
+    assert not images._spare.waiting and not worker_children() and budget.running == 0

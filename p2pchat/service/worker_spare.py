@@ -1,16 +1,18 @@
-"""The sender's spare: one warm worker, the picture check already loaded, for the next photo.
+"""A spare image worker: started ahead of a photo, handed to one photo, then replaced.
 
-A fresh worker spends about 250 ms of CPU importing NumPy, OpenCV and onnxruntime and
-loading the face and digit models before it can check a photo. Where a photo may come
-(paired with ``ServiceConfig.warm_send_worker``, the TUI's file picker or send dialog
-opening: ``ChatService.expect_photo``) one *spare* sending worker is started ahead
-(``ImageWorker.prewarm`` with ``check``), as ``incoming_images`` does for received
-photos: the next photo the user prepares takes it over (``take``), and a new spare is
-started once that photo is done. A worker never sees the data of two photos.
+A fresh worker spends time starting an interpreter and loading its libraries (for a
+sending worker with the picture check, about 250 ms of CPU importing NumPy, OpenCV and
+onnxruntime and loading the face and digit models). Where a photo may come, one
+*spare* is started ahead (``ImageWorker.prewarm``) and the next photo takes it over
+(``take``); a new spare is started once that photo is done. A worker never sees the
+data of two photos. Two of them exist per conversation: the receiver's
+(``incoming_images``, started while pairing) and the sender's (``ServiceConfig.
+warm_send_worker`` once paired, or the TUI's file picker or send dialog opening:
+``ChatService.expect_photo``), the latter with the picture check loaded (``check``).
 
-The spare is a worker of the budget like any other (a place, a slot, its memory
-limit), but it gives its slot up to any photo that would wait for one
-(``budget.add_spare``); a spare that is never used is stopped with the conversation.
+A spare is a worker of the budget like any other (a place, a slot, its memory limit),
+but it gives its slot up to any photo that would wait for one (``budget.add_spare``);
+a spare that is never used is stopped with the conversation.
 """
 
 from __future__ import annotations
@@ -25,10 +27,25 @@ from p2pchat.media.worker import ImageWorker
 Spare = tuple[Place, "asyncio.Task[ImageWorker | None]"]
 
 
-class SendSpare:
-    """At most one warm sending worker, handed to one photo, replaced, stopped at the end."""
+class WorkerSpare:
+    """At most one warm worker for ``side``, handed to one photo, replaced, stopped at the end.
 
-    def __init__(self, budget: WorkerBudget = BUDGET) -> None:
+    ``check``: the worker loads the picture check before its photo; ``keep_free``: the
+    slots it leaves free when it starts (the sender's may take the last one, since a
+    photo that would wait takes it back).
+    """
+
+    def __init__(
+        self,
+        side: str,
+        *,
+        check: bool = False,
+        keep_free: int = 1,
+        budget: WorkerBudget = BUDGET,
+    ) -> None:
+        self._side = side
+        self._check = check
+        self._keep_free = keep_free
         self._budget = budget
         self._spare: Spare | None = None
         # Dropped spares still starting, and their processes being stopped.
@@ -50,9 +67,14 @@ class SendSpare:
                 loop.call_soon_threadsafe(self._give_up, place)
 
         self._budget.add_spare(place, give_up)
-        # It may take the last free slot: a photo that would wait for one takes it back.
         warming = asyncio.ensure_future(
-            ImageWorker.prewarm(place, self._budget, side="send", check=True, keep_free=0)
+            ImageWorker.prewarm(
+                place,
+                self._budget,
+                side=self._side,
+                check=self._check,
+                keep_free=self._keep_free,
+            )
         )
         warming.add_done_callback(lambda _: self._started(place, warming))
         self._spare = (place, warming)
@@ -67,6 +89,11 @@ class SendSpare:
         self._spare = spare  # given up meanwhile: stop it
         self._drop()
         return None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a spare is started or starting, not yet taken."""
+        return self._spare is not None
 
     @property
     def pid(self) -> int | None:
