@@ -112,6 +112,18 @@ def sanitize_isolated(
         place.release()
 
 
+async def killed_reaped() -> None:
+    """Wait until every worker ``kill``ed on this event loop has been reaped.
+
+    A conversation that ends with a photo half-cleaned kills its worker in the
+    background; its owner awaits this before its loop may close, so no reaping task
+    is left pending (and no zombie outlives the loop).
+    """
+    loop = asyncio.get_running_loop()
+    while mine := [task for task in _REAPING if task.get_loop() is loop]:
+        await asyncio.gather(*mine, return_exceptions=True)
+
+
 class ImageWorker:
     """One child process for exactly one photo; killed when done, cancelled or abandoned."""
 

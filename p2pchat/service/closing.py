@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 
 from p2pchat.core.errors import P2PChatError, PeerLost, TransportError
+from p2pchat.media.worker import killed_reaped
 from p2pchat.service import events as ev
 from p2pchat.service.config import CLOSE_GRACE, close_delivery_limit
 from p2pchat.service.service_base import ServiceBase
@@ -129,3 +130,6 @@ class Closing(ServiceBase):
         self._paired.set()
         await self._incoming_images.spare_gone()
         await self._send_spare.gone()
+        # Photos cut off halfway: their workers were killed, reaped in the background.
+        await self._incoming_images.wait_accepted()
+        await killed_reaped()

@@ -21,6 +21,7 @@ from p2pchat.net.rtc import IceSettings
 from p2pchat.service import ChatService, ServiceConfig
 from p2pchat.service import events as ev
 from tests.paired_services import next_of
+from tests.photos import photo
 
 DEADLINE = 20.0
 
@@ -79,3 +80,27 @@ async def test_close_twice_at_once_on_a_paired_service(embedded_mailbox: str) ->
         assert alice.state == "closed"
         # The goodbye went out once and bob heard it.
         assert isinstance(await next_of(bob, ev.PeerLeft), ev.PeerLeft)
+
+
+async def test_closing_with_a_photo_half_cleaned_leaves_no_reaping_behind(
+    embedded_mailbox: str,
+) -> None:
+    """A one-shot receiver closes the moment the last byte arrived (the bench's did):
+    the photo's worker is killed mid-clean, and its reaping is over when close() returns,
+    so no task is left pending when the caller's loop closes."""
+    async with paired(embedded_mailbox) as (alice, bob):
+        prepared = await alice.prepare_image(
+            photo("nikon-gps-DSCN0010.jpg").read_bytes(), original_size=True
+        )
+        await alice.send_image(prepared)
+        while True:
+            progress = await next_of(bob, ev.TransferProgress)
+            if progress.done_bytes >= progress.total_bytes:  # type: ignore[attr-defined]
+                break
+        await bob.close()
+        reaping = [
+            task
+            for task in asyncio.all_tasks()
+            if not task.done() and "Process.wait" in repr(task.get_coro())
+        ]
+        assert reaping == []
