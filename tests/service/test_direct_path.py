@@ -41,6 +41,13 @@ async def talk(alice: ChatService, bob: ChatService) -> None:
     assert (await next_of(alice, ev.TextReceived)).text == "and back"  # type: ignore[attr-defined]
 
 
+async def pair_and_talk(mailbox: str, kind: str) -> None:
+    """Alice and Bob pair with direct TCP on; both name ``kind`` as their path and talk."""
+    async with pair(config(mailbox, "alice"), config(mailbox, "bob")) as (alice, bob, a, b):
+        assert a.connection == b.connection == kind
+        await talk(alice, bob)
+
+
 @pytest.fixture
 def listeners(monkeypatch: pytest.MonkeyPatch) -> list[DirectListener]:
     """Every listener the services open (the real ones)."""
@@ -97,14 +104,7 @@ async def test_dead_hints_fall_back_to_webrtc(
         return listener
 
     monkeypatch.setattr(direct_race, "open_listener", dead)
-    async with pair(config(embedded_mailbox, "alice"), config(embedded_mailbox, "bob")) as (
-        alice,
-        bob,
-        a_paired,
-        b_paired,
-    ):
-        assert a_paired.connection == b_paired.connection == "direct"
-        await talk(alice, bob)
+    await pair_and_talk(embedded_mailbox, "direct")
 
 
 async def test_strangers_at_the_listener_do_not_disturb_the_pairing(
@@ -134,14 +134,7 @@ async def test_strangers_at_the_listener_do_not_disturb_the_pairing(
         return listener
 
     monkeypatch.setattr(direct_race, "open_listener", knocked)
-    async with pair(config(embedded_mailbox, "alice"), config(embedded_mailbox, "bob")) as (
-        alice,
-        bob,
-        a_paired,
-        b_paired,
-    ):
-        assert a_paired.connection == b_paired.connection == "lan"
-        await talk(alice, bob)
+    await pair_and_talk(embedded_mailbox, "lan")
     results = await asyncio.wait_for(asyncio.gather(*strangers, return_exceptions=True), 20)
     assert "got in" not in results
 
@@ -159,15 +152,8 @@ async def test_a_peer_naming_foreign_addresses_pairs_over_webrtc(
         return [["8.8.8.8", 443], ["224.0.0.1", 9], ["fe80::1%lo", 1], ["10.0.0.1", 1]]
 
     monkeypatch.setattr(pairing_module, "encode_direct_hints", hostile_first)
-    async with pair(config(embedded_mailbox, "alice"), config(embedded_mailbox, "bob")) as (
-        alice,
-        bob,
-        a_paired,
-        b_paired,
-    ):
-        # Loopback mode connects to loopback hints only: nothing was left to try.
-        assert a_paired.connection == b_paired.connection == "direct"
-        await talk(alice, bob)
+    # Loopback mode connects to loopback hints only: nothing was left to try.
+    await pair_and_talk(embedded_mailbox, "direct")
 
 
 @pytest.mark.parametrize(
