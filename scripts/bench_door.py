@@ -100,8 +100,17 @@ class Watched:
                 return at, found.group(1)
 
     def finish(self, timeout: float = 120) -> float:
-        """Wait for the exit; the moment it was seen. Raises if it failed."""
-        code = self.proc.wait(timeout)
+        """Wait for the exit; the moment it was seen. Raises if it failed.
+
+        A blocking wait, with a timer to kill a process that hangs: ``Popen.wait(timeout)``
+        polls with a growing sleep of up to 50 ms, so it saw an exit up to 50 ms late.
+        """
+        timer = threading.Timer(timeout, self.proc.kill)
+        timer.start()
+        try:
+            code = self.proc.wait()
+        finally:
+            timer.cancel()
         ended = time.monotonic()
         for reader in self._readers:
             reader.join(5)
