@@ -23,7 +23,6 @@ import json
 import os
 import queue
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,27 +32,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_common import VENV_BIN, free_port, wait_port
+
 ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
 PHASES = ("start->code", "code->paired", "transfer", "receiver cleaning", "written")
 _MARK = re.compile(r"^p2pchat-timeline (\S+) ([0-9.]+)$")
 _WORMHOLE_CODE = re.compile(r"Wormhole code is: (\S+)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
 class Watched:
@@ -209,7 +193,7 @@ def wormhole_round(photo: Path, mailbox_port: int, relay_port: int, workdir: Pat
 
 def _servers(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str, int, int]:
     twist = str(VENV_BIN / "twist")
-    ports = [_free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(3)]
     env = _p2pchat_env(workdir)
     del env["P2PCHAT_TIMELINE"]
     argvs = [
@@ -224,7 +208,7 @@ def _servers(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], str, int, in
         for argv in argvs
     ]
     for port in ports:
-        _wait_port(port)
+        wait_port(port)
     return servers, f"ws://127.0.0.1:{ports[0]}/v1", ports[1], ports[2]
 
 
