@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib
 import json
 import os
@@ -178,20 +179,61 @@ async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int
             return error.exit_code
         out.emit("code", f"code: {opened.code}", code=opened.code)
         print(t("cli.transfer.read_code"), file=sys.stderr)
+        for name, job in cleaning:  # after the code: it stays the first line
+            job.add_done_callback(functools.partial(_on_cleaned, out, os.path.basename(name)))
         service = await _open_after_code(config, opened)
-        return await _until_done(
+        status = await _until_done(
             "send", service, _send_cleaned(args, service, out, cleaning, opened)
         )
+        if status == EXIT_OK:
+            # Every photo's check says its piece before "done", once the session is closed:
+            # the other person does not wait for it (each is bounded by its worker's timeout).
+            await asyncio.gather(
+                *[job.result().check for _, job in cleaning], return_exceptions=True
+            )
+            out.emit("done", t("cli.transfer.done"))
+        return status
     finally:
-        for _, job in cleaning:
+        checks = [job.result().check for _, job in cleaning if _succeeded(job)]
+        for job in [job for _, job in cleaning] + checks:
             job.cancel()
-        await asyncio.gather(*(job for _, job in cleaning), return_exceptions=True)
+        await asyncio.gather(*(job for _, job in cleaning), *checks, return_exceptions=True)
+
+
+def _succeeded(job: asyncio.Future[Any]) -> bool:
+    return job.done() and not job.cancelled() and job.exception() is None
 
 
 def _note_cleaned(job: asyncio.Future[Any]) -> None:
     # When the worker answered, not when send got round to looking (the timeline's point).
-    if not job.cancelled() and job.exception() is None:
+    if _succeeded(job):
         mark("sender-cleaned")
+
+
+def _on_cleaned(out: Output, label: str, job: asyncio.Future[Any]) -> None:
+    if _succeeded(job):
+        job.result().check.add_done_callback(functools.partial(_tell_picture, out, label))
+
+
+def _tell_picture(out: Output, label: str, check: asyncio.Future[Any]) -> None:
+    """The picture check's findings, said the moment they are known: while the other
+    person types the code, that is in time to stop before anything is sent."""
+    if check.cancelled():
+        return
+    error = check.exception()
+    if error is not None:
+        reason = error_text(error) if isinstance(error, P2PChatError) else type(error).__name__
+        print(t("cli.transfer.picture_unchecked", name=label, reason=reason), file=sys.stderr)
+        return
+    report = check.result()
+    shown = [finding.message for finding in report.findings]
+    if shown or out.as_json:
+        out.emit(
+            "picture",
+            t("cli.transfer.picture_shows", name=label, summary="; ".join(shown)) if shown else "",
+            file=label,
+            picture=shown,
+        )
 
 
 async def _open_after_code(config: ServiceConfig, opened: OpenedInvite) -> ChatSession:
@@ -218,11 +260,13 @@ async def _send_cleaned(
     cleaning: list[tuple[str, asyncio.Future[Any]]],
     opened: OpenedInvite,
 ) -> int:
+    from p2pchat.media.policy import CONTENT_CATEGORIES
+
     await service.invite(opened)
     prepared = []
     for name, job in cleaning:
         try:
-            prepared.append((name, await job))
+            prepared.append((name, (await job).image))
         except P2PChatError as error:
             print(f"p2pchat send: {name}: {error_text(error)}", file=sys.stderr)
             return EXIT_INPUT_REJECTED
@@ -230,7 +274,11 @@ async def _send_cleaned(
     for text in args.text:
         await service.send_text(text)
     for name, image in prepared:
-        removed = [finding.message for finding in image.report.findings]
+        removed = [
+            finding.message
+            for finding in image.report.findings
+            if finding.category not in CONTENT_CATEGORIES
+        ]
         label = os.path.basename(name)
         out.emit(
             "report",
@@ -251,7 +299,6 @@ async def _send_cleaned(
             continue
         await service.send_image(image, view_once=args.view_once)
     await _wait_delivered(service, out)
-    out.emit("done", t("cli.transfer.done"))
     return EXIT_OK
 
 

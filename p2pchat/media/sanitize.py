@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from dataclasses import replace
 
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError, features
 
@@ -33,6 +34,7 @@ from p2pchat.media.inspect import inspect_image
 from p2pchat.media.policy import (
     DEFAULT_MAX_INPUT_BYTES,
     DEFAULT_MAX_LONG_EDGE,
+    ContentFixes,
     SanitizedImage,
     SanitizePolicy,
     Side,
@@ -79,6 +81,18 @@ def sanitize(data: bytes, policy: SanitizePolicy | None = None) -> tuple[bytes, 
 
 def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> SanitizedImage:
     """Decode ``data`` under caps, rebuild it from pixels only, verify, return it."""
+    return sanitize_keeping_pixels(data, policy)[0]
+
+
+def sanitize_keeping_pixels(
+    data: bytes, policy: SanitizePolicy | None = None
+) -> tuple[SanitizedImage, Image.Image]:
+    """``sanitize_image``, and the upright, resized pixels that were encoded.
+
+    The image worker keeps them to check what the picture shows *after* its clean
+    copy has been handed back (``check_pixels``): the same pixels the check would
+    have seen before the encode, when it only warns and blurs nothing.
+    """
     policy = policy or SanitizePolicy()
     data = bytes(data)
     if not data:
@@ -119,7 +133,21 @@ def sanitize_image(data: bytes, policy: SanitizePolicy | None = None) -> Sanitiz
     encoded = out.getvalue()
     _verify_clean(encoded, mime, clean.size)
     report = _report_of_input(data, image, notes, removed)
-    return SanitizedImage(encoded, mime, clean.size[0], clean.size[1], report)
+    return SanitizedImage(encoded, mime, clean.size[0], clean.size[1], report), pixels
+
+
+def check_pixels(pixels: Image.Image, policy: SanitizePolicy) -> PrivacyReport:
+    """What the picture shows, as a report of content findings and notes only.
+
+    For pixels that ``sanitize_keeping_pixels`` has already encoded: nothing is blurred
+    (a photo with ``fixes`` to apply is checked before its encode, in ``sanitize_image``).
+    """
+    notes: list[str] = []
+    found: list[Finding] = []
+    _content_pass(pixels, replace(policy, fixes=ContentFixes(), scan_content=True), notes, found)
+    report = PrivacyReport("", pixels.size[0], pixels.size[1], sorted(found, key=importance))
+    report.notes = notes
+    return report
 
 
 def _open_capped(data: bytes, policy: SanitizePolicy) -> ImageFile.ImageFile:
@@ -335,6 +363,8 @@ __all__ = [
     "SanitizePolicy",
     "SanitizedImage",
     "Side",
+    "check_pixels",
     "sanitize",
     "sanitize_image",
+    "sanitize_keeping_pixels",
 ]

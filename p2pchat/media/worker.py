@@ -33,12 +33,15 @@ from typing import Any
 from p2pchat.core.errors import ImageRejected
 from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
 from p2pchat.media.policy import SanitizedImage, SanitizePolicy
+from p2pchat.media.report import PrivacyReport
 from p2pchat.media.sandbox import child_environment
 from p2pchat.media.worker_protocol import (
     LENGTH,
+    MAX_HEADER,
     MAX_READY,
     READY,
     decode_answer,
+    decode_check,
     parse_frame,
     refusal,
     request_frame,
@@ -232,6 +235,57 @@ class ImageWorker:
             await asyncio.shield(child.wait())
         return decode_answer(answer, exitcode, policy.side)
 
+    async def run_then_check(
+        self,
+        data: bytes,
+        policy: SanitizePolicy,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    ) -> tuple[SanitizedImage, asyncio.Task[PrivacyReport]]:
+        """Clean one photo and hand it back at once; its picture check follows.
+
+        For a policy whose picture check only warns (``scan_content``, nothing to blur):
+        the same worker checks the pixels it has just encoded, at a lower priority,
+        after its clean copy has been answered. The task gives that check's report
+        (content findings and notes; ``ImageRejected`` if the check failed, which never
+        makes the photo itself wrong); cancelling it kills the worker. The worker, its
+        place and its slot are held until the check is done.
+        """
+        if self._used or self._child is None:
+            raise RuntimeError("an image worker serves exactly one photo")
+        self._used = True
+        child = self._child
+        cpu = max(1, int(2 * timeout) + 1)  # the clean copy's time, then the check's
+        request = request_frame(data, policy, memory_limit, cpu, check_after=True)
+        try:
+            if self._check and self._status is None:
+                await asyncio.wait_for(self.ready(), timeout)
+            answer = await asyncio.wait_for(_exchange(child, request, memory_limit), timeout)
+            image = decode_answer(answer, child.returncode, policy.side)
+        except BaseException as error:
+            self.kill()
+            await asyncio.shield(child.wait())
+            if isinstance(error, TimeoutError):
+                raise refusal(policy.side, "time", seconds=f"{timeout:g}") from None
+            raise
+        finally:
+            del request
+        return image, asyncio.ensure_future(self._checked(child, policy.side, timeout))
+
+    async def _checked(
+        self, child: asyncio.subprocess.Process, side: str, timeout: float
+    ) -> PrivacyReport:
+        """The second answer of ``run_then_check``; the worker is gone afterwards."""
+        try:
+            payload = await asyncio.wait_for(_read_frame(child, side), timeout)
+            return decode_check(payload, side)
+        except TimeoutError:
+            raise refusal(side, "time", seconds=f"{timeout:g}") from None
+        finally:
+            self.kill()
+            await asyncio.shield(child.wait())
+
     async def ready(self) -> dict[str, Any]:
         """A ``check`` spare's status once it has loaded the picture check: the modules it
         holds (``content_preload.STACK``), "faces" and "ocr" (the models built). Waits for
@@ -299,6 +353,37 @@ async def sanitize_async(
         return await worker.run(data, policy, timeout, memory_limit=memory_limit)
     finally:
         worker.kill()
+
+
+async def clean_then_check(
+    data: bytes,
+    policy: SanitizePolicy,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    budget: WorkerBudget = BUDGET,
+) -> tuple[SanitizedImage, asyncio.Task[PrivacyReport]]:
+    """``ImageWorker.run_then_check`` in a new worker of the budget; cancelling kills it."""
+    worker = await ImageWorker.start(policy.side, budget=budget)
+    try:
+        return await worker.run_then_check(data, policy, timeout)
+    except BaseException:
+        worker.kill()
+        raise
+
+
+async def _read_frame(child: asyncio.subprocess.Process, side: str) -> bytes:
+    """One more length-prefixed frame from ``child`` (a check's answer is a few findings)."""
+    assert child.stdout is not None
+    try:
+        head = await child.stdout.readexactly(LENGTH.size)
+        (length,) = LENGTH.unpack(head)
+        if length > MAX_HEADER + 5:
+            raise refusal(side, "broken")
+        return await child.stdout.readexactly(length)
+    except asyncio.IncompleteReadError as short:
+        await child.wait()  # for its exit status: a signal says why it died
+        decode_answer(short.partial, child.returncode, side)  # a short answer: raises
+        raise refusal(side, "broken") from None
 
 
 async def _exchange(child: asyncio.subprocess.Process, request: bytes, memory_limit: int) -> bytes:

@@ -1,5 +1,8 @@
 """The image worker's child side: confine itself, read one photo, answer once, exit.
 
+(Twice for a ``check_after`` request, `p2pchat send`'s: the clean copy first, then,
+at a lower priority, what the picture shows.)
+
 Runs in the fresh interpreter that ``worker.WORKER_ARGV`` starts, with the side
 it works for as its last argument. What the sanitiser needs (Pillow with its
 common plugins, the colour engine, HEIF when sending) is imported *before*
@@ -14,13 +17,25 @@ prewarmed child's start-up does not count against the photo's CPU time.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import sys
+from dataclasses import replace
 from typing import Any
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.media.policy import ContentFixes
-from p2pchat.media.worker_protocol import ERROR, LENGTH, OK, READY, frame, parse_frame
+from p2pchat.media.worker_protocol import (
+    CHECK_NICENESS,
+    CHECKED,
+    ERROR,
+    LENGTH,
+    OK,
+    READY,
+    frame,
+    parse_frame,
+)
 
 _OUTPUT_CHECK = "refusing to send: "
 
@@ -57,8 +72,9 @@ def _load_formats(side: str) -> None:
 
 
 def main() -> int:
-    """One request on stdin, one answer on stdout."""
-    from p2pchat.media.sanitize import SanitizePolicy, sanitize_image
+    """One request on stdin, one answer on stdout (two for ``check_after``: the clean
+    copy, then what the picture shows)."""
+    from p2pchat.media.sanitize import SanitizePolicy, sanitize_image, sanitize_keeping_pixels
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     options = sys.argv[2:]  # after the code root: the side, then "check" for a warm spare
@@ -73,6 +89,7 @@ def main() -> int:
         return 0
     if check:  # a spare: the parent learns it is ready, and what it holds, before any photo
         _answer(stdout, frame(READY, loaded or {}))
+    check_after = False
     try:
         (length,) = LENGTH.unpack(_read_exactly(stdin, 4))
         request = _read_exactly(stdin, length)
@@ -89,7 +106,14 @@ def main() -> int:
         )
         if policy.side != prepared_for:  # not the side it was started for: HEIF too
             _load_formats(policy.side)
-        result = sanitize_image(data, policy)
+        # The check only warns here (nothing to blur): the clean copy goes back first.
+        check_after = (
+            header.get("check_after") is True and policy.scan_content and not policy.fixes.active
+        )
+        if check_after:
+            result, pixels = sanitize_keeping_pixels(data, replace(policy, scan_content=False))
+        else:
+            result = sanitize_image(data, policy)
         answer = frame(
             OK,
             {
@@ -109,7 +133,40 @@ def main() -> int:
     except Exception as error:  # a bug or a decoder we did not anticipate
         answer = frame(ERROR, {"kind": "invalid", "detail": type(error).__name__})
     _answer(stdout, answer)
+    if check_after and answer[:1] == OK:
+        del data, result
+        _answer(stdout, _checked(pixels, policy))
     return 0
+
+
+def _checked(pixels: Any, policy: Any) -> bytes:
+    """The second answer of a ``check_after`` request: what the picture shows.
+
+    At a lower priority: the clean copy is already on its way, and the check must not
+    slow down the processes that carry it (on two cores, the sender's and the
+    receiver's own work while they pair). It warns only, so a failure is a note.
+    """
+    from p2pchat.media.sanitize import check_pixels
+
+    _lower_priority()
+    try:
+        report = check_pixels(pixels, policy)
+    except MemoryError:
+        return frame(ERROR, {"kind": "memory"})
+    except Exception as error:  # the check warns; a bug here must not look like a photo's fault
+        return frame(ERROR, {"kind": "invalid", "detail": type(error).__name__})
+    return frame(CHECKED, {"report": report.to_dict(summary=False)})
+
+
+def _lower_priority() -> None:
+    """Run only on CPU time nobody else wants (Linux ``SCHED_IDLE``), else be nicer."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
+        return
+    except (AttributeError, OSError):
+        pass
+    with contextlib.suppress(OSError):
+        os.nice(CHECK_NICENESS)
 
 
 def _refusal_of(error: ImageRejected) -> dict[str, str]:

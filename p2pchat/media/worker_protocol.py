@@ -4,7 +4,8 @@ A request is ``b"R" + length + JSON header + image bytes``; an answer is
 ``b"O"`` (header: mime, size, report) or ``b"E"`` (header: a refusal *kind* and
 a technical detail) with the clean bytes after it. A warm sending spare first
 says ``b"W"`` (header: what it has loaded) as soon as it is ready, before any
-request. The child never writes a
+request. A request with ``check_after`` gets a second answer after the clean copy:
+``b"C"`` (header: a report of what the picture shows) or ``b"E"``. The child never writes a
 sentence for a person: the parent turns the kind into one, in the user's
 language and from the point of view of the sender ("this photo cannot be
 sent") or the receiver ("this photo was refused").
@@ -19,13 +20,18 @@ from typing import Any
 
 from p2pchat.core.errors import ImageRejected
 from p2pchat.i18n import t
-from p2pchat.media.policy import MAX_SIDE, SanitizedImage, SanitizePolicy
+from p2pchat.media.policy import CONTENT_CATEGORIES, MAX_SIDE, SanitizedImage, SanitizePolicy
 from p2pchat.media.report import PrivacyReport
 
 LENGTH = struct.Struct(">I")
 OK, ERROR = b"O", b"E"
 # A warm spare's first frame, before any request: what it has loaded (``worker.ImageWorker.ready``).
 READY = b"W"
+# The picture check's answer, after the clean copy (a ``check_after`` request).
+CHECKED = b"C"
+# How much the child lowers its priority for that check (nice(2) steps): it warns only,
+# and must not slow down the processes that carry the photo meanwhile.
+CHECK_NICENESS = 19
 MAX_HEADER = 1024 * 1024
 # A ready frame is a few names: anything longer is not an honest one.
 MAX_READY = 4096
@@ -45,9 +51,18 @@ def refusal(side: str, kind: str, **fields: object) -> ImageRejected:
 
 
 def request_frame(
-    data: bytes, policy: SanitizePolicy, memory_limit: int, cpu_seconds: int, side: str = ""
+    data: bytes,
+    policy: SanitizePolicy,
+    memory_limit: int,
+    cpu_seconds: int,
+    side: str = "",
+    *,
+    check_after: bool = False,
 ) -> bytes:
-    """The request for the child; an oversized input is refused here, never sent."""
+    """The request for the child; an oversized input is refused here, never sent.
+
+    ``check_after``: the policy's picture check (``scan_content``, nothing to blur) is
+    answered separately, after the clean copy (``decode_check``)."""
     if len(data) > policy.max_input_bytes:
         raise refusal(
             side or policy.side,
@@ -66,6 +81,7 @@ def request_frame(
             "fixes": policy.fixes.to_dict(),
             "memory_limit": int(memory_limit),
             "cpu_seconds": int(cpu_seconds),
+            "check_after": check_after,
         },
         bytes(data),
     )
@@ -95,6 +111,28 @@ def decode_answer(answer: bytes, exitcode: int | None, side: str) -> SanitizedIm
     except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
         raise refusal(side, "broken") from None
     return SanitizedImage(body, mime, width, height, report)
+
+
+def decode_check(payload: bytes, side: str = "send") -> PrivacyReport:
+    """The second answer of a ``check_after`` request (without its length): the picture
+    check's findings and notes, or the refusal it stands for. Only the picture check's
+    own categories are taken: the metadata report came with the clean copy."""
+    try:
+        status, header, _body = parse_frame(payload)
+        if status == ERROR:
+            kind = str(header.get("kind", "invalid"))
+            detail = str(header.get("detail", ""))[:300]
+            raise refusal(side, kind if kind in KINDS else "invalid", detail=detail)
+        if status != CHECKED:
+            raise ValueError("unknown status")
+        report = PrivacyReport.from_dict(header["report"])
+    except ImageRejected:
+        raise
+    except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
+        raise refusal(side, "broken") from None
+    report.findings = [f for f in report.findings if f.category in CONTENT_CATEGORIES]
+    report.notes = [str(note)[:300] for note in report.notes[:8]]
+    return report
 
 
 def _death(exitcode: int | None, side: str) -> ImageRejected:

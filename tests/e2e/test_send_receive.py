@@ -24,6 +24,7 @@ from tests.e2e.procs import (
 
 GPS_PHOTO = CORPUS / "nikon-gps-DSCN0010.jpg"
 ALPHA_PNG = CORPUS / "png-text-alpha.png"
+FACE_CARD = Path(__file__).parents[2] / "p2pchat" / "media" / "face_card.jpg"
 
 
 def start_pair(
@@ -101,6 +102,28 @@ def test_send_receive_json_lines(mailbox_process, config_dirs, tmp_path):
     assert texts == ["hello from the sender"]
     paired = [e for e in r_events if e["event"] == "paired"]
     assert len(paired[0]["safety_number"]) == 60
+
+
+def test_send_tells_what_the_picture_shows_apart_from_what_was_removed(
+    mailbox_process, config_dirs, tmp_path
+):
+    """The picture check of `send` follows each clean copy (it never holds one back) and is
+    told as a "picture" event before "done"; "removed" holds only what was removed."""
+    out_dir = tmp_path / "received"
+    out_dir.mkdir()
+    sender, receiver, _ = start_pair(
+        mailbox_process, config_dirs, out_dir, [FACE_CARD, GPS_PHOTO], json_mode=True
+    )
+    s_out, _ = check_transfer(sender, receiver, out_dir, 2)
+    s_events = [json.loads(line) for line in s_out.splitlines()]
+    names = [e["event"] for e in s_events]
+    assert names[-1] == "done", names  # the code was the first line (start_pair read it)
+    pictures = {e["file"]: e["picture"] for e in s_events if e["event"] == "picture"}
+    assert set(pictures) == {FACE_CARD.name, GPS_PHOTO.name}, names
+    assert any("face" in line for line in pictures[FACE_CARD.name]), pictures
+    removed = {e["file"]: e["removed"] for e in s_events if e["event"] == "report"}
+    assert not any("face" in line or "card" in line for line in removed[FACE_CARD.name])
+    assert any("GPS" in line for line in removed[GPS_PHOTO.name])
 
 
 def test_send_receive_through_real_wormhole_mailbox_server(

@@ -9,6 +9,10 @@
 - ``worker_ready``: a sending spare's first frame ("ready", with what it loaded),
   mutated or random, then a real answer, from a real child: a clean image or an
   ``ImageRejected`` from ``ready`` or ``run``, never a hang, no process left behind.
+- ``worker_check``: the second answer of a ``check_after`` request (`p2pchat send`'s
+  picture check, after the clean copy), mutated or random, from a real child that
+  exits or stays: the clean copy is never lost, the check gives a report of picture
+  findings only or an ``ImageRejected``, never a hang, and no process left behind.
 - ``budget``: random programs of photos that reserve a place, wait for a slot of
   random memory, get cancelled or finish in random order. At every step the
   budget's limits hold; at the end everything was given back and every photo
@@ -30,11 +34,19 @@ from PIL import Image
 from p2pchat.core.errors import ImageRejected
 from p2pchat.media import worker
 from p2pchat.media.budget import BudgetFull, WorkerBudget
-from p2pchat.media.policy import SanitizePolicy
-from p2pchat.media.report import PrivacyReport
+from p2pchat.media.policy import CONTENT_CATEGORIES, SanitizePolicy
+from p2pchat.media.report import Finding, PrivacyReport
 from p2pchat.media.sanitize import SanitizedImage
 from p2pchat.media.worker import ImageWorker
-from p2pchat.media.worker_protocol import LENGTH, OK, READY, decode_answer, frame
+from p2pchat.media.worker_protocol import (
+    CHECKED,
+    LENGTH,
+    OK,
+    READY,
+    decode_answer,
+    decode_check,
+    frame,
+)
 from tests.fuzz.conftest import EXAMPLES, assert_only_p2pchat_errors, mutated
 from tests.media.workers import worker_children
 
@@ -168,6 +180,61 @@ def test_ready_frames_from_a_real_spare(ready: bytes, after: str) -> None:
     else:
         assert isinstance(result, ImageRejected)
         assert str(result).startswith("this photo cannot be sent: ")
+    assert not [pid for pid in worker_children() if Path(f"/proc/{pid}").exists()]
+
+
+# A sender's worker: after reading the request's length, the clean copy (argv[1]), then
+# its picture check's answer (argv[2]); exits or stays.
+ANSWER_THEN_CHECK = (
+    "import sys, time; sys.stdin.buffer.read(4); "
+    "sys.stdout.buffer.write(bytes.fromhex(sys.argv[1])); sys.stdout.flush(); "
+    "sys.stdout.buffer.write(bytes.fromhex(sys.argv[2])); sys.stdout.flush(); "
+    "time.sleep(600 if sys.argv[3] == 'stay' else 0)"
+)
+_FOUND = PrivacyReport("", 8, 6)
+_FOUND.findings = [
+    Finding("face_visible", "high", "1 face is visible in the picture."),
+    Finding("gps", "high", "not a picture finding: a check may not add one"),
+]
+_FOUND.notes = ["the picture check could not run (ValueError)"]
+CHECK_SEEDS = [
+    _answer(CHECKED, {"report": _FOUND.to_dict(summary=False)}),
+    _answer(CHECKED, {"report": PrivacyReport("", 0, 0).to_dict(summary=False)}),
+    _answer(b"E", {"kind": "memory"}),
+]
+
+
+def check_report(result: object) -> None:
+    if isinstance(result, PrivacyReport):
+        assert {f.category for f in result.findings} <= CONTENT_CATEGORIES
+    else:
+        assert isinstance(result, ImageRejected)
+        assert str(result).startswith("this photo cannot be sent: ")
+
+
+@FAST
+@given(st.one_of(mutated([c[4:] for c in CHECK_SEEDS]), st.binary(max_size=120)))
+def test_check_answers_decode_to_picture_findings_or_a_refusal(payload: bytes) -> None:
+    check_report(assert_only_p2pchat_errors("worker_check", lambda: decode_check(payload), payload))
+
+
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.one_of(mutated(CHECK_SEEDS), st.binary(max_size=64), st.sampled_from(CHECK_SEEDS)),
+    st.sampled_from(["exit", "stay"]),
+)
+def test_check_answers_from_a_real_child(second: bytes, after: str) -> None:
+    argv = [sys.executable, "-I", "-c", ANSWER_THEN_CHECK, SEEDS[0].hex(), second.hex(), after]
+
+    async def exchange() -> object:
+        child = await ImageWorker.start("send", budget=WorkerBudget())
+        image, check = await child.run_then_check(b"\xff\xd8\xff", SanitizePolicy(), timeout=1)
+        assert image.data[:3] == b"\xff\xd8\xff"  # the clean copy came first, whatever follows
+        return await check
+
+    with mock.patch.object(worker, "WORKER_ARGV", argv):
+        result = assert_only_p2pchat_errors("worker_check", lambda: asyncio.run(exchange()), second)
+    check_report(result)
     assert not [pid for pid in worker_children() if Path(f"/proc/{pid}").exists()]
 
 

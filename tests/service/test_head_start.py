@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from p2pchat.core.errors import TransportError
+from p2pchat.core.errors import ImageRejected, TransportError
+from p2pchat.media.policy import CONTENT_CATEGORIES
 from p2pchat.media.sanitize import SanitizePolicy
+from p2pchat.media.worker import sanitize_async
 from p2pchat.service import events as ev
 from p2pchat.service import head_start, open_session
 from tests.conftest import free_tcp_port
 from tests.tui.helpers import ALICE_KEY, BOB_KEY
 from tests.viewonce.conftest import DEADLINE, loopback_config, next_event, noise_photo
+
+FACE_CARD = Path(head_start.__file__).parents[1] / "media" / "face_card.jpg"
 
 
 @pytest.fixture(autouse=True)
@@ -79,11 +85,50 @@ async def test_each_photo_has_its_own_worker_running_once_cleaning_starts():
         # Nothing awaited the tasks yet: both children already run, one for each photo.
         assert len(_image_workers() - before) == 2
         one, two = await asyncio.wait_for(asyncio.gather(first, second), DEADLINE)
-        assert one.data[:3] == two.data[:3] == b"\xff\xd8\xff" and one.data != two.data
+        assert one.image.data[:3] == two.image.data[:3] == b"\xff\xd8\xff"
+        assert one.image.data != two.image.data
+        await asyncio.wait_for(asyncio.gather(one.check, two.check), DEADLINE)
     finally:
         first.cancel()
         second.cancel()
         await asyncio.gather(first, second, return_exceptions=True)
+
+
+async def test_the_picture_check_follows_the_clean_copy_and_finds_what_it_found_inline():
+    """`send`'s check only warns: the clean copy comes back first, the same bytes as with
+    the check in line, and the check that follows finds the same face and card."""
+    data = FACE_CARD.read_bytes()
+    policy = head_start.sending_policy(loopback_config("ws://127.0.0.1:9/v1", ALICE_KEY, "a"))
+    cleaned = await asyncio.wait_for(await head_start.start_cleaning(data, policy), DEADLINE)
+    assert not cleaned.image.report.categories() & CONTENT_CATEGORIES
+    report = await asyncio.wait_for(cleaned.check, DEADLINE)
+    inline = await sanitize_async(data, policy)
+    assert cleaned.image.data == inline.data
+    seen = {"face_visible", "document_visible", "text_visible"}  # not the timed digit reader
+    found = [f for f in report.findings if f.category in seen]
+    assert found == [f for f in inline.report.findings if f.category in seen]
+    assert {"face_visible", "document_visible"} <= report.categories()
+    assert report.categories() <= CONTENT_CATEGORIES
+    assert not _image_workers()  # the worker is gone once its check is told
+
+
+async def test_a_photo_that_cannot_be_cleaned_has_no_check_to_wait_for():
+    policy = head_start.sending_policy(loopback_config("ws://127.0.0.1:9/v1", ALICE_KEY, "a"))
+    job = await head_start.start_cleaning(b"not a photo at all", policy)
+    with pytest.raises(ImageRejected, match="cannot be sent"):
+        await asyncio.wait_for(job, DEADLINE)
+    assert not _image_workers()
+
+
+def test_the_check_runs_on_idle_cpu_time_only():
+    """After the clean copy, the worker runs its check on time nobody else wants: on two
+    cores, the sender's and the receiver's own work is what carries the photo."""
+    probe = (
+        "import os; from p2pchat.media.worker_child import _lower_priority; "
+        "_lower_priority(); print(os.sched_getscheduler(0) == os.SCHED_IDLE)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True", done.stderr
 
 
 def test_the_sending_policy_is_the_one_prepare_image_always_used():
