@@ -8,36 +8,20 @@ line. Diagnostics go to stderr. Exit codes are those of core/exit_status.py.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import functools
-import importlib
-import json
-import os
 import sys
-import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from p2pchat.cli.options import add_network_options, ice_from_args, mailbox_from_args, read_code
-from p2pchat.core.errors import ImageRejected, P2PChatError
+from p2pchat.cli.options import add_network_options, read_code
+from p2pchat.cli.transfer_common import Output, transfer_service, until_done, wait_paired
 from p2pchat.core.exit_status import (
-    EXIT_INPUT_REJECTED,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,
     EXIT_PEER_LOST,
     EXIT_USAGE,
 )
-from p2pchat.core.timeline import mark
 from p2pchat.i18n import t
 from p2pchat.i18n.error_words import error_text, failure_text
-
-if TYPE_CHECKING:
-    from p2pchat.service.api import ChatSession
-    from p2pchat.service.config import ServiceConfig
-    from p2pchat.service.head_start import OpenedInvite
-
-DELIVERY_TIMEOUT = 600.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,260 +57,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         parser.add_argument("--no-lan", action="store_true", help=t("cli.help.transfer_no_lan"))
 
 
-class Output:
-    """stdout as data: plain lines or JSON lines."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.as_json = as_json
-
-    def emit(self, event: str, line: str, **fields: Any) -> None:
-        if self.as_json:
-            print(json.dumps({"event": event, **fields}, ensure_ascii=False), flush=True)
-        elif line:
-            print(line, flush=True)
-
-
-def _config(
-    args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False
-) -> ServiceConfig:
-    from p2pchat.service.config import ServiceConfig
-
-    return ServiceConfig(
-        mailbox_url=mailbox_from_args(args),
-        ice=ice_from_args(args),  # type: ignore[arg-type]
-        loopback=args.loopback,
-        honours_view_once=honours_view_once,
-        confirm_images=confirm,
-        confirm_texts=confirm,
-        warm_image_worker=confirm,  # `receive` gets photos, `send` only sends them
-        direct_tcp=not (args.no_lan or args.relay_only),  # service/direct_race.py
-    )
-
-
-def _service(
-    args: argparse.Namespace, *, honours_view_once: bool, confirm: bool = False
-) -> ChatSession:
-    from p2pchat.service import open_session
-
-    return open_session(_config(args, honours_view_once=honours_view_once, confirm=confirm))
-
-
 def run_send(args: argparse.Namespace) -> int:
-    if not args.files and not args.text:
-        print(t("cli.transfer.nothing_to_send"), file=sys.stderr)
-        return EXIT_USAGE
-    # Only what shows the code is imported before it (service/head_start.py).
-    from p2pchat.service.photo_file import read_photo
+    from p2pchat.cli.transfer_send import run_send as run
 
-    blobs: list[tuple[str, bytes]] = []
-    for name in args.files:
-        try:
-            # Read up front (the service's reader and limit): a bad file fails before pairing.
-            blobs.append((name, read_photo(name)))
-        except ImageRejected as error:
-            print(f"p2pchat send: {error_text(error)}", file=sys.stderr)
-            return error.exit_code
-    from p2pchat.cli.quick_exit import finish
-    from p2pchat.service import run_loop as run
-
-    return finish(int(run(_send(args, blobs))))
-
-
-async def _until_done(command: str, service: Any, session: Coroutine[Any, Any, int]) -> int:
-    """Run ``session``; a ``P2PChatError`` becomes a message and its exit code; always close."""
-    try:
-        return await session
-    except P2PChatError as error:
-        print(f"p2pchat {command}: {error_text(error)}", file=sys.stderr)
-        return error.exit_code
-    finally:
-        await service.close()
-
-
-async def _wait_paired(service: Any, out: Output) -> Any:
-    paired = await service.wait_paired()
-    out.emit(
-        "paired",
-        t("cli.transfer.paired", number=paired.safety_number),
-        safety_number=paired.safety_number,
-        connection=paired.connection,
-    )
-    if paired.connection == "lan":
-        print(t("cli.transfer.paired_lan"), file=sys.stderr)
-    return paired
-
-
-async def _send(args: argparse.Namespace, blobs: list[tuple[str, bytes]]) -> int:
-    from p2pchat.service import head_start
-
-    out = Output(args.json)
-    config = _config(args, honours_view_once=True)
-    # Each photo is cleaned in its own worker from now on, on the other core, while the
-    # mailbox is reached and the code read out: it is ready about when the peer pairs.
-    policy = head_start.sending_policy(config, args.original)
-    cleaning: list[tuple[str, asyncio.Future[Any]]] = [
-        (name, await head_start.start_cleaning(data, policy)) for name, data in blobs
-    ]
-    if cleaning:
-        mark("sender-cleaning-started")
-    for _, job in cleaning:
-        job.add_done_callback(_note_cleaned)
-    try:
-        try:
-            opened = await head_start.invite_ahead(config)
-        except P2PChatError as error:
-            print(f"p2pchat send: {error_text(error)}", file=sys.stderr)
-            return error.exit_code
-        out.emit("code", f"code: {opened.code}", code=opened.code)
-        print(t("cli.transfer.read_code"), file=sys.stderr)
-        for name, job in cleaning:  # after the code: it stays the first line
-            job.add_done_callback(functools.partial(_on_cleaned, out, os.path.basename(name)))
-        service = await _open_after_code(config, opened)
-        status = await _until_done(
-            "send", service, _send_cleaned(args, service, out, cleaning, opened)
-        )
-        if status == EXIT_OK:
-            # Every photo's check says its piece before "done", once the session is closed:
-            # the other person does not wait for it (each is bounded by its worker's timeout).
-            await asyncio.gather(
-                *[job.result().check for _, job in cleaning], return_exceptions=True
-            )
-            out.emit("done", t("cli.transfer.done"))
-        return status
-    finally:
-        checks = [job.result().check for _, job in cleaning if _succeeded(job)]
-        for job in [job for _, job in cleaning] + checks:
-            job.cancel()
-        await asyncio.gather(*(job for _, job in cleaning), *checks, return_exceptions=True)
-
-
-def _succeeded(job: asyncio.Future[Any]) -> bool:
-    return job.done() and not job.cancelled() and job.exception() is None
-
-
-def _note_cleaned(job: asyncio.Future[Any]) -> None:
-    # When the worker answered, not when send got round to looking (the timeline's point).
-    if _succeeded(job):
-        mark("sender-cleaned")
-
-
-def _on_cleaned(out: Output, label: str, job: asyncio.Future[Any]) -> None:
-    if _succeeded(job):
-        job.result().check.add_done_callback(functools.partial(_tell_picture, out, label))
-
-
-def _tell_picture(out: Output, label: str, check: asyncio.Future[Any]) -> None:
-    """The picture check's findings, said the moment they are known: while the other
-    person types the code, that is in time to stop before anything is sent."""
-    if check.cancelled():
-        return
-    error = check.exception()
-    if error is not None:
-        reason = error_text(error) if isinstance(error, P2PChatError) else type(error).__name__
-        print(t("cli.transfer.picture_unchecked", name=label, reason=reason), file=sys.stderr)
-        return
-    report = check.result()
-    shown = [finding.message for finding in report.findings]
-    if shown or out.as_json:
-        out.emit(
-            "picture",
-            t("cli.transfer.picture_shows", name=label, summary="; ".join(shown)) if shown else "",
-            file=label,
-            picture=shown,
-        )
-
-
-async def _open_after_code(config: ServiceConfig, opened: OpenedInvite) -> ChatSession:
-    """The service, its stack imported off the event loop once the code is on the screen.
-
-    The import takes a CPU for a while; in a thread, the loop meanwhile keeps feeding the
-    photos to their workers and answering the mailbox.
-    """
-    from p2pchat.service import open_session
-
-    try:
-        await asyncio.to_thread(importlib.import_module, "p2pchat.service.chat_service")
-        mark("service-loaded")
-        return open_session(config)
-    except BaseException:
-        await opened.mailbox.close()
-        raise
-
-
-async def _send_cleaned(
-    args: argparse.Namespace,
-    service: Any,
-    out: Output,
-    cleaning: list[tuple[str, asyncio.Future[Any]]],
-    opened: OpenedInvite,
-) -> int:
-    from p2pchat.media.policy import CONTENT_CATEGORIES
-
-    await service.invite(opened)
-    prepared = []
-    for name, job in cleaning:
-        try:
-            prepared.append((name, (await job).image))
-        except P2PChatError as error:
-            print(f"p2pchat send: {name}: {error_text(error)}", file=sys.stderr)
-            return EXIT_INPUT_REJECTED
-    paired = await _wait_paired(service, out)
-    for text in args.text:
-        await service.send_text(text)
-    for name, image in prepared:
-        removed = [
-            finding.message
-            for finding in image.report.findings
-            if finding.category not in CONTENT_CATEGORIES
-        ]
-        label = os.path.basename(name)
-        out.emit(
-            "report",
-            t(
-                "cli.transfer.removed_from",
-                name=label,
-                summary=image.report.summary() if removed else t("cli.transfer.nothing_found"),
-            ),
-            file=label,
-            removed=removed,
-        )
-        if args.view_once and not paired.peer_view_once:
-            out.emit(
-                "view_once_refused",
-                t("cli.transfer.view_once_refused", name=label),
-                file=label,
-            )
-            continue
-        await service.send_image(image, view_once=args.view_once)
-    await _wait_delivered(service, out)
-    return EXIT_OK
-
-
-async def _wait_delivered(service: Any, out: Output) -> None:
-    """Relay progress while waiting for the peer's acks."""
-    from p2pchat.service import events as ev
-
-    waiter = asyncio.ensure_future(service.wait_delivered(DELIVERY_TIMEOUT))
-    last_progress = 0.0
-    try:
-        while not waiter.done():
-            getter = asyncio.ensure_future(service.next_event())
-            done, _ = await asyncio.wait({waiter, getter}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                break
-            event = getter.result()
-            if isinstance(event, ev.TransferProgress) and out.as_json:
-                now = time.monotonic()
-                if now - last_progress > 0.2 or event.done_bytes == event.total_bytes:
-                    last_progress = now
-                    fields = ev.event_to_json(event)
-                    out.emit(fields.pop("event"), "", **fields)
-            elif isinstance(event, ev.Failed | ev.PeerLeft):
-                break
-        await waiter
-    finally:
-        waiter.cancel()
+    return run(args)
 
 
 def run_receive(args: argparse.Namespace) -> int:
@@ -347,8 +81,8 @@ def run_receive(args: argparse.Namespace) -> int:
 
 async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
     # "delivered" means saved: the sender hears about a photo only once it is on disk.
-    service = _service(args, honours_view_once=False, confirm=True)
-    return await _until_done(
+    service = transfer_service(args, honours_view_once=False, confirm=True)
+    return await until_done(
         "receive", service, _receive_all(service, Output(args.json), code, out_dir)
     )
 
@@ -360,7 +94,7 @@ async def _receive_all(service: Any, out: Output, code: str, out_dir: Path) -> i
     saved = 0
     failures = 0
     await service.join(code)
-    await _wait_paired(service, out)
+    await wait_paired(service, out)
     async for event in service.events():
         if isinstance(event, ev.TextReceived):
             out.emit("text", f"text: {event.text}", message_id=event.message_id, text=event.text)

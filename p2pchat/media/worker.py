@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -35,14 +34,11 @@ from p2pchat.media.budget import BUDGET, BudgetFull, Place, WorkerBudget
 from p2pchat.media.policy import SanitizedImage, SanitizePolicy
 from p2pchat.media.report import PrivacyReport
 from p2pchat.media.sandbox import child_environment
+from p2pchat.media.worker_pipes import exchange, read_frame, read_ready
 from p2pchat.media.worker_protocol import (
     LENGTH,
-    MAX_HEADER,
-    MAX_READY,
-    READY,
     decode_answer,
     decode_check,
-    parse_frame,
     refusal,
     request_frame,
 )
@@ -223,7 +219,7 @@ class ImageWorker:
         try:
             if self._check and self._status is None:  # still loading: part of the wait
                 await asyncio.wait_for(self.ready(), timeout)
-            answer = await asyncio.wait_for(_exchange(child, request, memory_limit), timeout)
+            answer = await asyncio.wait_for(exchange(child, request, memory_limit), timeout)
             exitcode = child.returncode  # None while it runs: our kill below is not its death
         except TimeoutError:
             raise refusal(policy.side, "time", seconds=f"{timeout:g}") from None
@@ -261,7 +257,7 @@ class ImageWorker:
         try:
             if self._check and self._status is None:
                 await asyncio.wait_for(self.ready(), timeout)
-            answer = await asyncio.wait_for(_exchange(child, request, memory_limit), timeout)
+            answer = await asyncio.wait_for(exchange(child, request, memory_limit), timeout)
             image = decode_answer(answer, child.returncode, policy.side)
         except BaseException as error:
             self.kill()
@@ -278,7 +274,7 @@ class ImageWorker:
     ) -> PrivacyReport:
         """The second answer of ``run_then_check``; the worker is gone afterwards."""
         try:
-            payload = await asyncio.wait_for(_read_frame(child, side), timeout)
+            payload = await asyncio.wait_for(read_frame(child, side), timeout)
             return decode_check(payload, side)
         except TimeoutError:
             raise refusal(side, "time", seconds=f"{timeout:g}") from None
@@ -295,7 +291,7 @@ class ImageWorker:
         if self._status is None:
             # One read of the frame, whoever waits for it and whoever gives up waiting.
             if self._reading is None:
-                self._reading = asyncio.ensure_future(_read_ready(self._child, self._side))
+                self._reading = asyncio.ensure_future(read_ready(self._child, self._side))
             self._status = await asyncio.shield(self._reading)
         return self._status
 
@@ -369,68 +365,6 @@ async def clean_then_check(
     except BaseException:
         worker.kill()
         raise
-
-
-async def _read_frame(child: asyncio.subprocess.Process, side: str) -> bytes:
-    """One more length-prefixed frame from ``child`` (a check's answer is a few findings)."""
-    assert child.stdout is not None
-    try:
-        head = await child.stdout.readexactly(LENGTH.size)
-        (length,) = LENGTH.unpack(head)
-        if length > MAX_HEADER + 5:
-            raise refusal(side, "broken")
-        return await child.stdout.readexactly(length)
-    except asyncio.IncompleteReadError as short:
-        await child.wait()  # for its exit status: a signal says why it died
-        decode_answer(short.partial, child.returncode, side)  # a short answer: raises
-        raise refusal(side, "broken") from None
-
-
-async def _exchange(child: asyncio.subprocess.Process, request: bytes, memory_limit: int) -> bytes:
-    """Send the request, read the one length-prefixed answer; a short answer once it died.
-
-    The answer counts as read when its announced length has arrived, not when the child
-    has exited. An announced length over the child's own memory limit is not an honest
-    answer: nothing more is read, and the (short) answer is refused as broken.
-    """
-    assert child.stdin is not None and child.stdout is not None
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it died: see below
-        child.stdin.write(LENGTH.pack(len(request)))
-        child.stdin.write(request)
-        await child.stdin.drain()
-        child.stdin.close()
-    try:
-        head = await child.stdout.readexactly(LENGTH.size)
-        (length,) = LENGTH.unpack(head)
-        if length > memory_limit:
-            return head
-        return head + await child.stdout.readexactly(length)
-    except asyncio.IncompleteReadError as short:
-        await child.wait()  # for its exit status: a signal says why it died
-        return short.partial
-
-
-async def _read_ready(child: asyncio.subprocess.Process, side: str) -> dict[str, Any]:
-    """A spare's first frame: ready, with its status; or its refusal (a failed sandbox)."""
-    assert child.stdout is not None
-    try:
-        head = await child.stdout.readexactly(LENGTH.size)
-        (length,) = LENGTH.unpack(head)
-        if length > MAX_READY:
-            raise refusal(side, "broken")
-        payload = await child.stdout.readexactly(length)
-    except asyncio.IncompleteReadError as short:
-        await child.wait()  # for its exit status: a signal says why it died
-        decode_answer(short.partial, child.returncode, side)  # a short answer: raises
-        raise refusal(side, "broken") from None
-    try:
-        status, header, _body = parse_frame(payload)
-    except (ValueError, UnicodeDecodeError, struct.error):
-        raise refusal(side, "broken") from None
-    if status != READY:
-        decode_answer(head + payload, None, side)  # raises the refusal it carries
-        raise refusal(side, "broken")
-    return header
 
 
 def _reserve(budget: WorkerBudget, side: str) -> Place:

@@ -161,7 +161,7 @@ def _checked(pixels: Any, policy: Any) -> bytes:
 def _lower_priority() -> None:
     """Run only on CPU time nobody else wants (Linux ``SCHED_IDLE``), else be nicer."""
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         return
     except (AttributeError, OSError):
         pass
