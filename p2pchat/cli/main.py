@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
 from typing import Final
@@ -57,6 +56,8 @@ COMMAND_MODULES: Final = {
 
 def command_modules() -> list[str]:
     """Every ``cmd_*`` module of the package, by name (none imported)."""
+    import pkgutil  # only for the main help: a known subcommand needs just its module
+
     import p2pchat.cli as cli_package
 
     names = (info.name for info in pkgutil.iter_modules(cli_package.__path__))
