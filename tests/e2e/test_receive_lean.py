@@ -47,13 +47,15 @@ NOT_FOR_RECEIVE = (
     "p2pchat.service.contact_guard",
 )
 EXIT_PROBE = f"""
-import atexit, sys
+import atexit, gc, sys
 
 NOT_FOR_RECEIVE = {NOT_FOR_RECEIVE!r}
 
 def noted():
     loaded = sorted(m for m in NOT_FOR_RECEIVE if m in sys.modules)
     sys.stderr.write("loaded at exit: " + ",".join(loaded) + "\\n")
+    frozen = gc.get_freeze_count() > 0
+    sys.stderr.write(f"collector at exit: on={{gc.isenabled()}} frozen={{frozen}}\\n")
 
 atexit.register(noted)  # quick_exit.finish runs the atexit handlers
 from p2pchat.cli.main import main
@@ -90,9 +92,53 @@ def test_a_receive_loads_neither_the_toml_parser_nor_the_contact_book(
         assert status == 0, err
         assert finish(sender, timeout=60)[0] == 0
         assert "loaded at exit: \n" in err, err
+        # The collector was paused for the imports only, and their objects left out of it.
+        assert "collector at exit: on=True frozen=True\n" in err, err
     finally:
         stop(sender)
         stop(receiver)
+
+
+def test_a_receive_that_stops_before_pairing_collects_again(tmp_path, config_dirs):
+    """Refused before the service exists (the folder is missing): the collector is back on."""
+    argv = ["receive", "--mailbox", "ws://127.0.0.1:9/v1", "--code", "7-apple-banana"]
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, *argv, "--out", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=p2pchat_env(config_dirs[1]),
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "collector at exit: on=True " in done.stderr, done.stderr
+
+
+def test_the_collector_is_paused_only_when_p2pchat_is_the_process():
+    """A caller of ``main`` (a test session, a script) keeps its collector untouched."""
+    script = (
+        f"import gc, sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+        "from p2pchat.cli import quick_exit\n"
+        "quick_exit.pause_collector()\n"
+        "print(gc.isenabled(), gc.get_freeze_count())\n"
+        "quick_exit.enable()\n"
+        "quick_exit.pause_collector()\n"
+        "print(gc.isenabled())\n"
+        "quick_exit.resume_collector()\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "gc.unfreeze()\n"
+        "quick_exit.resume_collector()  # once only\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:4] == ["True 0", "False", "True True", "0"], done.stdout
 
 
 def test_what_receive_imports_to_pair_leaves_them_out():
