@@ -14,9 +14,10 @@ gets the exit code back as usual.
 
 The start of such a process is imports, a few hundred thousand objects that live as
 long as it does; the cyclic garbage collector would scan them again and again (about
-10 ms of a receiver's CPU before it pairs). ``pause_collector`` stops it while a
-command imports its stack, ``resume_collector`` freezes what was loaded out of every
-later pass and turns it back on. Also only when p2pchat is the process: a test
+15 ms of a receiver's CPU before it pairs). ``pause_collector`` stops it while the
+command line is imported and built (``__main__``, ``cli.main``) and while a command
+imports its stack (`receive`), ``resume_collector`` freezes what was loaded out of
+every later pass and turns it back on. Also only when p2pchat is the process: a test
 session calling ``main`` keeps its collector as it was.
 """
 

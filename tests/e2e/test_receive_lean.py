@@ -114,6 +114,22 @@ def test_a_receive_that_stops_before_pairing_collects_again(tmp_path, config_dir
     assert "collector at exit: on=True " in done.stderr, done.stderr
 
 
+def test_any_command_runs_with_the_collector_back_on(tmp_path, config_dirs):
+    """Paused while the command line is imported and built, on again for the command."""
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (16, 16)).save(photo, format="JPEG")
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, "inspect", str(photo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=p2pchat_env(config_dirs[0]),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "collector at exit: on=True frozen=True\n" in done.stderr, done.stderr
+
+
 def test_the_collector_is_paused_only_when_p2pchat_is_the_process():
     """A caller of ``main`` (a test session, a script) keeps its collector untouched."""
     script = (
