@@ -30,12 +30,13 @@ from tests.e2e.procs import (
 ROOT = Path(__file__).resolve().parents[2]
 # Loaded by nothing that `receive` runs: the TOML parser (the catalogues are kept parsed,
 # and no settings file is there to read), the walk over every subcommand module (only
-# the main help lists them), the contact book, both copy-paste handshakes, ctypes (only
-# the worker's Landlock and a view-once photo on screen need it) and the picture
-# check's boxes (only a sender's blurring).
+# the main help lists them) and the help's line breaking, the contact book, both
+# copy-paste handshakes, ctypes (only the worker's Landlock and a view-once photo on
+# screen need it) and the picture check's boxes (only a sender's blurring).
 NOT_FOR_RECEIVE = (
     "tomllib",
     "pkgutil",
+    "p2pchat.i18n.linebreak",
     "ctypes",
     "p2pchat.media.content_boxes",
     "p2pchat.core.handshake.manual",
