@@ -64,24 +64,35 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 def run_receive(args: argparse.Namespace) -> int:
-    from p2pchat.service.photos import SaveFailed, check_writable
+    from p2pchat.cli import quick_exit
 
-    out_dir = Path(args.out)
+    # Until the service is built (_receive): its imports are most of the CPU before pairing.
+    quick_exit.pause_collector()
     try:
-        check_writable(out_dir)
-    except SaveFailed as error:
-        print(t("cli.transfer.bad_out", reason=error_text(error)), file=sys.stderr)
-        return EXIT_USAGE
-    code = read_code(args)
-    from p2pchat.cli.quick_exit import finish
-    from p2pchat.service import run_loop as run
+        from p2pchat.service.photos import SaveFailed, check_writable
 
-    return finish(int(run(_receive(args, code, out_dir))))
+        out_dir = Path(args.out)
+        try:
+            check_writable(out_dir)
+        except SaveFailed as error:
+            print(t("cli.transfer.bad_out", reason=error_text(error)), file=sys.stderr)
+            return EXIT_USAGE
+        code = read_code(args)
+        from p2pchat.service import run_loop as run
+
+        return quick_exit.finish(int(run(_receive(args, code, out_dir))))
+    finally:
+        quick_exit.resume_collector()  # when it ended before the service was built
 
 
 async def _receive(args: argparse.Namespace, code: str, out_dir: Path) -> int:
+    from p2pchat.cli.quick_exit import resume_collector
+
     # "delivered" means saved: the sender hears about a photo only once it is on disk.
-    service = transfer_service(args, honours_view_once=False, confirm=True)
+    try:
+        service = transfer_service(args, honours_view_once=False, confirm=True)
+    finally:
+        resume_collector()
     return await until_done(
         "receive", service, _receive_all(service, Output(args.json), code, out_dir)
     )

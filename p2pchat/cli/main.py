@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
 from typing import Final
 
 from p2pchat import __version__
+from p2pchat.cli import quick_exit
 from p2pchat.cli.options import add_language_option, language_in, wrap_help_by_cells
 from p2pchat.core.errors import P2PChatError
 from p2pchat.core.exit_status import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -57,6 +57,8 @@ COMMAND_MODULES: Final = {
 
 def command_modules() -> list[str]:
     """Every ``cmd_*`` module of the package, by name (none imported)."""
+    import pkgutil  # only for the main help: a known subcommand needs just its module
+
     import p2pchat.cli as cli_package
 
     names = (info.name for info in pkgutil.iter_modules(cli_package.__path__))
@@ -99,9 +101,8 @@ def _choose_language(argv: list[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the process's entry point: one-shot commands may end it early
-        from p2pchat.cli import quick_exit
-
         quick_exit.enable()
+        quick_exit.pause_collector()  # until the command line is built (quick_exit.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     _choose_language(argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
@@ -109,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["home", *argv]
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
+    quick_exit.resume_collector()  # a command pauses it again for its own imports if it may
     func = getattr(args, "func", None)
     if func is None:
         default = getattr(args, "default_func", None)

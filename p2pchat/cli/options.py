@@ -9,7 +9,6 @@ import sys
 from p2pchat.core.errors import InvalidCode, InvalidLabel
 from p2pchat.core.labels import check_own_label
 from p2pchat.i18n import t
-from p2pchat.i18n.linebreak import wrap_cells
 
 
 def display_name(value: str) -> str:
@@ -184,6 +183,13 @@ def language_in(argv: list[str]) -> str | None:
     return None
 
 
+def _by_cells(text: str, width: int) -> list[str]:
+    # Imported when help is written, not with every command line (i18n/linebreak.py).
+    from p2pchat.i18n.linebreak import wrap_cells
+
+    return wrap_cells(text, width)
+
+
 class CellHelpFormatter(argparse.HelpFormatter):
     """argparse's help wrapped by terminal cells, breaking Japanese between characters.
 
@@ -192,17 +198,17 @@ class CellHelpFormatter(argparse.HelpFormatter):
     """
 
     def _split_lines(self, text: str, width: int) -> list[str]:
-        return wrap_cells(text, width)
+        return _by_cells(text, width)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return "\n".join(indent + line for line in wrap_cells(text, width - len(indent)))
+        return "\n".join(indent + line for line in _by_cells(text, width - len(indent)))
 
 
 class CellRawDescriptionHelpFormatter(argparse.RawDescriptionHelpFormatter):
     """The raw-description formatter (epilog tables kept as written), options by cells."""
 
     def _split_lines(self, text: str, width: int) -> list[str]:
-        return wrap_cells(text, width)
+        return _by_cells(text, width)
 
 
 def wrap_help_by_cells(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Final
 
 import nacl.bindings as sodium
@@ -168,6 +169,14 @@ class StreamReceiver:
 
 
 def _fingerprint_half(identity_public: bytes) -> str:
+    return _stretched_half(bytes(identity_public))
+
+
+# 5,200 rounds of SHA-512 take about 3 ms of CPU, and a pairing asks for the same key's
+# half up to four times (the safety number, the peer's fingerprint in each Paired event,
+# our own): once per key is enough. Public keys only; a pure function of its argument.
+@lru_cache(maxsize=64)
+def _stretched_half(identity_public: bytes) -> str:
     digest = hashlib.sha512(b"\x00\x00" + identity_public + _LABEL).digest()
     for _ in range(SAFETY_NUMBER_ITERATIONS):
         digest = hashlib.sha512(digest + identity_public).digest()

@@ -12,10 +12,12 @@ out of a chat process that is still pairing: `p2pchat receive` joins sooner
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from p2pchat.media.content_boxes import Box
 from p2pchat.media.report import PrivacyReport
+
+if TYPE_CHECKING:  # the picture check's boxes: loaded by the sender's fixes, not to receive
+    from p2pchat.media.content_boxes import Box
 
 Side = Literal["send", "receive"]
 
@@ -62,6 +64,10 @@ class ContentFixes:
             raise ValueError("blur_faces and blur_text are true or false")
         if not isinstance(boxes, list) or len(boxes) > MAX_BOXES:
             raise ValueError(f"boxes is a list of at most {MAX_BOXES} [x, y, w, h] fractions")
+        if not boxes:
+            return cls(blur_faces, blur_text)
+        from p2pchat.media.content_boxes import Box
+
         return cls(blur_faces, blur_text, tuple(Box.from_list(box) for box in boxes))
 
 

@@ -19,11 +19,15 @@ the minimal environment, the resource limits and the pipes protect the parent.
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import os
 import sys
 import tempfile
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ctypes
 
 # Fewer malloc arenas keep the child's address space small under RLIMIT_AS. Large
 # buffers (a photo's pixels) on transparent huge pages where the kernel offers them: a
@@ -55,17 +59,25 @@ _NET_BIND_TCP, _NET_CONNECT_TCP = 1, 2
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1, 2
 
 
-class _RulesetAttr(ctypes.Structure):
-    _fields_ = [
-        ("handled_access_fs", ctypes.c_uint64),
-        ("handled_access_net", ctypes.c_uint64),
-        ("scoped", ctypes.c_uint64),
-    ]
+# ctypes only where the child confines itself: the chat process needs no more of this
+# module than child_environment, and importing ctypes was 2 ms of every receiver's start.
+@functools.cache
+def _structures() -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
+    """Landlock's ruleset and path-beneath attributes, as ctypes structures."""
+    import ctypes
 
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [
+            ("handled_access_fs", ctypes.c_uint64),
+            ("handled_access_net", ctypes.c_uint64),
+            ("scoped", ctypes.c_uint64),
+        ]
 
-class _PathBeneathAttr(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+    class PathBeneathAttr(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    return RulesetAttr, PathBeneathAttr
 
 
 def child_environment() -> dict[str, str]:
@@ -77,6 +89,8 @@ def landlock_abi() -> int:
     """The kernel's Landlock ABI version; 0 when unavailable (not Linux, disabled, too old)."""
     if not sys.platform.startswith("linux"):
         return 0
+    import ctypes
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         version = libc.syscall(
@@ -103,9 +117,11 @@ def _enter_empty_directory() -> None:
 
 
 def _restrict(abi: int, readable: Iterable[str]) -> None:
+    import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     fs_rights = _FS_RIGHTS_BY_ABI[max(v for v in _FS_RIGHTS_BY_ABI if v <= abi)]
-    attr = _RulesetAttr(handled_access_fs=fs_rights)
+    attr = _structures()[0](handled_access_fs=fs_rights)
     size = 8
     if abi >= 4:
         attr.handled_access_net = _NET_BIND_TCP | _NET_CONNECT_TCP
@@ -128,13 +144,15 @@ def _restrict(abi: int, readable: Iterable[str]) -> None:
 
 
 def _allow_reading(libc: ctypes.CDLL, ruleset: int, path: str) -> None:
+    import ctypes
+
     try:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError:
         return  # a folder this system does not have
     try:
         rights = _READ_FILE if not os.path.isdir(path) else _READ_FILE | _READ_DIR
-        rule = _PathBeneathAttr(allowed_access=rights, parent_fd=fd)
+        rule = _structures()[1](allowed_access=rights, parent_fd=fd)
         if libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0) != 0:
             raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
     finally:

@@ -19,7 +19,6 @@ overwriting them. The vault wipes what it owns, it cannot scrub the heap.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import secrets
 import sys
@@ -327,6 +326,8 @@ _DUMP_GUARD: Final = _DumpGuard()
 def _prctl() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here: only a view-once photo being shown needs it
+
     try:
         # The running process's own symbols: ctypes.util.find_library would spawn
         # ldconfig or gcc (and write a temp file) just to find libc.

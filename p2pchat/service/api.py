@@ -28,10 +28,11 @@ from p2pchat.media.policy import ContentFixes, SanitizedImage
 from p2pchat.media.vault import Vault
 from p2pchat.service import events as ev
 from p2pchat.service.config import State
-from p2pchat.store.contact_record import Contact
 
 if TYPE_CHECKING:
+    # The contact book is not loaded by a one-shot pairing (`p2pchat receive`).
     from p2pchat.service.head_start import OpenedInvite
+    from p2pchat.store.contact_record import Contact
 
 
 class ChatSession(Protocol):

@@ -41,7 +41,6 @@ from p2pchat.service.config import (
     CONNECT_TIMEOUT,
     MAILBOX_TIMEOUT,
 )
-from p2pchat.service.contact_guard import unlocked
 from p2pchat.service.direct_race import DirectSide
 from p2pchat.service.head_start import (
     MAILBOX_RECONNECT_WITHIN,
@@ -60,10 +59,10 @@ from p2pchat.service.rendezvous import (
     until_verified,
 )
 from p2pchat.service.service_base import ServiceBase
-from p2pchat.store.contact_record import Contact
 
 if TYPE_CHECKING:
     from p2pchat.net.rtc import RtcLink
+    from p2pchat.store.contact_record import Contact
 
 log = logging.getLogger("p2pchat.service.chat_service")
 
@@ -191,6 +190,9 @@ class PairingFlow(ServiceBase):
 
     async def reconnect_contact(self, contact: Contact) -> None:
         """Meet a pinned contact again at its meeting point (``ContactError`` when locked)."""
+        # Here, not at the top: a pairing under a code never loads the contact book.
+        from p2pchat.service.contact_guard import unlocked
+
         unlocked(contact)
         await self.reconnect(
             contact.reconnect_psk,

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import TYPE_CHECKING
 
 from p2pchat.media.policy import CONTENT_CATEGORIES, ContentFixes, SanitizedImage
 from p2pchat.media.report import PrivacyReport
-from p2pchat.service.api import ChatSession
 from p2pchat.service.photo_file import MAX_PHOTO_FILE_BYTES, read_photo
 from p2pchat.store.received_files import SaveFailed, check_writable, save_received
+
+if TYPE_CHECKING:  # `p2pchat receive` checks its folder first, before any of the service
+    from p2pchat.service.api import ChatSession
 
 __all__ = [
     "CONTENT_CATEGORIES",

@@ -49,7 +49,6 @@ import dataclasses
 import logging
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +187,8 @@ update_settings = update
 
 
 def _parse(data: bytes, target: Path) -> dict[str, Any]:
+    import tomllib  # here: without a settings file, a command does not load the parser
+
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:

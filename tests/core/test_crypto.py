@@ -151,6 +151,31 @@ def test_safety_number_properties():
     assert changed != number and alice_half in changed  # Alice's half stays
 
 
+def test_each_key_is_stretched_once_however_often_it_is_asked_for(monkeypatch):
+    """A pairing asks for the peer's half for the safety number and again for each Paired
+    event's fingerprint: 5,200 SHA-512 rounds (3 ms) per key, not per question."""
+    import hashlib
+    import os
+
+    ours, theirs = os.urandom(32), os.urandom(32)  # keys no other test has asked about
+    rounds = 0
+    real_sha512 = hashlib.sha512
+
+    def counting(data: bytes = b"") -> object:
+        nonlocal rounds
+        rounds += 1
+        return real_sha512(data)
+
+    monkeypatch.setattr(hashlib, "sha512", counting)
+    number = crypto.safety_number(ours, theirs)
+    halves = set()
+    for _ in range(3):
+        halves.add(crypto.fingerprint(theirs))
+        halves.add(crypto.fingerprint(bytearray(ours)))  # any bytes-like key is the same key
+    assert rounds == 2 * (crypto.SAFETY_NUMBER_ITERATIONS + 1)
+    assert len(halves) == 2 and all(half.replace(" ", "") in number for half in halves)
+
+
 def test_format_safety_number_groups_of_five():
     formatted = crypto.format_safety_number("0123456789" * 6)
     assert formatted.split(" ") == ["01234", "56789"] * 6

@@ -15,23 +15,69 @@ What the layers above use is importable from here; the modules behind it are:
 
 from __future__ import annotations
 
-from p2pchat.core.handshake.blobs import BLOB_PREFIX, InvalidBlob
-from p2pchat.core.handshake.manual import ManualPairing, PasteState, manual_code
-from p2pchat.core.handshake.manual_pinned import ManualReconnect
-from p2pchat.core.handshake.pairing import PHASES, Pairing, PairingState
-from p2pchat.core.handshake.reconnect import Reconnect, ReconnectState
-from p2pchat.core.handshake.reconnect_wire import (
-    MEETING_ATTEMPTS,
-    MEETING_WINDOW_SECONDS,
-    PSK_SIZE,
-    IdentityMismatch,
-    NotTheContact,
-    check_psk,
-    meeting_key,
-    meeting_window,
-    rendezvous_nameplate,
-)
-from p2pchat.core.handshake.steps import APPID, BIND_MESSAGE_SIZE, Outgoing
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from p2pchat.core.handshake.blobs import BLOB_PREFIX, InvalidBlob
+    from p2pchat.core.handshake.manual import ManualPairing, PasteState, manual_code
+    from p2pchat.core.handshake.manual_pinned import ManualReconnect
+    from p2pchat.core.handshake.pairing import PHASES, Pairing, PairingState
+    from p2pchat.core.handshake.reconnect import Reconnect, ReconnectState
+    from p2pchat.core.handshake.reconnect_wire import (
+        MEETING_ATTEMPTS,
+        MEETING_WINDOW_SECONDS,
+        PSK_SIZE,
+        IdentityMismatch,
+        NotTheContact,
+        check_psk,
+        meeting_key,
+        meeting_window,
+        rendezvous_nameplate,
+    )
+    from p2pchat.core.handshake.steps import APPID, BIND_MESSAGE_SIZE, Outgoing
+
+# Loaded on first use (PEP 562), not with the package: `p2pchat receive` pairs through
+# the mailbox and needs neither copy-paste handshake (``manual``, ``manual_pinned``).
+_EXPORTS = {
+    **dict.fromkeys(("BLOB_PREFIX", "InvalidBlob"), "blobs"),
+    **dict.fromkeys(("ManualPairing", "PasteState", "manual_code"), "manual"),
+    "ManualReconnect": "manual_pinned",
+    **dict.fromkeys(("PHASES", "Pairing", "PairingState"), "pairing"),
+    **dict.fromkeys(("Reconnect", "ReconnectState"), "reconnect"),
+    **dict.fromkeys(
+        (
+            "MEETING_ATTEMPTS",
+            "MEETING_WINDOW_SECONDS",
+            "PSK_SIZE",
+            "IdentityMismatch",
+            "NotTheContact",
+            "check_psk",
+            "meeting_key",
+            "meeting_window",
+            "rendezvous_nameplate",
+        ),
+        "reconnect_wire",
+    ),
+    **dict.fromkeys(("APPID", "BIND_MESSAGE_SIZE", "Outgoing"), "steps"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        # Not an export: a submodule (``from p2pchat.core.handshake import steps``) is then
+        # imported by the import system.
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "APPID",
