@@ -144,8 +144,12 @@ async def _open_after_code(config: ServiceConfig, opened: OpenedInvite) -> ChatS
     The import takes a CPU for a while; in a thread, the loop meanwhile keeps feeding the
     photos to their workers and answering the mailbox.
     """
+    from p2pchat.cli import quick_exit
     from p2pchat.service import open_session
 
+    # As receive does (cli/quick_exit.py): no cyclic GC passes over the stack as it loads;
+    # the loop's own work meanwhile is a few mailbox frames, nothing that builds cycles.
+    quick_exit.pause_collector()
     try:
         await asyncio.to_thread(importlib.import_module, "p2pchat.service.chat_service")
         mark("service-loaded")
@@ -153,6 +157,8 @@ async def _open_after_code(config: ServiceConfig, opened: OpenedInvite) -> ChatS
     except BaseException:
         await opened.mailbox.close()
         raise
+    finally:
+        quick_exit.resume_collector()
 
 
 async def _send_cleaned(
