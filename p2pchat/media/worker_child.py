@@ -159,12 +159,9 @@ def _checked(pixels: Any, policy: Any) -> bytes:
 
 
 def _lower_priority() -> None:
-    """Run only on CPU time nobody else wants (Linux ``SCHED_IDLE``), else be nicer."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return
-    except (AttributeError, OSError):
-        pass
+    """Give way to every process at the normal priority (nice 10: about a tenth of a
+    core against one of them). Not ``SCHED_IDLE``: behind a busy machine's background
+    work that would starve the check for minutes, and `send` waits to tell it."""
     with contextlib.suppress(OSError):
         os.nice(CHECK_NICENESS)
 

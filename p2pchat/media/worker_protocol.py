@@ -31,7 +31,7 @@ READY = b"W"
 CHECKED = b"C"
 # How much the child lowers its priority for that check (nice(2) steps): it warns only,
 # and must not slow down the processes that carry the photo meanwhile.
-CHECK_NICENESS = 19
+CHECK_NICENESS = 10
 MAX_HEADER = 1024 * 1024
 # A ready frame is a few names: anything longer is not an honest one.
 MAX_READY = 4096
