@@ -126,7 +126,8 @@ def test_the_check_gives_way_to_the_processes_that_carry_the_photo():
     sender's and the receiver's own work is what carries the photo meanwhile."""
     probe = (
         "import os; from p2pchat.media.worker_child import _lower_priority; "
-        "before = os.nice(0); _lower_priority(); print(os.nice(0) - before)"
+        "before = os.nice(0); _lower_priority(); print(before, os.nice(0))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == str(CHECK_NICENESS), done.stderr
+    before, after = map(int, done.stdout.split())
+    assert after == min(19, before + CHECK_NICENESS), done.stderr  # 19 is the ceiling
