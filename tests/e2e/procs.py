@@ -193,3 +193,34 @@ def exiftool_tags(path: Path) -> dict[str, Any]:
         ["exiftool", "-j", "-a", "-G1", str(path)], capture_output=True, text=True, check=True
     ).stdout
     return dict(json.loads(out)[0])
+
+
+def probed_receive(
+    mailbox: str, config_dirs: tuple[Path, Path], tmp_path: Path, probe: str, size: tuple[int, int]
+) -> str:
+    """A real `send` of a noise photo of ``size`` to a `receive` run under ``probe`` (a
+    ``python -c`` script that runs ``main`` with the rest of its argv and reports on
+    stderr); both exit 0 and the photo is saved at its size. The receiver's stderr."""
+    from PIL import Image
+
+    photo = tmp_path / "photo.jpg"
+    Image.effect_noise(size, 60).convert("RGB").save(photo, format="JPEG")
+    argv = ["send", "--mailbox", mailbox, "--loopback", "--json", str(photo)]
+    sender = spawn(argv, p2pchat_env(config_dirs[0]))
+    out_dir = tmp_path / "received"
+    out_dir.mkdir()
+    receive = ["receive", "--mailbox", mailbox, "--loopback", "--json", "--out"]
+    receiver = spawn_command(
+        [sys.executable, "-c", probe, *receive, str(out_dir)],
+        p2pchat_env(config_dirs[1], P2PCHAT_CODE=json.loads(read_line(sender, timeout=60))["code"]),
+    )
+    try:
+        image, _ = read_json_until(receiver, "image", timeout=120)
+        assert Image.open(image["path"]).size == size
+        status, _, err = finish(receiver, timeout=60)
+        assert status == 0, err
+        assert finish(sender, timeout=60)[0] == 0
+        return err
+    finally:
+        stop(sender)
+        stop(receiver)

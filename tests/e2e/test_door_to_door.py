@@ -24,6 +24,7 @@ from tests.conftest import free_tcp_port
 from tests.e2e.procs import (
     finish,
     p2pchat_env,
+    probed_receive,
     read_json_until,
     read_line,
     spawn,
@@ -297,28 +298,9 @@ def test_the_receiver_joins_and_saves_without_loading_a_decoder(
 ):
     """Pillow and the sanitiser cost the receiver about 30 ms before it could join; the
     photo is decoded and rebuilt in its worker only, so the chat process never needs them."""
-    photo = tmp_path / "photo.jpg"
-    Image.effect_noise((640, 480), 60).convert("RGB").save(photo, format="JPEG")
-    argv = ["send", "--mailbox", mailbox_process, "--loopback", "--json", str(photo)]
-    sender = spawn(argv, p2pchat_env(config_dirs[0]))
-    out_dir = tmp_path / "received"
-    out_dir.mkdir()
-    receive = ["receive", "--mailbox", mailbox_process, "--loopback", "--json", "--out"]
-    receiver = spawn_command(
-        [sys.executable, "-c", RECEIVE_PROBE, *receive, str(out_dir)],
-        p2pchat_env(config_dirs[1], P2PCHAT_CODE=json.loads(read_line(sender, timeout=60))["code"]),
-    )
-    try:
-        image, _ = read_json_until(receiver, "image", timeout=120)
-        assert Image.open(image["path"]).size == (640, 480)
-        status, _, err = finish(receiver, timeout=60)
-        assert status == 0, err
-        assert finish(sender, timeout=60)[0] == 0
-        assert "loaded at paired: \n" in err, err
-        assert "loaded at image: \n" in err, err
-    finally:
-        stop(sender)
-        stop(receiver)
+    err = probed_receive(mailbox_process, config_dirs, tmp_path, RECEIVE_PROBE, (640, 480))
+    assert "loaded at paired: \n" in err, err
+    assert "loaded at image: \n" in err, err
 
 
 def test_the_service_and_the_front_ends_import_without_a_decoder():

@@ -18,13 +18,8 @@ from PIL import Image
 
 from p2pchat import i18n
 from tests.e2e.procs import (
-    finish,
     p2pchat_env,
-    read_json_until,
-    read_line,
-    spawn,
-    spawn_command,
-    stop,
+    probed_receive,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,29 +70,10 @@ def test_a_receive_loads_neither_the_toml_parser_nor_the_contact_book(
     mailbox_process, config_dirs, tmp_path
 ):
     _warm_catalogues()
-    photo = tmp_path / "photo.jpg"
-    Image.effect_noise((320, 240), 60).convert("RGB").save(photo, format="JPEG")
-    argv = ["send", "--mailbox", mailbox_process, "--loopback", "--json", str(photo)]
-    sender = spawn(argv, p2pchat_env(config_dirs[0]))
-    out_dir = tmp_path / "received"
-    out_dir.mkdir()
-    receive = ["receive", "--mailbox", mailbox_process, "--loopback", "--json", "--out"]
-    receiver = spawn_command(
-        [sys.executable, "-c", EXIT_PROBE, *receive, str(out_dir)],
-        p2pchat_env(config_dirs[1], P2PCHAT_CODE=json.loads(read_line(sender, timeout=60))["code"]),
-    )
-    try:
-        image, _ = read_json_until(receiver, "image", timeout=120)
-        assert Image.open(image["path"]).size == (320, 240)
-        status, _, err = finish(receiver, timeout=60)
-        assert status == 0, err
-        assert finish(sender, timeout=60)[0] == 0
-        assert "loaded at exit: \n" in err, err
-        # The collector was paused for the imports only, and their objects left out of it.
-        assert "collector at exit: on=True frozen=True\n" in err, err
-    finally:
-        stop(sender)
-        stop(receiver)
+    err = probed_receive(mailbox_process, config_dirs, tmp_path, EXIT_PROBE, (320, 240))
+    assert "loaded at exit: \n" in err, err
+    # The collector was paused for the imports only, and their objects left out of it.
+    assert "collector at exit: on=True frozen=True\n" in err, err
 
 
 def test_a_receive_that_stops_before_pairing_collects_again(tmp_path, config_dirs):

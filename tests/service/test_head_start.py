@@ -131,3 +131,14 @@ def test_the_check_gives_way_to_the_processes_that_carry_the_photo():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     before, after = map(int, done.stdout.split())
     assert after == min(19, before + CHECK_NICENESS), done.stderr  # 19 is the ceiling
+
+
+def test_the_sending_policy_is_the_one_prepare_image_always_used():
+    config = loopback_config("ws://127.0.0.1:9/v1", ALICE_KEY, "alice")
+    default = head_start.sending_policy(config)
+    assert default == replace(config.image_policy, scan_content=True)
+    assert head_start.sending_policy(config, True).max_long_edge is None
+    smaller = head_start.sending_policy(config, max_side=500)
+    assert smaller.max_long_edge == 500 and smaller.scan_content
+    original = head_start.sending_policy(config, True, max_side=700)
+    assert original == replace(SanitizePolicy(max_long_edge=700, side="send"), scan_content=True)
