@@ -211,20 +211,16 @@ class ImageWorker:
         cpu_seconds: int | None = None,
     ) -> SanitizedImage:
         """Clean one photo; the worker is gone afterwards, whatever happened."""
-        if self._used or self._child is None:
-            raise RuntimeError("an image worker serves exactly one photo")
-        self._used = True
-        child = self._child
-        request = request_frame(data, policy, memory_limit, cpu_seconds or max(1, int(timeout) + 1))
+        child = self._take()
+        cpu = cpu_seconds or max(1, int(timeout) + 1)
         try:
-            if self._check and self._status is None:  # still loading: part of the wait
-                await asyncio.wait_for(self.ready(), timeout)
-            answer = await asyncio.wait_for(exchange(child, request, memory_limit), timeout)
+            request = request_frame(data, policy, memory_limit, cpu)
+            answer = await self._ask(request, memory_limit, timeout)
+            del request  # the photo's copy, not kept while the answer is read
             exitcode = child.returncode  # None while it runs: our kill below is not its death
         except TimeoutError:
             raise refusal(policy.side, "time", seconds=f"{timeout:g}") from None
         finally:
-            del request
             self.kill()
             # Reap it, even when our caller was cancelled: no zombie, no open pipe. Once
             # it answered, the child is already on its way out (os._exit).
@@ -248,16 +244,11 @@ class ImageWorker:
         makes the photo itself wrong); cancelling it kills the worker. The worker, its
         place and its slot are held until the check is done.
         """
-        if self._used or self._child is None:
-            raise RuntimeError("an image worker serves exactly one photo")
-        self._used = True
-        child = self._child
+        child = self._take()
         cpu = max(1, int(2 * timeout) + 1)  # the clean copy's time, then the check's
         request = request_frame(data, policy, memory_limit, cpu, check_after=True)
         try:
-            if self._check and self._status is None:
-                await asyncio.wait_for(self.ready(), timeout)
-            answer = await asyncio.wait_for(exchange(child, request, memory_limit), timeout)
+            answer = await self._ask(request, memory_limit, timeout)
             image = decode_answer(answer, child.returncode, policy.side)
         except BaseException as error:
             self.kill()
@@ -265,9 +256,21 @@ class ImageWorker:
             if isinstance(error, TimeoutError):
                 raise refusal(policy.side, "time", seconds=f"{timeout:g}") from None
             raise
-        finally:
-            del request
         return image, asyncio.ensure_future(self._checked(child, policy.side, timeout))
+
+    def _take(self) -> asyncio.subprocess.Process:
+        """The child, for its one photo."""
+        if self._used or self._child is None:
+            raise RuntimeError("an image worker serves exactly one photo")
+        self._used = True
+        return self._child
+
+    async def _ask(self, request: bytes, memory_limit: int, timeout: float) -> bytes:
+        """Send the request, read the (first) answer; ``TimeoutError`` past ``timeout``."""
+        assert self._child is not None
+        if self._check and self._status is None:  # still loading: part of the wait
+            await asyncio.wait_for(self.ready(), timeout)
+        return await asyncio.wait_for(exchange(self._child, request, memory_limit), timeout)
 
     async def _checked(
         self, child: asyncio.subprocess.Process, side: str, timeout: float

@@ -92,13 +92,7 @@ def decode_answer(answer: bytes, exitcode: int | None, side: str) -> SanitizedIm
     if len(answer) < 4 or LENGTH.unpack(answer[:4])[0] != len(answer) - 4:
         raise _death(exitcode, side)
     try:
-        status, header, body = parse_frame(answer[4:])
-        if status == ERROR:
-            kind = str(header.get("kind", "invalid"))
-            detail = str(header.get("detail", ""))[:300]
-            raise refusal(side, kind if kind in KINDS else "invalid", detail=detail)
-        if status != OK:
-            raise ValueError("unknown status")
+        header, body = _expect(answer[4:], OK, side)
         mime = str(header["mime"])
         width, height = int(header["width"]), int(header["height"])
         if mime not in _MAGIC or not body.startswith(_MAGIC[mime]):
@@ -118,13 +112,7 @@ def decode_check(payload: bytes, side: str = "send") -> PrivacyReport:
     check's findings and notes, or the refusal it stands for. Only the picture check's
     own categories are taken: the metadata report came with the clean copy."""
     try:
-        status, header, _body = parse_frame(payload)
-        if status == ERROR:
-            kind = str(header.get("kind", "invalid"))
-            detail = str(header.get("detail", ""))[:300]
-            raise refusal(side, kind if kind in KINDS else "invalid", detail=detail)
-        if status != CHECKED:
-            raise ValueError("unknown status")
+        header, _body = _expect(payload, CHECKED, side)
         report = PrivacyReport.from_dict(header["report"])
     except ImageRejected:
         raise
@@ -133,6 +121,19 @@ def decode_check(payload: bytes, side: str = "send") -> PrivacyReport:
     report.findings = [f for f in report.findings if f.category in CONTENT_CATEGORIES]
     report.notes = [str(note)[:300] for note in report.notes[:8]]
     return report
+
+
+def _expect(payload: bytes, status: bytes, side: str) -> tuple[dict[str, Any], bytes]:
+    """A frame of ``status``: its header and body; an error frame raises its refusal, any
+    other status ``ValueError`` (a broken answer, for the caller to refuse)."""
+    found, header, body = parse_frame(payload)
+    if found == ERROR:
+        kind = str(header.get("kind", "invalid"))
+        detail = str(header.get("detail", ""))[:300]
+        raise refusal(side, kind if kind in KINDS else "invalid", detail=detail)
+    if found != status:
+        raise ValueError("unknown status")
+    return header, body
 
 
 def _death(exitcode: int | None, side: str) -> ImageRejected:

@@ -76,17 +76,22 @@ def test_a_receive_loads_neither_the_toml_parser_nor_the_contact_book(
     assert "collector at exit: on=True frozen=True\n" in err, err
 
 
-def test_a_receive_that_stops_before_pairing_collects_again(tmp_path, config_dirs):
-    """Refused before the service exists (the folder is missing): the collector is back on."""
-    argv = ["receive", "--mailbox", "ws://127.0.0.1:9/v1", "--code", "7-apple-banana"]
-    done = subprocess.run(
-        [sys.executable, "-c", EXIT_PROBE, *argv, "--out", str(tmp_path / "missing")],
+def _probed(argv: list[str], config_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``p2pchat ARGV`` run to its end under ``EXIT_PROBE``."""
+    return subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE, *argv],
         capture_output=True,
         text=True,
         timeout=60,
-        env=p2pchat_env(config_dirs[1]),
+        env=p2pchat_env(config_dir),
         check=False,
     )
+
+
+def test_a_receive_that_stops_before_pairing_collects_again(tmp_path, config_dirs):
+    """Refused before the service exists (the folder is missing): the collector is back on."""
+    argv = ["receive", "--mailbox", "ws://127.0.0.1:9/v1", "--code", "7-apple-banana"]
+    done = _probed([*argv, "--out", str(tmp_path / "missing")], config_dirs[1])
     assert done.returncode == 2, done.stderr
     assert "collector at exit: on=True " in done.stderr, done.stderr
 
@@ -95,14 +100,7 @@ def test_any_command_runs_with_the_collector_back_on(tmp_path, config_dirs):
     """Paused while the command line is imported and built, on again for the command."""
     photo = tmp_path / "photo.jpg"
     Image.new("RGB", (16, 16)).save(photo, format="JPEG")
-    done = subprocess.run(
-        [sys.executable, "-c", EXIT_PROBE, "inspect", str(photo)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=p2pchat_env(config_dirs[0]),
-        check=False,
-    )
+    done = _probed(["inspect", str(photo)], config_dirs[0])
     assert done.returncode == 0, done.stderr
     assert "collector at exit: on=True frozen=True\n" in done.stderr, done.stderr
 
