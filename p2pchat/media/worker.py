@@ -256,7 +256,7 @@ class ImageWorker:
             if isinstance(error, TimeoutError):
                 raise refusal(policy.side, "time", seconds=f"{timeout:g}") from None
             raise
-        return image, asyncio.ensure_future(self._checked(child, policy.side, timeout))
+        return image, asyncio.ensure_future(self._checked(child, timeout))
 
     def _take(self) -> asyncio.subprocess.Process:
         """The child, for its one photo."""
@@ -272,10 +272,10 @@ class ImageWorker:
             await asyncio.wait_for(self.ready(), timeout)
         return await asyncio.wait_for(exchange(self._child, request, memory_limit), timeout)
 
-    async def _checked(
-        self, child: asyncio.subprocess.Process, side: str, timeout: float
-    ) -> PrivacyReport:
-        """The second answer of ``run_then_check``; the worker is gone afterwards."""
+    async def _checked(self, child: asyncio.subprocess.Process, timeout: float) -> PrivacyReport:
+        """The second answer of ``run_then_check``; the worker is gone afterwards. A
+        failure is worded as the check's ("check"), never as the photo's refusal."""
+        side = "check"
         try:
             payload = await asyncio.wait_for(read_frame(child, side), timeout)
             return decode_check(payload, side)

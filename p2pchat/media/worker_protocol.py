@@ -44,9 +44,11 @@ KINDS = frozenset(
 def refusal(side: str, kind: str, **fields: object) -> ImageRejected:
     """An ``ImageRejected`` saying why, as the sending or the receiving side would say it.
 
-    ``side`` "clean" is the wording of `p2pchat sanitize`, which neither sends nor receives.
+    ``side`` "clean" is the wording of `p2pchat sanitize`, which neither sends nor receives;
+    "check" says why a picture check that follows its clean copy did not run (the photo
+    itself was fine: ``decode_check``).
     """
-    side = side if side in ("receive", "clean") else "send"
+    side = side if side in ("receive", "clean", "check") else "send"
     return ImageRejected(t(f"image_refusal.{side}.{kind}", **fields))
 
 
@@ -107,7 +109,7 @@ def decode_answer(answer: bytes, exitcode: int | None, side: str) -> SanitizedIm
     return SanitizedImage(body, mime, width, height, report)
 
 
-def decode_check(payload: bytes, side: str = "send") -> PrivacyReport:
+def decode_check(payload: bytes, side: str = "check") -> PrivacyReport:
     """The second answer of a ``check_after`` request (without its length): the picture
     check's findings and notes, or the refusal it stands for. Only the picture check's
     own categories are taken: the metadata report came with the clean copy."""

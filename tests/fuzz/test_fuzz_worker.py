@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from p2pchat.core.errors import ImageRejected
+from p2pchat.i18n import t
 from p2pchat.media import worker
 from p2pchat.media.budget import BudgetFull, WorkerBudget
 from p2pchat.media.policy import CONTENT_CATEGORIES, SanitizePolicy
@@ -40,6 +41,7 @@ from p2pchat.media.sanitize import SanitizedImage
 from p2pchat.media.worker import ImageWorker
 from p2pchat.media.worker_protocol import (
     CHECKED,
+    KINDS,
     LENGTH,
     OK,
     READY,
@@ -204,12 +206,18 @@ CHECK_SEEDS = [
 ]
 
 
+CHECK_WORDS = {t(f"image_refusal.check.{kind}", seconds=1, signal="x", detail="") for kind in KINDS}
+
+
 def check_report(result: object) -> None:
     if isinstance(result, PrivacyReport):
         assert {f.category for f in result.findings} <= CONTENT_CATEGORIES
     else:
         assert isinstance(result, ImageRejected)
-        assert str(result).startswith("this photo cannot be sent: ")
+        # In the check's own words: never "cannot be sent" for a photo that was sent.
+        said = str(result)
+        assert "cannot be sent" not in said
+        assert any(said.startswith(words) for words in CHECK_WORDS if words), said
 
 
 @FAST
