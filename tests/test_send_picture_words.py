@@ -39,7 +39,7 @@ def _face() -> PrivacyReport:
 async def test_what_the_picture_shows_is_a_line_of_its_own(capsys: pytest.CaptureFixture[str]):
     _tell_picture(Output(False), "me.jpg", _settled(_face()))
     out, err = capsys.readouterr()
-    said = "in the picture of me.jpg (only you see this): 1 face is visible in the picture."
+    said = "in the picture of me.jpg (only you see this): 1 face is visible in the picture"
     assert out == said + "\n"
     assert err == ""
 

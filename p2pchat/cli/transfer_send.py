@@ -132,7 +132,7 @@ def _tell_picture(out: Output, label: str, check: asyncio.Future[Any]) -> None:
     if shown or out.as_json:
         out.emit(
             "picture",
-            t("cli.transfer.picture_shows", name=label, summary="; ".join(shown)) if shown else "",
+            t("cli.transfer.picture_shows", name=label, summary=report.summary()) if shown else "",
             file=label,
             picture=shown,
         )
