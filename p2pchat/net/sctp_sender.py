@@ -102,6 +102,7 @@ class PacedSctpTransport(RTCSctpTransport):
         self.t3_expirations = 0
         self.fast_retransmissions = 0
         self.lost_retransmissions = 0
+        self.sends_after_close = 0  # packets dropped because the DTLS link had closed
 
     # ------------------------------------------------------------------ acknowledgements
 
@@ -221,6 +222,19 @@ class PacedSctpTransport(RTCSctpTransport):
                 schunk._retransmit = True
                 self._resend_pending = True
             self._flight_size_decrease(schunk)
+
+    async def _send_chunk(self, chunk: Any) -> None:
+        """aiortc's, but a packet for a link that has just closed is dropped, not raised.
+
+        aiortc sends from tasks nobody awaits (timers, flushes, and this class's delayed
+        SACK and pacing), so the DTLS transport's ConnectionError only ever reached
+        "Task exception was never retrieved" on stderr: a `receive` whose sender left
+        printed a traceback. The association's own state change reports the close.
+        """
+        try:
+            await super()._send_chunk(chunk)
+        except ConnectionError:
+            self.sends_after_close += 1
 
     # ------------------------------------------------------------------ receiving
 

@@ -54,3 +54,26 @@ async def test_a_lone_packet_is_still_acknowledged_before_the_peer_times_out() -
         assert not pair.sender._sent_queue
         assert pair.sender.t3_expirations == 0
     assert max(wire.sends.values()) == 1  # nothing was sent twice
+
+
+async def test_a_sack_due_after_the_link_closed_is_dropped_not_raised() -> None:
+    """The delayed SACK is sent from a task nobody awaits: a ConnectionError from a DTLS
+    link that closed meanwhile was "never retrieved", printed on a `receive`'s stderr."""
+    wire = Wire(delay=0.005)
+    async with sctp_pair(wire, receiver_upgraded=True) as pair:
+        receiver = pair.receiver
+        assert isinstance(receiver, PacedSctpTransport)
+        dtls = receiver.transport
+
+        async def closed(data: bytes) -> None:
+            raise ConnectionError("Cannot send encrypted data, not connected")
+
+        dtls._send_data = closed  # type: ignore[method-assign]
+        await pair.transfer(b"one small message")  # a lone packet: its SACK waits
+        for _ in range(2000):
+            if receiver._sack_task is not None and receiver._sack_task.done():
+                break
+            await asyncio.sleep(0.005)
+        assert receiver._sack_task is not None and receiver._sack_task.done()
+        assert receiver._sack_task.exception() is None
+        assert receiver.sends_after_close >= 1
