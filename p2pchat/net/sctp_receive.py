@@ -9,8 +9,10 @@ held behind the hole (a bandwidth-delay product: hundreds of chunks at 1 % loss 
 in place; anything else rebuilds the blocks from the set once. The SACK carries the
 same cumulative TSN, gap blocks and duplicates as aiortc's, so the wire is unchanged.
 
-``PacedSctpTransport`` (sctp_sender) calls these through its ``_mark_received`` and
-``_send_sack``; ``tests/fuzz/test_fuzz_sctp_receive.py`` checks them against aiortc's.
+It also owns when a SACK is sent (``send_sack``: every second packet, at once for a
+missing TSN, else within ``SACK_DELAY``). ``PacedSctpTransport`` (sctp_sender) calls
+these through its ``_mark_received`` and ``_send_sack``;
+``tests/fuzz/test_fuzz_sctp_receive.py`` checks them against aiortc's.
 
 It also owns how deep the UDP socket buffer in front of the receiver is
 (``deepen_socket_buffers``): every packet is read, decrypted and reassembled in
@@ -20,6 +22,7 @@ does not fit in that buffer, in bursts, as loss that no link made.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Final
 
 import aioice.turn
@@ -30,6 +33,9 @@ from aiortc.rtcsctptransport import SCTP_DATA_LAST_FRAG, DataChunk, SackChunk
 #: size by the kernel. Linux caps it at ``net.core.rmem_max`` (often 208 KiB: then it
 #: changes nothing); aioice asks for 256 KiB.
 UDP_RECEIVE_BUFFER: Final = 2 * 1024 * 1024
+#: How long a SACK may be owed for a lone packet: far below the peer's minimum RTO
+#: (ours 250 ms, dcSCTP's and usrsctp's 200 ms or more), RFC 9260 allows 200 ms.
+SACK_DELAY: Final = 0.01
 _MODULO: Final = 2**32
 _HALF: Final = 2**31
 
@@ -130,6 +136,36 @@ def after_forward_tsn(sctp: Any) -> None:
     sctp._last_received_tsn = last
     sctp._sack_duplicates = [x for x in sctp._sack_duplicates if _after(x, last)]
     sctp._gap_blocks = None
+
+
+async def send_sack(sctp: Any) -> None:
+    """After each packet with DATA: a SACK for every second one, at once for a missing or
+    repeated TSN, else within ``SACK_DELAY`` (RFC 9260 sections 6.2 and 6.7)."""
+    if sctp._sack_owed or sctp._sack_misordered or sctp._sack_duplicates:
+        sctp._sack_owed = False
+        if sctp._sack_handle is not None:
+            sctp._sack_handle.cancel()
+            sctp._sack_handle = None
+        await sack_now(sctp)
+        return
+    sctp._sack_owed = True
+    if sctp._sack_handle is None:
+        sctp._sack_handle = sctp._timer_loop.call_later(SACK_DELAY, sctp._sack_due)
+
+
+def sack_due(sctp: Any) -> None:
+    """``SACK_DELAY`` after an unanswered packet: the SACK it is owed, in a task."""
+    sctp._sack_handle = None
+    if sctp._sack_owed and sctp._association_state == sctp.State.ESTABLISHED:
+        sctp._sack_owed = False
+        sctp._sack_task = asyncio.ensure_future(sack_now(sctp))
+
+
+async def sack_now(sctp: Any) -> None:
+    """aiortc's ``_send_sack``, with the gap blocks kept here."""
+    await sctp._send_chunk(build_sack(sctp))
+    sctp._sack_duplicates.clear()
+    sctp._sack_needed = False
 
 
 def deepen_socket_buffers() -> None:

@@ -27,7 +27,7 @@ Rules, each tested in tests/net/test_sctp_sender.py:
 - as a receiver, a SACK for every second packet carrying DATA (RFC 9260 section
   6.2; aiortc sends one per packet), at once when TSNs are missing or repeated
   (section 6.7, so the peer's loss recovery keeps its pace), and at the latest
-  ``SACK_DELAY`` after an unanswered packet. Half the packets going back, half the
+  ``sctp_receive.SACK_DELAY`` after an unanswered packet. Half the packets going back, half the
   SACKs the peer's sender processes: on loopback, where both ends are CPU-bound,
   about a third more throughput (scripts/bench.py, two processes);
 - work per SACK and per received packet that does not grow with the data held
@@ -58,9 +58,6 @@ STOCK_SWITCH: Final = "P2PCHAT_SCTP_SENDER"  # "aiortc": keep aiortc's own sende
 RTO_MIN: Final = 0.25
 RTO_MAX: Final = 60.0
 MISS_THRESHOLD: Final = 3
-#: How long a SACK may be owed for a lone packet: far below the peer's minimum RTO
-#: (ours 250 ms, dcSCTP's and usrsctp's 200 ms or more), RFC 9260 allows 200 ms.
-SACK_DELAY: Final = 0.01
 MTU: Final = stock.USERDATA_MAX_LENGTH
 CHUNK_OVERHEAD: Final = stock.SCTP_DATA_CHUNK_HEADER_LENGTH + stock.SCTP_COMMON_HEADER_LENGTH
 _NEEDED: Final = (
@@ -224,13 +221,9 @@ class PacedSctpTransport(RTCSctpTransport):
             self._flight_size_decrease(schunk)
 
     async def _send_chunk(self, chunk: Any) -> None:
-        """aiortc's, but a packet for a link that has just closed is dropped, not raised.
-
-        aiortc sends from tasks nobody awaits (timers, flushes, and this class's delayed
-        SACK and pacing), so the DTLS transport's ConnectionError only ever reached
-        "Task exception was never retrieved" on stderr: a `receive` whose sender left
-        printed a traceback. The association's own state change reports the close.
-        """
+        """aiortc's, but a packet for a link that has just closed is dropped, not raised:
+        aiortc (and our delayed SACK and pacing) send from tasks nobody awaits, where the
+        error was only "never retrieved" on stderr. The close is reported by DTLS state."""
         try:
             await super()._send_chunk(chunk)
         except ConnectionError:
@@ -240,28 +233,13 @@ class PacedSctpTransport(RTCSctpTransport):
 
     async def _send_sack(self) -> None:
         """aiortc calls this after each packet with DATA: answer every second one."""
-        if self._sack_owed or self._sack_misordered or self._sack_duplicates:
-            self._sack_owed = False
-            if self._sack_handle is not None:
-                self._sack_handle.cancel()
-                self._sack_handle = None
-            await self._sack_now()
-            return
-        self._sack_owed = True
-        if self._sack_handle is None:
-            self._sack_handle = self._timer_loop.call_later(SACK_DELAY, self._sack_due)
+        await sctp_receive.send_sack(self)
 
     def _sack_due(self) -> None:
-        self._sack_handle = None
-        if self._sack_owed and self._association_state == self.State.ESTABLISHED:
-            self._sack_owed = False
-            self._sack_task = asyncio.ensure_future(self._sack_now())
+        sctp_receive.sack_due(self)
 
     async def _sack_now(self) -> None:
-        """aiortc's ``_send_sack``, with the gap blocks kept by ``sctp_receive``."""
-        await self._send_chunk(sctp_receive.build_sack(self))
-        self._sack_duplicates.clear()
-        self._sack_needed = False
+        await sctp_receive.sack_now(self)
 
     def _mark_received(self, tsn: int) -> bool:
         return sctp_receive.mark_received(self, tsn)
