@@ -24,13 +24,16 @@ from p2pchat.media.worker_protocol import (
 )
 
 
-async def read_frame(child: asyncio.subprocess.Process, side: str) -> bytes:
-    """One more length-prefixed frame from ``child`` (a check's answer is a few findings)."""
+async def read_frame(
+    child: asyncio.subprocess.Process, side: str, limit: int = MAX_HEADER + 5
+) -> bytes:
+    """One more length-prefixed frame from ``child``, without its length; an announced
+    length over ``limit`` is refused unread (a check's answer is a few findings)."""
     assert child.stdout is not None
     try:
         head = await child.stdout.readexactly(LENGTH.size)
         (length,) = LENGTH.unpack(head)
-        if length > MAX_HEADER + 5:
+        if length > limit:
             raise refusal(side, "broken")
         return await child.stdout.readexactly(length)
     except asyncio.IncompleteReadError as short:
@@ -65,22 +68,12 @@ async def exchange(child: asyncio.subprocess.Process, request: bytes, memory_lim
 
 async def read_ready(child: asyncio.subprocess.Process, side: str) -> dict[str, Any]:
     """A spare's first frame: ready, with its status; or its refusal (a failed sandbox)."""
-    assert child.stdout is not None
-    try:
-        head = await child.stdout.readexactly(LENGTH.size)
-        (length,) = LENGTH.unpack(head)
-        if length > MAX_READY:
-            raise refusal(side, "broken")
-        payload = await child.stdout.readexactly(length)
-    except asyncio.IncompleteReadError as short:
-        await child.wait()  # for its exit status: a signal says why it died
-        decode_answer(short.partial, child.returncode, side)  # a short answer: raises
-        raise refusal(side, "broken") from None
+    payload = await read_frame(child, side, MAX_READY)
     try:
         status, header, _body = parse_frame(payload)
     except (ValueError, UnicodeDecodeError, struct.error):
         raise refusal(side, "broken") from None
     if status != READY:
-        decode_answer(head + payload, None, side)  # raises the refusal it carries
+        decode_answer(LENGTH.pack(len(payload)) + payload, None, side)  # raises its refusal
         raise refusal(side, "broken")
     return header

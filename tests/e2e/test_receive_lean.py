@@ -76,6 +76,17 @@ def test_a_receive_loads_neither_the_toml_parser_nor_the_contact_book(
     assert "collector at exit: on=True frozen=True\n" in err, err
 
 
+def _isolated(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run to its end in an isolated interpreter (``python -I``)."""
+    return subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _probed(argv: list[str], config_dir: Path) -> subprocess.CompletedProcess[str]:
     """``p2pchat ARGV`` run to its end under ``EXIT_PROBE``."""
     return subprocess.run(
@@ -121,13 +132,7 @@ def test_the_collector_is_paused_only_when_p2pchat_is_the_process():
         "quick_exit.resume_collector()  # once only\n"
         "print(gc.get_freeze_count())\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-I", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _isolated(script)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:4] == ["True 0", "False", "True True", "0"], done.stdout
 
@@ -145,12 +150,6 @@ def test_what_receive_imports_to_pair_leaves_them_out():
         "t('cli.transfer.done')\n"
         f"print(json.dumps(sorted(m for m in {NOT_FOR_RECEIVE!r} if m in sys.modules)))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-I", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _isolated(script)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [], done.stdout

@@ -106,6 +106,22 @@ def test_random_answers(answer: bytes) -> None:
     check_answer(answer, 0)
 
 
+# A real child per example: slower, so fewer examples.
+REAL_CHILD = settings(
+    max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+AFTER = st.sampled_from(["exit", "stay"])  # what the child does once it has written
+
+
+def frames_from(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
+    """What a child writes: a seed mutated, random bytes, or a seed as it is."""
+    return st.one_of(mutated(seeds), st.binary(max_size=64), st.sampled_from(seeds))
+
+
+def assert_no_worker_left() -> None:
+    assert not [pid for pid in worker_children() if Path(f"/proc/{pid}").exists()]
+
+
 # A child that reads its request's length, writes argv[1] (hex) and exits or stays.
 WRITES = (
     "import sys, time; sys.stdin.buffer.read(4); "
@@ -114,11 +130,8 @@ WRITES = (
 )
 
 
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(
-    st.one_of(mutated(SEEDS), st.binary(max_size=64), st.sampled_from(SEEDS)),
-    st.sampled_from(["exit", "stay"]),
-)
+@REAL_CHILD
+@given(frames_from(SEEDS), AFTER)
 def test_answers_from_a_real_child(answer: bytes, after: str) -> None:
     argv = [sys.executable, "-I", "-c", WRITES, answer.hex(), after]
 
@@ -135,7 +148,7 @@ def test_answers_from_a_real_child(answer: bytes, after: str) -> None:
     else:
         assert isinstance(result, ImageRejected)
         assert str(result).startswith("this photo was refused: ")
-    assert not [pid for pid in worker_children() if Path(f"/proc/{pid}").exists()]
+    assert_no_worker_left()
 
 
 # A spare: writes argv[1] (hex: its "ready" frame) at once, then after reading the
@@ -153,11 +166,8 @@ READY_SEEDS = [
 ]
 
 
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(
-    st.one_of(mutated(READY_SEEDS), st.binary(max_size=64), st.sampled_from(READY_SEEDS)),
-    st.sampled_from(["exit", "stay"]),
-)
+@REAL_CHILD
+@given(frames_from(READY_SEEDS), AFTER)
 def test_ready_frames_from_a_real_spare(ready: bytes, after: str) -> None:
     argv = [sys.executable, "-I", "-c", READY_THEN_ANSWER, ready.hex(), SEEDS[0].hex(), after]
 
@@ -182,7 +192,7 @@ def test_ready_frames_from_a_real_spare(ready: bytes, after: str) -> None:
     else:
         assert isinstance(result, ImageRejected)
         assert str(result).startswith("this photo cannot be sent: ")
-    assert not [pid for pid in worker_children() if Path(f"/proc/{pid}").exists()]
+    assert_no_worker_left()
 
 
 # A sender's worker: after reading the request's length, the clean copy (argv[1]), then
@@ -226,11 +236,8 @@ def test_check_answers_decode_to_picture_findings_or_a_refusal(payload: bytes) -
     check_report(assert_only_p2pchat_errors("worker_check", lambda: decode_check(payload), payload))
 
 
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(
-    st.one_of(mutated(CHECK_SEEDS), st.binary(max_size=64), st.sampled_from(CHECK_SEEDS)),
-    st.sampled_from(["exit", "stay"]),
-)
+@REAL_CHILD
+@given(frames_from(CHECK_SEEDS), AFTER)
 def test_check_answers_from_a_real_child(second: bytes, after: str) -> None:
     argv = [sys.executable, "-I", "-c", ANSWER_THEN_CHECK, SEEDS[0].hex(), second.hex(), after]
 
@@ -243,7 +250,7 @@ def test_check_answers_from_a_real_child(second: bytes, after: str) -> None:
     with mock.patch.object(worker, "WORKER_ARGV", argv):
         result = assert_only_p2pchat_errors("worker_check", lambda: asyncio.run(exchange()), second)
     check_report(result)
-    assert not [pid for pid in worker_children() if Path(f"/proc/{pid}").exists()]
+    assert_no_worker_left()
 
 
 PHOTO = st.tuples(
