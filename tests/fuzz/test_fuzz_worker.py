@@ -213,6 +213,7 @@ CHECK_SEEDS = [
     _answer(CHECKED, {"report": _FOUND.to_dict(summary=False)}),
     _answer(CHECKED, {"report": PrivacyReport("", 0, 0).to_dict(summary=False)}),
     _answer(b"E", {"kind": "memory"}),
+    _answer(b"E", {"jind": "memory"}),  # no kind: "invalid" with no detail, still worded
 ]
 
 
